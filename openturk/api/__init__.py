@@ -1,0 +1,1 @@
+"""The generic, model-driven wire layer: nothing here knows a particular operation."""

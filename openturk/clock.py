@@ -1,0 +1,47 @@
+"""The one source of "now" for the whole server.
+
+Expiry, abandonment, auto-approval and (later) delivery backoff read it. ``SystemClock`` is wall
+time; ``VirtualClock`` is wall time plus an offset that only moves forward, so tests can make hours
+pass in milliseconds. The offset is persisted by the caller (see ``timers``) so a restart keeps it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+class VirtualClock:
+    """Wall time shifted by an offset that ``advance`` moves forward."""
+
+    def __init__(self, offset_ms: int = 0) -> None:
+        self._offset_ms = offset_ms
+        self._lock = threading.Lock()
+
+    @property
+    def offset_ms(self) -> int:
+        return self._offset_ms
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self._offset_ms
+
+    def advance_to(self, when_ms: int) -> None:
+        """Move now to ``when_ms`` if that is later; never moves backwards."""
+        with self._lock:
+            delta = when_ms - self.now_ms()
+            if delta > 0:
+                self._offset_ms += delta
+
+    def set_offset(self, offset_ms: int) -> None:
+        with self._lock:
+            self._offset_ms = max(self._offset_ms, offset_ms)

@@ -1,0 +1,131 @@
+"""Assignments as the requester sees them: read, list, approve, reject."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from openturk import transitions
+from openturk.domain import lifecycle
+from openturk.domain.model import HIT, Assignment
+from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState, InvalidParameterValue
+from openturk.requester import hits as hits_ops
+from openturk.requester import paging
+from openturk.requester.context import Context
+from openturk.store.repository import Repository
+
+VISIBLE = ("Submitted", "Approved", "Rejected")
+OVERRIDE_WINDOW_MS = 30 * 24 * 3600 * 1000
+MAX_FEEDBACK = 1024
+_FORBIDDEN_FEEDBACK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def assignment_to_wire(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "AssignmentId": assignment.assignment_id,
+        "WorkerId": assignment.worker_id,
+        "HITId": assignment.hit_id,
+        "AssignmentStatus": assignment.status,
+        "AutoApprovalTime": assignment.auto_approval_time,
+        "AcceptTime": assignment.accept_time,
+        "SubmitTime": assignment.submit_time,
+        "ApprovalTime": assignment.approval_time,
+        "RejectionTime": assignment.rejection_time,
+        "Deadline": assignment.deadline,
+        "Answer": assignment.answer,
+        "RequesterFeedback": assignment.requester_feedback,
+    }
+
+
+def owned_assignment(repo: Repository, ctx: Context, assignment_id: str, *,
+                     for_update: bool = False) -> tuple[Assignment, HIT]:
+    """A submitted (or decided) assignment of one of the caller's HITs.
+
+    DECISION: an assignment still in progress does not exist for the requester, as on MTurk.
+    """
+    assignment = repo.assignment(assignment_id)
+    hit = repo.hit(assignment.hit_id, for_update=for_update) if assignment else None
+    if assignment is None or hit is None or hit.customer_id != ctx.customer_id or assignment.status not in VISIBLE:
+        raise AssignmentDoesNotExist(f"Assignment {assignment_id} does not exist.")
+    if for_update:
+        locked = repo.assignment(assignment_id, for_update=True)
+        assert locked is not None
+        assignment = locked
+    return assignment, hit
+
+
+def _feedback(params: dict[str, Any]) -> str | None:
+    feedback = params.get("RequesterFeedback")
+    if feedback is None:
+        return None
+    if len(feedback) > MAX_FEEDBACK:
+        raise InvalidParameterValue(f"RequesterFeedback must be at most {MAX_FEEDBACK} characters.")
+    if _FORBIDDEN_FEEDBACK.search(feedback):
+        raise InvalidParameterValue("RequesterFeedback must not contain ASCII control characters.")
+    return str(feedback)
+
+
+def get_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        repo = Repository(conn)
+        assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"])
+        return {"Assignment": assignment_to_wire(assignment), "HIT": hits_ops.hits_to_wire(repo, [hit])[0]}
+
+
+def list_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    statuses = params.get("AssignmentStatuses") or list(VISIBLE)
+    with ctx.db.read() as conn:
+        repo = Repository(conn)
+        hit = hits_ops.owned_hit(repo, ctx, params["HITId"])
+        page, token = paging.paginate(
+            params, "ListAssignmentsForHIT",
+            lambda after, limit: repo.assignments_page(hit.hit_id, statuses, tuple(after) if after else None, limit),
+            lambda a: [a.submit_time, a.assignment_id],
+        )
+        return {"NextToken": token, "NumResults": len(page), "Assignments": [assignment_to_wire(a) for a in page]}
+
+
+def pay(repo: Repository, hit: HIT, assignment: Assignment, now: int) -> None:
+    """Debit reward and fee; the held escrow shrinks through ``transitions.record``.
+
+    An overridden rejection is paid the same way; it had no escrow left to release.
+    """
+    repo.add_ledger_entry(hit.customer_id, -assignment.reward_cents, "reward", assignment.assignment_id, now)
+    repo.add_ledger_entry(hit.customer_id, -assignment.fee_cents, "fee", assignment.assignment_id, now)
+
+
+def approve_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    feedback = _feedback(params)
+    override = params.get("OverrideRejection", False)
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        now = ctx.clock.now_ms()
+        assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"], for_update=True)
+        if assignment.status == "Rejected" and override:
+            assert assignment.submit_time is not None
+            if now - assignment.submit_time > OVERRIDE_WINDOW_MS or hit.status == "Disposed":
+                raise InvalidAssignmentState(
+                    "A rejection can be overridden only within 30 days of submission, before the HIT is deleted."
+                )
+        elif assignment.status != "Submitted":
+            raise InvalidAssignmentState("This operation can be called with a status of: Submitted")
+        approved, events = lifecycle.approve(hit, assignment, feedback, now)
+        repo.save_assignment(approved)
+        pay(repo, hit, approved, now)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+    return {}
+
+
+def reject_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    feedback = _feedback(params)
+    assert feedback is not None
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        now = ctx.clock.now_ms()
+        assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"], for_update=True)
+        if assignment.status != "Submitted":
+            raise InvalidAssignmentState("This operation can be called with a status of: Submitted")
+        rejected, events = lifecycle.reject(hit, assignment, feedback, now)
+        repo.save_assignment(rejected)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+    return {}

@@ -1,0 +1,18 @@
+"""What an operation knows about the call it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openturk.clock import Clock
+from openturk.settings import Settings
+from openturk.store.database import Database
+
+
+@dataclass(frozen=True)
+class Context:
+    db: Database
+    clock: Clock
+    settings: Settings
+    customer_id: str
+    request_id: str

@@ -1,0 +1,360 @@
+"""HIT types and HITs: create, read, list, extend, expire, retype, review, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from openturk import transitions
+from openturk.domain import ids, lifecycle, money, qualifications, questions
+from openturk.domain.model import HIT, HITType, SlotCounts
+from openturk.errors import (
+    HITDoesNotExist,
+    HITTypeDoesNotExist,
+    InsufficientFunds,
+    InvalidHITState,
+    InvalidMaximumAssignmentsIncrease,
+    InvalidParameterValue,
+    ParameterOutOfRange,
+)
+from openturk.requester import idempotency, paging
+from openturk.requester.context import Context
+from openturk.store.repository import Repository
+
+MIN_DURATION_S, MAX_DURATION_S = 30, 31_536_000
+MAX_AUTO_APPROVAL_S = 2_592_000
+MAX_ASSIGNMENTS = 1_000_000_000
+# DECISION: MTurk's rule for crossing 10 assignments (the 40 % fee tier) applies to extensions.
+EXTENSION_LIMIT = 10
+LIMITS = {"Title": 128, "Description": 2000, "Keywords": 1000, "RequesterAnnotation": 255}
+
+
+def _in_range(params: dict[str, Any], field: str, low: int, high: int) -> None:
+    value = params.get(field)
+    if value is not None and not low <= value <= high:
+        raise ParameterOutOfRange(f"Value {value} for {field} is out of range; it must be between {low} and {high}.")
+
+
+def _check_lengths(params: dict[str, Any]) -> None:
+    for field, limit in LIMITS.items():
+        value = params.get(field)
+        if value is not None and len(value) > limit:
+            raise ParameterOutOfRange(f"Value for {field} must be at most {limit} characters.")
+    for field in ("Title", "Description"):
+        if field in params and not params[field].strip():
+            raise InvalidParameterValue(f"Value for {field} must not be empty.")
+
+
+# -- wire shapes -------------------------------------------------------------------------------
+def hit_to_wire(hit: HIT, hit_type: HITType, counts: SlotCounts) -> dict[str, Any]:
+    """Every field real MTurk returned, including empty lists and defaults clients depend on."""
+    return {
+        "HITId": hit.hit_id,
+        "HITTypeId": hit.hit_type_id,
+        "HITGroupId": hit.hit_type_id,
+        "HITLayoutId": hit.hit_layout_id,
+        "CreationTime": hit.creation_time,
+        "Title": hit_type.title,
+        "Description": hit_type.description,
+        "Question": hit.question,
+        "Keywords": hit_type.keywords or "",
+        "HITStatus": hit.status,
+        "MaxAssignments": hit.max_assignments,
+        "Reward": money.format_amount(hit_type.reward_cents),
+        "AutoApprovalDelayInSeconds": hit_type.auto_approval_delay_s,
+        "Expiration": hit.expiration,
+        "AssignmentDurationInSeconds": hit_type.assignment_duration_s,
+        "RequesterAnnotation": hit.requester_annotation,
+        "QualificationRequirements": hit_type.qualification_requirements,
+        "HITReviewStatus": hit.review_status,
+        "NumberOfAssignmentsPending": counts.pending,
+        "NumberOfAssignmentsAvailable": counts.available(hit.max_assignments),
+        "NumberOfAssignmentsCompleted": counts.completed,
+    }
+
+
+def hits_to_wire(repo: Repository, hits: list[HIT]) -> list[dict[str, Any]]:
+    types = repo.hit_types_by_id(hit.hit_type_id for hit in hits)
+    counts = repo.slot_counts([hit.hit_id for hit in hits])
+    return [hit_to_wire(hit, types[hit.hit_type_id], counts[hit.hit_id]) for hit in hits]
+
+
+# -- lookups -------------------------------------------------------------------------------------
+def owned_hit(repo: Repository, ctx: Context, hit_id: str, *, for_update: bool = False) -> HIT:
+    """The caller's HIT; another requester's HIT answers like a missing one (DECISION)."""
+    hit = repo.hit(hit_id, for_update=for_update)
+    if hit is None or hit.customer_id != ctx.customer_id:
+        raise HITDoesNotExist(f"Hit {hit_id} does not exist.")
+    return hit
+
+
+def owned_hit_type(repo: Repository, ctx: Context, hit_type_id: str) -> HITType:
+    hit_type = repo.hit_type(hit_type_id)
+    if hit_type is None or hit_type.customer_id != ctx.customer_id:
+        raise HITTypeDoesNotExist(f"HIT type {hit_type_id} does not exist.")
+    return hit_type
+
+
+# -- HIT types -----------------------------------------------------------------------------------
+def _hit_type_from(params: dict[str, Any], ctx: Context) -> HITType:
+    _in_range(params, "AssignmentDurationInSeconds", MIN_DURATION_S, MAX_DURATION_S)
+    _in_range(params, "AutoApprovalDelayInSeconds", 0, MAX_AUTO_APPROVAL_S)
+    _check_lengths(params)
+    requirements = params.get("QualificationRequirements", [])
+    qualifications.validate(requirements)
+    return HITType(
+        hit_type_id=ids.entity_id(),
+        customer_id=ctx.customer_id,
+        title=params["Title"],
+        description=params["Description"],
+        keywords=params.get("Keywords"),
+        reward_cents=money.parse_amount(params["Reward"], "Reward", ctx.settings.minimum_reward_cents),
+        assignment_duration_s=params["AssignmentDurationInSeconds"],
+        auto_approval_delay_s=params.get("AutoApprovalDelayInSeconds", MAX_AUTO_APPROVAL_S),
+        qualification_requirements=requirements,
+    )
+
+
+def _digest(hit_type: HITType) -> str:
+    properties = [
+        hit_type.title, hit_type.description, hit_type.keywords, hit_type.reward_cents,
+        hit_type.assignment_duration_s, hit_type.auto_approval_delay_s, hit_type.qualification_requirements,
+    ]
+    return hashlib.sha256(json.dumps(properties, sort_keys=True).encode()).hexdigest()
+
+
+def _register_hit_type(repo: Repository, candidate: HITType, now: int) -> HITType:
+    """The caller's HIT type with exactly these properties, created if there is none."""
+    digest = _digest(candidate)
+    existing = repo.hit_type_by_digest(candidate.customer_id, digest)
+    if existing is not None:
+        return existing
+    try:
+        with repo.conn.begin_nested():
+            repo.insert_hit_type(candidate, digest, now)
+    except IntegrityError:
+        # Another process registered the same properties first: theirs is the answer.
+        existing = repo.hit_type_by_digest(candidate.customer_id, digest)
+        if existing is None:
+            raise
+        return existing
+    return candidate
+
+
+def create_hit_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    candidate = _hit_type_from(params, ctx)
+    with ctx.db.write() as conn:
+        hit_type = _register_hit_type(Repository(conn), candidate, ctx.clock.now_ms())
+    return {"HITTypeId": hit_type.hit_type_id}
+
+
+# -- HITs ----------------------------------------------------------------------------------------
+def create_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    candidate = _hit_type_from(params, ctx)
+    return _create(ctx, params, "CreateHIT", candidate=candidate)
+
+
+def create_hit_with_hit_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    return _create(ctx, params, "CreateHITWithHITType", hit_type_id=params["HITTypeId"])
+
+
+def _question_of(params: dict[str, Any]) -> str:
+    if "HITLayoutId" in params or "HITLayoutParameters" in params:
+        if "Question" in params:
+            raise InvalidParameterValue("Give either Question or HITLayoutId, not both.")
+        raise InvalidParameterValue(
+            f"HITLayoutId {params.get('HITLayoutId', '')} does not exist: openturk has no stored HIT layouts yet."
+        )
+    if "Question" not in params:
+        raise InvalidParameterValue("The request must contain either Question or HITLayoutId.")
+    questions.parse_question(params["Question"])
+    return str(params["Question"])
+
+
+def _create(ctx: Context, params: dict[str, Any], operation: str, *,
+            candidate: HITType | None = None, hit_type_id: str | None = None) -> dict[str, Any]:
+    _in_range(params, "LifetimeInSeconds", MIN_DURATION_S, MAX_DURATION_S)
+    _in_range(params, "MaxAssignments", 1, MAX_ASSIGNMENTS)
+    _check_lengths(params)
+    question = _question_of(params)
+    token = params.get("UniqueRequestToken")
+    policies = tuple(
+        json.dumps(params[name]) if name in params else None for name in ("AssignmentReviewPolicy", "HITReviewPolicy")
+    )
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        now = ctx.clock.now_ms()
+        idempotency.check(repo, ctx.customer_id, token, now)
+        if candidate is not None:
+            hit_type = _register_hit_type(repo, candidate, now)
+        else:
+            assert hit_type_id is not None
+            hit_type = owned_hit_type(repo, ctx, hit_type_id)
+        hit = HIT(
+            hit_id=ids.entity_id(),
+            customer_id=ctx.customer_id,
+            hit_type_id=hit_type.hit_type_id,
+            question=question,
+            max_assignments=params.get("MaxAssignments", 1),
+            status="Assignable",
+            review_status="NotReviewed",
+            creation_time=now,
+            expiration=now + params["LifetimeInSeconds"] * 1000,
+            expiry_processed=False,
+            requester_annotation=params.get("RequesterAnnotation"),
+        )
+        counts = SlotCounts()
+        cost = transitions.held_cents(hit, counts, hit_type, now)
+        balance, on_hold = repo.balances(ctx.customer_id, for_update=True)
+        if cost > balance - on_hold:
+            raise InsufficientFunds(
+                "This Requester has insufficient funds in their account to complete this transaction."
+            )
+        hit, events = lifecycle.create(hit, now)
+        repo.insert_hit(hit, policies)  # type: ignore[arg-type]
+        transitions.record(repo, hit, counts, events, now, hit_type, save=False)
+        idempotency.remember(repo, ctx.customer_id, token, operation, hit.hit_id, ctx.request_id, now)
+        return {"HIT": hit_to_wire(hit, hit_type, counts)}
+
+
+def get_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        repo = Repository(conn)
+        hit = owned_hit(repo, ctx, params["HITId"])
+        return {"HIT": hits_to_wire(repo, [hit])[0]}
+
+
+def list_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        repo = Repository(conn)
+        page, token = paging.paginate(
+            params, "ListHITs",
+            lambda after, limit: repo.hits_page(ctx.customer_id, tuple(after) if after else None, limit),
+            lambda hit: [hit.creation_time, hit.hit_id],
+        )
+        return {"NextToken": token, "NumResults": len(page), "HITs": hits_to_wire(repo, page)}
+
+
+def list_reviewable_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    status = params.get("Status", "Reviewable")
+    with ctx.db.read() as conn:
+        repo = Repository(conn)
+        hit_type_id = params.get("HITTypeId")
+        page, token = paging.paginate(
+            params, "ListReviewableHITs",
+            lambda after, limit: repo.hits_page(
+                ctx.customer_id, tuple(after) if after else None, limit, statuses=[status], hit_type_id=hit_type_id
+            ),
+            lambda hit: [hit.creation_time, hit.hit_id],
+        )
+        return {"NextToken": token, "NumResults": len(page), "HITs": hits_to_wire(repo, page)}
+
+
+def update_hit_review_status(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    revert = params.get("Revert", False)
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        changed = lifecycle.set_review_status(hit, revert)
+        if changed is None:
+            allowed = "Reviewing" if revert else "Reviewable"
+            raise InvalidHITState(
+                f"This HIT is currently in the state '{hit.status}'.  This operation can be called with a status of: {allowed}"
+            )
+        repo.save_hit(changed)
+    return {}
+
+
+def update_expiration_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        now = ctx.clock.now_ms()
+        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        if hit.status == "Disposed":
+            raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
+        expire_at = params["ExpireAt"]
+        counts = repo.slot_count(hit.hit_id)
+        if expire_at <= now:
+            if lifecycle.is_expired(hit, now) and hit.expiry_processed:
+                return {}
+            hit, events = lifecycle.expire(hit, counts, now)
+        elif expire_at < hit.expiration:
+            raise InvalidParameterValue(
+                "ExpireAt cannot shorten a HIT's lifetime to a later time than now; "
+                "give a time after the current Expiration, or 0 to expire it now."
+            )
+        else:
+            hit, events = lifecycle.extend_expiration(hit, counts, expire_at, now)
+        transitions.record(repo, hit, counts, events, now)
+    return {}
+
+
+def update_hit_type_of_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        now = ctx.clock.now_ms()
+        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        hit_type = owned_hit_type(repo, ctx, params["HITTypeId"])
+        if hit.status == "Disposed":
+            raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
+        hit = lifecycle.change_type(hit, hit_type.hit_type_id)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), [], now, hit_type)
+    return {}
+
+
+def create_additional_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    number = params["NumberOfAdditionalAssignments"]
+    if number < 1:
+        raise ParameterOutOfRange(
+            f"Value {number} for NumberOfAdditionalAssignments is out of range; it must be at least 1."
+        )
+    token = params.get("UniqueRequestToken")
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        now = ctx.clock.now_ms()
+        idempotency.check(repo, ctx.customer_id, token, now)
+        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        if hit.status == "Disposed":
+            raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
+        if hit.max_assignments < EXTENSION_LIMIT <= hit.max_assignments + number:
+            raise InvalidMaximumAssignmentsIncrease(
+                f"A HIT created with fewer than {EXTENSION_LIMIT} assignments cannot be extended to "
+                f"{EXTENSION_LIMIT} or more (it has {hit.max_assignments}; {number} more were asked for)."
+            )
+        if hit.max_assignments + number > MAX_ASSIGNMENTS:
+            raise ParameterOutOfRange(f"A HIT may have at most {MAX_ASSIGNMENTS} assignments.")
+        counts = repo.slot_count(hit.hit_id)
+        hit_type = repo.hit_type(hit.hit_type_id)
+        assert hit_type is not None
+        extended, events = lifecycle.add_assignments(hit, counts, number, now)
+        extra = transitions.held_cents(extended, counts, hit_type, now) - repo.held_cents(hit.hit_id)
+        balance, on_hold = repo.balances(ctx.customer_id, for_update=True)
+        if extra > balance - on_hold:
+            raise InsufficientFunds("This Requester has insufficient funds in their account to complete this transaction.")
+        transitions.record(repo, extended, counts, events, now, hit_type)
+        idempotency.remember(
+            repo, ctx.customer_id, token, "CreateAdditionalAssignmentsForHIT", hit.hit_id, ctx.request_id, now
+        )
+    return {}
+
+
+def delete_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Only a Reviewable/Reviewing HIT with every submitted assignment decided; a repeat succeeds."""
+    with ctx.db.write() as conn:
+        repo = Repository(conn)
+        now = ctx.clock.now_ms()
+        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        if hit.status == "Disposed":
+            return {}
+        counts = repo.slot_count(hit.hit_id)
+        if hit.status not in lifecycle.REVIEW or counts.submitted or counts.pending:
+            raise InvalidHITState(
+                f"This HIT is currently in the state '{hit.status}'.  "
+                "This operation can be called with a status of: Reviewing, Reviewable"
+            )
+        hit, events = lifecycle.dispose(hit, now)
+        transitions.record(repo, hit, counts, events, now)
+    return {}

@@ -1,0 +1,30 @@
+"""UniqueRequestToken: a repeat within 24 hours fails with the error that names the original.
+
+DECISION (spec §2): CreateHIT* answers ``AWS.MechanicalTurk.HitAlreadyExists`` naming the HITId;
+other operations ``AWS.MechanicalTurk.DuplicateRequest`` naming the original RequestId.
+"""
+
+from __future__ import annotations
+
+from openturk.errors import DuplicateRequest, HitAlreadyExists
+from openturk.store.repository import Repository
+
+WINDOW_MS = 24 * 3600 * 1000
+
+
+def check(repo: Repository, customer_id: str, token: str | None, now: int) -> None:
+    if token is None:
+        return
+    row = repo.request_token(customer_id, token)
+    if row is None or row.created_at <= now - WINDOW_MS:
+        return
+    processed = f'The idempotency token "{token}" has already been processed.'
+    if row.operation in ("CreateHIT", "CreateHITWithHITType"):
+        raise HitAlreadyExists(f'The HIT with ID "{row.result_id}" already exists. {processed}')
+    raise DuplicateRequest(f"{processed} The original request ID was {row.request_id}.")
+
+
+def remember(repo: Repository, customer_id: str, token: str | None, operation: str, result_id: str,
+             request_id: str, now: int) -> None:
+    if token is not None:
+        repo.put_request_token(customer_id, token, operation, result_id, request_id, now)

@@ -1,0 +1,394 @@
+"""Named queries over one connection: the only module that writes SQL for the lifecycle.
+
+Rows come back as domain dataclasses. ``hit(..., for_update=True)`` locks the HIT row on
+PostgreSQL (on SQLite the write transaction already holds the database lock), which serialises
+every transition of one HIT across processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, case, func, insert, select, tuple_, update
+
+from openturk.domain.model import HIT, Assignment, Event, HITType, SlotCounts
+from openturk.store.schema import (
+    access_keys,
+    assignments,
+    bonus_payments,
+    clock_state,
+    events,
+    hit_types,
+    hits,
+    ledger,
+    request_tokens,
+    requesters,
+    workers,
+)
+
+def _hit(row: Row[Any]) -> HIT:
+    return HIT(
+        hit_id=row.hit_id,
+        customer_id=row.customer_id,
+        hit_type_id=row.hit_type_id,
+        question=row.question,
+        max_assignments=row.max_assignments,
+        status=row.status,
+        review_status=row.review_status,
+        creation_time=row.creation_time,
+        expiration=row.expiration,
+        expiry_processed=bool(row.expiry_processed),
+        requester_annotation=row.requester_annotation,
+        hit_layout_id=row.hit_layout_id,
+    )
+
+
+def _hit_type(row: Row[Any]) -> HITType:
+    return HITType(
+        hit_type_id=row.hit_type_id,
+        customer_id=row.customer_id,
+        title=row.title,
+        description=row.description,
+        keywords=row.keywords,
+        reward_cents=row.reward_cents,
+        assignment_duration_s=row.assignment_duration_s,
+        auto_approval_delay_s=row.auto_approval_delay_s,
+        qualification_requirements=json.loads(row.qualification_requirements),
+    )
+
+
+def _assignment(row: Row[Any]) -> Assignment:
+    return Assignment(**{name: getattr(row, name) for name in Assignment.__dataclass_fields__})
+
+
+class Repository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- requesters and workers -------------------------------------------------------------
+    def access_key(self, access_key_id: str) -> tuple[str, str | None] | None:
+        row = self.conn.execute(
+            select(access_keys.c.customer_id, access_keys.c.secret_access_key).where(
+                access_keys.c.access_key_id == access_key_id
+            )
+        ).first()
+        return (row.customer_id, row.secret_access_key) if row else None
+
+    def insert_requester(self, customer_id: str, name: str, now: int) -> None:
+        self.conn.execute(
+            insert(requesters).values(
+                customer_id=customer_id, name=name, balance_cents=0, on_hold_cents=0, created_at=now
+            )
+        )
+
+    def insert_access_key(self, access_key_id: str, customer_id: str, secret: str | None, now: int) -> None:
+        self.conn.execute(
+            insert(access_keys).values(
+                access_key_id=access_key_id, customer_id=customer_id, secret_access_key=secret, created_at=now
+            )
+        )
+
+    def insert_worker(self, worker_id: str, name: str | None, token_hash: str | None, now: int) -> None:
+        self.conn.execute(
+            insert(workers).values(worker_id=worker_id, name=name, token_hash=token_hash, created_at=now)
+        )
+
+    def worker_for_token(self, token_hash: str) -> str | None:
+        return self.conn.execute(
+            select(workers.c.worker_id).where(workers.c.token_hash == token_hash)
+        ).scalar_one_or_none()
+
+    # -- ledger -------------------------------------------------------------------------------
+    def add_ledger_entry(self, customer_id: str, amount_cents: int, kind: str, reference: str | None, now: int) -> None:
+        """Record money moving and keep the requester's running balance in step."""
+        self.conn.execute(
+            insert(ledger).values(
+                customer_id=customer_id, amount_cents=amount_cents, kind=kind, reference=reference, created_at=now
+            )
+        )
+        self.change_balances(customer_id, balance=amount_cents)
+
+    def balances(self, customer_id: str, *, for_update: bool = False) -> tuple[int, int]:
+        """(balance, on hold) in cents."""
+        query = select(requesters.c.balance_cents, requesters.c.on_hold_cents).where(
+            requesters.c.customer_id == customer_id
+        )
+        row = self.conn.execute(query.with_for_update() if for_update else query).first()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def change_balances(self, customer_id: str, *, balance: int = 0, on_hold: int = 0) -> None:
+        if balance or on_hold:
+            self.conn.execute(
+                update(requesters)
+                .where(requesters.c.customer_id == customer_id)
+                .values(
+                    balance_cents=requesters.c.balance_cents + balance,
+                    on_hold_cents=requesters.c.on_hold_cents + on_hold,
+                )
+            )
+
+    def held_cents(self, hit_id: str) -> int:
+        return int(self.conn.execute(select(hits.c.held_cents).where(hits.c.hit_id == hit_id)).scalar_one())
+
+    def set_held_cents(self, hit_id: str, cents: int) -> None:
+        self.conn.execute(update(hits).where(hits.c.hit_id == hit_id).values(held_cents=cents))
+
+    # -- HIT types ------------------------------------------------------------------------------
+    def hit_type(self, hit_type_id: str) -> HITType | None:
+        row = self.conn.execute(select(hit_types).where(hit_types.c.hit_type_id == hit_type_id)).first()
+        return _hit_type(row) if row else None
+
+    def hit_type_by_digest(self, customer_id: str, digest: str) -> HITType | None:
+        row = self.conn.execute(
+            select(hit_types).where(hit_types.c.customer_id == customer_id, hit_types.c.properties_digest == digest)
+        ).first()
+        return _hit_type(row) if row else None
+
+    def insert_hit_type(self, hit_type: HITType, digest: str, now: int) -> None:
+        self.conn.execute(
+            insert(hit_types).values(
+                hit_type_id=hit_type.hit_type_id,
+                customer_id=hit_type.customer_id,
+                title=hit_type.title,
+                description=hit_type.description,
+                keywords=hit_type.keywords,
+                reward_cents=hit_type.reward_cents,
+                assignment_duration_s=hit_type.assignment_duration_s,
+                auto_approval_delay_s=hit_type.auto_approval_delay_s,
+                qualification_requirements=json.dumps(hit_type.qualification_requirements),
+                properties_digest=digest,
+                created_at=now,
+            )
+        )
+
+    def hit_types_by_id(self, ids: Iterable[str]) -> dict[str, HITType]:
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = self.conn.execute(select(hit_types).where(hit_types.c.hit_type_id.in_(wanted))).all()
+        return {row.hit_type_id: _hit_type(row) for row in rows}
+
+    # -- HITs -------------------------------------------------------------------------------------
+    def hit(self, hit_id: str, *, for_update: bool = False) -> HIT | None:
+        query = select(hits).where(hits.c.hit_id == hit_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return _hit(row) if row else None
+
+    def insert_hit(self, hit: HIT, review_policies: tuple[str | None, str | None] = (None, None)) -> None:
+        self.conn.execute(
+            insert(hits).values(
+                hit_id=hit.hit_id,
+                customer_id=hit.customer_id,
+                hit_type_id=hit.hit_type_id,
+                hit_layout_id=hit.hit_layout_id,
+                question=hit.question,
+                requester_annotation=hit.requester_annotation,
+                max_assignments=hit.max_assignments,
+                status=hit.status,
+                review_status=hit.review_status,
+                creation_time=hit.creation_time,
+                expiration=hit.expiration,
+                expiry_processed=hit.expiry_processed,
+                held_cents=0,
+                assignment_review_policy=review_policies[0],
+                hit_review_policy=review_policies[1],
+            )
+        )
+
+    def save_hit(self, hit: HIT) -> None:
+        self.conn.execute(
+            update(hits)
+            .where(hits.c.hit_id == hit.hit_id)
+            .values(
+                hit_type_id=hit.hit_type_id,
+                max_assignments=hit.max_assignments,
+                status=hit.status,
+                review_status=hit.review_status,
+                expiration=hit.expiration,
+                expiry_processed=hit.expiry_processed,
+            )
+        )
+
+    def hits_page(
+        self,
+        customer_id: str,
+        after: tuple[int, str] | None,
+        limit: int,
+        *,
+        statuses: Sequence[str] | None = None,
+        hit_type_id: str | None = None,
+        exclude_disposed: bool = True,
+    ) -> list[HIT]:
+        """HITs in (CreationTime, HITId) order, after the keyset position ``after``."""
+        query = select(hits).where(hits.c.customer_id == customer_id)
+        if statuses is not None:
+            query = query.where(hits.c.status.in_(statuses))
+        elif exclude_disposed:
+            query = query.where(hits.c.status != "Disposed")
+        if hit_type_id is not None:
+            query = query.where(hits.c.hit_type_id == hit_type_id)
+        if after is not None:
+            query = query.where(tuple_(hits.c.creation_time, hits.c.hit_id) > tuple_(*after))
+        query = query.order_by(hits.c.creation_time, hits.c.hit_id).limit(limit)
+        return [_hit(row) for row in self.conn.execute(query)]
+
+    def slot_counts(self, hit_ids: Sequence[str]) -> dict[str, SlotCounts]:
+        counts = {hit_id: SlotCounts() for hit_id in hit_ids}
+        if not hit_ids:
+            return counts
+        rows = self.conn.execute(
+            select(assignments.c.hit_id, assignments.c.status, func.count())
+            .where(assignments.c.hit_id.in_(hit_ids), assignments.c.status.in_(
+                ("Accepted", "Submitted", "Approved", "Rejected")))
+            .group_by(assignments.c.hit_id, assignments.c.status)
+        ).all()
+        for hit_id, status, number in rows:
+            current = counts[hit_id]
+            if status == "Accepted":
+                counts[hit_id] = current.with_change(pending=number)
+            elif status == "Submitted":
+                counts[hit_id] = current.with_change(submitted=number)
+            else:
+                counts[hit_id] = current.with_change(completed=number)
+        return counts
+
+    def slot_count(self, hit_id: str) -> SlotCounts:
+        return self.slot_counts([hit_id])[hit_id]
+
+    # -- assignments ------------------------------------------------------------------------------
+    def assignment(self, assignment_id: str, *, for_update: bool = False) -> Assignment | None:
+        query = select(assignments).where(assignments.c.assignment_id == assignment_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return _assignment(row) if row else None
+
+    def insert_assignment(self, assignment: Assignment) -> None:
+        self.conn.execute(insert(assignments).values(**assignment.__dict__))
+
+    def save_assignment(self, assignment: Assignment) -> None:
+        values = {k: v for k, v in assignment.__dict__.items() if k not in ("assignment_id", "hit_id", "worker_id")}
+        self.conn.execute(
+            update(assignments).where(assignments.c.assignment_id == assignment.assignment_id).values(**values)
+        )
+
+    def worker_has_accepted(self, worker_id: str, hit_id: str) -> bool:
+        found = self.conn.execute(
+            select(assignments.c.assignment_id)
+            .where(assignments.c.worker_id == worker_id, assignments.c.hit_id == hit_id)
+            .limit(1)
+        ).first()
+        return found is not None
+
+    def assignments_page(
+        self, hit_id: str, statuses: Sequence[str], after: tuple[int, str] | None, limit: int
+    ) -> list[Assignment]:
+        """Assignments of a HIT in (SubmitTime, AssignmentId) order."""
+        query = select(assignments).where(assignments.c.hit_id == hit_id, assignments.c.status.in_(statuses))
+        if after is not None:
+            query = query.where(tuple_(assignments.c.submit_time, assignments.c.assignment_id) > tuple_(*after))
+        query = query.order_by(assignments.c.submit_time, assignments.c.assignment_id).limit(limit)
+        return [_assignment(row) for row in self.conn.execute(query)]
+
+    def has_submitted_assignments(self, hit_id: str) -> bool:
+        return self.slot_count(hit_id).submitted > 0
+
+    def worker_record(self, worker_id: str) -> tuple[int, int]:
+        """(approved, approved or rejected) assignments of a worker, across requesters."""
+        rows = dict(self.conn.execute(
+            select(assignments.c.status, func.count())
+            .where(assignments.c.worker_id == worker_id, assignments.c.status.in_(("Approved", "Rejected")))
+            .group_by(assignments.c.status)
+        ).all())
+        approved = int(rows.get("Approved", 0))
+        return approved, approved + int(rows.get("Rejected", 0))
+
+    def open_hits_for_worker(self, worker_id: str, now: int, limit: int) -> list[HIT]:
+        """Assignable, unexpired HITs the worker has never accepted, newest first."""
+        mine = select(assignments.c.hit_id).where(assignments.c.worker_id == worker_id)
+        query = (
+            select(hits)
+            .where(hits.c.status == "Assignable", hits.c.expiration > now, hits.c.hit_id.not_in(mine))
+            .order_by(hits.c.creation_time.desc(), hits.c.hit_id)
+            .limit(limit)
+        )
+        return [_hit(row) for row in self.conn.execute(query)]
+
+    # -- bonuses ----------------------------------------------------------------------------------
+    def insert_bonus(self, **values: Any) -> None:
+        self.conn.execute(insert(bonus_payments).values(**values))
+
+    def bonuses_page(self, customer_id: str, *, hit_id: str | None, assignment_id: str | None,
+                     after: int | None, limit: int) -> list[Row[Any]]:
+        query = select(bonus_payments).where(bonus_payments.c.customer_id == customer_id)
+        if hit_id is not None:
+            query = query.where(bonus_payments.c.hit_id == hit_id)
+        if assignment_id is not None:
+            query = query.where(bonus_payments.c.assignment_id == assignment_id)
+        if after is not None:
+            query = query.where(bonus_payments.c.bonus_id > after)
+        return list(self.conn.execute(query.order_by(bonus_payments.c.bonus_id).limit(limit)))
+
+    # -- idempotency tokens ------------------------------------------------------------------------
+    def request_token(self, customer_id: str, token: str) -> Row[Any] | None:
+        return self.conn.execute(
+            select(request_tokens).where(request_tokens.c.customer_id == customer_id, request_tokens.c.token == token)
+        ).first()
+
+    def put_request_token(self, customer_id: str, token: str, operation: str, result_id: str,
+                          request_id: str, now: int) -> None:
+        self.conn.execute(
+            request_tokens.delete().where(request_tokens.c.customer_id == customer_id, request_tokens.c.token == token)
+        )
+        self.conn.execute(
+            insert(request_tokens).values(
+                customer_id=customer_id, token=token, operation=operation, result_id=result_id,
+                request_id=request_id, created_at=now,
+            )
+        )
+
+    # -- events -----------------------------------------------------------------------------------
+    def insert_events(self, new_events: Sequence[Event]) -> None:
+        if new_events:
+            self.conn.execute(insert(events), [event.__dict__ for event in new_events])
+
+    # -- timers -----------------------------------------------------------------------------------
+    def next_due(self, until: int) -> tuple[int, str, str] | None:
+        """The earliest timer due at or before ``until``: (due time, kind, id)."""
+        candidates = [
+            self.conn.execute(
+                select(hits.c.expiration, hits.c.hit_id)
+                .where(hits.c.expiry_processed.is_(False), hits.c.status != "Disposed", hits.c.expiration <= until)
+                .order_by(hits.c.expiration, hits.c.hit_id).limit(1)
+            ).first(),
+            self.conn.execute(
+                select(assignments.c.deadline, assignments.c.assignment_id)
+                .where(assignments.c.status == "Accepted", assignments.c.deadline <= until)
+                .order_by(assignments.c.deadline, assignments.c.assignment_id).limit(1)
+            ).first(),
+            self.conn.execute(
+                select(assignments.c.auto_approval_time, assignments.c.assignment_id)
+                .where(assignments.c.status == "Submitted", assignments.c.auto_approval_time <= until)
+                .order_by(assignments.c.auto_approval_time, assignments.c.assignment_id).limit(1)
+            ).first(),
+        ]
+        kinds = ("expire", "abandon", "auto_approve")
+        due = [(row[0], kind, row[1]) for row, kind in zip(candidates, kinds) if row is not None]
+        return min(due) if due else None
+
+    # -- clock ------------------------------------------------------------------------------------
+    def clock_offset(self) -> int:
+        return int(self.conn.execute(select(clock_state.c.offset_ms).where(clock_state.c.singleton == 1))
+                   .scalar_one_or_none() or 0)
+
+    def save_clock_offset(self, offset_ms: int) -> None:
+        changed = self.conn.execute(
+            update(clock_state).where(clock_state.c.singleton == 1).values(offset_ms=offset_ms)
+        ).rowcount
+        if not changed:
+            self.conn.execute(insert(clock_state).values(singleton=1, offset_ms=offset_ms))
+

@@ -1,0 +1,192 @@
+"""Tables, in SQLAlchemy Core. Alembic migrations in ``migrations/`` create them.
+
+Conventions: times are epoch milliseconds (BIGINT) read from the server's ``Clock``; money is
+integer cents; structured values MTurk echoes back verbatim (qualification requirements, review
+policies) are JSON text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(64)
+
+requesters = Table(
+    "requesters",
+    metadata,
+    Column("customer_id", ID, primary_key=True),
+    Column("name", String(255), nullable=False),
+    # Running totals kept in step with ``ledger`` and ``hits.held_cents`` in the same transactions,
+    # so a balance check costs one row read however many HITs a requester has.
+    Column("balance_cents", BigInteger, nullable=False, default=0),
+    Column("on_hold_cents", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(128), primary_key=True),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False),
+    # NULL in open mode, where keys are created on first use and never verified.
+    Column("secret_access_key", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False, index=True),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reference", ID),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", ID, primary_key=True),
+    Column("name", String(255)),
+    Column("token_hash", String(128), unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+hit_types = Table(
+    "hit_types",
+    metadata,
+    Column("hit_type_id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False),
+    Column("title", String(128), nullable=False),
+    Column("description", String(2000), nullable=False),
+    Column("keywords", String(1000)),
+    Column("reward_cents", BigInteger, nullable=False),
+    Column("assignment_duration_s", BigInteger, nullable=False),
+    Column("auto_approval_delay_s", BigInteger, nullable=False),
+    Column("qualification_requirements", Text, nullable=False),
+    # A digest of every property: CreateHITType answers an existing id when all of them match.
+    Column("properties_digest", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("customer_id", "properties_digest", name="uq_hit_types_properties"),
+)
+
+hits = Table(
+    "hits",
+    metadata,
+    Column("hit_id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False),
+    Column("hit_type_id", ID, ForeignKey("hit_types.hit_type_id"), nullable=False),
+    Column("hit_layout_id", ID),
+    Column("question", Text, nullable=False),
+    Column("requester_annotation", String(255)),
+    Column("max_assignments", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("review_status", String(32), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("expiration", BigInteger, nullable=False),
+    # True once the expiry at ``expiration`` has been processed; an extension clears it.
+    Column("expiry_processed", Boolean, nullable=False, default=False),
+    # Reward plus fee of every slot that may still be paid: open (unexpired) or in progress/submitted.
+    Column("held_cents", BigInteger, nullable=False, default=0),
+    Column("assignment_review_policy", Text),
+    Column("hit_review_policy", Text),
+    Index("ix_hits_customer_created", "customer_id", "creation_time", "hit_id"),
+    Index("ix_hits_expiry_due", "expiry_processed", "expiration"),
+    Index("ix_hits_customer_status", "customer_id", "status", "hit_type_id"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("assignment_id", ID, primary_key=True),
+    Column("hit_id", ID, ForeignKey("hits.hit_id"), nullable=False),
+    Column("worker_id", ID, nullable=False),
+    # Accepted (in progress), Submitted, Approved, Rejected, Returned, Abandoned.
+    Column("status", String(16), nullable=False),
+    Column("accept_time", BigInteger, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("submit_time", BigInteger),
+    Column("auto_approval_time", BigInteger),
+    Column("approval_time", BigInteger),
+    Column("rejection_time", BigInteger),
+    Column("answer", Text),
+    Column("requester_feedback", String(1024)),
+    # Reward and fee fixed at accept time: a later UpdateHITTypeOfHIT does not change them.
+    Column("reward_cents", BigInteger, nullable=False),
+    Column("fee_cents", BigInteger, nullable=False),
+    Index("ix_assignments_hit", "hit_id", "status"),
+    Index("ix_assignments_worker_hit", "worker_id", "hit_id"),
+    Index("ix_assignments_deadline_due", "status", "deadline"),
+    Index("ix_assignments_auto_approval_due", "status", "auto_approval_time"),
+)
+
+bonus_payments = Table(
+    "bonus_payments",
+    metadata,
+    Column("bonus_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False),
+    Column("worker_id", ID, nullable=False),
+    Column("assignment_id", ID, ForeignKey("assignments.assignment_id"), nullable=False),
+    Column("hit_id", ID, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("grant_time", BigInteger, nullable=False),
+    Index("ix_bonus_hit", "hit_id", "bonus_id"),
+    Index("ix_bonus_assignment", "assignment_id", "bonus_id"),
+)
+
+request_tokens = Table(
+    "request_tokens",
+    metadata,
+    Column("customer_id", ID, primary_key=True),
+    Column("token", String(64), primary_key=True),
+    Column("operation", String(64), nullable=False),
+    Column("result_id", ID, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The lifecycle event log: written in the same transaction as the transition that implies it.
+# The notification engine delivers from here; nothing else may write to it.
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", ID, nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("event_time", BigInteger, nullable=False),
+    Column("hit_type_id", ID, nullable=False),
+    Column("hit_id", ID, nullable=False),
+    Column("assignment_id", ID),
+    Index("ix_events_hit", "hit_id", "event_id"),
+)
+
+# One row: the virtual clock's offset, so a restarted server keeps the time tests moved it to.
+clock_state = Table(
+    "clock_state",
+    metadata,
+    Column("singleton", Integer, primary_key=True),
+    Column("offset_ms", BigInteger, nullable=False),
+)

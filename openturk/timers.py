@@ -1,0 +1,99 @@
+"""Time-driven transitions: HIT expiry, assignment abandonment, auto-approval.
+
+Due work is found by query (the database is the schedule), oldest first, and each item fires in
+its own write transaction that re-checks it is still due, so the real-time loop, a virtual-clock
+advance and several server processes can race harmlessly. An item fires at its due time: events
+carry the moment the transition logically happened.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from openturk import transitions
+from openturk.clock import Clock, VirtualClock
+from openturk.domain import lifecycle
+from openturk.requester.assignments import pay
+from openturk.store.database import Database
+from openturk.store.repository import Repository
+
+log = logging.getLogger("openturk.timers")
+
+
+def fire_due(db: Database, until: int, clock: VirtualClock | None = None) -> int:
+    """Fire every timer due at or before ``until`` in due order; return how many fired.
+
+    With a ``VirtualClock``, the clock is moved to each item's due time before it fires, so a
+    multi-hour advance replays the hours in order.
+    """
+    fired = 0
+    while True:
+        with db.read() as conn:
+            due = Repository(conn).next_due(until)
+        if due is None:
+            return fired
+        when, kind, item_id = due
+        if clock is not None:
+            clock.advance_to(when)
+        with db.write() as conn:
+            _FIRE[kind](Repository(conn), item_id, when)
+        fired += 1
+
+
+def _expire(repo: Repository, hit_id: str, now: int) -> None:
+    hit = repo.hit(hit_id, for_update=True)
+    if hit is None or hit.expiry_processed or hit.status == "Disposed" or hit.expiration > now:
+        return
+    counts = repo.slot_count(hit_id)
+    hit, events = lifecycle.expire(hit, counts, now)
+    transitions.record(repo, hit, counts, events, now)
+
+
+def _abandon(repo: Repository, assignment_id: str, now: int) -> None:
+    assignment = repo.assignment(assignment_id)
+    if assignment is None:
+        return
+    hit = repo.hit(assignment.hit_id, for_update=True)
+    assignment = repo.assignment(assignment_id, for_update=True)
+    if hit is None or assignment is None or assignment.status != "Accepted" or assignment.deadline > now:
+        return
+    hit, released, events = lifecycle.release(hit, repo.slot_count(hit.hit_id), assignment, "abandon", now)
+    repo.save_assignment(released)
+    transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+
+
+def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
+    assignment = repo.assignment(assignment_id)
+    if assignment is None:
+        return
+    hit = repo.hit(assignment.hit_id, for_update=True)
+    assignment = repo.assignment(assignment_id, for_update=True)
+    if (hit is None or assignment is None or assignment.status != "Submitted"
+            or assignment.auto_approval_time is None or assignment.auto_approval_time > now):
+        return
+    approved, events = lifecycle.approve(hit, assignment, None, now)
+    repo.save_assignment(approved)
+    pay(repo, hit, approved, now)
+    transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+
+
+_FIRE = {"expire": _expire, "abandon": _abandon, "auto_approve": _auto_approve}
+
+
+def load_offset(db: Database) -> int:
+    with db.read() as conn:
+        return Repository(conn).clock_offset()
+
+
+def save_offset(db: Database, clock: VirtualClock) -> None:
+    with db.write() as conn:
+        Repository(conn).save_clock_offset(clock.offset_ms)
+
+
+def run_once(db: Database, clock: Clock) -> int:
+    """One pass of the real-time loop."""
+    try:
+        return fire_due(db, clock.now_ms())
+    except Exception:
+        log.exception("timer pass failed; it will run again")
+        return 0

@@ -1,0 +1,132 @@
+"""The worker JSON API and MTurk's ``/mturk/externalSubmit`` form endpoint.
+
+Under ``--auth open`` the API trusts the WorkerId it is given (like the sandbox without a login);
+under ``--auth sigv4`` it needs ``Authorization: Bearer <token>`` from ``openturk workers create``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from html import escape
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from openturk.clock import Clock
+from openturk.errors import WorkerError
+from openturk.requester.account import token_hash
+from openturk.settings import Settings
+from openturk.store.database import Database
+from openturk.store.repository import Repository
+from openturk.workers import actions
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class WorkerAPI:
+    def __init__(self, db: Database, clock: Clock, settings: Settings, after_commit: Callable[[], None]) -> None:
+        self.db, self.clock, self.settings, self.after_commit = db, clock, settings, after_commit
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/worker/hits", self._json(self.list_hits), methods=["GET"]),
+            Route("/api/worker/hits/{hit_id}/accept", self._json(self.accept), methods=["POST"]),
+            Route("/api/worker/assignments/{assignment_id}/submit", self._json(self.submit), methods=["POST"]),
+            Route("/api/worker/assignments/{assignment_id}/return", self._json(self.return_), methods=["POST"]),
+            Route("/mturk/externalSubmit", self.external_submit, methods=["POST"]),
+        ]
+
+    def _json(self, handler: Callable[[Request], Awaitable[Any]]) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            try:
+                return JSONResponse(await handler(request))
+            except WorkerError as error:
+                return JSONResponse(error.body(), status_code=error.status)
+
+        return endpoint
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise WorkerError(400, "InvalidJSON", "The request body must be a JSON object.") from exc
+        if not isinstance(body, dict):
+            raise WorkerError(400, "InvalidJSON", "The request body must be a JSON object.")
+        return body
+
+    async def _worker(self, request: Request, claimed: Any) -> str:
+        """The acting worker: the claimed WorkerId in open mode, the token's worker in sigv4 mode."""
+        if self.settings.auth == "open":
+            return actions.check_worker_id(claimed)
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            raise WorkerError(401, "MissingCredentials", "A worker bearer token is required.")
+
+        def lookup() -> str | None:
+            with self.db.read() as conn:
+                return Repository(conn).worker_for_token(token_hash(header[7:].strip()))
+
+        worker_id = await run_in_threadpool(lookup)
+        if worker_id is None:
+            raise WorkerError(401, "InvalidCredentials", "The worker token is not valid.")
+        if claimed is not None and claimed != worker_id:
+            raise WorkerError(403, "WorkerMismatch", "WorkerId does not match the worker token.")
+        return worker_id
+
+    async def list_hits(self, request: Request) -> Any:
+        worker_id = await self._worker(request, request.query_params.get("WorkerId"))
+        hits = await run_in_threadpool(actions.available_hits, self.db, self.clock, worker_id)
+        return {"HITs": hits, "NumResults": len(hits)}
+
+    async def accept(self, request: Request) -> Any:
+        body = await self._body(request)
+        worker_id = await self._worker(request, body.get("WorkerId"))
+        accepted = await run_in_threadpool(actions.accept, self.db, self.clock, worker_id, request.path_params["hit_id"])
+        self.after_commit()
+        return {"AssignmentId": accepted.assignment_id, "HITId": accepted.hit_id, "Deadline": accepted.deadline / 1000}
+
+    async def submit(self, request: Request) -> Any:
+        body = await self._body(request)
+        worker_id = await self._worker(request, body.get("WorkerId"))
+        answers = body.get("Answers", {})
+        if not isinstance(answers, dict):
+            raise WorkerError(400, "InvalidAnswer", "Answers must be an object of QuestionIdentifier to value.")
+        assignment_id = request.path_params["assignment_id"]
+        await run_in_threadpool(actions.submit, self.db, self.clock, worker_id, assignment_id, list(answers.items()))
+        self.after_commit()
+        return {"AssignmentId": assignment_id, "AssignmentStatus": "Submitted"}
+
+    async def return_(self, request: Request) -> Any:
+        body = await self._body(request)
+        worker_id = await self._worker(request, body.get("WorkerId"))
+        assignment_id = request.path_params["assignment_id"]
+        await run_in_threadpool(actions.return_assignment, self.db, self.clock, worker_id, assignment_id)
+        self.after_commit()
+        return {"AssignmentId": assignment_id, "AssignmentStatus": "Returned"}
+
+    async def external_submit(self, request: Request) -> Response:
+        """MTurk's form target: every non-reserved field becomes a FreeText answer, in order."""
+        form = await request.form()
+        assignment_id = form.get("assignmentId")
+        try:
+            if not isinstance(assignment_id, str) or not assignment_id:
+                raise WorkerError(400, "MissingAssignmentId", "The form must carry an assignmentId field.")
+            if assignment_id == actions.PREVIEW_ASSIGNMENT_ID:
+                raise WorkerError(400, "PreviewSubmit", "You must accept the HIT before you can submit it.")
+            fields = [(k, v) for k, v in form.multi_items() if k not in actions.RESERVED_FIELDS and isinstance(v, str)]
+            await run_in_threadpool(actions.submit, self.db, self.clock, None, assignment_id, fields)
+        except WorkerError as error:
+            return HTMLResponse(_page("Not submitted", error.message), status_code=error.status)
+        self.after_commit()
+        return HTMLResponse(_page("Submitted", f"Assignment {escape(assignment_id)} was submitted. Thank you."))
+
+
+def _page(title: str, message: str) -> str:
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
+        f"<body><h1>{escape(title)}</h1><p>{escape(message)}</p></body></html>"
+    )

@@ -1,0 +1,1 @@
+"""What workers do: find, accept, submit and return HITs. No HTTP here."""

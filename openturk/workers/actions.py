@@ -1,0 +1,158 @@
+"""Worker actions as transitions: each runs in one write transaction with the events it implies.
+
+Errors are ``WorkerError`` (a 4xx for the worker API), never a half-written state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from openturk import transitions
+from openturk.clock import Clock
+from openturk.domain import answers, ids, lifecycle, money, qualifications
+from openturk.domain.model import HIT, Assignment, HITType
+from openturk.errors import WorkerError
+from openturk.store.database import Database
+from openturk.store.repository import Repository
+
+WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}$")
+# Form fields MTurk reserved on /mturk/externalSubmit: never stored as answers.
+RESERVED_FIELDS = {"assignmentId", "hitId", "turkSubmitTo", "workerId"}
+PREVIEW_ASSIGNMENT_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
+
+
+def check_worker_id(worker_id: Any) -> str:
+    if not isinstance(worker_id, str) or not WORKER_ID.match(worker_id):
+        raise WorkerError(400, "InvalidWorkerId", "WorkerId must be 'A' followed by upper-case letters and digits.")
+    return worker_id
+
+
+@dataclass(frozen=True)
+class Accepted:
+    assignment_id: str
+    hit_id: str
+    deadline: int
+
+
+def _standing(repo: Repository, worker_id: str) -> qualifications.WorkerStanding:
+    approved, decided = repo.worker_record(worker_id)
+    return qualifications.WorkerStanding(approved=approved, decided=decided)
+
+
+def _qualifies(hit_type: HITType, standing: qualifications.WorkerStanding, action: str) -> bool:
+    return all(
+        qualifications.meets(req, standing)
+        for req in hit_type.qualification_requirements
+        if qualifications.guards(req, action)
+    )
+
+
+def available_hits(db: Database, clock: Clock, worker_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Assignable HITs the worker may discover and has never accepted."""
+    with db.read() as conn:
+        repo = Repository(conn)
+        now = clock.now_ms()
+        hits = repo.open_hits_for_worker(worker_id, now, limit)
+        types = repo.hit_types_by_id(hit.hit_type_id for hit in hits)
+        counts = repo.slot_counts([hit.hit_id for hit in hits])
+        standing = _standing(repo, worker_id)
+        return [
+            {
+                "HITId": hit.hit_id,
+                "HITTypeId": hit.hit_type_id,
+                "Title": types[hit.hit_type_id].title,
+                "Description": types[hit.hit_type_id].description,
+                "Keywords": types[hit.hit_type_id].keywords or "",
+                "Reward": money.format_amount(types[hit.hit_type_id].reward_cents),
+                "AssignmentDurationInSeconds": types[hit.hit_type_id].assignment_duration_s,
+                "Expiration": hit.expiration / 1000,
+                "NumberOfAssignmentsAvailable": counts[hit.hit_id].available(hit.max_assignments),
+                "Qualified": _qualifies(types[hit.hit_type_id], standing, "Accept"),
+            }
+            for hit in hits
+            if _qualifies(types[hit.hit_type_id], standing, "Discover")
+        ]
+
+
+def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
+    check_worker_id(worker_id)
+    with db.write() as conn:
+        repo = Repository(conn)
+        now = clock.now_ms()
+        hit = repo.hit(hit_id, for_update=True)
+        if hit is None:
+            raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
+        hit_type = repo.hit_type(hit.hit_type_id)
+        assert hit_type is not None
+        if repo.worker_has_accepted(worker_id, hit_id):
+            raise WorkerError(409, "AlreadyAccepted", f"Worker {worker_id} has already accepted HIT {hit_id}.")
+        counts = repo.slot_count(hit_id)
+        if lifecycle.is_expired(hit, now):
+            raise WorkerError(410, "HITExpired", f"HIT {hit_id} has expired.")
+        if hit.status != "Assignable" or counts.available(hit.max_assignments) == 0:
+            raise WorkerError(409, "HITNotAssignable", f"HIT {hit_id} has no assignment available.")
+        if not _qualifies(hit_type, _standing(repo, worker_id), "Accept"):
+            raise WorkerError(403, "DoesNotMeetRequirements", "You do not meet the qualification requirements of this HIT.")
+        assignment = Assignment(
+            assignment_id=ids.entity_id(),
+            hit_id=hit_id,
+            worker_id=worker_id,
+            status="Accepted",
+            accept_time=now,
+            deadline=now + hit_type.assignment_duration_s * 1000,
+            reward_cents=hit_type.reward_cents,
+            fee_cents=money.assignment_fee(hit_type.reward_cents, hit.max_assignments),
+        )
+        hit, events = lifecycle.accept(hit, counts, assignment, now)
+        repo.insert_assignment(assignment)
+        transitions.record(repo, hit, repo.slot_count(hit_id), events, now, hit_type)
+        return Accepted(assignment.assignment_id, hit_id, assignment.deadline)
+
+
+def _own_open_assignment(repo: Repository, worker_id: str | None, assignment_id: str, now: int) -> tuple[Assignment, HIT]:
+    assignment = repo.assignment(assignment_id)
+    if assignment is None:
+        raise WorkerError(404, "AssignmentNotFound", f"Assignment {assignment_id} does not exist.")
+    if worker_id is not None and assignment.worker_id != worker_id:
+        raise WorkerError(403, "NotYourAssignment", f"Assignment {assignment_id} belongs to another worker.")
+    hit = repo.hit(assignment.hit_id, for_update=True)
+    locked = repo.assignment(assignment_id, for_update=True)
+    assert hit is not None and locked is not None
+    if locked.status != "Accepted":
+        raise WorkerError(409, "AssignmentNotOpen", f"Assignment {assignment_id} is {locked.status}, not in progress.")
+    if locked.deadline <= now:
+        raise WorkerError(410, "AssignmentExpired", f"The time allotted for assignment {assignment_id} has passed.")
+    return locked, hit
+
+
+def submit(db: Database, clock: Clock, worker_id: str | None, assignment_id: str,
+           fields: Sequence[tuple[str, Any]]) -> None:
+    """Submit answers; ``worker_id`` None means the caller proved nothing beyond the assignment id
+    (MTurk's externalSubmit form)."""
+    for identifier, value in fields:
+        if not identifier or not answers.is_valid_value(value):
+            raise WorkerError(400, "InvalidAnswer", f"Answer {identifier!r} must be a string or a list of strings.")
+    with db.write() as conn:
+        repo = Repository(conn)
+        now = clock.now_ms()
+        assignment, hit = _own_open_assignment(repo, worker_id, assignment_id, now)
+        hit_type = repo.hit_type(hit.hit_type_id)
+        assert hit_type is not None
+        counts = repo.slot_count(hit.hit_id)
+        document = answers.answers_document(fields)
+        hit, submitted, events = lifecycle.submit(hit, counts, assignment, document, hit_type.auto_approval_delay_s, now)
+        repo.save_assignment(submitted)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type)
+
+
+def return_assignment(db: Database, clock: Clock, worker_id: str, assignment_id: str) -> None:
+    with db.write() as conn:
+        repo = Repository(conn)
+        now = clock.now_ms()
+        assignment, hit = _own_open_assignment(repo, worker_id, assignment_id, now)
+        hit, released, events = lifecycle.release(hit, repo.slot_count(hit.hit_id), assignment, "return", now)
+        repo.save_assignment(released)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)

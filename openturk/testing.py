@@ -1,0 +1,133 @@
+"""Run a real ``openturk serve`` process for tests and benchmarks (yours and ours).
+
+    with ServerProcess(virtual_clock=True) as server:
+        mturk = server.client("AKIDEXAMPLE")
+        ...
+
+The server gets a free loopback port and its own SQLite file unless a database URL is given.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, *, db_url: str | None = None, virtual_clock: bool = True, auth: str = "open",
+                 extra_args: list[str] | None = None, port: int | None = None, startup_timeout: float = 30.0) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="openturk-")
+        self.db_path = Path(self._tmp.name) / "openturk.db"
+        self.db_url = db_url or f"sqlite:///{self.db_path}"
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(self._tmp.name) / "server.log"
+        self._args = [
+            sys.executable, "-m", "openturk.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            "--db", self.db_url, "--auth", auth, *(["--virtual-clock"] if virtual_clock else []), *(extra_args or []),
+        ]
+        self._startup_timeout = startup_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServerProcess:
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self._args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        deadline = time.monotonic() + self._startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"openturk serve exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"openturk serve did not answer /health in {self._startup_timeout}s:\n{self.log()}")
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, access_key_id: str = "AKIDOPENTURKTEST", secret: str = "secret", **config: Any) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "mturk", endpoint_url=self.base_url, region_name="us-east-1",
+            aws_access_key_id=access_key_id, aws_secret_access_key=secret,
+            config=Config(retries={"max_attempts": 1}, **config),
+        )
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move the virtual clock; every timer due in the span fires before this returns."""
+        response = httpx.post(f"{self.base_url}/api/clock/advance", json={"Seconds": seconds}, timeout=60)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+        self._tmp.cleanup()
+
+
+class Worker:
+    """A worker driving the worker API, as a person on the worker site would."""
+
+    def __init__(self, base_url: str, worker_id: str, token: str | None = None) -> None:
+        self.base_url, self.worker_id = base_url, worker_id
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+
+    def hits(self) -> list[dict[str, Any]]:
+        response = self.http.get("/api/worker/hits", params={"WorkerId": self.worker_id})
+        response.raise_for_status()
+        return list(response.json()["HITs"])
+
+    def accept(self, hit_id: str) -> httpx.Response:
+        return self.http.post(f"/api/worker/hits/{hit_id}/accept", json={"WorkerId": self.worker_id})
+
+    def submit(self, assignment_id: str, answers: dict[str, Any]) -> httpx.Response:
+        return self.http.post(f"/api/worker/assignments/{assignment_id}/submit",
+                              json={"WorkerId": self.worker_id, "Answers": answers})
+
+    def return_(self, assignment_id: str) -> httpx.Response:
+        return self.http.post(f"/api/worker/assignments/{assignment_id}/return", json={"WorkerId": self.worker_id})
+
+    def do(self, hit_id: str, answers: dict[str, Any] | None = None) -> str:
+        """Accept and submit; return the AssignmentId."""
+        accepted = self.accept(hit_id)
+        accepted.raise_for_status()
+        assignment_id = str(accepted.json()["AssignmentId"])
+        self.submit(assignment_id, answers or {"answer": "yes"}).raise_for_status()
+        return assignment_id

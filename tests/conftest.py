@@ -1,0 +1,71 @@
+"""Shared fixtures: one real server process per test session, a fresh requester per test."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from openturk.testing import ServerProcess, Worker
+
+HTML_QUESTION = (
+    '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
+    "<HTMLContent><![CDATA[<!DOCTYPE html><html><body><form><input name='answer'></form></body></html>]]>"
+    "</HTMLContent><FrameHeight>400</FrameHeight></HTMLQuestion>"
+)
+EXTERNAL_QUESTION = (
+    '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd">'
+    "<ExternalURL>https://example.com/task?x=1</ExternalURL><FrameHeight>0</FrameHeight></ExternalQuestion>"
+)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True) as running:
+        yield running
+
+
+@pytest.fixture
+def mturk(server: ServerProcess) -> Any:
+    """A boto3 client for a brand-new requester (open mode: the access key names it)."""
+    return server.client(f"AKID{uuid.uuid4().hex[:16].upper()}")
+
+
+@pytest.fixture
+def worker(server: ServerProcess) -> Worker:
+    return Worker(server.base_url, "A" + uuid.uuid4().hex[:13].upper())
+
+
+def new_worker(server: ServerProcess) -> Worker:
+    return Worker(server.base_url, "A" + uuid.uuid4().hex[:13].upper())
+
+
+def hit_params(**overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "Title": "Label an image",
+        "Description": "Say what is in the picture",
+        "Reward": "0.50",
+        "AssignmentDurationInSeconds": 600,
+        "LifetimeInSeconds": 3600,
+        "AutoApprovalDelayInSeconds": 86400,
+        "MaxAssignments": 1,
+        "Question": HTML_QUESTION,
+    }
+    params.update(overrides)
+    return params
+
+
+def events_of(server: ServerProcess, hit_id: str) -> list[tuple[str, str | None]]:
+    """The lifecycle event rows of a HIT, in commit order: (EventType, AssignmentId)."""
+    with sqlite3.connect(server.db_path) as conn:
+        rows = conn.execute(
+            "SELECT event_type, assignment_id FROM events WHERE hit_id = ? ORDER BY event_id", (hit_id,)
+        ).fetchall()
+    return [(row[0], row[1]) for row in rows]
+
+
+def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:
+    return str(excinfo.value.response["TurkErrorCode"])

@@ -7,6 +7,7 @@ characters as character references.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.sax.saxutils import escape
@@ -14,8 +15,18 @@ from xml.sax.saxutils import escape
 NAMESPACE = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionFormAnswers.xsd"
 
 
+# Characters XML 1.0 cannot carry at all, even as references: dropped (DECISION).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_text(text: str) -> str:
+    """What survives of ``text`` in an XML document."""
+    return _NOT_XML.sub("", text)
+
+
 def _element(name: str, text: str) -> str:
-    return f"<{name}>{escape(text)}</{name}>"
+    # A carriage return is written as a reference so parsers do not fold it into a newline.
+    return f"<{name}>{escape(xml_text(text), {chr(13): '&#13;'})}</{name}>"
 
 
 def _answer(identifier: str, value: Any) -> str:

@@ -1,0 +1,175 @@
+"""Clients other than boto3, used unchanged: the AWS SDK for JavaScript v3 and the AWS CLI (v1).
+
+Both talk to the session's real ``openturk serve`` process; each test names a brand-new requester
+(open auth mode: the access key id is the requester) so listings see only that test's HITs.
+A missing ``node``/``npm``/``awscli`` is a failure, never a skip: these tests are the proof.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openturk.testing import ServerProcess
+from tests.conftest import HTML_QUESTION
+
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+SMOKE_SCRIPT = JS_DIR / "mturk_smoke.mjs"
+NPM_CI_TIMEOUT = 420.0
+CLIENT_TIMEOUT = 120.0
+
+AwsCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"`{name}` is not on PATH: install Node.js >= 20 (with npm) to run the JavaScript SDK "
+                    "compatibility test", pytrace=False)
+    return path
+
+
+def _describe(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
+
+
+def _new_requester() -> str:
+    return f"AKID{uuid.uuid4().hex[:16].upper()}"
+
+
+def _ensure_node_modules(npm: str) -> None:
+    """Install the locked SDK on a clean checkout (``node_modules/`` is git-ignored)."""
+    if (JS_DIR / "node_modules" / "@aws-sdk" / "client-mturk" / "package.json").is_file():
+        return
+    result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, capture_output=True, text=True,
+                            timeout=NPM_CI_TIMEOUT, check=False)
+    assert result.returncode == 0, f"`npm ci` in {JS_DIR} failed:\n{_describe(result)}"
+
+
+@pytest.mark.timeout(NPM_CI_TIMEOUT + CLIENT_TIMEOUT + 60)
+def test_javascript_sdk_v3_smoke(server: ServerProcess) -> None:
+    node, npm = _tool("node"), _tool("npm")
+    _ensure_node_modules(npm)
+
+    result = subprocess.run(
+        [node, str(SMOKE_SCRIPT), server.base_url], cwd=JS_DIR, capture_output=True, text=True,
+        timeout=CLIENT_TIMEOUT, check=False, env={**os.environ, "OPENTURK_ACCESS_KEY_ID": _new_requester()},
+    )
+
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"the smoke script printed nothing:\n{_describe(result)}"
+    summary = json.loads(lines[-1])
+    assert result.returncode == 0 and summary["ok"], f"JavaScript SDK smoke checks failed:\n{_describe(result)}"
+    assert summary["failures"] == []
+    assert summary["checks"] >= 20
+    assert len(summary["result"]["hitIds"]) == 3 and summary["result"]["pages"] >= 3
+
+
+@pytest.fixture
+def aws(server: ServerProcess, tmp_path: Path) -> AwsCli:
+    """Run ``aws mturk ...`` (the venv's awscli) as a fresh requester, isolated from any user config."""
+    if importlib.util.find_spec("awscli") is None:
+        pytest.fail("the `awscli` package is not installed: `pip install -e .[test]`", pytrace=False)
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": _new_requester(),
+        "AWS_SECRET_ACCESS_KEY": "openturk-test-secret",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-such-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-such-credentials"),
+        "AWS_PAGER": "",
+    }
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_MTURK", "AWS_DEFAULT_OUTPUT", "AWS_CA_BUNDLE"):
+        env.pop(name, None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "awscli", "mturk", *args,
+                   "--endpoint-url", server.base_url, "--region", "us-east-1", "--output", "json"]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=CLIENT_TIMEOUT,
+                              check=False)
+
+    return run
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, _describe(result)
+    return json.loads(result.stdout)
+
+
+def _create_hit(aws: AwsCli, title: str) -> dict[str, Any]:
+    created = _ok(aws("create-hit", "--title", title, "--description", "Say what is in the picture",
+                      "--reward", "0.50", "--assignment-duration-in-seconds", "600",
+                      "--lifetime-in-seconds", "3600", "--auto-approval-delay-in-seconds", "86400",
+                      "--max-assignments", "1", "--question", HTML_QUESTION))
+    return dict(created["HIT"])
+
+
+def test_cli_get_account_balance(aws: AwsCli) -> None:
+    balance = _ok(aws("get-account-balance"))
+
+    assert float(balance["AvailableBalance"]) >= 0
+
+
+def test_cli_create_hit_then_get_hit(aws: AwsCli) -> None:
+    created = _create_hit(aws, "Label an image (cli)")
+
+    got = _ok(aws("get-hit", "--hit-id", created["HITId"]))["HIT"]
+
+    assert got["HITId"] == created["HITId"]
+    assert got["HITTypeId"] == created["HITTypeId"]
+    assert got["HITStatus"] == "Assignable"
+    assert got["Title"] == "Label an image (cli)"
+    assert got["Reward"] == "0.50"
+    assert got["MaxAssignments"] == 1
+    assert got["Question"] == HTML_QUESTION
+    assert isinstance(got["QualificationRequirements"], list)
+    assert got["Expiration"] > got["CreationTime"]
+
+
+def test_cli_list_hits_paginates(aws: AwsCli) -> None:
+    hit_ids = {_create_hit(aws, f"Paged HIT {i}")["HITId"] for i in range(3)}
+
+    # awscli v1 turns its own paginator off when the limit key is given: one page and a NextToken,
+    # which we then follow by hand.
+    seen: list[str] = []
+    page = _ok(aws("list-hits", "--max-results", "1"))
+    while True:
+        assert page["NumResults"] == len(page["HITs"]) <= 1
+        seen += [hit["HITId"] for hit in page["HITs"]]
+        if "NextToken" not in page:
+            break
+        assert len(seen) <= len(hit_ids), f"pagination does not end: {seen}"
+        page = _ok(aws("list-hits", "--max-results", "1", "--next-token", page["NextToken"]))
+    assert sorted(seen) == sorted(hit_ids)
+
+    # --page-size is the CLI's own auto-pagination: MaxResults=1 per request, every page merged.
+    merged = aws("list-hits", "--page-size", "1", "--debug")
+    requests = [line for line in merged.stderr.splitlines()
+                if "Making request for OperationModel(name=ListHITs)" in line]
+    assert {hit["HITId"] for hit in _ok(merged)["HITs"]} == hit_ids
+    assert len(requests) >= len(hit_ids), _describe(merged)
+    assert all('"MaxResults": 1' in line for line in requests)
+
+
+def test_cli_get_missing_hit_is_a_request_error(aws: AwsCli) -> None:
+    result = aws("get-hit", "--hit-id", "NOPE123")
+
+    assert result.returncode != 0, _describe(result)
+    assert "An error occurred (RequestError) when calling the GetHIT operation" in result.stderr
+    assert "NOPE123" in result.stderr
+
+    # The CLI prints only the error's Message; TurkErrorCode is in the response body (--debug shows it).
+    debug = aws("get-hit", "--hit-id", "NOPE123", "--debug")
+    assert debug.returncode != 0
+    assert "RequestError" in debug.stderr
+    assert '"TurkErrorCode": "AWS.MechanicalTurk.HITDoesNotExist"' in debug.stderr, _describe(debug)

@@ -1,0 +1,76 @@
+"""The wire layer against botocore's own serializer and parser, so our bugs cannot hide behind the test's."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+from openturk.api import parser, serializer, spec
+from openturk.errors import InvalidParameterValue, MissingParameter, ParameterOutOfRange, RequestError
+
+
+def _wire(operation: str, params: dict) -> dict:  # type: ignore[type-arg]
+    model = spec.service_model().operation_model(operation)
+    request = create_serializer("json").serialize_to_request(params, model)
+    return parser.parse_input(model, parser.parse_body(request["body"]))
+
+
+def test_botocore_requests_parse_to_typed_params() -> None:
+    params = _wire("UpdateExpirationForHIT", {"HITId": "ABC", "ExpireAt": datetime(2030, 1, 1, tzinfo=timezone.utc)})
+    assert params == {"HITId": "ABC", "ExpireAt": int(datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)}
+    assert _wire("UpdateExpirationForHIT", {"HITId": "ABC", "ExpireAt": 0})["ExpireAt"] == 0
+    nested = _wire("CreateHITType", {
+        "AssignmentDurationInSeconds": 60, "Reward": "1", "Title": "t", "Description": "d",
+        "QualificationRequirements": [{"QualificationTypeId": "00000000000000000071", "Comparator": "In",
+                                       "LocaleValues": [{"Country": "US"}, {"Country": "CA"}]}]})
+    assert nested["QualificationRequirements"][0]["LocaleValues"][1] == {"Country": "CA"}
+
+
+@pytest.mark.parametrize(("operation", "body", "error", "field"), [
+    ("GetHIT", {}, MissingParameter, "HITId"),
+    ("GetHIT", {"HITId": 5}, InvalidParameterValue, "HITId"),
+    ("GetHIT", {"HITId": "lower-case"}, InvalidParameterValue, "HITId"),
+    ("GetHIT", {"HITId": "A" * 65}, ParameterOutOfRange, "HITId"),
+    ("ListHITs", {"MaxResults": 0}, ParameterOutOfRange, "MaxResults"),
+    ("ListHITs", {"MaxResults": 1.5}, InvalidParameterValue, "MaxResults"),
+    ("ListHITs", {"MaxResults": True}, InvalidParameterValue, "MaxResults"),
+    ("ListReviewableHITs", {"Status": "Open"}, InvalidParameterValue, "Status"),
+    ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": "soon"}, InvalidParameterValue, "ExpireAt"),
+    ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": float("inf")}, InvalidParameterValue, "ExpireAt"),
+    ("CreateHITType", {"AssignmentDurationInSeconds": 60, "Reward": "1", "Title": "t", "Description": "d",
+                       "QualificationRequirements": [{"QualificationTypeId": "X", "Comparator": "Most"}]},
+     InvalidParameterValue, "QualificationRequirements[0].Comparator"),
+    ("CreateHITType", {"AssignmentDurationInSeconds": 60, "Reward": "1", "Title": "t", "Description": "d",
+                       "QualificationRequirements": "nope"}, InvalidParameterValue, "QualificationRequirements"),
+])
+def test_bad_values_name_the_field(operation: str, body: dict, error: type[RequestError], field: str) -> None:  # type: ignore[type-arg]
+    model = spec.service_model().operation_model(operation)
+    with pytest.raises(error) as excinfo:
+        parser.parse_input(model, body)
+    assert field in excinfo.value.message
+
+
+def test_serialized_output_is_what_botocore_parses() -> None:
+    model = spec.service_model().operation_model("GetAssignment")
+    result = {"Assignment": {"AssignmentId": "A1", "AcceptTime": 1_700_000_000_500, "Secret": "dropped",
+                             "Answer": None}, "HIT": {"HITId": "H1", "QualificationRequirements": []}}
+    body = serializer.serialize_output(model, result)
+    assert "Secret" not in json.loads(body)["Assignment"]
+    parsed = create_parser("json").parse({"status_code": 200, "headers": {}, "body": body}, model.output_shape)
+    assert parsed["Assignment"]["AcceptTime"] == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=timezone.utc) \
+        .astimezone(parsed["Assignment"]["AcceptTime"].tzinfo)
+    assert parsed["HIT"]["QualificationRequirements"] == []
+    assert "Answer" not in parsed["Assignment"]
+
+
+def test_error_bodies_parse_into_modeled_fields() -> None:
+    model = spec.service_model().operation_model("GetHIT")
+    error = RequestError("Hit X does not exist.", "AWS.MechanicalTurk.HITDoesNotExist")
+    parsed = create_parser("json").parse(
+        {"status_code": 400, "headers": {}, "body": json.dumps(error.body()).encode()}, model.output_shape)
+    assert parsed["Error"]["Code"] == "RequestError"
+    assert parsed["Error"]["Message"].startswith("Hit X does not exist. (")

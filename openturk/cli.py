@@ -1,13 +1,18 @@
-"""The ``openturk`` command: serve, and manage requesters and workers."""
+"""The ``openturk`` command: serve, dispatch, deliveries, and requester and worker identities."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rich.console import Console
+from rich.table import Table
 
 from openturk.clock import SystemClock
 from openturk.settings import Settings
@@ -16,37 +21,72 @@ from openturk.store.database import Database
 console = Console(soft_wrap=True)
 
 
-def _common_db(parser: argparse.ArgumentParser) -> None:
+def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default="sqlite:///openturk.db",
                         help="database URL: sqlite:///path (default ./openturk.db) or postgresql://...")
+
+
+def _delivery_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--aws-endpoint", default=None,
+                        help="SQS/SNS endpoint notifications are sent to (default: real AWS if credentials are "
+                             "configured, else an embedded local endpoint)")
+    parser.add_argument("--aws-access-key-id", default=None, help="the identity SQS/SNS messages are sent as")
+    parser.add_argument("--aws-secret-access-key", default=None)
+    parser.add_argument("--smtp-host", default="127.0.0.1")
+    parser.add_argument("--smtp-port", type=int, default=25)
+    parser.add_argument("--email-from", default="openturk@localhost")
+    parser.add_argument("--batch-window", type=float, default=0.005, help="seconds events wait to share a message")
+    parser.add_argument("--retry-base", type=float, default=1.0, help="first retry delay, seconds")
+    parser.add_argument("--retry-cap", type=float, default=300.0, help="longest delay between tries, seconds")
+    parser.add_argument("--max-attempts", type=int, default=12, help="tries before a message is dead-lettered")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openturk", description="A self-hosted Amazon Mechanical Turk Requester API.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the Requester API server")
+    serve = sub.add_parser("serve", help="run the Requester API server (and its dispatcher)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8443)
-    _common_db(serve)
+    _db_option(serve)
     serve.add_argument("--auth", choices=["open", "sigv4"], default="open",
                        help="open: any SigV4 request, the access key names the requester; sigv4: verify signatures")
     serve.add_argument("--virtual-clock", action="store_true",
                        help="start the clock at real time and allow POST /api/clock/advance")
-    serve.add_argument("--aws-endpoint", default=None, help="SQS/SNS endpoint notifications are sent to")
     serve.add_argument("--starting-balance", default="10000.00", help="each new requester's opening balance (USD)")
+    serve.add_argument("--no-dispatch", action="store_true", help="deliver from separate `openturk dispatch` processes")
+    serve.add_argument("--local-aws-port", type=int, default=0, help="port of the embedded SQS/SNS endpoint")
+    serve.add_argument("--admin-token", default=None, help="bearer token for /api/deliveries under --auth sigv4")
     serve.add_argument("--log-level", default="warning")
+    _delivery_options(serve)
+
+    dispatch = sub.add_parser("dispatch", help="deliver notifications from the database (no API)")
+    _db_option(dispatch)
+    dispatch.add_argument("--log-level", default="warning")
+    _delivery_options(dispatch)
+
+    deliveries = sub.add_parser("deliveries", help="list notification messages and their attempts")
+    _db_option(deliveries)
+    deliveries.add_argument("--hit-type-id")
+    deliveries.add_argument("--state", choices=["pending", "sending", "delivered", "dead"])
+    deliveries.add_argument("--since", type=float, help="epoch seconds")
+    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    deliveries_sub = deliveries.add_subparsers(dest="action")
+    redrive = deliveries_sub.add_parser("redrive", help="send dead-lettered messages again (same EventDocId)")
+    _db_option(redrive)
+    redrive.add_argument("message_ids", nargs="*", type=int, help="default: every dead message")
 
     requesters = sub.add_parser("requesters", help="manage requester accounts").add_subparsers(dest="action", required=True)
     create = requesters.add_parser("create", help="create a requester and print its key pair")
     create.add_argument("name")
-    _common_db(create)
+    _db_option(create)
     create.add_argument("--starting-balance", default="10000.00")
 
     workers = sub.add_parser("workers", help="manage worker identities").add_subparsers(dest="action", required=True)
     create_worker = workers.add_parser("create", help="create a worker and print its bearer token")
     create_worker.add_argument("name")
-    _common_db(create_worker)
+    _db_option(create_worker)
     return parser
 
 
@@ -56,22 +96,87 @@ def _cents(text: str) -> int:
     return parse_amount(text, "--starting-balance")
 
 
+def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    return Settings(
+        db_url=args.db, aws_endpoint=args.aws_endpoint, aws_access_key_id=args.aws_access_key_id,
+        aws_secret_access_key=args.aws_secret_access_key, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
+        email_sender=args.email_from, batch_window_s=args.batch_window, retry_base_s=args.retry_base,
+        retry_cap_s=args.retry_cap, max_attempts=args.max_attempts, **extra,  # type: ignore[arg-type]
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from openturk.notify.local_aws import LOCAL_ACCESS_KEY, LOCAL_SECRET, LocalAWS, real_credentials_configured
     from openturk.server import build_app
 
-    settings = Settings(
-        host=args.host, port=args.port, db_url=args.db, auth=args.auth, virtual_clock=args.virtual_clock,
-        aws_endpoint=args.aws_endpoint, starting_balance_cents=_cents(args.starting_balance),
+    settings = _settings(
+        args, host=args.host, port=args.port, auth=args.auth, virtual_clock=args.virtual_clock,
+        starting_balance_cents=_cents(args.starting_balance), dispatch=not args.no_dispatch,
+        admin_token=args.admin_token,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = build_app(settings)
-    console.print(f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
-                  f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})")
-    console.print(f'  boto3.client("mturk", endpoint_url="{settings.base_url}", region_name="us-east-1")')
+    local_aws = None
+    if settings.aws_endpoint is None and not real_credentials_configured():
+        local_aws = LocalAWS(args.local_aws_port).start()
+        settings = replace(settings, aws_endpoint=local_aws.url, aws_access_key_id=LOCAL_ACCESS_KEY,
+                           aws_secret_access_key=LOCAL_SECRET)
+    try:
+        app = build_app(settings)
+        console.print(f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
+                      f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})")
+        console.print(f'  boto3.client("mturk", endpoint_url="{settings.base_url}", region_name="us-east-1")')
+        if local_aws is not None:
+            console.print(f"  local SQS/SNS endpoint at [cyan]{local_aws.url}[/cyan] "
+                          f'(boto3.client("sqs", endpoint_url="{local_aws.url}", region_name="us-east-1"))')
+        sys.stdout.flush()
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    finally:
+        if local_aws is not None:
+            local_aws.stop()
+    return 0
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from openturk.notify import transports
+    from openturk.notify.dispatcher import Dispatcher
+    from openturk.server import dispatcher_settings
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = _settings(args)
+    db = _migrated(args.db)
+    dispatcher = Dispatcher(db, transports.build(settings), dispatcher_settings(settings))
+    console.print(f"[bold]openturk dispatch[/bold] delivering from {settings.db_url} as {dispatcher.owner}")
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    try:
+        asyncio.run(dispatcher.run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def deliveries(args: argparse.Namespace) -> int:
+    from openturk.notify import deliveries as listing
+    from openturk.notify import outbox
+
+    db = _migrated(args.db)
+    if args.action == "redrive":
+        with db.write() as conn:
+            count = outbox.redrive(conn, int(time.time() * 1000), args.message_ids or None)
+        console.print(f"{count} dead-lettered message(s) will be sent again")
+        return 0
+    with db.read() as conn:
+        rows = listing.list_messages(conn, hit_type_id=args.hit_type_id, state=args.state,
+                                     since_ms=int(args.since * 1000) if args.since else None, limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table("id", "EventDocId", "state", "tries", "events", "transport", "destination", "last error")
+    for row in rows:
+        table.add_row(str(row["MessageId"]), row["EventDocId"], row["State"], str(row["Attempts"]),
+                      ",".join(row["EventTypes"]), row["Transport"], row["Destination"], row["LastError"] or "")
+    console.print(table)
     return 0
 
 
@@ -103,10 +208,13 @@ def workers_create(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = {"serve": serve, "dispatch": dispatch, "deliveries": deliveries}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
+    if args.command in COMMANDS:
+        return COMMANDS[args.command](args)
     if args.command == "requesters":
         return requesters_create(args)
     return workers_create(args)

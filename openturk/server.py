@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from openturk import __version__, timers
@@ -18,6 +18,9 @@ from openturk.api import auth
 from openturk.api.skeleton import MTurkEndpoint
 from openturk.clock import Clock, SystemClock, VirtualClock
 from openturk.errors import ProtocolError
+from openturk.notify import deliveries, transports
+from openturk.notify.dispatcher import Dispatcher, DispatcherSettings
+from openturk.notify.retry import RetryPolicy
 from openturk.requester import account
 from openturk.requester.context import Context
 from openturk.settings import Settings
@@ -67,22 +70,34 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     db = db or Database(settings.db_url)
     clock: Clock = VirtualClock() if settings.virtual_clock else SystemClock()
     wake = asyncio.Event()
+    senders = transports.build(settings)
+    dispatcher = Dispatcher(db, senders, dispatcher_settings(settings))
 
     def after_commit() -> None:
-        # Issue 4's dispatcher waits on this to deliver right after events commit.
+        # The dispatcher waits on this, so delivery starts the moment events commit.
         wake.set()
 
     def make_context(customer_id: str, request_id: str) -> Context:
-        return Context(db=db, clock=clock, settings=settings, customer_id=customer_id, request_id=request_id)
+        return Context(db=db, clock=clock, settings=settings, customer_id=customer_id, request_id=request_id,
+                       transports=senders)
 
     endpoint = MTurkEndpoint(make_context, Authenticator(db, clock, settings), after_commit)
 
     async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        return JSONResponse({"status": "ok", "version": __version__, "aws_endpoint": settings.aws_endpoint})
+
+    async def metrics(request: Request) -> PlainTextResponse:
+        def render() -> str:
+            with db.read() as conn:
+                return deliveries.metrics_text(conn)
+
+        return PlainTextResponse(await asyncio.to_thread(render), media_type="text/plain; version=0.0.4")
 
     routes: list[Any] = [
         Route("/", endpoint.handle, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/api/deliveries", DeliveriesAPI(db, settings).list, methods=["GET"]),
         *WorkerAPI(db, clock, settings, after_commit).routes(),
     ]
     if isinstance(clock, VirtualClock):
@@ -93,13 +108,17 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
         await asyncio.to_thread(db.migrate)
         if isinstance(clock, VirtualClock):
             clock.set_offset(await asyncio.to_thread(timers.load_offset, db))
-        loop_task = asyncio.create_task(_timer_loop(db, clock, settings.timer_interval_s))
+        tasks = [asyncio.create_task(_timer_loop(db, clock, settings.timer_interval_s, after_commit))]
+        if settings.dispatch:
+            tasks.append(asyncio.create_task(dispatcher.run(wake)))
         try:
             yield
         finally:
-            loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop_task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             db.dispose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -107,7 +126,49 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     return app
 
 
-async def _timer_loop(db: Database, clock: Clock, interval_s: float) -> None:
+def dispatcher_settings(settings: Settings) -> DispatcherSettings:
+    retry = RetryPolicy(base_ms=int(settings.retry_base_s * 1000), cap_ms=int(settings.retry_cap_s * 1000),
+                        max_attempts=settings.max_attempts)
+    return DispatcherSettings(batch_window_s=settings.batch_window_s, retry=retry)
+
+
+async def _timer_loop(db: Database, clock: Clock, interval_s: float, after_commit: Callable[[], None]) -> None:
     while True:
-        await asyncio.to_thread(timers.run_once, db, clock)
+        if await asyncio.to_thread(timers.run_once, db, clock):
+            after_commit()
         await asyncio.sleep(interval_s)
+
+
+class DeliveriesAPI:
+    """``GET /api/deliveries``: messages and their attempt logs, newest first.
+
+    Open to loopback clients under ``--auth open``; under ``--auth sigv4`` it needs
+    ``Authorization: Bearer <--admin-token>`` and is off without one.
+    """
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
+
+    async def list(self, request: Request) -> JSONResponse:
+        if self.settings.auth == "sigv4":
+            token = self.settings.admin_token
+            if not token or request.headers.get("authorization", "") != f"Bearer {token}":
+                return JSONResponse({"Error": "Forbidden", "Message": "An admin token is required."}, 403)
+        query = request.query_params
+        try:
+            limit = min(1000, max(1, int(query.get("Limit", "100"))))
+            since = int(float(query["Since"]) * 1000) if "Since" in query else None
+        except ValueError:
+            return JSONResponse({"Error": "InvalidParameter", "Message": "Limit and Since must be numbers."}, 400)
+        state = query.get("State")
+        if state is not None and state not in deliveries.STATES:
+            return JSONResponse({"Error": "InvalidParameter",
+                                 "Message": f"State must be one of {', '.join(deliveries.STATES)}."}, 400)
+
+        def fetch() -> list[dict[str, Any]]:
+            with self.db.read() as conn:
+                return deliveries.list_messages(conn, customer_id=query.get("CustomerId"),
+                                                hit_type_id=query.get("HITTypeId"), state=state,
+                                                since_ms=since, limit=limit)
+
+        return JSONResponse({"Messages": await asyncio.to_thread(fetch)})

@@ -19,6 +19,22 @@ class Settings:
     minimum_reward_cents: int = 1
     # How often the real-time timer loop looks for due expiries, deadlines and auto-approvals.
     timer_interval_s: float = 1.0
+    # Notifications: SMTP for the Email transport; the identity SQS/SNS messages are sent as.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    email_sender: str = "openturk@localhost"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    # Start moto's server as the local SQS/SNS endpoint when no --aws-endpoint and no AWS credentials.
+    embedded_aws: bool = True
+    embedded_aws_port: int = 0
+    batch_window_s: float = 0.005
+    retry_base_s: float = 1.0
+    retry_cap_s: float = 300.0
+    max_attempts: int = 12
+    dispatch: bool = True
+    # Bearer token for /api/deliveries under --auth sigv4 (the endpoint is off without one).
+    admin_token: str | None = None
 
     @property
     def base_url(self) -> str:

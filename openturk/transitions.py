@@ -6,11 +6,13 @@ write transaction, so a state change and its events commit or vanish as one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from openturk.domain import money
 from openturk.domain.lifecycle import OPEN
 from openturk.domain.model import HIT, Event, HITType, SlotCounts
+from openturk.notify import outbox
 from openturk.store.repository import Repository
 
 
@@ -44,4 +46,5 @@ def record(
     if held != previous:
         repo.set_held_cents(hit.hit_id, held)
         repo.change_balances(hit.customer_id, on_hold=held - previous)
-    repo.insert_events(events)
+    # Wall time, not the server clock: it starts the delivery-latency measurement.
+    outbox.record_events(repo.conn, events, int(time.time() * 1000))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from openturk.clock import Clock
+from openturk.notify.transports.base import Transport
 from openturk.settings import Settings
 from openturk.store.database import Database
 
@@ -16,3 +18,4 @@ class Context:
     settings: Settings
     customer_id: str
     request_id: str
+    transports: Mapping[str, Transport] = field(default_factory=dict)

@@ -14,11 +14,11 @@ from botocore import xform_name
 
 from openturk.api import spec
 from openturk.errors import UnsupportedOperation
-from openturk.requester import account, assignments, hits
+from openturk.requester import account, assignments, hits, notifications
 from openturk.requester.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
-MODULES = (hits, assignments, account)
+MODULES = (hits, assignments, account, notifications)
 
 
 def _unsupported(operation: str) -> Handler:

@@ -13,13 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, case, func, insert, select, tuple_, update
 
-from openturk.domain.model import HIT, Assignment, Event, HITType, SlotCounts
+from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
 from openturk.store.schema import (
     access_keys,
     assignments,
     bonus_payments,
     clock_state,
-    events,
     hit_types,
     hits,
     ledger,
@@ -350,11 +349,6 @@ class Repository:
                 request_id=request_id, created_at=now,
             )
         )
-
-    # -- events -----------------------------------------------------------------------------------
-    def insert_events(self, new_events: Sequence[Event]) -> None:
-        if new_events:
-            self.conn.execute(insert(events), [event.__dict__ for event in new_events])
 
     # -- timers -----------------------------------------------------------------------------------
     def next_due(self, until: int) -> tuple[int, str, str] | None:

@@ -180,6 +180,8 @@ events = Table(
     Column("hit_type_id", ID, nullable=False),
     Column("hit_id", ID, nullable=False),
     Column("assignment_id", ID),
+    # The message this event was batched into, once the batcher formed it (NULL if not notified).
+    Column("message_id", Integer),
     Index("ix_events_hit", "hit_id", "event_id"),
 )
 
@@ -189,4 +191,77 @@ clock_state = Table(
     metadata,
     Column("singleton", Integer, primary_key=True),
     Column("offset_ms", BigInteger, nullable=False),
+)
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+# One specification per HIT type (UpdateNotificationSettings replaces it).
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("hit_type_id", ID, ForeignKey("hit_types.hit_type_id"), primary_key=True),
+    Column("customer_id", ID, nullable=False),
+    Column("transport", String(8), nullable=False),
+    Column("destination", String(1024), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("event_types", String(512), nullable=False),  # comma-separated, in the order given
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Events waiting to be batched into a message: written with the event, in its transaction, with
+# the destination the specification in force named. Deleted when the batcher forms the message.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("event_id", Integer, ForeignKey("events.event_id"), primary_key=True),
+    Column("customer_id", ID, nullable=False),
+    Column("transport", String(8), nullable=False),
+    Column("destination", String(1024), nullable=False),
+    Column("version", String(32), nullable=False),
+    # Wall-clock ms when the event committed: the start of delivery latency.
+    Column("committed_at", BigInteger, nullable=False),
+)
+
+# A formed message: its EventDocId and byte-exact body never change, whatever re-sends it.
+messages = Table(
+    "messages",
+    metadata,
+    Column("message_id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(64), nullable=False, unique=True),
+    Column("customer_id", ID, nullable=False),
+    Column("transport", String(8), nullable=False),
+    Column("destination", String(1024), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("event_types", String(512), nullable=False),
+    Column("hit_type_ids", Text, nullable=False),
+    # pending → sending (leased) → delivered | pending (retry) | dead
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", BigInteger),
+    Column("first_committed_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger),
+    Column("last_error", Text),
+    Column("is_test", Boolean, nullable=False, default=False),
+    Index("ix_messages_due", "state", "next_attempt_at"),
+    Index("ix_messages_customer_created", "customer_id", "created_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("attempt_id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, ForeignKey("messages.message_id"), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | failed | dead
+    Column("error", Text),
+    Column("dispatcher", String(64), nullable=False),
+    Index("ix_attempts_message", "message_id", "attempt_id"),
 )

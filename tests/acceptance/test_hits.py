@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+import httpx
 import pytest
 
 from openturk.testing import ServerProcess
@@ -202,7 +202,8 @@ def test_update_expiration_to_the_past_expires_now(server: ServerProcess, mturk:
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=0)
     expired = mturk.get_hit(HITId=hit["HITId"])["HIT"]
     assert expired["HITStatus"] == "Reviewable"
-    assert expired["Expiration"].timestamp() <= time.time() + 5
+    server_now = httpx.get(server.base_url + "/api/clock").json()["Now"]
+    assert expired["Expiration"].timestamp() <= server_now
     assert events_of(server, hit["HITId"]) == [("HITCreated", None), ("HITExpired", None), ("HITReviewable", None)]
     # Expiring again changes nothing and emits nothing.
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=0)
@@ -213,7 +214,7 @@ def test_update_expiration_to_the_past_expires_now(server: ServerProcess, mturk:
 def test_update_expiration_later_extends_and_reopens(server: ServerProcess, mturk: Any) -> None:
     hit = mturk.create_hit(**hit_params())["HIT"]
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=0)
-    later = time.time() + 7200
+    later = httpx.get(server.base_url + "/api/clock").json()["Now"] + 7200
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=later)
     reopened = mturk.get_hit(HITId=hit["HITId"])["HIT"]
     assert reopened["HITStatus"] == "Assignable"

@@ -1,0 +1,1 @@
+"""The notification engine: specifications, the durable outbox, batching, delivery, retries."""

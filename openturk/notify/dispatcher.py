@@ -1,0 +1,118 @@
+"""The dispatcher: forms messages from the outbox, leases them, sends, and records every attempt.
+
+Runs inside ``openturk serve`` (woken the moment events commit) or alone as ``openturk dispatch``
+(polling). Any number may run against one PostgreSQL database: claims never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from openturk.notify import outbox
+from openturk.notify.retry import RetryPolicy
+from openturk.notify.transports.base import Outgoing, Transport, describe
+from openturk.store.database import Database
+
+log = logging.getLogger("openturk.dispatcher")
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    # Events closer together than this go into one message.
+    batch_window_s: float = 0.005
+    poll_interval_s: float = 0.5
+    lease_s: float = 30.0
+    claim_limit: int = 200
+    retry: RetryPolicy = RetryPolicy()
+
+
+def _wall_ms() -> int:
+    # Delivery runs on wall time even under --virtual-clock: retries and leases are about the
+    # destination's real availability, not the simulated HIT timeline.
+    return int(time.time() * 1000)
+
+
+class Dispatcher:
+    def __init__(self, db: Database, transports: Mapping[str, Transport], settings: DispatcherSettings) -> None:
+        self.db = db
+        self.transports = transports
+        self.settings = settings
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+
+    # -- one pass, synchronous (runs in a worker thread) ---------------------------------------------
+    def form(self) -> int:
+        with self.db.write() as conn:
+            return outbox.form_messages(conn, _wall_ms())
+
+    def claim(self) -> list[Outgoing]:
+        with self.db.write() as conn:
+            return outbox.claim(conn, self.owner, _wall_ms(), int(self.settings.lease_s * 1000),
+                                self.settings.claim_limit)
+
+    def send(self, transport: str, batch: Sequence[Outgoing]) -> list[outbox.Result]:
+        started = _wall_ms()
+        began = time.perf_counter()
+        try:
+            errors = self.transports[transport].send(batch)
+        except Exception as exc:  # a transport bug must not lose the batch: it is retried
+            log.exception("transport %s failed", transport)
+            errors = [describe(exc)] * len(batch)
+        latency = int((time.perf_counter() - began) * 1000)
+        return [outbox.Result(m.message_id, e, started, latency) for m, e in zip(batch, errors)]
+
+    def finish(self, results: Sequence[outbox.Result]) -> None:
+        with self.db.write() as conn:
+            outbox.finish(conn, self.owner, results, self.settings.retry, _wall_ms())
+
+    def next_wake_s(self) -> float:
+        with self.db.read() as conn:
+            waiting, next_due = outbox.pending_work(conn, _wall_ms())
+        if waiting:
+            return 0.0
+        if next_due is None:
+            return self.settings.poll_interval_s
+        return max(0.0, min(self.settings.poll_interval_s, (next_due - _wall_ms()) / 1000))
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    async def run_once(self) -> int:
+        """Form, claim and send once; returns how many messages were sent (attempted)."""
+        await asyncio.to_thread(self.form)
+        claimed = await asyncio.to_thread(self.claim)
+        if not claimed:
+            return 0
+        by_transport: dict[str, list[Outgoing]] = {}
+        for message in claimed:
+            by_transport.setdefault(message.transport, []).append(message)
+        sent = await asyncio.gather(*(asyncio.to_thread(self.send, transport, batch)
+                                      for transport, batch in by_transport.items()))
+        await asyncio.to_thread(self.finish, [result for results in sent for result in results])
+        return len(claimed)
+
+    async def run(self, wake: asyncio.Event | None = None) -> None:
+        """Deliver until cancelled. ``wake`` is set by the API right after events commit."""
+        while True:
+            try:
+                sent = await self.run_once()
+                delay = 0.0 if sent >= self.settings.claim_limit else await asyncio.to_thread(self.next_wake_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher pass failed; retrying shortly")
+                delay = self.settings.poll_interval_s
+            if delay > 0:
+                if wake is None:
+                    await asyncio.sleep(delay)
+                else:
+                    try:
+                        await asyncio.wait_for(wake.wait(), timeout=delay)
+                    except TimeoutError:
+                        pass
+                    wake.clear()
+                    # Let events that commit close together share a message.
+                    await asyncio.sleep(self.settings.batch_window_s)

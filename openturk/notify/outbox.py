@@ -1,0 +1,153 @@
+"""The durable outbox, in SQL: events in, messages formed, claimed, finished, redriven.
+
+Every step is one short transaction. Claims are leases (``lease_until``): a dispatcher that dies
+mid-send leaves its messages to be claimed again when the lease runs out, and they are re-sent with
+the same EventDocId and body. On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED`` so several
+dispatchers never take the same message; on SQLite the write lock serialises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from openturk.domain.model import Event
+from openturk.notify import message as doc
+from openturk.notify.retry import RetryPolicy
+from openturk.notify.transports.base import Outgoing
+from openturk.store.schema import delivery_attempts, events, messages, notification_settings, outbox
+
+FORM_LIMIT = 5000
+
+
+def record_events(conn: Connection, new_events: Sequence[Event], committed_at: int) -> None:
+    """Append events and, where the HIT type's active specification lists the type, their outbox rows."""
+    specs: dict[str, Any] = {}
+    for event in new_events:
+        event_id = conn.execute(insert(events).values(**event.__dict__).returning(events.c.event_id)).scalar_one()
+        if event.hit_type_id not in specs:
+            specs[event.hit_type_id] = conn.execute(
+                select(notification_settings).where(notification_settings.c.hit_type_id == event.hit_type_id)
+            ).first()
+        spec = specs[event.hit_type_id]
+        if spec is not None and spec.active and event.event_type in spec.event_types.split(","):
+            conn.execute(insert(outbox).values(
+                event_id=event_id, customer_id=spec.customer_id, transport=spec.transport,
+                destination=spec.destination, version=spec.version, committed_at=committed_at))
+
+
+def form_messages(conn: Connection, now: int) -> int:
+    """Batch every waiting event into messages per (requester, transport, destination, version)."""
+    rows = conn.execute(
+        select(outbox, events.c.event_type, events.c.event_time, events.c.hit_type_id, events.c.hit_id,
+               events.c.assignment_id)
+        .join(events, events.c.event_id == outbox.c.event_id)
+        .order_by(outbox.c.event_id)
+        .limit(FORM_LIMIT)
+        .with_for_update(of=outbox, skip_locked=True)
+    ).all()
+    if not rows:
+        return 0
+    groups: dict[tuple[str, str, str, str], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row.customer_id, row.transport, row.destination, row.version), []).append(row)
+    formed = 0
+    for (customer_id, transport, destination, version), members in groups.items():
+        committed = {row.event_id: row.committed_at for row in members}
+        records = [doc.EventRecord(row.event_id, row.event_type, row.event_time, row.hit_type_id, row.hit_id,
+                                   row.assignment_id) for row in members]
+        for batch in doc.batches(records):
+            doc_id = doc.new_doc_id()
+            message_id = conn.execute(insert(messages).values(
+                doc_id=doc_id, customer_id=customer_id, transport=transport, destination=destination,
+                version=version, body=doc.document(doc_id, version, customer_id, batch),
+                event_count=len(batch),
+                event_types=",".join(dict.fromkeys(e.event_type for e in batch)),
+                hit_type_ids=",".join(dict.fromkeys(e.hit_type_id for e in batch)),
+                state="pending", attempts=0, next_attempt_at=now,
+                first_committed_at=min(committed[e.event_id] for e in batch), created_at=now, is_test=False,
+            ).returning(messages.c.message_id)).scalar_one()
+            ids = [e.event_id for e in batch]
+            conn.execute(update(events).where(events.c.event_id.in_(ids)).values(message_id=message_id))
+            formed += 1
+    conn.execute(delete(outbox).where(outbox.c.event_id.in_([row.event_id for row in rows])))
+    return formed
+
+
+def _outgoing(row: Any) -> Outgoing:
+    return Outgoing(row.message_id, row.doc_id, row.transport, row.destination, row.body, row.event_types,
+                    row.hit_type_ids)
+
+
+def claim(conn: Connection, owner: str, now: int, lease_ms: int, limit: int) -> list[Outgoing]:
+    """Lease up to ``limit`` messages that are due, or whose previous lease ran out."""
+    due = or_(
+        and_(messages.c.state == "pending", messages.c.next_attempt_at <= now),
+        and_(messages.c.state == "sending", messages.c.lease_until < now),
+    )
+    rows = conn.execute(
+        select(messages).where(due).order_by(messages.c.next_attempt_at, messages.c.message_id).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        conn.execute(update(messages).where(messages.c.message_id.in_([r.message_id for r in rows]))
+                     .values(state="sending", lease_owner=owner, lease_until=now + lease_ms))
+    return [_outgoing(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Result:
+    message_id: int
+    error: str | None
+    started_at: int
+    latency_ms: int
+
+
+def finish(conn: Connection, owner: str, results: Sequence[Result], policy: RetryPolicy, now: int) -> None:
+    """Record each attempt and move its message to delivered, a later retry, or dead."""
+    for result in results:
+        current = conn.execute(select(messages.c.attempts, messages.c.state, messages.c.lease_owner)
+                               .where(messages.c.message_id == result.message_id)).first()
+        if current is None:
+            continue
+        attempts = current.attempts + 1
+        mine = current.state == "sending" and current.lease_owner == owner
+        if result.error is None:
+            outcome = "delivered"
+            values: dict[str, Any] = {"state": "delivered", "delivered_at": now, "last_error": None}
+        elif policy.exhausted(attempts):
+            outcome, values = "dead", {"state": "dead", "last_error": result.error}
+        else:
+            outcome = "failed"
+            values = {"state": "pending", "next_attempt_at": now + policy.delay_ms(attempts),
+                      "last_error": result.error}
+        conn.execute(insert(delivery_attempts).values(
+            message_id=result.message_id, started_at=result.started_at, latency_ms=result.latency_ms,
+            outcome=outcome, error=result.error, dispatcher=owner))
+        # A delivery always counts; a failure moves the message only if our lease still holds it.
+        if result.error is None or mine:
+            conn.execute(update(messages).where(messages.c.message_id == result.message_id)
+                         .values(attempts=attempts, lease_owner=None, lease_until=None, **values))
+
+
+def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None) -> int:
+    """Send dead-lettered messages again (same EventDocId and body); returns how many."""
+    query = update(messages).where(messages.c.state == "dead")
+    if message_ids is not None:
+        query = query.where(messages.c.message_id.in_(message_ids))
+    return int(conn.execute(query.values(state="pending", attempts=0, next_attempt_at=now,
+                                         last_error=None)).rowcount or 0)
+
+
+def pending_work(conn: Connection, now: int) -> tuple[int, int | None]:
+    """(events waiting to be batched, the earliest time a pending message falls due)."""
+    waiting = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+    next_due = conn.execute(select(func.min(messages.c.next_attempt_at)).where(messages.c.state == "pending")
+                            ).scalar_one_or_none()
+    lease_end = conn.execute(select(func.min(messages.c.lease_until)).where(messages.c.state == "sending")
+                             ).scalar_one_or_none()
+    candidates = [t for t in (next_due, lease_end) if t is not None]
+    return int(waiting), (min(candidates) if candidates else None)

@@ -1,0 +1,22 @@
+"""Backoff between delivery attempts: exponential with full jitter, capped (minutes, not hours)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_ms: int = 1_000
+    cap_ms: int = 300_000
+    max_attempts: int = 12
+
+    def delay_ms(self, attempt: int, rand: random.Random | None = None) -> int:
+        """Delay after failed attempt number ``attempt`` (1-based): uniform in [d/2, d], d = base·2^(n-1)."""
+        ceiling = min(self.cap_ms, self.base_ms * 2 ** min(attempt - 1, 30))
+        draw = (rand or random).random()
+        return int(ceiling / 2 + draw * ceiling / 2)
+
+    def exhausted(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts

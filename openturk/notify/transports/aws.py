@@ -1,0 +1,129 @@
+"""SQS and SNS through boto3, to real AWS or any compatible endpoint (moto's server locally).
+
+Clients are made once per (service, region) and shared by the dispatcher's threads (boto3
+clients are thread-safe). botocore's own retries are off: the outbox retries, and records each try.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from openturk.notify.transports.base import Outgoing, describe
+
+_SQS_REGION = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
+DEFAULT_REGION = "us-east-1"
+SQS_BATCH = 10
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where and as whom openturk sends: endpoint URL (None = real AWS) and optional static keys."""
+
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+class AwsClients:
+    def __init__(self, target: AwsTarget) -> None:
+        self.target = target
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1},
+                              max_pool_connections=32)
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:
+            if key not in self._clients:
+                credentials = {}
+                if self.target.access_key_id:
+                    credentials = {"aws_access_key_id": self.target.access_key_id,
+                                   "aws_secret_access_key": self.target.secret_access_key}
+                self._clients[key] = boto3.session.Session().client(
+                    service, region_name=region, endpoint_url=self.target.endpoint_url, config=self._config,
+                    **credentials)
+            return self._clients[key]
+
+
+def sqs_region(queue_url: str) -> str:
+    match = _SQS_REGION.search(queue_url)
+    return match[1] if match else DEFAULT_REGION
+
+
+def sns_region(topic_arn: str) -> str:
+    return topic_arn.split(":")[3] or DEFAULT_REGION
+
+
+def _attributes(message: Outgoing) -> dict[str, dict[str, str]]:
+    # Lets SNS filter policies and SQS consumers route without parsing the body.
+    return {
+        "EventTypes": {"DataType": "String", "StringValue": message.event_types},
+        "HITTypeId": {"DataType": "String", "StringValue": message.hit_type_ids or "none"},
+    }
+
+
+class SQSTransport:
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
+
+    def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        results: list[str | None] = [None] * len(batch)
+        by_queue: dict[str, list[int]] = {}
+        for index, message in enumerate(batch):
+            by_queue.setdefault(message.destination, []).append(index)
+        for queue_url, indexes in by_queue.items():
+            for start in range(0, len(indexes), SQS_BATCH):
+                chunk = indexes[start:start + SQS_BATCH]
+                for index, error in zip(chunk, self._send_chunk(queue_url, [batch[i] for i in chunk])):
+                    results[index] = error
+        return results
+
+    def _send_chunk(self, queue_url: str, chunk: list[Outgoing]) -> list[str | None]:
+        fifo = queue_url.endswith(".fifo")
+        entries = []
+        for position, message in enumerate(chunk):
+            entry: dict[str, Any] = {"Id": str(position), "MessageBody": message.body,
+                                     "MessageAttributes": _attributes(message)}
+            if fifo:
+                entry["MessageGroupId"] = message.first_hit_id()
+                entry["MessageDeduplicationId"] = message.doc_id
+            entries.append(entry)
+        try:
+            client = self.clients.client("sqs", sqs_region(queue_url))
+            response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except Exception as exc:  # every failure of the call is this chunk's failure, retried later
+            return [describe(exc)] * len(chunk)
+        errors: list[str | None] = ["no acknowledgement from SQS"] * len(chunk)
+        for ok in response.get("Successful", []):
+            errors[int(ok["Id"])] = None
+        for failed in response.get("Failed", []):
+            errors[int(failed["Id"])] = f"{failed.get('Code', 'Failed')}: {failed.get('Message', '')}"
+        return errors
+
+
+class SNSTransport:
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
+
+    def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        results: list[str | None] = []
+        for message in batch:
+            try:
+                extra: dict[str, Any] = {}
+                if message.destination.endswith(".fifo"):
+                    extra = {"MessageGroupId": message.first_hit_id(), "MessageDeduplicationId": message.doc_id}
+                self.clients.client("sns", sns_region(message.destination)).publish(
+                    TopicArn=message.destination, Message=message.body, MessageAttributes=_attributes(message),
+                    **extra)
+                results.append(None)
+            except Exception as exc:
+                results.append(describe(exc))
+        return results

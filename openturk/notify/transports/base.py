@@ -1,0 +1,38 @@
+"""The transport port, and the message as transports see it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    message_id: int
+    doc_id: str
+    transport: str
+    destination: str
+    body: str
+    event_types: str  # comma-separated, distinct, in first-seen order
+    hit_type_ids: str  # comma-separated, distinct
+
+    def first_hit_id(self) -> str:
+        events = json.loads(self.body).get("Events") or [{}]
+        return str(events[0].get("HITId", "none"))
+
+
+class Transport(Protocol):
+    def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        """Send every message; return, per message in order, None if acknowledged or the error text."""
+        ...
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line cause for the attempt log and for SendTestEventNotification's error."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and "Error" in response:
+        error = response["Error"]
+        return f"{error.get('Code', type(exc).__name__)}: {error.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"

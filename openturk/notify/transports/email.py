@@ -1,0 +1,77 @@
+"""The legacy Email transport: SMTP, a plain-text body in words, then the JSON document."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from openturk.notify.transports.base import Outgoing, describe
+
+_WORDS = {
+    "AssignmentAccepted": "A worker accepted an assignment",
+    "AssignmentAbandoned": "An assignment was abandoned: its time ran out",
+    "AssignmentReturned": "A worker returned an assignment",
+    "AssignmentSubmitted": "A worker submitted an assignment",
+    "AssignmentRejected": "An assignment was rejected",
+    "AssignmentApproved": "An assignment was approved",
+    "HITCreated": "A HIT was created",
+    "HITExpired": "A HIT expired",
+    "HITReviewable": "A HIT became reviewable",
+    "HITExtended": "A HIT was extended",
+    "HITDisposed": "A HIT was disposed",
+    "Ping": "A test notification (Ping)",
+}
+
+
+@dataclass(frozen=True)
+class SMTPTarget:
+    host: str = "127.0.0.1"
+    port: int = 25
+    sender: str = "openturk@localhost"
+    timeout_s: float = 10.0
+
+
+def plain_text(body: str) -> str:
+    document = json.loads(body)
+    paragraphs = []
+    for event in document["Events"]:
+        lines = [f"{_WORDS.get(event['EventType'], event['EventType'])} at {event['EventTimestamp']}.",
+                 f"  Event type:  {event['EventType']}",
+                 f"  HIT type ID: {event['HITTypeId']}",
+                 f"  HIT ID:      {event['HITId']}"]
+        if "AssignmentId" in event:
+            lines.append(f"  Assignment:  {event['AssignmentId']}")
+        paragraphs.append("\n".join(lines))
+    return (
+        "Amazon Mechanical Turk notification (sent by openturk)\n\n"
+        + "\n\n".join(paragraphs)
+        + f"\n\nEventDocId: {document['EventDocId']}\n\nThe notification document:\n{body}\n"
+    )
+
+
+class EmailTransport:
+    def __init__(self, target: SMTPTarget) -> None:
+        self.target = target
+
+    def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        try:
+            with smtplib.SMTP(self.target.host, self.target.port, timeout=self.target.timeout_s) as smtp:
+                return [self._send_one(smtp, message) for message in batch]
+        except (OSError, smtplib.SMTPException) as exc:
+            return [describe(exc)] * len(batch)
+
+    def _send_one(self, smtp: smtplib.SMTP, message: Outgoing) -> str | None:
+        email = EmailMessage()
+        email["From"] = self.target.sender
+        email["To"] = message.destination
+        email["Subject"] = f"Mechanical Turk notification: {message.event_types}"
+        email["X-MTurk-EventDocId"] = message.doc_id
+        email.set_content(plain_text(message.body))
+        try:
+            smtp.send_message(email)
+            return None
+        except smtplib.SMTPException as exc:
+            return describe(exc)

@@ -97,6 +97,11 @@ def _cents(text: str) -> int:
 
 
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
+    from openturk.notify.local_aws import LOCAL_ACCESS_KEY, LOCAL_SECRET, real_credentials_configured
+
+    if args.aws_endpoint and not args.aws_access_key_id and not real_credentials_configured():
+        # An explicit local endpoint (moto, LocalStack) with no identity configured: any keys do.
+        args.aws_access_key_id, args.aws_secret_access_key = LOCAL_ACCESS_KEY, LOCAL_SECRET
     return Settings(
         db_url=args.db, aws_endpoint=args.aws_endpoint, aws_access_key_id=args.aws_access_key_id,
         aws_secret_access_key=args.aws_secret_access_key, smtp_host=args.smtp_host, smtp_port=args.smtp_port,

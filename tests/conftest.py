@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
+from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
+from tests.support.smtp import SMTPServer
+
+# Retries fast enough for an outage test to finish in seconds.
+FAST_RETRIES = ["--retry-base", "0.2", "--retry-cap", "1.0", "--max-attempts", "6"]
 
 HTML_QUESTION = (
     '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
@@ -23,8 +28,24 @@ EXTERNAL_QUESTION = (
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True) as running:
+def local_aws() -> Iterator[LocalAWS]:
+    """moto's server as a real SQS/SNS endpoint process."""
+    aws = LocalAWS().start()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(local_aws: LocalAWS, smtp: SMTPServer) -> Iterator[ServerProcess]:
+    args = ["--aws-endpoint", local_aws.url, "--smtp-port", str(smtp.port), *FAST_RETRIES]
+    with ServerProcess(virtual_clock=True, extra_args=args) as running:
         yield running
 
 

@@ -1,0 +1,258 @@
+"""Notification settings, every event type to SQS / SNS→SQS / Email, batching, test events."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from openturk.notify.local_aws import LocalAWS
+from openturk.testing import ServerProcess
+from tests.conftest import HTML_QUESTION, error_code, hit_params, new_worker
+from tests.support.queues import drain, events_in, sns_client, sqs_client
+from tests.support.smtp import SMTPServer
+
+ALL_EVENTS = ["AssignmentAccepted", "AssignmentAbandoned", "AssignmentReturned", "AssignmentSubmitted",
+              "AssignmentRejected", "AssignmentApproved", "HITCreated", "HITExpired", "HITReviewable",
+              "HITExtended", "HITDisposed"]
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+TYPE_PARAMS = {"Title": "Notify me", "Description": "d", "Reward": "0.10", "AssignmentDurationInSeconds": 60,
+               "AutoApprovalDelayInSeconds": 3600}
+
+
+def customer_of(server: ServerProcess, mturk: Any) -> str:
+    key = mturk._request_signer._credentials.access_key
+    with sqlite3.connect(server.db_path) as conn:
+        return str(conn.execute("SELECT customer_id FROM access_keys WHERE access_key_id = ?", (key,)).fetchone()[0])
+
+
+def new_queue(local_aws: LocalAWS) -> str:
+    return str(sqs_client(local_aws.url).create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}")["QueueUrl"])
+
+
+def spec(destination: str, transport: str = "SQS", events: list[str] | None = None,
+         version: str = "2014-08-15") -> dict[str, Any]:
+    return {"Destination": destination, "Transport": transport, "Version": version,
+            "EventTypes": events or ALL_EVENTS}
+
+
+def drive_every_event(server: ServerProcess, mturk: Any, type_id: str) -> dict[str, str]:
+    """Make each of the eleven lifecycle events happen at least once; return ids by role."""
+    make = lambda **kw: mturk.create_hit_with_hit_type(  # noqa: E731
+        HITTypeId=type_id, LifetimeInSeconds=kw.get("life", 3600), MaxAssignments=kw.get("slots", 1),
+        Question=HTML_QUESTION)["HIT"]["HITId"]
+    main = make(slots=3)
+    approved = new_worker(server).do(main)                      # Accepted, Submitted
+    rejected = new_worker(server).do(main)
+    returner = new_worker(server)
+    returned = returner.accept(main).json()["AssignmentId"]
+    returner.return_(returned).raise_for_status()              # Returned
+    abandoner = new_worker(server)
+    abandoned = abandoner.accept(main).json()["AssignmentId"]
+    server.advance(61)                                          # Abandoned
+    mturk.approve_assignment(AssignmentId=approved)             # Approved
+    mturk.reject_assignment(AssignmentId=rejected, RequesterFeedback="no")  # Rejected
+    new_worker(server).do(main)                                 # third slot: Reviewable
+    mturk.create_additional_assignments_for_hit(HITId=main, NumberOfAdditionalAssignments=1)  # Extended
+    short = make(life=30)
+    server.advance(31)                                          # Expired, Reviewable
+    mturk.delete_hit(HITId=short)                               # Disposed
+    return {"main": main, "short": short, "approved": approved, "rejected": rejected, "returned": returned,
+            "abandoned": abandoned}
+
+
+def check_documents(documents: list[dict[str, Any]], customer_id: str, type_id: str, version: str) -> None:
+    for document in documents:
+        assert set(document) - {"_attributes"} == {"EventDocVersion", "EventDocId", "CustomerId", "Events"}
+        assert document["EventDocVersion"] == version
+        assert document["CustomerId"] == customer_id
+        assert re.fullmatch(r"[0-9a-f]{32}", document["EventDocId"])
+        for event in document["Events"]:
+            expected = {"EventType", "EventTimestamp", "HITTypeId", "HITId"}
+            if event["EventType"].startswith("Assignment"):
+                expected.add("AssignmentId")
+            assert set(event) == expected, event
+            assert TIMESTAMP.match(event["EventTimestamp"])
+            assert event["HITTypeId"] == type_id
+    assert len({d["EventDocId"] for d in documents}) == len(documents)
+
+
+def covers_every_event(documents: list[dict[str, Any]]) -> bool:
+    return set(ALL_EVENTS) <= {e["EventType"] for e in events_in(documents)}
+
+
+def test_every_event_type_arrives_at_sqs(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    queue = new_queue(local_aws)
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue), Active=True)
+    ids = drive_every_event(server, mturk, type_id)
+    documents = drain(sqs_client(local_aws.url), queue, covers_every_event)
+    check_documents(documents, customer_of(server, mturk), type_id, "2014-08-15")
+    seen = {(e["EventType"], e.get("AssignmentId")) for e in events_in(documents)}
+    assert ("AssignmentReturned", ids["returned"]) in seen
+    assert ("AssignmentAbandoned", ids["abandoned"]) in seen
+    assert ("AssignmentApproved", ids["approved"]) in seen
+    assert ("AssignmentRejected", ids["rejected"]) in seen
+    by_hit = [(e["EventType"], e["HITId"]) for e in events_in(documents)]
+    assert ("HITExpired", ids["short"]) in by_hit and ("HITDisposed", ids["short"]) in by_hit
+    attributes = documents[0]["_attributes"]
+    assert attributes["HITTypeId"]["StringValue"] == type_id
+    assert set(attributes["EventTypes"]["StringValue"].split(",")) == {e["EventType"] for e in documents[0]["Events"]}
+
+
+def test_every_event_type_arrives_through_sns(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    sns, sqs = sns_client(local_aws.url), sqs_client(local_aws.url)
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:12]}")["TopicArn"]
+    queue = new_queue(local_aws)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(topic, "SNS", version="2006-05-05"))
+    drive_every_event(server, mturk, type_id)
+    documents = drain(sqs, queue, covers_every_event, unwrap_sns=True)
+    check_documents(documents, customer_of(server, mturk), type_id, "2006-05-05")
+
+
+def test_every_event_type_arrives_by_email(server: ServerProcess, mturk: Any, smtp: SMTPServer) -> None:
+    address = f"lab-{uuid.uuid4().hex[:8]}@example.org"
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(address, "Email"))
+    drive_every_event(server, mturk, type_id)
+    deadline = time.monotonic() + 20
+    documents: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        mails = [m for m in smtp.inbox.received() if m["To"] == address]
+        texts = [m.get_payload(decode=True).decode() for m in mails]  # type: ignore[union-attr]
+        documents = [json.loads(t[t.index("{\"EventDocVersion\""):].strip()) for t in texts]
+        if covers_every_event(documents):
+            break
+        time.sleep(0.1)
+    assert covers_every_event(documents)
+    check_documents(documents, customer_of(server, mturk), type_id, "2014-08-15")
+    assert "A worker submitted an assignment" in "".join(
+        m.get_payload(decode=True).decode() for m in smtp.inbox.received() if m["To"] == address)  # type: ignore[union-attr]
+
+
+def test_events_committed_together_share_a_message(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    queue = new_queue(local_aws)
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue, events=["HITCreated"]))
+    clients = [server.client(mturk._request_signer._credentials.access_key) for _ in range(8)]
+
+    def create(i: int) -> str:
+        return str(clients[i % 8].create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600,
+                                                           Question=HTML_QUESTION)["HIT"]["HITId"])
+
+    with ThreadPoolExecutor(8) as pool:
+        hit_ids = set(pool.map(create, range(120)))
+    documents = drain(sqs_client(local_aws.url), queue, lambda d: len(events_in(d)) >= 120)
+    assert {e["HITId"] for e in events_in(documents)} == hit_ids
+    assert len(events_in(documents)) == 120
+    assert max(len(d["Events"]) for d in documents) > 1, "under load, several events share one message"
+    assert len(documents) < 120
+
+
+def test_replace_and_active_toggle(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    first, second = new_queue(local_aws), new_queue(local_aws)
+    sqs = sqs_client(local_aws.url)
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    create = lambda: mturk.create_hit_with_hit_type(  # noqa: E731
+        HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)["HIT"]["HITId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(first, events=["HITCreated"]))
+    one = create()
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(second, events=["HITCreated"]))
+    two = create()
+    mturk.update_notification_settings(HITTypeId=type_id, Active=False)
+    silent = create()
+    mturk.update_notification_settings(HITTypeId=type_id, Active=True)
+    three = create()
+    got_first = drain(sqs, first, lambda d: len(events_in(d)) >= 1)
+    got_second = drain(sqs, second, lambda d: len(events_in(d)) >= 2)
+    assert [e["HITId"] for e in events_in(got_first)] == [one]
+    assert [e["HITId"] for e in events_in(got_second)] == [two, three]
+    assert silent not in {e["HITId"] for e in events_in(got_first + got_second)}
+    # A new Notification keeps the previous Active flag (DECISION): off stays off.
+    mturk.update_notification_settings(HITTypeId=type_id, Active=False)
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(first, events=["HITCreated"]))
+    create()
+    assert sqs.receive_message(QueueUrl=first, WaitTimeSeconds=1).get("Messages") is None
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"Notification": spec("not-a-url")}, "Destination"),
+    ({"Notification": spec("arn:aws:sns:us-east-1:123456789012:topic")}, "Destination"),
+    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", "SNS")}, "Destination"),
+    ({"Notification": spec("two@example.org,three@example.org", "Email")}, "Destination"),
+    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", version="2017-01-17")}, "Version"),
+    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", events=["HITCreated", "Ping"])}, "Ping"),
+    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", events=["Nope"])}, "EventTypes"),
+    ({"Notification": {**spec("http://127.0.0.1:1/123456789012/q"), "Transport": "Pigeon"}}, "Transport"),
+    ({"Active": True}, "Active"),
+    ({}, "Active"),
+])
+def test_settings_validation_names_the_field_and_stores_nothing(
+        server: ServerProcess, mturk: Any, change: dict[str, Any], field: str) -> None:
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+        mturk.update_notification_settings(HITTypeId=type_id, **change)
+    assert field in excinfo.value.response["Error"]["Message"]
+    with sqlite3.connect(server.db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM notification_settings WHERE hit_type_id = ?",
+                            (type_id,)).fetchone()[0] == 0
+
+
+def test_only_the_owner_changes_settings(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    stranger = server.client("AKIDNOTIFYSTRANGER")
+    with pytest.raises(stranger.exceptions.RequestError) as excinfo:
+        stranger.update_notification_settings(HITTypeId=type_id, Notification=spec(new_queue(local_aws)))
+    assert error_code(excinfo) == "AWS.MechanicalTurk.HITTypeDoesNotExist"
+
+
+def test_test_events(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    queue = new_queue(local_aws)
+    sqs = sqs_client(local_aws.url)
+    for event_type in ("Ping", "AssignmentSubmitted"):
+        # The specification lists only HITCreated: test events are not filtered by it.
+        mturk.send_test_event_notification(Notification=spec(queue, events=["HITCreated"]), TestEventType=event_type)
+        document = drain(sqs, queue, lambda d: len(d) >= 1)[0]
+        assert document["CustomerId"] == customer_of(server, mturk)
+        [event] = document["Events"]
+        assert event["EventType"] == event_type
+        assert re.fullmatch(r"[0-9A-Z]{30}", event["HITId"]) and re.fullmatch(r"[0-9A-Z]{30}", event["HITTypeId"])
+        assert ("AssignmentId" in event) == event_type.startswith("Assignment")
+    missing = queue + "-missing"
+    with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+        mturk.send_test_event_notification(Notification=spec(missing), TestEventType="Ping")
+    assert "does not exist" in excinfo.value.response["Error"]["Message"]
+    with pytest.raises(mturk.exceptions.RequestError):
+        mturk.send_test_event_notification(Notification=spec("nobody@example"), TestEventType="Ping")
+
+
+def test_deliveries_endpoint_and_metrics(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    queue = new_queue(local_aws)
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue, events=["HITCreated"]))
+    mturk.create_hit(**hit_params(**TYPE_PARAMS))
+    drain(sqs_client(local_aws.url), queue, lambda d: len(d) >= 1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        listed = httpx.get(server.base_url + "/api/deliveries", params={"HITTypeId": type_id}).json()["Messages"]
+        if listed and listed[0]["State"] == "delivered":
+            break
+        time.sleep(0.05)
+    [message] = listed
+    assert message["State"] == "delivered" and message["Destination"] == queue
+    assert message["AttemptLog"][0]["Outcome"] == "delivered"
+    assert message["Body"]["Events"][0]["EventType"] == "HITCreated"
+    metrics = httpx.get(server.base_url + "/metrics").text
+    assert re.search(r'^openturk_messages\{state="delivered"\} [1-9]', metrics, re.M)
+    assert "openturk_delivery_latency_ms_bucket" in metrics
+    assert httpx.get(server.base_url + "/api/deliveries", params={"State": "bogus"}).status_code == 400

@@ -181,7 +181,8 @@ def deliveries(args: argparse.Namespace) -> int:
     for row in rows:
         table.add_row(str(row["MessageId"]), row["EventDocId"], row["State"], str(row["Attempts"]),
                       ",".join(row["EventTypes"]), row["Transport"], row["Destination"], row["LastError"] or "")
-    console.print(table)
+    # Piped output is not cut to 80 columns: ids must stay whole for scripts and people.
+    (console if sys.stdout.isatty() else Console(width=250)).print(table)
     return 0
 
 

@@ -96,6 +96,8 @@ class Dispatcher:
 
     async def run(self, wake: asyncio.Event | None = None) -> None:
         """Deliver until cancelled. ``wake`` is set by the API right after events commit."""
+        for transport in self.transports.values():
+            await asyncio.to_thread(transport.warm)
         while True:
             try:
                 sent = await self.run_once()

@@ -74,6 +74,9 @@ class SQSTransport:
     def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
 
+    def warm(self) -> None:
+        self.clients.client("sqs", DEFAULT_REGION)
+
     def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
         results: list[str | None] = [None] * len(batch)
         by_queue: dict[str, list[int]] = {}
@@ -112,6 +115,9 @@ class SQSTransport:
 class SNSTransport:
     def __init__(self, clients: AwsClients) -> None:
         self.clients = clients
+
+    def warm(self) -> None:
+        self.clients.client("sns", DEFAULT_REGION)
 
     def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
         results: list[str | None] = []

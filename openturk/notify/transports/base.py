@@ -28,6 +28,10 @@ class Transport(Protocol):
         """Send every message; return, per message in order, None if acknowledged or the error text."""
         ...
 
+    def warm(self) -> None:
+        """Prepare what the first send would otherwise pay for (client creation takes ~0.3 s)."""
+        ...
+
 
 def describe(exc: BaseException) -> str:
     """A one-line cause for the attempt log and for SendTestEventNotification's error."""

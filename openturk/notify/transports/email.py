@@ -56,6 +56,9 @@ class EmailTransport:
     def __init__(self, target: SMTPTarget) -> None:
         self.target = target
 
+    def warm(self) -> None:
+        """Nothing to prepare: each batch opens its own SMTP session."""
+
     def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
         try:
             with smtplib.SMTP(self.target.host, self.target.port, timeout=self.target.timeout_s) as smtp:

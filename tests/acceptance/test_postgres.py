@@ -1,0 +1,72 @@
+"""The same server on PostgreSQL: lifecycle, notifications, and two server processes sharing it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from openturk.notify.local_aws import LocalAWS
+from openturk.testing import ServerProcess, Worker
+from tests.conftest import HTML_QUESTION, hit_params
+from tests.support.postgres import TemporaryPostgres
+from tests.support.queues import drain, events_in, sqs_client
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[TemporaryPostgres]:
+    database = TemporaryPostgres().start()
+    yield database
+    database.stop()
+
+
+@pytest.fixture(scope="module")
+def pg_servers(postgres: TemporaryPostgres, local_aws: LocalAWS) -> Iterator[list[ServerProcess]]:
+    args = ["--aws-endpoint", local_aws.url]
+    first = ServerProcess(db_url=postgres.url, extra_args=args).start()
+    second = ServerProcess(db_url=postgres.url, extra_args=args).start()
+    yield [first, second]
+    second.stop()
+    first.stop()
+
+
+def test_lifecycle_and_notifications_on_postgres(pg_servers: list[ServerProcess], local_aws: LocalAWS) -> None:
+    server = pg_servers[0]
+    mturk = server.client("AKIDPOSTGRES0001")
+    queue = sqs_client(local_aws.url).create_queue(QueueName=f"pg-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    type_id = mturk.create_hit_type(Title="t", Description="d", Reward="0.25", AssignmentDurationInSeconds=60,
+                                    AutoApprovalDelayInSeconds=100)["HITTypeId"]
+    assert mturk.create_hit_type(Title="t", Description="d", Reward="0.25", AssignmentDurationInSeconds=60,
+                                 AutoApprovalDelayInSeconds=100)["HITTypeId"] == type_id
+    mturk.update_notification_settings(HITTypeId=type_id, Notification={
+        "Destination": queue, "Transport": "SQS", "Version": "2014-08-15",
+        "EventTypes": ["HITCreated", "AssignmentSubmitted", "AssignmentApproved", "HITReviewable"]})
+    hit = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION,
+                                         UniqueRequestToken="pg-token")["HIT"]
+    with pytest.raises(mturk.exceptions.RequestError):
+        mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION,
+                                       UniqueRequestToken="pg-token")
+    assignment_id = Worker(server.base_url, "APGWORKER00001").do(hit["HITId"])
+    server.advance(101)  # auto-approval
+    assert mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
+    wanted = ["HITCreated", "AssignmentSubmitted", "HITReviewable", "AssignmentApproved"]
+    documents = drain(sqs_client(local_aws.url), queue, lambda d: len(events_in(d)) >= 4)
+    assert sorted(e["EventType"] for e in events_in(documents)) == sorted(wanted)
+    pages = [h for page in mturk.get_paginator("list_hits").paginate(PaginationConfig={"PageSize": 1})
+             for h in page["HITs"]]
+    assert [h["HITId"] for h in pages] == [hit["HITId"]]
+
+
+def test_two_servers_never_oversell_a_slot(pg_servers: list[ServerProcess]) -> None:
+    mturk = pg_servers[0].client("AKIDPOSTGRES0002")
+    hit = mturk.create_hit(**hit_params(MaxAssignments=3))["HIT"]
+    workers = [Worker(pg_servers[i % 2].base_url, f"APGRACE{i:07d}") for i in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda w: w.accept(hit["HITId"]).status_code, workers))
+    assert statuses.count(200) == 3
+    assert set(statuses) == {200, 409}
+    seen = pg_servers[1].client("AKIDPOSTGRES0002").get_hit(HITId=hit["HITId"])["HIT"]
+    assert (seen["NumberOfAssignmentsPending"], seen["NumberOfAssignmentsAvailable"], seen["HITStatus"]) == (
+        3, 0, "Unassignable")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -22,14 +23,20 @@ console = Console(soft_wrap=True)
 
 
 def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default="sqlite:///openturk.db",
-                        help="database URL: sqlite:///path (default ./openturk.db) or postgresql://...")
+    parser.add_argument(
+        "--db",
+        default="sqlite:///openturk.db",
+        help="database URL: sqlite:///path (default ./openturk.db) or postgresql://...",
+    )
 
 
 def _delivery_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--aws-endpoint", default=None,
-                        help="SQS/SNS endpoint notifications are sent to (default: real AWS if credentials are "
-                             "configured, else an embedded local endpoint)")
+    parser.add_argument(
+        "--aws-endpoint",
+        default=None,
+        help="SQS/SNS endpoint notifications are sent to (default: real AWS if credentials are "
+        "configured, else an embedded local endpoint)",
+    )
     parser.add_argument("--aws-access-key-id", default=None, help="the identity SQS/SNS messages are sent as")
     parser.add_argument("--aws-secret-access-key", default=None)
     parser.add_argument("--smtp-host", default="127.0.0.1")
@@ -49,10 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8443)
     _db_option(serve)
-    serve.add_argument("--auth", choices=["open", "sigv4"], default="open",
-                       help="open: any SigV4 request, the access key names the requester; sigv4: verify signatures")
-    serve.add_argument("--virtual-clock", action="store_true",
-                       help="start the clock at real time and allow POST /api/clock/advance")
+    serve.add_argument(
+        "--auth",
+        choices=["open", "sigv4"],
+        default="open",
+        help="open: any SigV4 request, the access key names the requester; sigv4: verify signatures",
+    )
+    serve.add_argument(
+        "--virtual-clock", action="store_true", help="start the clock at real time and allow POST /api/clock/advance"
+    )
     serve.add_argument("--starting-balance", default="10000.00", help="each new requester's opening balance (USD)")
     serve.add_argument("--no-dispatch", action="store_true", help="deliver from separate `openturk dispatch` processes")
     serve.add_argument("--local-aws-port", type=int, default=0, help="port of the embedded SQS/SNS endpoint")
@@ -77,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     _db_option(redrive)
     redrive.add_argument("message_ids", nargs="*", type=int, help="default: every dead message")
 
-    requesters = sub.add_parser("requesters", help="manage requester accounts").add_subparsers(dest="action", required=True)
+    requesters = sub.add_parser("requesters", help="manage requester accounts").add_subparsers(
+        dest="action", required=True
+    )
     create = requesters.add_parser("create", help="create a requester and print its key pair")
     create.add_argument("name")
     _db_option(create)
@@ -103,10 +117,18 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
         # An explicit local endpoint (moto, LocalStack) with no identity configured: any keys do.
         args.aws_access_key_id, args.aws_secret_access_key = LOCAL_ACCESS_KEY, LOCAL_SECRET
     return Settings(
-        db_url=args.db, aws_endpoint=args.aws_endpoint, aws_access_key_id=args.aws_access_key_id,
-        aws_secret_access_key=args.aws_secret_access_key, smtp_host=args.smtp_host, smtp_port=args.smtp_port,
-        email_sender=args.email_from, batch_window_s=args.batch_window, retry_base_s=args.retry_base,
-        retry_cap_s=args.retry_cap, max_attempts=args.max_attempts, **extra,  # type: ignore[arg-type]
+        db_url=args.db,
+        aws_endpoint=args.aws_endpoint,
+        aws_access_key_id=args.aws_access_key_id,
+        aws_secret_access_key=args.aws_secret_access_key,
+        smtp_host=args.smtp_host,
+        smtp_port=args.smtp_port,
+        email_sender=args.email_from,
+        batch_window_s=args.batch_window,
+        retry_base_s=args.retry_base,
+        retry_cap_s=args.retry_cap,
+        max_attempts=args.max_attempts,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -117,24 +139,34 @@ def serve(args: argparse.Namespace) -> int:
     from openturk.server import build_app
 
     settings = _settings(
-        args, host=args.host, port=args.port, auth=args.auth, virtual_clock=args.virtual_clock,
-        starting_balance_cents=_cents(args.starting_balance), dispatch=not args.no_dispatch,
+        args,
+        host=args.host,
+        port=args.port,
+        auth=args.auth,
+        virtual_clock=args.virtual_clock,
+        starting_balance_cents=_cents(args.starting_balance),
+        dispatch=not args.no_dispatch,
         admin_token=args.admin_token,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     local_aws = None
     if settings.aws_endpoint is None and not real_credentials_configured():
         local_aws = LocalAWS(args.local_aws_port).start()
-        settings = replace(settings, aws_endpoint=local_aws.url, aws_access_key_id=LOCAL_ACCESS_KEY,
-                           aws_secret_access_key=LOCAL_SECRET)
+        settings = replace(
+            settings, aws_endpoint=local_aws.url, aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET
+        )
     try:
         app = build_app(settings)
-        console.print(f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
-                      f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})")
+        console.print(
+            f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
+            f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})"
+        )
         console.print(f'  boto3.client("mturk", endpoint_url="{settings.base_url}", region_name="us-east-1")')
         if local_aws is not None:
-            console.print(f"  local SQS/SNS endpoint at [cyan]{local_aws.url}[/cyan] "
-                          f'(boto3.client("sqs", endpoint_url="{local_aws.url}", region_name="us-east-1"))')
+            console.print(
+                f"  local SQS/SNS endpoint at [cyan]{local_aws.url}[/cyan] "
+                f'(boto3.client("sqs", endpoint_url="{local_aws.url}", region_name="us-east-1"))'
+            )
         sys.stdout.flush()
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
     finally:
@@ -154,10 +186,8 @@ def dispatch(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher(db, transports.build(settings), dispatcher_settings(settings))
     console.print(f"[bold]openturk dispatch[/bold] delivering from {settings.db_url} as {dispatcher.owner}")
     sys.stdout.flush()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(dispatcher.run())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -172,15 +202,28 @@ def deliveries(args: argparse.Namespace) -> int:
         console.print(f"{count} dead-lettered message(s) will be sent again")
         return 0
     with db.read() as conn:
-        rows = listing.list_messages(conn, hit_type_id=args.hit_type_id, state=args.state,
-                                     since_ms=int(args.since * 1000) if args.since else None, limit=args.limit)
+        rows = listing.list_messages(
+            conn,
+            hit_type_id=args.hit_type_id,
+            state=args.state,
+            since_ms=int(args.since * 1000) if args.since else None,
+            limit=args.limit,
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table("id", "EventDocId", "state", "tries", "events", "transport", "destination", "last error")
     for row in rows:
-        table.add_row(str(row["MessageId"]), row["EventDocId"], row["State"], str(row["Attempts"]),
-                      ",".join(row["EventTypes"]), row["Transport"], row["Destination"], row["LastError"] or "")
+        table.add_row(
+            str(row["MessageId"]),
+            row["EventDocId"],
+            row["State"],
+            str(row["Attempts"]),
+            ",".join(row["EventTypes"]),
+            row["Transport"],
+            row["Destination"],
+            row["LastError"] or "",
+        )
     # Piped output is not cut to 80 columns: ids must stay whole for scripts and people.
     (console if sys.stdout.isatty() else Console(width=250)).print(table)
     return 0
@@ -197,8 +240,14 @@ def requesters_create(args: argparse.Namespace) -> int:
     from openturk.requester.account import create_requester
 
     key_id, secret = ids.access_key_id(), ids.secret_access_key()
-    customer_id = create_requester(_migrated(args.db), args.name, SystemClock().now_ms(),
-                                   _cents(args.starting_balance), access_key_id=key_id, secret=secret)
+    customer_id = create_requester(
+        _migrated(args.db),
+        args.name,
+        SystemClock().now_ms(),
+        _cents(args.starting_balance),
+        access_key_id=key_id,
+        secret=secret,
+    )
     console.print(f"CustomerId            {customer_id}")
     console.print(f"AWS_ACCESS_KEY_ID     {key_id}")
     console.print(f"AWS_SECRET_ACCESS_KEY {secret}")

@@ -78,8 +78,9 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
         wake.set()
 
     def make_context(customer_id: str, request_id: str) -> Context:
-        return Context(db=db, clock=clock, settings=settings, customer_id=customer_id, request_id=request_id,
-                       transports=senders)
+        return Context(
+            db=db, clock=clock, settings=settings, customer_id=customer_id, request_id=request_id, transports=senders
+        )
 
     endpoint = MTurkEndpoint(make_context, Authenticator(db, clock, settings), after_commit)
 
@@ -127,8 +128,11 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
 
 
 def dispatcher_settings(settings: Settings) -> DispatcherSettings:
-    retry = RetryPolicy(base_ms=int(settings.retry_base_s * 1000), cap_ms=int(settings.retry_cap_s * 1000),
-                        max_attempts=settings.max_attempts)
+    retry = RetryPolicy(
+        base_ms=int(settings.retry_base_s * 1000),
+        cap_ms=int(settings.retry_cap_s * 1000),
+        max_attempts=settings.max_attempts,
+    )
     return DispatcherSettings(batch_window_s=settings.batch_window_s, retry=retry)
 
 
@@ -162,13 +166,19 @@ class DeliveriesAPI:
             return JSONResponse({"Error": "InvalidParameter", "Message": "Limit and Since must be numbers."}, 400)
         state = query.get("State")
         if state is not None and state not in deliveries.STATES:
-            return JSONResponse({"Error": "InvalidParameter",
-                                 "Message": f"State must be one of {', '.join(deliveries.STATES)}."}, 400)
+            return JSONResponse(
+                {"Error": "InvalidParameter", "Message": f"State must be one of {', '.join(deliveries.STATES)}."}, 400
+            )
 
         def fetch() -> list[dict[str, Any]]:
             with self.db.read() as conn:
-                return deliveries.list_messages(conn, customer_id=query.get("CustomerId"),
-                                                hit_type_id=query.get("HITTypeId"), state=state,
-                                                since_ms=since, limit=limit)
+                return deliveries.list_messages(
+                    conn,
+                    customer_id=query.get("CustomerId"),
+                    hit_type_id=query.get("HITTypeId"),
+                    state=state,
+                    since_ms=since,
+                    limit=limit,
+                )
 
         return JSONResponse({"Messages": await asyncio.to_thread(fetch)})

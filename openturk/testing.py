@@ -29,8 +29,16 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, *, db_url: str | None = None, virtual_clock: bool = True, auth: str = "open",
-                 extra_args: list[str] | None = None, port: int | None = None, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        db_url: str | None = None,
+        virtual_clock: bool = True,
+        auth: str = "open",
+        extra_args: list[str] | None = None,
+        port: int | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="openturk-")
         self.db_path = Path(self._tmp.name) / "openturk.db"
         self.db_url = db_url or f"sqlite:///{self.db_path}"
@@ -38,8 +46,20 @@ class ServerProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(self._tmp.name) / "server.log"
         self._args = [
-            sys.executable, "-m", "openturk.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-            "--db", self.db_url, "--auth", auth, *(["--virtual-clock"] if virtual_clock else []), *(extra_args or []),
+            sys.executable,
+            "-m",
+            "openturk.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--db",
+            self.db_url,
+            "--auth",
+            auth,
+            *(["--virtual-clock"] if virtual_clock else []),
+            *(extra_args or []),
         ]
         self._startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
@@ -81,8 +101,11 @@ class ServerProcess:
         from botocore.config import Config
 
         return boto3.client(
-            "mturk", endpoint_url=self.base_url, region_name="us-east-1",
-            aws_access_key_id=access_key_id, aws_secret_access_key=secret,
+            "mturk",
+            endpoint_url=self.base_url,
+            region_name="us-east-1",
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret,
             config=Config(retries={"max_attempts": 1}, **config),
         )
 
@@ -95,8 +118,9 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
         self._tmp.cleanup()
 
@@ -118,8 +142,9 @@ class Worker:
         return self.http.post(f"/api/worker/hits/{hit_id}/accept", json={"WorkerId": self.worker_id})
 
     def submit(self, assignment_id: str, answers: dict[str, Any]) -> httpx.Response:
-        return self.http.post(f"/api/worker/assignments/{assignment_id}/submit",
-                              json={"WorkerId": self.worker_id, "Answers": answers})
+        return self.http.post(
+            f"/api/worker/assignments/{assignment_id}/submit", json={"WorkerId": self.worker_id, "Answers": answers}
+        )
 
     def return_(self, assignment_id: str) -> httpx.Response:
         return self.http.post(f"/api/worker/assignments/{assignment_id}/return", json={"WorkerId": self.worker_id})

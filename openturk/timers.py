@@ -68,8 +68,13 @@ def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
         return
     hit = repo.hit(assignment.hit_id, for_update=True)
     assignment = repo.assignment(assignment_id, for_update=True)
-    if (hit is None or assignment is None or assignment.status != "Submitted"
-            or assignment.auto_approval_time is None or assignment.auto_approval_time > now):
+    if (
+        hit is None
+        or assignment is None
+        or assignment.status != "Submitted"
+        or assignment.auto_approval_time is None
+        or assignment.auto_approval_time > now
+    ):
         return
     approved, events = lifecycle.approve(hit, assignment, None, now)
     repo.save_assignment(approved)

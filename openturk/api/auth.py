@@ -13,7 +13,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from botocore.auth import SigV4Auth
@@ -60,7 +60,9 @@ def parse_authorization(headers: Mapping[str, str]) -> SignedRequest:
         )
     parts = match["credential"].split("/")
     if len(parts) != 5 or parts[4] != "aws4_request" or not parts[0]:
-        raise ProtocolError("IncompleteSignatureException", "Credential must be KEY/DATE/REGION/SERVICE/aws4_request.", 403)
+        raise ProtocolError(
+            "IncompleteSignatureException", "Credential must be KEY/DATE/REGION/SERVICE/aws4_request.", 403
+        )
     return SignedRequest(
         access_key_id=parts[0],
         date=parts[1],
@@ -82,10 +84,10 @@ def verify_signature(
     """Recompute the signature with ``secret``; raise ``InvalidSignatureException`` on mismatch."""
     amz_date = headers.get("x-amz-date", "")
     try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError as exc:
         raise ProtocolError("IncompleteSignatureException", "X-Amz-Date header is missing or malformed.", 403) from exc
-    skew = abs((datetime.now(timezone.utc) - signed_at).total_seconds())
+    skew = abs((datetime.now(UTC) - signed_at).total_seconds())
     if skew > MAX_CLOCK_SKEW_SECONDS:
         raise ProtocolError("InvalidSignatureException", "Signature expired: the request time is too skewed.", 403)
     if "host" not in signed.signed_headers:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -144,10 +144,10 @@ def _timestamp(value: Any, path: str) -> int:
         if isinstance(value, (int, float)):
             if not math.isfinite(value) or not 0 <= value < 1e11:
                 raise ValueError
-            return int(round(value * 1000))
+            return round(value * 1000)
         if isinstance(value, str):
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
             return int(parsed.timestamp() * 1000)
     except (TypeError, ValueError, OverflowError, OSError):
         pass

@@ -21,11 +21,7 @@ def serialize_output(operation: OperationModel, result: dict[str, Any]) -> bytes
 
 
 def _structure(shape: StructureShape, value: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: _value(member, value[name])
-        for name, member in shape.members.items()
-        if value.get(name) is not None
-    }
+    return {name: _value(member, value[name]) for name, member in shape.members.items() if value.get(name) is not None}
 
 
 def _value(shape: Shape, value: Any) -> Any:

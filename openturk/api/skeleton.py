@@ -40,8 +40,12 @@ def error_response(error: OpenTurkError, request_id: str) -> Response:
 class MTurkEndpoint:
     """ASGI handler for the Requester API, bound to the server's store, clock and settings."""
 
-    def __init__(self, make_context: Callable[[str, str], Context], authenticate: Authenticator,
-                 after_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        make_context: Callable[[str, str], Context],
+        authenticate: Authenticator,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._make_context = make_context
         self._authenticate = authenticate
         self._after_commit = after_commit

@@ -53,7 +53,9 @@ def _answer(identifier: str, value: Any) -> str:
 def answers_document(fields: Iterable[tuple[str, Any]]) -> str:
     """The QuestionFormAnswers XML for (identifier, value) pairs, in the order given."""
     body = "".join(_answer(identifier, value) for identifier, value in fields)
-    document = f'<?xml version="1.0" encoding="ASCII"?><QuestionFormAnswers xmlns="{NAMESPACE}">{body}</QuestionFormAnswers>'
+    document = (
+        f'<?xml version="1.0" encoding="ASCII"?><QuestionFormAnswers xmlns="{NAMESPACE}">{body}</QuestionFormAnswers>'
+    )
     return document.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 

@@ -86,7 +86,9 @@ def release(
 
 def approve(hit: HIT, assignment: Assignment, feedback: str | None, now: int) -> tuple[Assignment, list[Event]]:
     approved = assignment.evolve(
-        status="Approved", approval_time=now, rejection_time=None,
+        status="Approved",
+        approval_time=now,
+        rejection_time=None,
         requester_feedback=feedback if feedback is not None else assignment.requester_feedback,
     )
     return approved, [_event("AssignmentApproved", hit, now, approved)]

@@ -76,7 +76,9 @@ class WorkerStanding:
 
 def guards(requirement: Mapping[str, Any], action: str) -> bool:
     """Whether ``requirement`` guards ``action`` (Accept, Preview or Discover)."""
-    guarded = requirement.get("ActionsGuarded") or ("PreviewAndAccept" if requirement.get("RequiredToPreview") else "Accept")
+    guarded = requirement.get("ActionsGuarded") or (
+        "PreviewAndAccept" if requirement.get("RequiredToPreview") else "Accept"
+    )
     order = {"Accept": 0, "PreviewAndAccept": 1, "DiscoverPreviewAndAccept": 2}
     needed = {"Accept": 0, "Preview": 1, "Discover": 2}[action]
     return order[guarded] >= needed

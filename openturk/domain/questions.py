@@ -50,7 +50,9 @@ def parse_question(document: str) -> Question:
     try:
         root = SafeET.fromstring(document)
     except (SafeET.ParseError, DefusedXmlException, ValueError) as exc:
-        raise XMLParseError(f"There was an error parsing the XML question or answer data in your request: {exc}") from exc
+        raise XMLParseError(
+            f"There was an error parsing the XML question or answer data in your request: {exc}"
+        ) from exc
     namespace, name = _local(root.tag)
     if NAMESPACES.get(namespace) != name:
         raise XMLParseError(

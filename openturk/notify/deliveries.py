@@ -13,9 +13,16 @@ STATES = ("pending", "sending", "delivered", "dead")
 LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
 
 
-def list_messages(conn: Connection, *, customer_id: str | None = None, hit_type_id: str | None = None,
-                  state: str | None = None, since_ms: int | None = None, limit: int = 100,
-                  with_attempts: bool = True) -> list[dict[str, Any]]:
+def list_messages(
+    conn: Connection,
+    *,
+    customer_id: str | None = None,
+    hit_type_id: str | None = None,
+    state: str | None = None,
+    since_ms: int | None = None,
+    limit: int = 100,
+    with_attempts: bool = True,
+) -> list[dict[str, Any]]:
     query = select(messages)
     if customer_id:
         query = query.where(messages.c.customer_id == customer_id)
@@ -29,20 +36,37 @@ def list_messages(conn: Connection, *, customer_id: str | None = None, hit_type_
     result = []
     for row in rows:
         item = {
-            "MessageId": row.message_id, "EventDocId": row.doc_id, "CustomerId": row.customer_id,
-            "Transport": row.transport, "Destination": row.destination, "State": row.state,
-            "Attempts": row.attempts, "EventCount": row.event_count, "EventTypes": row.event_types.split(","),
-            "HITTypeIds": row.hit_type_ids.split(","), "CreatedAt": row.created_at / 1000,
+            "MessageId": row.message_id,
+            "EventDocId": row.doc_id,
+            "CustomerId": row.customer_id,
+            "Transport": row.transport,
+            "Destination": row.destination,
+            "State": row.state,
+            "Attempts": row.attempts,
+            "EventCount": row.event_count,
+            "EventTypes": row.event_types.split(","),
+            "HITTypeIds": row.hit_type_ids.split(","),
+            "CreatedAt": row.created_at / 1000,
             "DeliveredAt": row.delivered_at / 1000 if row.delivered_at else None,
             "NextAttemptAt": row.next_attempt_at / 1000 if row.state == "pending" else None,
-            "LastError": row.last_error, "Test": bool(row.is_test), "Body": json.loads(row.body),
+            "LastError": row.last_error,
+            "Test": bool(row.is_test),
+            "Body": json.loads(row.body),
         }
         if with_attempts:
             item["AttemptLog"] = [
-                {"StartedAt": a.started_at / 1000, "LatencyMs": a.latency_ms, "Outcome": a.outcome,
-                 "Error": a.error, "Dispatcher": a.dispatcher}
-                for a in conn.execute(select(delivery_attempts).where(delivery_attempts.c.message_id == row.message_id)
-                                      .order_by(delivery_attempts.c.attempt_id))
+                {
+                    "StartedAt": a.started_at / 1000,
+                    "LatencyMs": a.latency_ms,
+                    "Outcome": a.outcome,
+                    "Error": a.error,
+                    "Dispatcher": a.dispatcher,
+                }
+                for a in conn.execute(
+                    select(delivery_attempts)
+                    .where(delivery_attempts.c.message_id == row.message_id)
+                    .order_by(delivery_attempts.c.attempt_id)
+                )
             ]
         result.append(item)
     return result
@@ -50,29 +74,46 @@ def list_messages(conn: Connection, *, customer_id: str | None = None, hit_type_
 
 def metrics_text(conn: Connection) -> str:
     """Prometheus exposition, computed from the database so every process reports the same truth."""
-    lines = ["# HELP openturk_events_total Lifecycle events recorded.", "# TYPE openturk_events_total counter",
-             f"openturk_events_total {conn.execute(select(func.count()).select_from(events)).scalar_one()}"]
+    lines = [
+        "# HELP openturk_events_total Lifecycle events recorded.",
+        "# TYPE openturk_events_total counter",
+        f"openturk_events_total {conn.execute(select(func.count()).select_from(events)).scalar_one()}",
+    ]
     lines += ["# HELP openturk_messages Notification messages by state.", "# TYPE openturk_messages gauge"]
-    by_state = dict(conn.execute(select(messages.c.state, func.count()).group_by(messages.c.state)).all())
+    by_state: dict[str, int] = dict(
+        conn.execute(select(messages.c.state, func.count()).group_by(messages.c.state)).all()
+    )
     lines += [f'openturk_messages{{state="{state}"}} {by_state.get(state, 0)}' for state in STATES]
-    lines += ["# HELP openturk_delivery_attempts_total Delivery attempts by outcome.",
-              "# TYPE openturk_delivery_attempts_total counter"]
-    outcomes = dict(conn.execute(select(delivery_attempts.c.outcome, func.count())
-                                 .group_by(delivery_attempts.c.outcome)).all())
-    lines += [f'openturk_delivery_attempts_total{{outcome="{o}"}} {outcomes.get(o, 0)}'
-              for o in ("delivered", "failed", "dead")]
+    lines += [
+        "# HELP openturk_delivery_attempts_total Delivery attempts by outcome.",
+        "# TYPE openturk_delivery_attempts_total counter",
+    ]
+    outcomes: dict[str, int] = dict(
+        conn.execute(select(delivery_attempts.c.outcome, func.count()).group_by(delivery_attempts.c.outcome)).all()
+    )
+    lines += [
+        f'openturk_delivery_attempts_total{{outcome="{o}"}} {outcomes.get(o, 0)}'
+        for o in ("delivered", "failed", "dead")
+    ]
     waiting = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
-    lines += ["# HELP openturk_queue_depth Events waiting to be batched plus messages not yet delivered.",
-              "# TYPE openturk_queue_depth gauge",
-              f"openturk_queue_depth {waiting + by_state.get('pending', 0) + by_state.get('sending', 0)}"]
-    latency = (messages.c.delivered_at - messages.c.first_committed_at)
+    lines += [
+        "# HELP openturk_queue_depth Events waiting to be batched plus messages not yet delivered.",
+        "# TYPE openturk_queue_depth gauge",
+        f"openturk_queue_depth {waiting + by_state.get('pending', 0) + by_state.get('sending', 0)}",
+    ]
+    latency = messages.c.delivered_at - messages.c.first_committed_at
     delivered = messages.c.state == "delivered"
-    lines += ["# HELP openturk_delivery_latency_ms From event commit to destination acknowledgement.",
-              "# TYPE openturk_delivery_latency_ms histogram"]
+    lines += [
+        "# HELP openturk_delivery_latency_ms From event commit to destination acknowledgement.",
+        "# TYPE openturk_delivery_latency_ms histogram",
+    ]
     for bucket in LATENCY_BUCKETS_MS:
         count = conn.execute(select(func.count()).where(delivered, latency <= bucket)).scalar_one()
         lines.append(f'openturk_delivery_latency_ms_bucket{{le="{bucket}"}} {count}')
     total, summed = conn.execute(select(func.count(), func.coalesce(func.sum(latency), 0)).where(delivered)).one()
-    lines += [f'openturk_delivery_latency_ms_bucket{{le="+Inf"}} {total}',
-              f"openturk_delivery_latency_ms_sum {summed}", f"openturk_delivery_latency_ms_count {total}"]
+    lines += [
+        f'openturk_delivery_latency_ms_bucket{{le="+Inf"}} {total}',
+        f"openturk_delivery_latency_ms_sum {summed}",
+        f"openturk_delivery_latency_ms_count {total}",
+    ]
     return "\n".join(lines) + "\n"

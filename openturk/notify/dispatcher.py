@@ -7,12 +7,13 @@ Runs inside ``openturk serve`` (woken the moment events commit) or alone as ``op
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
@@ -29,7 +30,7 @@ class DispatcherSettings:
     poll_interval_s: float = 0.5
     lease_s: float = 30.0
     claim_limit: int = 200
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 def _wall_ms() -> int:
@@ -52,8 +53,9 @@ class Dispatcher:
 
     def claim(self) -> list[Outgoing]:
         with self.db.write() as conn:
-            return outbox.claim(conn, self.owner, _wall_ms(), int(self.settings.lease_s * 1000),
-                                self.settings.claim_limit)
+            return outbox.claim(
+                conn, self.owner, _wall_ms(), int(self.settings.lease_s * 1000), self.settings.claim_limit
+            )
 
     def send(self, transport: str, batch: Sequence[Outgoing]) -> list[outbox.Result]:
         started = _wall_ms()
@@ -64,7 +66,7 @@ class Dispatcher:
             log.exception("transport %s failed", transport)
             errors = [describe(exc)] * len(batch)
         latency = int((time.perf_counter() - began) * 1000)
-        return [outbox.Result(m.message_id, e, started, latency) for m, e in zip(batch, errors)]
+        return [outbox.Result(m.message_id, e, started, latency) for m, e in zip(batch, errors, strict=False)]
 
     def finish(self, results: Sequence[outbox.Result]) -> None:
         with self.db.write() as conn:
@@ -89,8 +91,9 @@ class Dispatcher:
         by_transport: dict[str, list[Outgoing]] = {}
         for message in claimed:
             by_transport.setdefault(message.transport, []).append(message)
-        sent = await asyncio.gather(*(asyncio.to_thread(self.send, transport, batch)
-                                      for transport, batch in by_transport.items()))
+        sent = await asyncio.gather(
+            *(asyncio.to_thread(self.send, transport, batch) for transport, batch in by_transport.items())
+        )
         await asyncio.to_thread(self.finish, [result for results in sent for result in results])
         return len(claimed)
 
@@ -111,10 +114,8 @@ class Dispatcher:
                 if wake is None:
                     await asyncio.sleep(delay)
                 else:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), timeout=delay)
-                    except TimeoutError:
-                        pass
                     wake.clear()
                     # Let events that commit close together share a message.
                     await asyncio.sleep(self.settings.batch_window_s)

@@ -34,16 +34,29 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
             ).first()
         spec = specs[event.hit_type_id]
         if spec is not None and spec.active and event.event_type in spec.event_types.split(","):
-            conn.execute(insert(outbox).values(
-                event_id=event_id, customer_id=spec.customer_id, transport=spec.transport,
-                destination=spec.destination, version=spec.version, committed_at=committed_at))
+            conn.execute(
+                insert(outbox).values(
+                    event_id=event_id,
+                    customer_id=spec.customer_id,
+                    transport=spec.transport,
+                    destination=spec.destination,
+                    version=spec.version,
+                    committed_at=committed_at,
+                )
+            )
 
 
 def form_messages(conn: Connection, now: int) -> int:
     """Batch every waiting event into messages per (requester, transport, destination, version)."""
     rows = conn.execute(
-        select(outbox, events.c.event_type, events.c.event_time, events.c.hit_type_id, events.c.hit_id,
-               events.c.assignment_id)
+        select(
+            outbox,
+            events.c.event_type,
+            events.c.event_time,
+            events.c.hit_type_id,
+            events.c.hit_id,
+            events.c.assignment_id,
+        )
         .join(events, events.c.event_id == outbox.c.event_id)
         .order_by(outbox.c.event_id)
         .limit(FORM_LIMIT)
@@ -57,19 +70,35 @@ def form_messages(conn: Connection, now: int) -> int:
     formed = 0
     for (customer_id, transport, destination, version), members in groups.items():
         committed = {row.event_id: row.committed_at for row in members}
-        records = [doc.EventRecord(row.event_id, row.event_type, row.event_time, row.hit_type_id, row.hit_id,
-                                   row.assignment_id) for row in members]
+        records = [
+            doc.EventRecord(
+                row.event_id, row.event_type, row.event_time, row.hit_type_id, row.hit_id, row.assignment_id
+            )
+            for row in members
+        ]
         for batch in doc.batches(records):
             doc_id = doc.new_doc_id()
-            message_id = conn.execute(insert(messages).values(
-                doc_id=doc_id, customer_id=customer_id, transport=transport, destination=destination,
-                version=version, body=doc.document(doc_id, version, customer_id, batch),
-                event_count=len(batch),
-                event_types=",".join(dict.fromkeys(e.event_type for e in batch)),
-                hit_type_ids=",".join(dict.fromkeys(e.hit_type_id for e in batch)),
-                state="pending", attempts=0, next_attempt_at=now,
-                first_committed_at=min(committed[e.event_id] for e in batch), created_at=now, is_test=False,
-            ).returning(messages.c.message_id)).scalar_one()
+            message_id = conn.execute(
+                insert(messages)
+                .values(
+                    doc_id=doc_id,
+                    customer_id=customer_id,
+                    transport=transport,
+                    destination=destination,
+                    version=version,
+                    body=doc.document(doc_id, version, customer_id, batch),
+                    event_count=len(batch),
+                    event_types=",".join(dict.fromkeys(e.event_type for e in batch)),
+                    hit_type_ids=",".join(dict.fromkeys(e.hit_type_id for e in batch)),
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    first_committed_at=min(committed[e.event_id] for e in batch),
+                    created_at=now,
+                    is_test=False,
+                )
+                .returning(messages.c.message_id)
+            ).scalar_one()
             ids = [e.event_id for e in batch]
             conn.execute(update(events).where(events.c.event_id.in_(ids)).values(message_id=message_id))
             formed += 1
@@ -78,8 +107,9 @@ def form_messages(conn: Connection, now: int) -> int:
 
 
 def _outgoing(row: Any) -> Outgoing:
-    return Outgoing(row.message_id, row.doc_id, row.transport, row.destination, row.body, row.event_types,
-                    row.hit_type_ids)
+    return Outgoing(
+        row.message_id, row.doc_id, row.transport, row.destination, row.body, row.event_types, row.hit_type_ids
+    )
 
 
 def claim(conn: Connection, owner: str, now: int, lease_ms: int, limit: int) -> list[Outgoing]:
@@ -89,12 +119,18 @@ def claim(conn: Connection, owner: str, now: int, lease_ms: int, limit: int) -> 
         and_(messages.c.state == "sending", messages.c.lease_until < now),
     )
     rows = conn.execute(
-        select(messages).where(due).order_by(messages.c.next_attempt_at, messages.c.message_id).limit(limit)
+        select(messages)
+        .where(due)
+        .order_by(messages.c.next_attempt_at, messages.c.message_id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     if rows:
-        conn.execute(update(messages).where(messages.c.message_id.in_([r.message_id for r in rows]))
-                     .values(state="sending", lease_owner=owner, lease_until=now + lease_ms))
+        conn.execute(
+            update(messages)
+            .where(messages.c.message_id.in_([r.message_id for r in rows]))
+            .values(state="sending", lease_owner=owner, lease_until=now + lease_ms)
+        )
     return [_outgoing(row) for row in rows]
 
 
@@ -109,8 +145,11 @@ class Result:
 def finish(conn: Connection, owner: str, results: Sequence[Result], policy: RetryPolicy, now: int) -> None:
     """Record each attempt and move its message to delivered, a later retry, or dead."""
     for result in results:
-        current = conn.execute(select(messages.c.attempts, messages.c.state, messages.c.lease_owner)
-                               .where(messages.c.message_id == result.message_id)).first()
+        current = conn.execute(
+            select(messages.c.attempts, messages.c.state, messages.c.lease_owner).where(
+                messages.c.message_id == result.message_id
+            )
+        ).first()
         if current is None:
             continue
         attempts = current.attempts + 1
@@ -122,15 +161,28 @@ def finish(conn: Connection, owner: str, results: Sequence[Result], policy: Retr
             outcome, values = "dead", {"state": "dead", "last_error": result.error}
         else:
             outcome = "failed"
-            values = {"state": "pending", "next_attempt_at": now + policy.delay_ms(attempts),
-                      "last_error": result.error}
-        conn.execute(insert(delivery_attempts).values(
-            message_id=result.message_id, started_at=result.started_at, latency_ms=result.latency_ms,
-            outcome=outcome, error=result.error, dispatcher=owner))
+            values = {
+                "state": "pending",
+                "next_attempt_at": now + policy.delay_ms(attempts),
+                "last_error": result.error,
+            }
+        conn.execute(
+            insert(delivery_attempts).values(
+                message_id=result.message_id,
+                started_at=result.started_at,
+                latency_ms=result.latency_ms,
+                outcome=outcome,
+                error=result.error,
+                dispatcher=owner,
+            )
+        )
         # A delivery always counts; a failure moves the message only if our lease still holds it.
         if result.error is None or mine:
-            conn.execute(update(messages).where(messages.c.message_id == result.message_id)
-                         .values(attempts=attempts, lease_owner=None, lease_until=None, **values))
+            conn.execute(
+                update(messages)
+                .where(messages.c.message_id == result.message_id)
+                .values(attempts=attempts, lease_owner=None, lease_until=None, **values)
+            )
 
 
 def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None) -> int:
@@ -138,16 +190,19 @@ def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None
     query = update(messages).where(messages.c.state == "dead")
     if message_ids is not None:
         query = query.where(messages.c.message_id.in_(message_ids))
-    return int(conn.execute(query.values(state="pending", attempts=0, next_attempt_at=now,
-                                         last_error=None)).rowcount or 0)
+    return int(
+        conn.execute(query.values(state="pending", attempts=0, next_attempt_at=now, last_error=None)).rowcount or 0
+    )
 
 
 def pending_work(conn: Connection, now: int) -> tuple[int, int | None]:
     """(events waiting to be batched, the earliest time a pending message falls due)."""
     waiting = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
-    next_due = conn.execute(select(func.min(messages.c.next_attempt_at)).where(messages.c.state == "pending")
-                            ).scalar_one_or_none()
-    lease_end = conn.execute(select(func.min(messages.c.lease_until)).where(messages.c.state == "sending")
-                             ).scalar_one_or_none()
+    next_due = conn.execute(
+        select(func.min(messages.c.next_attempt_at)).where(messages.c.state == "pending")
+    ).scalar_one_or_none()
+    lease_end = conn.execute(
+        select(func.min(messages.c.lease_until)).where(messages.c.state == "sending")
+    ).scalar_one_or_none()
     candidates = [t for t in (next_due, lease_end) if t is not None]
     return int(waiting), (min(candidates) if candidates else None)

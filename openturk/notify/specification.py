@@ -26,8 +26,12 @@ class Specification:
     event_types: tuple[str, ...]
 
     def to_wire(self) -> dict[str, Any]:
-        return {"Transport": self.transport, "Destination": self.destination, "Version": self.version,
-                "EventTypes": list(self.event_types)}
+        return {
+            "Transport": self.transport,
+            "Destination": self.destination,
+            "Version": self.version,
+            "EventTypes": list(self.event_types),
+        }
 
 
 def check_destination(transport: str, destination: str, field: str = "Notification.Destination") -> None:

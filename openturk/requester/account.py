@@ -19,8 +19,14 @@ from openturk.store.repository import Repository
 INSUFFICIENT = "This Requester has insufficient funds in their account to complete this transaction."
 
 
-def create_requester(db: Database, name: str, now: int, starting_balance_cents: int,
-                     access_key_id: str | None = None, secret: str | None = None) -> str:
+def create_requester(
+    db: Database,
+    name: str,
+    now: int,
+    starting_balance_cents: int,
+    access_key_id: str | None = None,
+    secret: str | None = None,
+) -> str:
     """A new requester with one access key and the starting credit; returns its CustomerId."""
     customer_id = ids.customer_id()
     with db.write() as conn:
@@ -87,8 +93,13 @@ def send_bonus(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         if amount + fee > balance - on_hold:
             raise InsufficientFunds(INSUFFICIENT)
         repo.insert_bonus(
-            customer_id=ctx.customer_id, worker_id=assignment.worker_id, assignment_id=assignment.assignment_id,
-            hit_id=hit.hit_id, amount_cents=amount, reason=reason, grant_time=now,
+            customer_id=ctx.customer_id,
+            worker_id=assignment.worker_id,
+            assignment_id=assignment.assignment_id,
+            hit_id=hit.hit_id,
+            amount_cents=amount,
+            reason=reason,
+            grant_time=now,
         )
         repo.add_ledger_entry(ctx.customer_id, -amount, "bonus", assignment.assignment_id, now)
         repo.add_ledger_entry(ctx.customer_id, -fee, "bonus_fee", assignment.assignment_id, now)
@@ -107,7 +118,8 @@ def list_bonus_payments(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         else:
             owned_assignment(repo, ctx, assignment_id)  # type: ignore[arg-type]
         page, token = paging.paginate(
-            params, "ListBonusPayments",
+            params,
+            "ListBonusPayments",
             lambda after, limit: repo.bonuses_page(
                 ctx.customer_id, hit_id=hit_id, assignment_id=assignment_id, after=after, limit=limit
             ),

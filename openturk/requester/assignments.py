@@ -37,8 +37,9 @@ def assignment_to_wire(assignment: Assignment) -> dict[str, Any]:
     }
 
 
-def owned_assignment(repo: Repository, ctx: Context, assignment_id: str, *,
-                     for_update: bool = False) -> tuple[Assignment, HIT]:
+def owned_assignment(
+    repo: Repository, ctx: Context, assignment_id: str, *, for_update: bool = False
+) -> tuple[Assignment, HIT]:
     """A submitted (or decided) assignment of one of the caller's HITs.
 
     DECISION: an assignment still in progress does not exist for the requester, as on MTurk.
@@ -78,7 +79,8 @@ def list_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, 
         repo = Repository(conn)
         hit = hits_ops.owned_hit(repo, ctx, params["HITId"])
         page, token = paging.paginate(
-            params, "ListAssignmentsForHIT",
+            params,
+            "ListAssignmentsForHIT",
             lambda after, limit: repo.assignments_page(hit.hit_id, statuses, tuple(after) if after else None, limit),
             lambda a: [a.submit_time, a.assignment_id],
         )

@@ -120,8 +120,13 @@ def _hit_type_from(params: dict[str, Any], ctx: Context) -> HITType:
 
 def _digest(hit_type: HITType) -> str:
     properties = [
-        hit_type.title, hit_type.description, hit_type.keywords, hit_type.reward_cents,
-        hit_type.assignment_duration_s, hit_type.auto_approval_delay_s, hit_type.qualification_requirements,
+        hit_type.title,
+        hit_type.description,
+        hit_type.keywords,
+        hit_type.reward_cents,
+        hit_type.assignment_duration_s,
+        hit_type.auto_approval_delay_s,
+        hit_type.qualification_requirements,
     ]
     return hashlib.sha256(json.dumps(properties, sort_keys=True).encode()).hexdigest()
 
@@ -174,8 +179,14 @@ def _question_of(params: dict[str, Any]) -> str:
     return str(params["Question"])
 
 
-def _create(ctx: Context, params: dict[str, Any], operation: str, *,
-            candidate: HITType | None = None, hit_type_id: str | None = None) -> dict[str, Any]:
+def _create(
+    ctx: Context,
+    params: dict[str, Any],
+    operation: str,
+    *,
+    candidate: HITType | None = None,
+    hit_type_id: str | None = None,
+) -> dict[str, Any]:
     _in_range(params, "LifetimeInSeconds", MIN_DURATION_S, MAX_DURATION_S)
     _in_range(params, "MaxAssignments", 1, MAX_ASSIGNMENTS)
     _check_lengths(params)
@@ -231,7 +242,8 @@ def list_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         repo = Repository(conn)
         page, token = paging.paginate(
-            params, "ListHITs",
+            params,
+            "ListHITs",
             lambda after, limit: repo.hits_page(ctx.customer_id, tuple(after) if after else None, limit),
             lambda hit: [hit.creation_time, hit.hit_id],
         )
@@ -244,7 +256,8 @@ def list_reviewable_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
         repo = Repository(conn)
         hit_type_id = params.get("HITTypeId")
         page, token = paging.paginate(
-            params, "ListReviewableHITs",
+            params,
+            "ListReviewableHITs",
             lambda after, limit: repo.hits_page(
                 ctx.customer_id, tuple(after) if after else None, limit, statuses=[status], hit_type_id=hit_type_id
             ),
@@ -262,7 +275,8 @@ def update_hit_review_status(ctx: Context, params: dict[str, Any]) -> dict[str, 
         if changed is None:
             allowed = "Reviewing" if revert else "Reviewable"
             raise InvalidHITState(
-                f"This HIT is currently in the state '{hit.status}'.  This operation can be called with a status of: {allowed}"
+                f"This HIT is currently in the state '{hit.status}'.  "
+                f"This operation can be called with a status of: {allowed}"
             )
         repo.save_hit(changed)
     return {}
@@ -333,7 +347,9 @@ def create_additional_assignments_for_hit(ctx: Context, params: dict[str, Any]) 
         extra = transitions.held_cents(extended, counts, hit_type, now) - repo.held_cents(hit.hit_id)
         balance, on_hold = repo.balances(ctx.customer_id, for_update=True)
         if extra > balance - on_hold:
-            raise InsufficientFunds("This Requester has insufficient funds in their account to complete this transaction.")
+            raise InsufficientFunds(
+                "This Requester has insufficient funds in their account to complete this transaction."
+            )
         transitions.record(repo, extended, counts, events, now, hit_type)
         idempotency.remember(
             repo, ctx.customer_id, token, "CreateAdditionalAssignmentsForHIT", hit.hit_id, ctx.request_id, now

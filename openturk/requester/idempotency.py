@@ -24,7 +24,8 @@ def check(repo: Repository, customer_id: str, token: str | None, now: int) -> No
     raise DuplicateRequest(f"{processed} The original request ID was {row.request_id}.")
 
 
-def remember(repo: Repository, customer_id: str, token: str | None, operation: str, result_id: str,
-             request_id: str, now: int) -> None:
+def remember(
+    repo: Repository, customer_id: str, token: str | None, operation: str, result_id: str, request_id: str, now: int
+) -> None:
     if token is not None:
         repo.put_request_token(customer_id, token, operation, result_id, request_id, now)

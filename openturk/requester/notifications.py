@@ -43,12 +43,19 @@ def update_notification_settings(ctx: Context, params: dict[str, Any]) -> dict[s
                 raise InvalidParameterValue(
                     f"HIT type {hit_type.hit_type_id} has no notification specification for Active to change."
                 )
-            conn.execute(update(table).where(table.c.hit_type_id == hit_type.hit_type_id)
-                         .values(active=active, updated_at=now))
+            conn.execute(
+                update(table).where(table.c.hit_type_id == hit_type.hit_type_id).values(active=active, updated_at=now)
+            )
             return {}
-        values = dict(customer_id=ctx.customer_id, transport=spec.transport, destination=spec.destination,
-                      version=spec.version, event_types=",".join(spec.event_types), updated_at=now,
-                      active=active if active is not None else (existing.active if existing else True))
+        values = dict(
+            customer_id=ctx.customer_id,
+            transport=spec.transport,
+            destination=spec.destination,
+            version=spec.version,
+            event_types=",".join(spec.event_types),
+            updated_at=now,
+            active=active if active is not None else (existing.active if existing else True),
+        )
         if existing is None:
             conn.execute(insert(table).values(hit_type_id=hit_type.hit_type_id, **values))
         else:
@@ -72,13 +79,35 @@ def send_test_event_notification(ctx: Context, params: dict[str, Any]) -> dict[s
         raise RequestError(f"The test notification could not be sent to {spec.destination}: {error}")
     wall = int(time.time() * 1000)
     with ctx.db.write() as conn:
-        message_id = conn.execute(insert(messages).values(
-            doc_id=doc_id, customer_id=ctx.customer_id, transport=spec.transport, destination=spec.destination,
-            version=spec.version, body=body, event_count=1, event_types=event_type, hit_type_ids=TEST_HIT_TYPE_ID,
-            state="delivered", attempts=1, next_attempt_at=wall, first_committed_at=wall, created_at=wall,
-            delivered_at=wall, is_test=True,
-        ).returning(messages.c.message_id)).scalar_one()
-        conn.execute(insert(delivery_attempts).values(
-            message_id=message_id, started_at=wall, latency_ms=int((time.perf_counter() - began) * 1000),
-            outcome="delivered", dispatcher="SendTestEventNotification"))
+        message_id = conn.execute(
+            insert(messages)
+            .values(
+                doc_id=doc_id,
+                customer_id=ctx.customer_id,
+                transport=spec.transport,
+                destination=spec.destination,
+                version=spec.version,
+                body=body,
+                event_count=1,
+                event_types=event_type,
+                hit_type_ids=TEST_HIT_TYPE_ID,
+                state="delivered",
+                attempts=1,
+                next_attempt_at=wall,
+                first_committed_at=wall,
+                created_at=wall,
+                delivered_at=wall,
+                is_test=True,
+            )
+            .returning(messages.c.message_id)
+        ).scalar_one()
+        conn.execute(
+            insert(delivery_attempts).values(
+                message_id=message_id,
+                started_at=wall,
+                latency_ms=int((time.perf_counter() - began) * 1000),
+                outcome="delivered",
+                dispatcher="SendTestEventNotification",
+            )
+        )
     return {}

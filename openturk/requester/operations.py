@@ -39,5 +39,6 @@ def handlers() -> dict[str, Handler]:
 
 
 def implemented() -> list[str]:
-    return [op for op in spec.service_model().operation_names
-            if any(hasattr(module, xform_name(op)) for module in MODULES)]
+    return [
+        op for op in spec.service_model().operation_names if any(hasattr(module, xform_name(op)) for module in MODULES)
+    ]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, case, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, func, insert, select, tuple_, update
 
 from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
 from openturk.store.schema import (
@@ -26,6 +26,7 @@ from openturk.store.schema import (
     requesters,
     workers,
 )
+
 
 def _hit(row: Row[Any]) -> HIT:
     return HIT(
@@ -90,9 +91,7 @@ class Repository:
         )
 
     def insert_worker(self, worker_id: str, name: str | None, token_hash: str | None, now: int) -> None:
-        self.conn.execute(
-            insert(workers).values(worker_id=worker_id, name=name, token_hash=token_hash, created_at=now)
-        )
+        self.conn.execute(insert(workers).values(worker_id=worker_id, name=name, token_hash=token_hash, created_at=now))
 
     def worker_for_token(self, token_hash: str) -> str | None:
         return self.conn.execute(
@@ -241,8 +240,10 @@ class Repository:
             return counts
         rows = self.conn.execute(
             select(assignments.c.hit_id, assignments.c.status, func.count())
-            .where(assignments.c.hit_id.in_(hit_ids), assignments.c.status.in_(
-                ("Accepted", "Submitted", "Approved", "Rejected")))
+            .where(
+                assignments.c.hit_id.in_(hit_ids),
+                assignments.c.status.in_(("Accepted", "Submitted", "Approved", "Rejected")),
+            )
             .group_by(assignments.c.hit_id, assignments.c.status)
         ).all()
         for hit_id, status, number in rows:
@@ -298,11 +299,13 @@ class Repository:
 
     def worker_record(self, worker_id: str) -> tuple[int, int]:
         """(approved, approved or rejected) assignments of a worker, across requesters."""
-        rows = dict(self.conn.execute(
-            select(assignments.c.status, func.count())
-            .where(assignments.c.worker_id == worker_id, assignments.c.status.in_(("Approved", "Rejected")))
-            .group_by(assignments.c.status)
-        ).all())
+        rows: dict[str, int] = dict(
+            self.conn.execute(
+                select(assignments.c.status, func.count())
+                .where(assignments.c.worker_id == worker_id, assignments.c.status.in_(("Approved", "Rejected")))
+                .group_by(assignments.c.status)
+            ).all()
+        )
         approved = int(rows.get("Approved", 0))
         return approved, approved + int(rows.get("Rejected", 0))
 
@@ -321,8 +324,9 @@ class Repository:
     def insert_bonus(self, **values: Any) -> None:
         self.conn.execute(insert(bonus_payments).values(**values))
 
-    def bonuses_page(self, customer_id: str, *, hit_id: str | None, assignment_id: str | None,
-                     after: int | None, limit: int) -> list[Row[Any]]:
+    def bonuses_page(
+        self, customer_id: str, *, hit_id: str | None, assignment_id: str | None, after: int | None, limit: int
+    ) -> list[Row[Any]]:
         query = select(bonus_payments).where(bonus_payments.c.customer_id == customer_id)
         if hit_id is not None:
             query = query.where(bonus_payments.c.hit_id == hit_id)
@@ -338,15 +342,20 @@ class Repository:
             select(request_tokens).where(request_tokens.c.customer_id == customer_id, request_tokens.c.token == token)
         ).first()
 
-    def put_request_token(self, customer_id: str, token: str, operation: str, result_id: str,
-                          request_id: str, now: int) -> None:
+    def put_request_token(
+        self, customer_id: str, token: str, operation: str, result_id: str, request_id: str, now: int
+    ) -> None:
         self.conn.execute(
             request_tokens.delete().where(request_tokens.c.customer_id == customer_id, request_tokens.c.token == token)
         )
         self.conn.execute(
             insert(request_tokens).values(
-                customer_id=customer_id, token=token, operation=operation, result_id=result_id,
-                request_id=request_id, created_at=now,
+                customer_id=customer_id,
+                token=token,
+                operation=operation,
+                result_id=result_id,
+                request_id=request_id,
+                created_at=now,
             )
         )
 
@@ -357,27 +366,32 @@ class Repository:
             self.conn.execute(
                 select(hits.c.expiration, hits.c.hit_id)
                 .where(hits.c.expiry_processed.is_(False), hits.c.status != "Disposed", hits.c.expiration <= until)
-                .order_by(hits.c.expiration, hits.c.hit_id).limit(1)
+                .order_by(hits.c.expiration, hits.c.hit_id)
+                .limit(1)
             ).first(),
             self.conn.execute(
                 select(assignments.c.deadline, assignments.c.assignment_id)
                 .where(assignments.c.status == "Accepted", assignments.c.deadline <= until)
-                .order_by(assignments.c.deadline, assignments.c.assignment_id).limit(1)
+                .order_by(assignments.c.deadline, assignments.c.assignment_id)
+                .limit(1)
             ).first(),
             self.conn.execute(
                 select(assignments.c.auto_approval_time, assignments.c.assignment_id)
                 .where(assignments.c.status == "Submitted", assignments.c.auto_approval_time <= until)
-                .order_by(assignments.c.auto_approval_time, assignments.c.assignment_id).limit(1)
+                .order_by(assignments.c.auto_approval_time, assignments.c.assignment_id)
+                .limit(1)
             ).first(),
         ]
         kinds = ("expire", "abandon", "auto_approve")
-        due = [(row[0], kind, row[1]) for row, kind in zip(candidates, kinds) if row is not None]
+        due = [(row[0], kind, row[1]) for row, kind in zip(candidates, kinds, strict=False) if row is not None]
         return min(due) if due else None
 
     # -- clock ------------------------------------------------------------------------------------
     def clock_offset(self) -> int:
-        return int(self.conn.execute(select(clock_state.c.offset_ms).where(clock_state.c.singleton == 1))
-                   .scalar_one_or_none() or 0)
+        return int(
+            self.conn.execute(select(clock_state.c.offset_ms).where(clock_state.c.singleton == 1)).scalar_one_or_none()
+            or 0
+        )
 
     def save_clock_offset(self, offset_ms: int) -> None:
         changed = self.conn.execute(
@@ -385,4 +399,3 @@ class Repository:
         ).rowcount
         if not changed:
             self.conn.execute(insert(clock_state).values(singleton=1, offset_ms=offset_ms))
-

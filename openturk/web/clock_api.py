@@ -38,8 +38,12 @@ class ClockAPI:
             seconds = json.loads(await request.body() or b"{}").get("Seconds")
         except (ValueError, AttributeError):
             seconds = None
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
-                or not 0 <= seconds <= MAX_ADVANCE_S:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or not 0 <= seconds <= MAX_ADVANCE_S
+        ):
             return JSONResponse(
                 {"Error": "InvalidSeconds", "Message": f"Seconds must be a number from 0 to {MAX_ADVANCE_S}."},
                 status_code=400,

@@ -85,7 +85,9 @@ class WorkerAPI:
     async def accept(self, request: Request) -> Any:
         body = await self._body(request)
         worker_id = await self._worker(request, body.get("WorkerId"))
-        accepted = await run_in_threadpool(actions.accept, self.db, self.clock, worker_id, request.path_params["hit_id"])
+        accepted = await run_in_threadpool(
+            actions.accept, self.db, self.clock, worker_id, request.path_params["hit_id"]
+        )
         self.after_commit()
         return {"AssignmentId": accepted.assignment_id, "HITId": accepted.hit_id, "Deadline": accepted.deadline / 1000}
 

@@ -95,7 +95,9 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
         if hit.status != "Assignable" or counts.available(hit.max_assignments) == 0:
             raise WorkerError(409, "HITNotAssignable", f"HIT {hit_id} has no assignment available.")
         if not _qualifies(hit_type, _standing(repo, worker_id), "Accept"):
-            raise WorkerError(403, "DoesNotMeetRequirements", "You do not meet the qualification requirements of this HIT.")
+            raise WorkerError(
+                403, "DoesNotMeetRequirements", "You do not meet the qualification requirements of this HIT."
+            )
         assignment = Assignment(
             assignment_id=ids.entity_id(),
             hit_id=hit_id,
@@ -112,7 +114,9 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
         return Accepted(assignment.assignment_id, hit_id, assignment.deadline)
 
 
-def _own_open_assignment(repo: Repository, worker_id: str | None, assignment_id: str, now: int) -> tuple[Assignment, HIT]:
+def _own_open_assignment(
+    repo: Repository, worker_id: str | None, assignment_id: str, now: int
+) -> tuple[Assignment, HIT]:
     assignment = repo.assignment(assignment_id)
     if assignment is None:
         raise WorkerError(404, "AssignmentNotFound", f"Assignment {assignment_id} does not exist.")
@@ -128,8 +132,9 @@ def _own_open_assignment(repo: Repository, worker_id: str | None, assignment_id:
     return locked, hit
 
 
-def submit(db: Database, clock: Clock, worker_id: str | None, assignment_id: str,
-           fields: Sequence[tuple[str, Any]]) -> None:
+def submit(
+    db: Database, clock: Clock, worker_id: str | None, assignment_id: str, fields: Sequence[tuple[str, Any]]
+) -> None:
     """Submit answers; ``worker_id`` None means the caller proved nothing beyond the assignment id
     (MTurk's externalSubmit form)."""
     for identifier, value in fields:
@@ -143,7 +148,9 @@ def submit(db: Database, clock: Clock, worker_id: str | None, assignment_id: str
         assert hit_type is not None
         counts = repo.slot_count(hit.hit_id)
         document = answers.answers_document(fields)
-        hit, submitted, events = lifecycle.submit(hit, counts, assignment, document, hit_type.auto_approval_delay_s, now)
+        hit, submitted, events = lifecycle.submit(
+            hit, counts, assignment, document, hit_type.auto_approval_delay_s, now
+        )
         repo.save_assignment(submitted)
         transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type)
 

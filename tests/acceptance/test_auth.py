@@ -17,8 +17,13 @@ from tests.conftest import hit_params
 
 
 def _cli(db_url: str, *args: str) -> dict[str, str]:
-    out = subprocess.run([sys.executable, "-m", "openturk.cli", *args, "--db", db_url],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "openturk.cli", *args, "--db", db_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     return dict(re.findall(r"^(\S+)\s+(\S+)$", out, re.MULTILINE))
 
 
@@ -49,9 +54,14 @@ def test_wrong_secret_and_unknown_key_are_refused(sigv4_server: ServerProcess, k
     with pytest.raises(ClientError) as excinfo:
         unknown.get_account_balance()
     assert excinfo.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    unsigned = httpx.post(sigv4_server.base_url + "/", content=b"{}", headers={
-        "X-Amz-Target": "MTurkRequesterServiceV20170117.GetAccountBalance",
-        "Content-Type": "application/x-amz-json-1.1"})
+    unsigned = httpx.post(
+        sigv4_server.base_url + "/",
+        content=b"{}",
+        headers={
+            "X-Amz-Target": "MTurkRequesterServiceV20170117.GetAccountBalance",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
     assert unsigned.status_code == 403
     assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
 
@@ -64,12 +74,19 @@ def test_signature_made_for_mturks_hostname_is_accepted(sigv4_server: ServerProc
     from botocore.credentials import Credentials
 
     url = "https://mturk-requester-sandbox.us-east-1.amazonaws.com/"
-    request = AWSRequest("POST", url, data=b"{}", headers={
-        "X-Amz-Target": "MTurkRequesterServiceV20170117.GetAccountBalance",
-        "Content-Type": "application/x-amz-json-1.1"})
+    request = AWSRequest(
+        "POST",
+        url,
+        data=b"{}",
+        headers={
+            "X-Amz-Target": "MTurkRequesterServiceV20170117.GetAccountBalance",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
     assert botocore.session.get_session()  # the signer below is botocore's own
-    SigV4Auth(Credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]),
-              "mturk-requester", "us-east-1").add_auth(request)
+    SigV4Auth(
+        Credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]), "mturk-requester", "us-east-1"
+    ).add_auth(request)
     headers = dict(request.headers.items())
     response = httpx.post(sigv4_server.base_url + "/", content=b"{}", headers=headers)
     assert response.status_code == 200, response.text
@@ -116,17 +133,28 @@ def test_health(server: ServerProcess) -> None:
 
 
 def test_protocol_errors_use_aws_generic_shapes(server: ServerProcess, mturk: Any) -> None:
-    signed_headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIDPROTOCOL/20261123/us-east-1/"
-                      "mturk-requester/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
-                      "Content-Type": "application/x-amz-json-1.1"}
-    unknown = httpx.post(server.base_url + "/", content=b"{}",
-                         headers={**signed_headers, "X-Amz-Target": "MTurkRequesterServiceV20170117.NoSuchOp"})
+    signed_headers = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDPROTOCOL/20261123/us-east-1/"
+        "mturk-requester/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    unknown = httpx.post(
+        server.base_url + "/",
+        content=b"{}",
+        headers={**signed_headers, "X-Amz-Target": "MTurkRequesterServiceV20170117.NoSuchOp"},
+    )
     assert unknown.status_code == 400 and unknown.json()["__type"] == "UnknownOperationException"
-    malformed = httpx.post(server.base_url + "/", content=b"{not json",
-                           headers={**signed_headers, "X-Amz-Target": "MTurkRequesterServiceV20170117.ListHITs"})
+    malformed = httpx.post(
+        server.base_url + "/",
+        content=b"{not json",
+        headers={**signed_headers, "X-Amz-Target": "MTurkRequesterServiceV20170117.ListHITs"},
+    )
     assert malformed.status_code == 400 and malformed.json()["__type"] == "SerializationException"
-    wrong_type = httpx.post(server.base_url + "/", content=b'{"MaxResults": "ten"}',
-                            headers={**signed_headers, "X-Amz-Target": "MTurkRequesterServiceV20170117.ListHITs"})
+    wrong_type = httpx.post(
+        server.base_url + "/",
+        content=b'{"MaxResults": "ten"}',
+        headers={**signed_headers, "X-Amz-Target": "MTurkRequesterServiceV20170117.ListHITs"},
+    )
     body = wrong_type.json()
     assert wrong_type.status_code == 400 and body["__type"] == "RequestError"
     assert "MaxResults" in body["Message"] and body["TurkErrorCode"]

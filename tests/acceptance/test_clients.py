@@ -34,8 +34,10 @@ AwsCli = Callable[..., subprocess.CompletedProcess[str]]
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"`{name}` is not on PATH: install Node.js >= 20 (with npm) to run the JavaScript SDK "
-                    "compatibility test", pytrace=False)
+        pytest.fail(
+            f"`{name}` is not on PATH: install Node.js >= 20 (with npm) to run the JavaScript SDK compatibility test",
+            pytrace=False,
+        )
     return path
 
 
@@ -51,8 +53,14 @@ def _ensure_node_modules(npm: str) -> None:
     """Install the locked SDK on a clean checkout (``node_modules/`` is git-ignored)."""
     if (JS_DIR / "node_modules" / "@aws-sdk" / "client-mturk" / "package.json").is_file():
         return
-    result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, capture_output=True, text=True,
-                            timeout=NPM_CI_TIMEOUT, check=False)
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=NPM_CI_TIMEOUT,
+        check=False,
+    )
     assert result.returncode == 0, f"`npm ci` in {JS_DIR} failed:\n{_describe(result)}"
 
 
@@ -62,8 +70,13 @@ def test_javascript_sdk_v3_smoke(server: ServerProcess) -> None:
     _ensure_node_modules(npm)
 
     result = subprocess.run(
-        [node, str(SMOKE_SCRIPT), server.base_url], cwd=JS_DIR, capture_output=True, text=True,
-        timeout=CLIENT_TIMEOUT, check=False, env={**os.environ, "OPENTURK_ACCESS_KEY_ID": _new_requester()},
+        [node, str(SMOKE_SCRIPT), server.base_url],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT,
+        check=False,
+        env={**os.environ, "OPENTURK_ACCESS_KEY_ID": _new_requester()},
     )
 
     lines = result.stdout.strip().splitlines()
@@ -88,15 +101,33 @@ def aws(server: ServerProcess, tmp_path: Path) -> AwsCli:
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-such-credentials"),
         "AWS_PAGER": "",
     }
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_MTURK", "AWS_DEFAULT_OUTPUT", "AWS_CA_BUNDLE"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_MTURK",
+        "AWS_DEFAULT_OUTPUT",
+        "AWS_CA_BUNDLE",
+    ):
         env.pop(name, None)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "awscli", "mturk", *args,
-                   "--endpoint-url", server.base_url, "--region", "us-east-1", "--output", "json"]
-        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=CLIENT_TIMEOUT,
-                              check=False)
+        command = [
+            sys.executable,
+            "-m",
+            "awscli",
+            "mturk",
+            *args,
+            "--endpoint-url",
+            server.base_url,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=CLIENT_TIMEOUT, check=False)
 
     return run
 
@@ -107,10 +138,27 @@ def _ok(result: subprocess.CompletedProcess[str]) -> Any:
 
 
 def _create_hit(aws: AwsCli, title: str) -> dict[str, Any]:
-    created = _ok(aws("create-hit", "--title", title, "--description", "Say what is in the picture",
-                      "--reward", "0.50", "--assignment-duration-in-seconds", "600",
-                      "--lifetime-in-seconds", "3600", "--auto-approval-delay-in-seconds", "86400",
-                      "--max-assignments", "1", "--question", HTML_QUESTION))
+    created = _ok(
+        aws(
+            "create-hit",
+            "--title",
+            title,
+            "--description",
+            "Say what is in the picture",
+            "--reward",
+            "0.50",
+            "--assignment-duration-in-seconds",
+            "600",
+            "--lifetime-in-seconds",
+            "3600",
+            "--auto-approval-delay-in-seconds",
+            "86400",
+            "--max-assignments",
+            "1",
+            "--question",
+            HTML_QUESTION,
+        )
+    )
     return dict(created["HIT"])
 
 
@@ -154,8 +202,9 @@ def test_cli_list_hits_paginates(aws: AwsCli) -> None:
 
     # --page-size is the CLI's own auto-pagination: MaxResults=1 per request, every page merged.
     merged = aws("list-hits", "--page-size", "1", "--debug")
-    requests = [line for line in merged.stderr.splitlines()
-                if "Making request for OperationModel(name=ListHITs)" in line]
+    requests = [
+        line for line in merged.stderr.splitlines() if "Making request for OperationModel(name=ListHITs)" in line
+    ]
     assert {hit["HITId"] for hit in _ok(merged)["HITs"]} == hit_ids
     assert len(requests) >= len(hit_ids), _describe(merged)
     assert all('"MaxResults": 1' in line for line in requests)

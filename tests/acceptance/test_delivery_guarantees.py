@@ -25,14 +25,19 @@ TYPE_PARAMS = {"Title": "Durable", "Description": "d", "Reward": "0.01", "Assign
 
 def _subscribe(client: Any, queue: str) -> str:
     type_id = str(client.create_hit_type(**TYPE_PARAMS)["HITTypeId"])
-    client.update_notification_settings(HITTypeId=type_id, Notification={
-        "Destination": queue, "Transport": "SQS", "Version": "2014-08-15", "EventTypes": ["HITCreated"]})
+    client.update_notification_settings(
+        HITTypeId=type_id,
+        Notification={"Destination": queue, "Transport": "SQS", "Version": "2014-08-15", "EventTypes": ["HITCreated"]},
+    )
     return type_id
 
 
 def _create(client: Any, type_id: str) -> str:
-    return str(client.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600,
-                                               Question=HTML_QUESTION)["HIT"]["HITId"])
+    return str(
+        client.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)["HIT"][
+            "HITId"
+        ]
+    )
 
 
 def _messages(server: ServerProcess, **params: str) -> list[dict[str, Any]]:
@@ -81,8 +86,9 @@ def test_crash_loses_no_acknowledged_event(tmp_path: Path, local_aws: LocalAWS) 
     second = ServerProcess(db_url=db_url, extra_args=args, virtual_clock=False).start()
     try:
         wanted = set(acknowledged)
-        documents = drain(sqs_client(local_aws.url), queue,
-                          lambda docs: wanted <= {e["HITId"] for e in events_in(docs)}, timeout=60)
+        documents = drain(
+            sqs_client(local_aws.url), queue, lambda docs: wanted <= {e["HITId"] for e in events_in(docs)}, timeout=60
+        )
     finally:
         second.stop()
     doc_of: dict[str, set[str]] = {}
@@ -111,12 +117,14 @@ def test_outage_then_recovery_delivers_everything(proxy: TCPProxy, local_aws: Lo
         drain(sqs_client(local_aws.url), queue, lambda d: len(d) >= 1)
         proxy.close()
         during = [_create(client, type_id) for _ in range(5)]
-        _wait_for(lambda: any(a["Outcome"] == "failed" for m in _messages(server, HITTypeId=type_id)
-                              for a in m["AttemptLog"]))
+        _wait_for(
+            lambda: any(a["Outcome"] == "failed" for m in _messages(server, HITTypeId=type_id) for a in m["AttemptLog"])
+        )
         time.sleep(2)  # the destination stays away for a while; retries keep failing
         proxy.open()
-        documents = drain(sqs_client(local_aws.url), queue,
-                          lambda d: set(during) <= {e["HITId"] for e in events_in(d)}, timeout=30)
+        documents = drain(
+            sqs_client(local_aws.url), queue, lambda d: set(during) <= {e["HITId"] for e in events_in(d)}, timeout=30
+        )
         assert set(during) <= {e["HITId"] for e in events_in(documents)}
         _wait_for(lambda: all(m["State"] == "delivered" for m in _messages(server, HITTypeId=type_id)))
         logs = [a for m in _messages(server, HITTypeId=type_id) for a in m["AttemptLog"]]
@@ -141,13 +149,23 @@ def test_dead_letter_and_redrive(proxy: TCPProxy, local_aws: LocalAWS) -> None:
         proxy.open()
         time.sleep(0.5)
         assert sqs_client(local_aws.url).receive_message(QueueUrl=queue, WaitTimeSeconds=0).get("Messages") is None
-        out = subprocess.run([sys.executable, "-m", "openturk.cli", "deliveries", "redrive", "--db", server.db_url],
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "openturk.cli", "deliveries", "redrive", "--db", server.db_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         assert "1 dead-lettered" in out
         [document] = drain(sqs_client(local_aws.url), queue, lambda d: len(d) >= 1)
         assert document["EventDocId"] == dead["EventDocId"]
         assert [e["HITId"] for e in document["Events"]] == [hit_id]
         _wait_for(lambda: _messages(server, HITTypeId=type_id)[0]["State"] == "delivered")
-        listing = subprocess.run([sys.executable, "-m", "openturk.cli", "deliveries", "--db", server.db_url,
-                                  "--hit-type-id", type_id], capture_output=True, text=True, timeout=60, check=True)
+        listing = subprocess.run(
+            [sys.executable, "-m", "openturk.cli", "deliveries", "--db", server.db_url, "--hit-type-id", type_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         assert dead["EventDocId"] in listing.stdout and "delivered" in listing.stdout

@@ -14,10 +14,20 @@ from tests.conftest import EXTERNAL_QUESTION, events_of, hit_params
 def test_form_fields_become_free_text_answers(server: ServerProcess, mturk: Any, worker: Worker) -> None:
     hit = mturk.create_hit(**hit_params(Question=EXTERNAL_QUESTION))["HIT"]
     assignment_id = worker.accept(hit["HITId"]).json()["AssignmentId"]
-    form = [("assignmentId", assignment_id), ("hitId", hit["HITId"]), ("workerId", worker.worker_id),
-            ("turkSubmitTo", server.base_url), ("colour", "blue"), ("note", "héllo <b>"), ("colour", "green")]
-    response = httpx.post(server.base_url + "/mturk/externalSubmit", content=urlencode(form),
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = [
+        ("assignmentId", assignment_id),
+        ("hitId", hit["HITId"]),
+        ("workerId", worker.worker_id),
+        ("turkSubmitTo", server.base_url),
+        ("colour", "blue"),
+        ("note", "héllo <b>"),
+        ("colour", "green"),
+    ]
+    response = httpx.post(
+        server.base_url + "/mturk/externalSubmit",
+        content=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200
     answer = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["Answer"]
     assert answer.count("<Answer>") == 3

@@ -25,12 +25,13 @@ def test_create_hit_type_reuses_identical_properties(mturk: Any) -> None:
     other = mturk.create_hit_type(**{**TYPE_PARAMS, "Reward": "0.51"})["HITTypeId"]
     assert first == again
     assert other != first
-    assert len(first) == 30 and first.isalnum() and first.isupper() or first.isdigit()
+    assert (len(first) == 30 and first.isalnum() and first.isupper()) or first.isdigit()
 
 
 def test_create_hit_returns_every_field_clients_depend_on(mturk: Any) -> None:
-    hit = mturk.create_hit(**hit_params(MaxAssignments=3, Keywords="image, label",
-                                        RequesterAnnotation="batch-7"))["HIT"]
+    hit = mturk.create_hit(**hit_params(MaxAssignments=3, Keywords="image, label", RequesterAnnotation="batch-7"))[
+        "HIT"
+    ]
     assert hit["HITStatus"] == "Assignable"
     assert hit["HITReviewStatus"] == "NotReviewed"
     assert hit["QualificationRequirements"] == []
@@ -77,15 +78,27 @@ def test_create_hit_with_another_requesters_type_is_refused(server: ServerProces
         ({"Title": "x" * 129}, "AWS.ParameterOutOfRange", "Title"),
         ({"RequesterAnnotation": "x" * 256}, "AWS.ParameterOutOfRange", "RequesterAnnotation"),
         ({"Question": "<not-xml"}, "AWS.MechanicalTurk.XMLParseError", "XML"),
-        ({"Question": "<HTMLQuestion><HTMLContent>x</HTMLContent></HTMLQuestion>"},
-         "AWS.MechanicalTurk.XMLParseError", "namespace"),
+        (
+            {"Question": "<HTMLQuestion><HTMLContent>x</HTMLContent></HTMLQuestion>"},
+            "AWS.MechanicalTurk.XMLParseError",
+            "namespace",
+        ),
         ({"Question": HTML_QUESTION.replace("<!DOCTYPE html>", "")}, "AWS.MechanicalTurk.XMLParseError", "DOCTYPE"),
         ({"Question": "x" * 70000}, "AWS.MechanicalTurk.XMLParseError", "65535"),
-        ({"QualificationRequirements": [{"QualificationTypeId": "00000000000000000040",
-                                         "Comparator": "GreaterThan"}]},
-         "AWS.MechanicalTurk.InvalidParameterValue", "QualificationRequirements[0]"),
-        ({"QualificationRequirements": [{"QualificationTypeId": "3NOSUCHTYPE", "Comparator": "Exists"}]},
-         "AWS.MechanicalTurk.QualificationTypeDoesNotExist", "QualificationRequirements[0]"),
+        (
+            {
+                "QualificationRequirements": [
+                    {"QualificationTypeId": "00000000000000000040", "Comparator": "GreaterThan"}
+                ]
+            },
+            "AWS.MechanicalTurk.InvalidParameterValue",
+            "QualificationRequirements[0]",
+        ),
+        (
+            {"QualificationRequirements": [{"QualificationTypeId": "3NOSUCHTYPE", "Comparator": "Exists"}]},
+            "AWS.MechanicalTurk.QualificationTypeDoesNotExist",
+            "QualificationRequirements[0]",
+        ),
     ],
 )
 def test_create_hit_validation_names_the_field_and_writes_nothing(
@@ -116,8 +129,9 @@ def test_unique_request_token_makes_create_hit_idempotent(mturk: Any) -> None:
     assert mturk.list_hits()["NumResults"] == 1
     type_id = hit["HITTypeId"]
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
-        mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=60, Question=HTML_QUESTION,
-                                       UniqueRequestToken="token-1")
+        mturk.create_hit_with_hit_type(
+            HITTypeId=type_id, LifetimeInSeconds=60, Question=HTML_QUESTION, UniqueRequestToken="token-1"
+        )
     assert hit["HITId"] in excinfo.value.response["Error"]["Message"]
 
 
@@ -154,8 +168,9 @@ def test_list_hits_paginates_stably_over_several_pages(mturk: Any) -> None:
 def test_paginator_and_bad_tokens(mturk: Any) -> None:
     for _ in range(5):
         mturk.create_hit(**hit_params())
-    listed = [h for page in mturk.get_paginator("list_hits").paginate(PaginationConfig={"PageSize": 2})
-              for h in page["HITs"]]
+    listed = [
+        h for page in mturk.get_paginator("list_hits").paginate(PaginationConfig={"PageSize": 2}) for h in page["HITs"]
+    ]
     assert len(listed) == 5
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.list_hits(NextToken="garbage!!")
@@ -247,8 +262,9 @@ def test_review_status_round_trip_and_listing(mturk: Any) -> None:
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewing"
     assert mturk.list_reviewable_hits()["HITs"] == []
     assert [h["HITId"] for h in mturk.list_reviewable_hits(Status="Reviewing")["HITs"]] == [hit["HITId"]]
-    assert [h["HITId"] for h in mturk.list_reviewable_hits(
-        Status="Reviewing", HITTypeId=hit["HITTypeId"])["HITs"]] == [hit["HITId"]]
+    assert [h["HITId"] for h in mturk.list_reviewable_hits(Status="Reviewing", HITTypeId=hit["HITTypeId"])["HITs"]] == [
+        hit["HITId"]
+    ]
     mturk.update_hit_review_status(HITId=hit["HITId"], Revert=True)
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
 
@@ -277,15 +293,20 @@ def test_create_additional_assignments(server: ServerProcess, mturk: Any) -> Non
     hit = mturk.create_hit(**hit_params(MaxAssignments=1))["HIT"]
     new_worker(server).do(hit["HITId"])
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
-    mturk.create_additional_assignments_for_hit(HITId=hit["HITId"], NumberOfAdditionalAssignments=2,
-                                                UniqueRequestToken="extend-1")
+    mturk.create_additional_assignments_for_hit(
+        HITId=hit["HITId"], NumberOfAdditionalAssignments=2, UniqueRequestToken="extend-1"
+    )
     extended = mturk.get_hit(HITId=hit["HITId"])["HIT"]
     assert (extended["HITStatus"], extended["MaxAssignments"], extended["NumberOfAssignmentsAvailable"]) == (
-        "Assignable", 3, 2)
+        "Assignable",
+        3,
+        2,
+    )
     assert events_of(server, hit["HITId"])[-1] == ("HITExtended", None)
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
-        mturk.create_additional_assignments_for_hit(HITId=hit["HITId"], NumberOfAdditionalAssignments=2,
-                                                    UniqueRequestToken="extend-1")
+        mturk.create_additional_assignments_for_hit(
+            HITId=hit["HITId"], NumberOfAdditionalAssignments=2, UniqueRequestToken="extend-1"
+        )
     assert error_code(excinfo) == "AWS.MechanicalTurk.DuplicateRequest"
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.create_additional_assignments_for_hit(HITId=hit["HITId"], NumberOfAdditionalAssignments=7)

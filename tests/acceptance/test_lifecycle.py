@@ -31,7 +31,10 @@ def test_accept_submit_approve(server: ServerProcess, mturk: Any, worker: Worker
     assert assignment["AssignmentStatus"] == "Submitted"
     assert assignment["WorkerId"] == worker.worker_id
     assert "<QuestionIdentifier>label</QuestionIdentifier><FreeText>cat</FreeText>" in assignment["Answer"]
-    assert "<SelectionIdentifier>a</SelectionIdentifier><SelectionIdentifier>b</SelectionIdentifier>" in assignment["Answer"]
+    assert (
+        "<SelectionIdentifier>a</SelectionIdentifier><SelectionIdentifier>b</SelectionIdentifier>"
+        in assignment["Answer"]
+    )
     assert assignment["Answer"].startswith('<?xml version="1.0" encoding="ASCII"?><QuestionFormAnswers xmlns=')
     delay = (assignment["AutoApprovalTime"] - assignment["SubmitTime"]).total_seconds()
     assert delay == pytest.approx(86400, abs=1)
@@ -72,8 +75,10 @@ def test_last_submission_makes_hit_reviewable(server: ServerProcess, mturk: Any)
     assert [a["AssignmentId"] for a in listed["Assignments"] + rest["Assignments"]] == [a1, a2]
     assert "NextToken" not in rest
     mturk.reject_assignment(AssignmentId=a2, RequesterFeedback="Wrong")
-    assert [a["AssignmentId"] for a in mturk.list_assignments_for_hit(
-        HITId=hit["HITId"], AssignmentStatuses=["Rejected"])["Assignments"]] == [a2]
+    assert [
+        a["AssignmentId"]
+        for a in mturk.list_assignments_for_hit(HITId=hit["HITId"], AssignmentStatuses=["Rejected"])["Assignments"]
+    ] == [a2]
 
 
 def test_reject_then_override(server: ServerProcess, mturk: Any, worker: Worker) -> None:
@@ -137,8 +142,10 @@ def test_worker_errors(server: ServerProcess, mturk: Any, worker: Worker) -> Non
     assert bad.status_code == 400
     garbage = worker.http.post(f"/api/worker/assignments/{assignment_id}/submit", content=b"{nope")
     assert garbage.status_code == 400
-    wrong_answers = worker.http.post(f"/api/worker/assignments/{assignment_id}/submit",
-                                     json={"WorkerId": worker.worker_id, "Answers": {"x": {"bad": 1}}})
+    wrong_answers = worker.http.post(
+        f"/api/worker/assignments/{assignment_id}/submit",
+        json={"WorkerId": worker.worker_id, "Answers": {"x": {"bad": 1}}},
+    )
     assert wrong_answers.status_code == 400
     assert [e for e, _ in events_of(server, hit["HITId"])] == ["HITCreated", "AssignmentAccepted"]
 
@@ -173,7 +180,12 @@ def test_expiry_waits_for_work_in_progress(server: ServerProcess, mturk: Any, wo
     worker.submit(assignment_id, {"x": "late but in time"}).raise_for_status()
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
     assert [e for e, _ in events_of(server, hit["HITId"])] == [
-        "HITCreated", "AssignmentAccepted", "HITExpired", "AssignmentSubmitted", "HITReviewable"]
+        "HITCreated",
+        "AssignmentAccepted",
+        "HITExpired",
+        "AssignmentSubmitted",
+        "HITReviewable",
+    ]
 
 
 def test_abandonment_returns_the_slot(server: ServerProcess, mturk: Any, worker: Worker) -> None:
@@ -182,7 +194,10 @@ def test_abandonment_returns_the_slot(server: ServerProcess, mturk: Any, worker:
     server.advance(61)
     after = mturk.get_hit(HITId=hit["HITId"])["HIT"]
     assert (after["HITStatus"], after["NumberOfAssignmentsAvailable"], after["NumberOfAssignmentsPending"]) == (
-        "Assignable", 1, 0)
+        "Assignable",
+        1,
+        0,
+    )
     late = worker.submit(assignment_id, {"x": "too late"})
     assert late.status_code == 409
     assert events_of(server, hit["HITId"])[-1] == ("AssignmentAbandoned", assignment_id)
@@ -194,8 +209,12 @@ def test_abandonment_after_expiry_makes_hit_reviewable(server: ServerProcess, mt
     server.advance(400)  # expiry at 60 s, then the deadline at 300 s, fired in that order
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Reviewable"
     assert events_of(server, hit["HITId"]) == [
-        ("HITCreated", None), ("AssignmentAccepted", assignment_id), ("HITExpired", None),
-        ("AssignmentAbandoned", assignment_id), ("HITReviewable", None)]
+        ("HITCreated", None),
+        ("AssignmentAccepted", assignment_id),
+        ("HITExpired", None),
+        ("AssignmentAbandoned", assignment_id),
+        ("HITReviewable", None),
+    ]
 
 
 def test_auto_approval(server: ServerProcess, mturk: Any, worker: Worker) -> None:
@@ -217,7 +236,11 @@ def test_timers_fire_in_due_order_across_hits(server: ServerProcess, mturk: Any)
     import sqlite3
 
     with sqlite3.connect(server.db_path) as conn:
-        order = [row[0] for row in conn.execute(
-            "SELECT hit_id FROM events WHERE event_type = 'HITExpired' AND hit_id IN (?, ?) ORDER BY event_id",
-            (early["HITId"], late["HITId"]))]
+        order = [
+            row[0]
+            for row in conn.execute(
+                "SELECT hit_id FROM events WHERE event_type = 'HITExpired' AND hit_id IN (?, ?) ORDER BY event_id",
+                (early["HITId"], late["HITId"]),
+            )
+        ]
     assert order == [late["HITId"], early["HITId"]]

@@ -19,12 +19,27 @@ from tests.conftest import HTML_QUESTION, error_code, hit_params, new_worker
 from tests.support.queues import drain, events_in, sns_client, sqs_client
 from tests.support.smtp import SMTPServer
 
-ALL_EVENTS = ["AssignmentAccepted", "AssignmentAbandoned", "AssignmentReturned", "AssignmentSubmitted",
-              "AssignmentRejected", "AssignmentApproved", "HITCreated", "HITExpired", "HITReviewable",
-              "HITExtended", "HITDisposed"]
+ALL_EVENTS = [
+    "AssignmentAccepted",
+    "AssignmentAbandoned",
+    "AssignmentReturned",
+    "AssignmentSubmitted",
+    "AssignmentRejected",
+    "AssignmentApproved",
+    "HITCreated",
+    "HITExpired",
+    "HITReviewable",
+    "HITExtended",
+    "HITDisposed",
+]
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-TYPE_PARAMS = {"Title": "Notify me", "Description": "d", "Reward": "0.10", "AssignmentDurationInSeconds": 60,
-               "AutoApprovalDelayInSeconds": 3600}
+TYPE_PARAMS = {
+    "Title": "Notify me",
+    "Description": "d",
+    "Reward": "0.10",
+    "AssignmentDurationInSeconds": 60,
+    "AutoApprovalDelayInSeconds": 3600,
+}
 
 
 def customer_of(server: ServerProcess, mturk: Any) -> str:
@@ -37,35 +52,44 @@ def new_queue(local_aws: LocalAWS) -> str:
     return str(sqs_client(local_aws.url).create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}")["QueueUrl"])
 
 
-def spec(destination: str, transport: str = "SQS", events: list[str] | None = None,
-         version: str = "2014-08-15") -> dict[str, Any]:
-    return {"Destination": destination, "Transport": transport, "Version": version,
-            "EventTypes": events or ALL_EVENTS}
+def spec(
+    destination: str, transport: str = "SQS", events: list[str] | None = None, version: str = "2014-08-15"
+) -> dict[str, Any]:
+    return {"Destination": destination, "Transport": transport, "Version": version, "EventTypes": events or ALL_EVENTS}
 
 
 def drive_every_event(server: ServerProcess, mturk: Any, type_id: str) -> dict[str, str]:
     """Make each of the eleven lifecycle events happen at least once; return ids by role."""
-    make = lambda **kw: mturk.create_hit_with_hit_type(  # noqa: E731
-        HITTypeId=type_id, LifetimeInSeconds=kw.get("life", 3600), MaxAssignments=kw.get("slots", 1),
-        Question=HTML_QUESTION)["HIT"]["HITId"]
+    make = lambda **kw: mturk.create_hit_with_hit_type(
+        HITTypeId=type_id,
+        LifetimeInSeconds=kw.get("life", 3600),
+        MaxAssignments=kw.get("slots", 1),
+        Question=HTML_QUESTION,
+    )["HIT"]["HITId"]
     main = make(slots=3)
-    approved = new_worker(server).do(main)                      # Accepted, Submitted
+    approved = new_worker(server).do(main)  # Accepted, Submitted
     rejected = new_worker(server).do(main)
     returner = new_worker(server)
     returned = returner.accept(main).json()["AssignmentId"]
-    returner.return_(returned).raise_for_status()              # Returned
+    returner.return_(returned).raise_for_status()  # Returned
     abandoner = new_worker(server)
     abandoned = abandoner.accept(main).json()["AssignmentId"]
-    server.advance(61)                                          # Abandoned
-    mturk.approve_assignment(AssignmentId=approved)             # Approved
+    server.advance(61)  # Abandoned
+    mturk.approve_assignment(AssignmentId=approved)  # Approved
     mturk.reject_assignment(AssignmentId=rejected, RequesterFeedback="no")  # Rejected
-    new_worker(server).do(main)                                 # third slot: Reviewable
+    new_worker(server).do(main)  # third slot: Reviewable
     mturk.create_additional_assignments_for_hit(HITId=main, NumberOfAdditionalAssignments=1)  # Extended
     short = make(life=30)
-    server.advance(31)                                          # Expired, Reviewable
-    mturk.delete_hit(HITId=short)                               # Disposed
-    return {"main": main, "short": short, "approved": approved, "rejected": rejected, "returned": returned,
-            "abandoned": abandoned}
+    server.advance(31)  # Expired, Reviewable
+    mturk.delete_hit(HITId=short)  # Disposed
+    return {
+        "main": main,
+        "short": short,
+        "approved": approved,
+        "rejected": rejected,
+        "returned": returned,
+        "abandoned": abandoned,
+    }
 
 
 def check_documents(documents: list[dict[str, Any]], customer_id: str, type_id: str, version: str) -> None:
@@ -130,14 +154,15 @@ def test_every_event_type_arrives_by_email(server: ServerProcess, mturk: Any, sm
     while time.monotonic() < deadline:
         mails = [m for m in smtp.inbox.received() if m["To"] == address]
         texts = [m.get_payload(decode=True).decode() for m in mails]  # type: ignore[union-attr]
-        documents = [json.loads(t[t.index("{\"EventDocVersion\""):].strip()) for t in texts]
+        documents = [json.loads(t[t.index('{"EventDocVersion"') :].strip()) for t in texts]
         if covers_every_event(documents):
             break
         time.sleep(0.1)
     assert covers_every_event(documents)
     check_documents(documents, customer_of(server, mturk), type_id, "2014-08-15")
     assert "A worker submitted an assignment" in "".join(
-        m.get_payload(decode=True).decode() for m in smtp.inbox.received() if m["To"] == address)  # type: ignore[union-attr]
+        m.get_payload(decode=True).decode() for m in smtp.inbox.received() if m["To"] == address
+    )  # type: ignore[union-attr]
 
 
 def test_events_committed_together_share_a_message(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
@@ -147,8 +172,11 @@ def test_events_committed_together_share_a_message(server: ServerProcess, mturk:
     clients = [server.client(mturk._request_signer._credentials.access_key) for _ in range(8)]
 
     def create(i: int) -> str:
-        return str(clients[i % 8].create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600,
-                                                           Question=HTML_QUESTION)["HIT"]["HITId"])
+        return str(
+            clients[i % 8].create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)[
+                "HIT"
+            ]["HITId"]
+        )
 
     with ThreadPoolExecutor(8) as pool:
         hit_ids = set(pool.map(create, range(120)))
@@ -163,8 +191,9 @@ def test_replace_and_active_toggle(server: ServerProcess, mturk: Any, local_aws:
     first, second = new_queue(local_aws), new_queue(local_aws)
     sqs = sqs_client(local_aws.url)
     type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
-    create = lambda: mturk.create_hit_with_hit_type(  # noqa: E731
-        HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)["HIT"]["HITId"]
+    create = lambda: mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)[
+        "HIT"
+    ]["HITId"]
     mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(first, events=["HITCreated"]))
     one = create()
     mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(second, events=["HITCreated"]))
@@ -185,27 +214,33 @@ def test_replace_and_active_toggle(server: ServerProcess, mturk: Any, local_aws:
     assert sqs.receive_message(QueueUrl=first, WaitTimeSeconds=1).get("Messages") is None
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"Notification": spec("not-a-url")}, "Destination"),
-    ({"Notification": spec("arn:aws:sns:us-east-1:123456789012:topic")}, "Destination"),
-    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", "SNS")}, "Destination"),
-    ({"Notification": spec("two@example.org,three@example.org", "Email")}, "Destination"),
-    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", version="2017-01-17")}, "Version"),
-    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", events=["HITCreated", "Ping"])}, "Ping"),
-    ({"Notification": spec("http://127.0.0.1:1/123456789012/q", events=["Nope"])}, "EventTypes"),
-    ({"Notification": {**spec("http://127.0.0.1:1/123456789012/q"), "Transport": "Pigeon"}}, "Transport"),
-    ({"Active": True}, "Active"),
-    ({}, "Active"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"Notification": spec("not-a-url")}, "Destination"),
+        ({"Notification": spec("arn:aws:sns:us-east-1:123456789012:topic")}, "Destination"),
+        ({"Notification": spec("http://127.0.0.1:1/123456789012/q", "SNS")}, "Destination"),
+        ({"Notification": spec("two@example.org,three@example.org", "Email")}, "Destination"),
+        ({"Notification": spec("http://127.0.0.1:1/123456789012/q", version="2017-01-17")}, "Version"),
+        ({"Notification": spec("http://127.0.0.1:1/123456789012/q", events=["HITCreated", "Ping"])}, "Ping"),
+        ({"Notification": spec("http://127.0.0.1:1/123456789012/q", events=["Nope"])}, "EventTypes"),
+        ({"Notification": {**spec("http://127.0.0.1:1/123456789012/q"), "Transport": "Pigeon"}}, "Transport"),
+        ({"Active": True}, "Active"),
+        ({}, "Active"),
+    ],
+)
 def test_settings_validation_names_the_field_and_stores_nothing(
-        server: ServerProcess, mturk: Any, change: dict[str, Any], field: str) -> None:
+    server: ServerProcess, mturk: Any, change: dict[str, Any], field: str
+) -> None:
     type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.update_notification_settings(HITTypeId=type_id, **change)
     assert field in excinfo.value.response["Error"]["Message"]
     with sqlite3.connect(server.db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM notification_settings WHERE hit_type_id = ?",
-                            (type_id,)).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM notification_settings WHERE hit_type_id = ?", (type_id,)).fetchone()[0]
+            == 0
+        )
 
 
 def test_only_the_owner_changes_settings(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:

@@ -36,26 +36,40 @@ def test_lifecycle_and_notifications_on_postgres(pg_servers: list[ServerProcess]
     server = pg_servers[0]
     mturk = server.client("AKIDPOSTGRES0001")
     queue = sqs_client(local_aws.url).create_queue(QueueName=f"pg-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    type_id = mturk.create_hit_type(Title="t", Description="d", Reward="0.25", AssignmentDurationInSeconds=60,
-                                    AutoApprovalDelayInSeconds=100)["HITTypeId"]
-    assert mturk.create_hit_type(Title="t", Description="d", Reward="0.25", AssignmentDurationInSeconds=60,
-                                 AutoApprovalDelayInSeconds=100)["HITTypeId"] == type_id
-    mturk.update_notification_settings(HITTypeId=type_id, Notification={
-        "Destination": queue, "Transport": "SQS", "Version": "2014-08-15",
-        "EventTypes": ["HITCreated", "AssignmentSubmitted", "AssignmentApproved", "HITReviewable"]})
-    hit = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION,
-                                         UniqueRequestToken="pg-token")["HIT"]
+    type_id = mturk.create_hit_type(
+        Title="t", Description="d", Reward="0.25", AssignmentDurationInSeconds=60, AutoApprovalDelayInSeconds=100
+    )["HITTypeId"]
+    assert (
+        mturk.create_hit_type(
+            Title="t", Description="d", Reward="0.25", AssignmentDurationInSeconds=60, AutoApprovalDelayInSeconds=100
+        )["HITTypeId"]
+        == type_id
+    )
+    mturk.update_notification_settings(
+        HITTypeId=type_id,
+        Notification={
+            "Destination": queue,
+            "Transport": "SQS",
+            "Version": "2014-08-15",
+            "EventTypes": ["HITCreated", "AssignmentSubmitted", "AssignmentApproved", "HITReviewable"],
+        },
+    )
+    hit = mturk.create_hit_with_hit_type(
+        HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION, UniqueRequestToken="pg-token"
+    )["HIT"]
     with pytest.raises(mturk.exceptions.RequestError):
-        mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION,
-                                       UniqueRequestToken="pg-token")
+        mturk.create_hit_with_hit_type(
+            HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION, UniqueRequestToken="pg-token"
+        )
     assignment_id = Worker(server.base_url, "APGWORKER00001").do(hit["HITId"])
     server.advance(101)  # auto-approval
     assert mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
     wanted = ["HITCreated", "AssignmentSubmitted", "HITReviewable", "AssignmentApproved"]
     documents = drain(sqs_client(local_aws.url), queue, lambda d: len(events_in(d)) >= 4)
     assert sorted(e["EventType"] for e in events_in(documents)) == sorted(wanted)
-    pages = [h for page in mturk.get_paginator("list_hits").paginate(PaginationConfig={"PageSize": 1})
-             for h in page["HITs"]]
+    pages = [
+        h for page in mturk.get_paginator("list_hits").paginate(PaginationConfig={"PageSize": 1}) for h in page["HITs"]
+    ]
     assert [h["HITId"] for h in pages] == [hit["HITId"]]
 
 
@@ -69,4 +83,7 @@ def test_two_servers_never_oversell_a_slot(pg_servers: list[ServerProcess]) -> N
     assert set(statuses) == {200, 409}
     seen = pg_servers[1].client("AKIDPOSTGRES0002").get_hit(HITId=hit["HITId"])["HIT"]
     assert (seen["NumberOfAssignmentsPending"], seen["NumberOfAssignmentsAvailable"], seen["HITStatus"]) == (
-        3, 0, "Unassignable")
+        3,
+        0,
+        "Unassignable",
+    )

@@ -9,8 +9,7 @@ from openturk.settings import Settings
 
 
 def build(settings: Settings) -> dict[str, Transport]:
-    clients = AwsClients(AwsTarget(settings.aws_endpoint, settings.aws_access_key_id,
-                                   settings.aws_secret_access_key))
+    clients = AwsClients(AwsTarget(settings.aws_endpoint, settings.aws_access_key_id, settings.aws_secret_access_key))
     return {
         "SQS": SQSTransport(clients),
         "SNS": SNSTransport(clients),

@@ -36,8 +36,7 @@ class AwsClients:
         self.target = target
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self._config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1},
-                              max_pool_connections=32)
+        self._config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}, max_pool_connections=32)
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -45,11 +44,17 @@ class AwsClients:
             if key not in self._clients:
                 credentials = {}
                 if self.target.access_key_id:
-                    credentials = {"aws_access_key_id": self.target.access_key_id,
-                                   "aws_secret_access_key": self.target.secret_access_key}
+                    credentials = {
+                        "aws_access_key_id": self.target.access_key_id,
+                        "aws_secret_access_key": self.target.secret_access_key,
+                    }
                 self._clients[key] = boto3.session.Session().client(
-                    service, region_name=region, endpoint_url=self.target.endpoint_url, config=self._config,
-                    **credentials)
+                    service,
+                    region_name=region,
+                    endpoint_url=self.target.endpoint_url,
+                    config=self._config,
+                    **credentials,
+                )
             return self._clients[key]
 
 
@@ -84,8 +89,8 @@ class SQSTransport:
             by_queue.setdefault(message.destination, []).append(index)
         for queue_url, indexes in by_queue.items():
             for start in range(0, len(indexes), SQS_BATCH):
-                chunk = indexes[start:start + SQS_BATCH]
-                for index, error in zip(chunk, self._send_chunk(queue_url, [batch[i] for i in chunk])):
+                chunk = indexes[start : start + SQS_BATCH]
+                for index, error in zip(chunk, self._send_chunk(queue_url, [batch[i] for i in chunk]), strict=False):
                     results[index] = error
         return results
 
@@ -93,8 +98,11 @@ class SQSTransport:
         fifo = queue_url.endswith(".fifo")
         entries = []
         for position, message in enumerate(chunk):
-            entry: dict[str, Any] = {"Id": str(position), "MessageBody": message.body,
-                                     "MessageAttributes": _attributes(message)}
+            entry: dict[str, Any] = {
+                "Id": str(position),
+                "MessageBody": message.body,
+                "MessageAttributes": _attributes(message),
+            }
             if fifo:
                 entry["MessageGroupId"] = message.first_hit_id()
                 entry["MessageDeduplicationId"] = message.doc_id
@@ -102,7 +110,7 @@ class SQSTransport:
         try:
             client = self.clients.client("sqs", sqs_region(queue_url))
             response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        except Exception as exc:  # every failure of the call is this chunk's failure, retried later
+        except Exception as exc:  # noqa: BLE001 - any failure of the call fails this chunk; it is retried
             return [describe(exc)] * len(chunk)
         errors: list[str | None] = ["no acknowledgement from SQS"] * len(chunk)
         for ok in response.get("Successful", []):
@@ -127,9 +135,9 @@ class SNSTransport:
                 if message.destination.endswith(".fifo"):
                     extra = {"MessageGroupId": message.first_hit_id(), "MessageDeduplicationId": message.doc_id}
                 self.clients.client("sns", sns_region(message.destination)).publish(
-                    TopicArn=message.destination, Message=message.body, MessageAttributes=_attributes(message),
-                    **extra)
+                    TopicArn=message.destination, Message=message.body, MessageAttributes=_attributes(message), **extra
+                )
                 results.append(None)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure fails this message; it is retried
                 results.append(describe(exc))
         return results

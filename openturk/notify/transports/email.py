@@ -38,10 +38,12 @@ def plain_text(body: str) -> str:
     document = json.loads(body)
     paragraphs = []
     for event in document["Events"]:
-        lines = [f"{_WORDS.get(event['EventType'], event['EventType'])} at {event['EventTimestamp']}.",
-                 f"  Event type:  {event['EventType']}",
-                 f"  HIT type ID: {event['HITTypeId']}",
-                 f"  HIT ID:      {event['HITId']}"]
+        lines = [
+            f"{_WORDS.get(event['EventType'], event['EventType'])} at {event['EventTimestamp']}.",
+            f"  Event type:  {event['EventType']}",
+            f"  HIT type ID: {event['HITTypeId']}",
+            f"  HIT ID:      {event['HITId']}",
+        ]
         if "AssignmentId" in event:
             lines.append(f"  Assignment:  {event['AssignmentId']}")
         paragraphs.append("\n".join(lines))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from botocore.parsers import create_parser
@@ -20,33 +20,67 @@ def _wire(operation: str, params: dict) -> dict:  # type: ignore[type-arg]
 
 
 def test_botocore_requests_parse_to_typed_params() -> None:
-    params = _wire("UpdateExpirationForHIT", {"HITId": "ABC", "ExpireAt": datetime(2030, 1, 1, tzinfo=timezone.utc)})
-    assert params == {"HITId": "ABC", "ExpireAt": int(datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)}
+    params = _wire("UpdateExpirationForHIT", {"HITId": "ABC", "ExpireAt": datetime(2030, 1, 1, tzinfo=UTC)})
+    assert params == {"HITId": "ABC", "ExpireAt": int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000)}
     assert _wire("UpdateExpirationForHIT", {"HITId": "ABC", "ExpireAt": 0})["ExpireAt"] == 0
-    nested = _wire("CreateHITType", {
-        "AssignmentDurationInSeconds": 60, "Reward": "1", "Title": "t", "Description": "d",
-        "QualificationRequirements": [{"QualificationTypeId": "00000000000000000071", "Comparator": "In",
-                                       "LocaleValues": [{"Country": "US"}, {"Country": "CA"}]}]})
+    nested = _wire(
+        "CreateHITType",
+        {
+            "AssignmentDurationInSeconds": 60,
+            "Reward": "1",
+            "Title": "t",
+            "Description": "d",
+            "QualificationRequirements": [
+                {
+                    "QualificationTypeId": "00000000000000000071",
+                    "Comparator": "In",
+                    "LocaleValues": [{"Country": "US"}, {"Country": "CA"}],
+                }
+            ],
+        },
+    )
     assert nested["QualificationRequirements"][0]["LocaleValues"][1] == {"Country": "CA"}
 
 
-@pytest.mark.parametrize(("operation", "body", "error", "field"), [
-    ("GetHIT", {}, MissingParameter, "HITId"),
-    ("GetHIT", {"HITId": 5}, InvalidParameterValue, "HITId"),
-    ("GetHIT", {"HITId": "lower-case"}, InvalidParameterValue, "HITId"),
-    ("GetHIT", {"HITId": "A" * 65}, ParameterOutOfRange, "HITId"),
-    ("ListHITs", {"MaxResults": 0}, ParameterOutOfRange, "MaxResults"),
-    ("ListHITs", {"MaxResults": 1.5}, InvalidParameterValue, "MaxResults"),
-    ("ListHITs", {"MaxResults": True}, InvalidParameterValue, "MaxResults"),
-    ("ListReviewableHITs", {"Status": "Open"}, InvalidParameterValue, "Status"),
-    ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": "soon"}, InvalidParameterValue, "ExpireAt"),
-    ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": float("inf")}, InvalidParameterValue, "ExpireAt"),
-    ("CreateHITType", {"AssignmentDurationInSeconds": 60, "Reward": "1", "Title": "t", "Description": "d",
-                       "QualificationRequirements": [{"QualificationTypeId": "X", "Comparator": "Most"}]},
-     InvalidParameterValue, "QualificationRequirements[0].Comparator"),
-    ("CreateHITType", {"AssignmentDurationInSeconds": 60, "Reward": "1", "Title": "t", "Description": "d",
-                       "QualificationRequirements": "nope"}, InvalidParameterValue, "QualificationRequirements"),
-])
+@pytest.mark.parametrize(
+    ("operation", "body", "error", "field"),
+    [
+        ("GetHIT", {}, MissingParameter, "HITId"),
+        ("GetHIT", {"HITId": 5}, InvalidParameterValue, "HITId"),
+        ("GetHIT", {"HITId": "lower-case"}, InvalidParameterValue, "HITId"),
+        ("GetHIT", {"HITId": "A" * 65}, ParameterOutOfRange, "HITId"),
+        ("ListHITs", {"MaxResults": 0}, ParameterOutOfRange, "MaxResults"),
+        ("ListHITs", {"MaxResults": 1.5}, InvalidParameterValue, "MaxResults"),
+        ("ListHITs", {"MaxResults": True}, InvalidParameterValue, "MaxResults"),
+        ("ListReviewableHITs", {"Status": "Open"}, InvalidParameterValue, "Status"),
+        ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": "soon"}, InvalidParameterValue, "ExpireAt"),
+        ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": float("inf")}, InvalidParameterValue, "ExpireAt"),
+        (
+            "CreateHITType",
+            {
+                "AssignmentDurationInSeconds": 60,
+                "Reward": "1",
+                "Title": "t",
+                "Description": "d",
+                "QualificationRequirements": [{"QualificationTypeId": "X", "Comparator": "Most"}],
+            },
+            InvalidParameterValue,
+            "QualificationRequirements[0].Comparator",
+        ),
+        (
+            "CreateHITType",
+            {
+                "AssignmentDurationInSeconds": 60,
+                "Reward": "1",
+                "Title": "t",
+                "Description": "d",
+                "QualificationRequirements": "nope",
+            },
+            InvalidParameterValue,
+            "QualificationRequirements",
+        ),
+    ],
+)
 def test_bad_values_name_the_field(operation: str, body: dict, error: type[RequestError], field: str) -> None:  # type: ignore[type-arg]
     model = spec.service_model().operation_model(operation)
     with pytest.raises(error) as excinfo:
@@ -56,13 +90,16 @@ def test_bad_values_name_the_field(operation: str, body: dict, error: type[Reque
 
 def test_serialized_output_is_what_botocore_parses() -> None:
     model = spec.service_model().operation_model("GetAssignment")
-    result = {"Assignment": {"AssignmentId": "A1", "AcceptTime": 1_700_000_000_500, "Secret": "dropped",
-                             "Answer": None}, "HIT": {"HITId": "H1", "QualificationRequirements": []}}
+    result = {
+        "Assignment": {"AssignmentId": "A1", "AcceptTime": 1_700_000_000_500, "Secret": "dropped", "Answer": None},
+        "HIT": {"HITId": "H1", "QualificationRequirements": []},
+    }
     body = serializer.serialize_output(model, result)
     assert "Secret" not in json.loads(body)["Assignment"]
     parsed = create_parser("json").parse({"status_code": 200, "headers": {}, "body": body}, model.output_shape)
-    assert parsed["Assignment"]["AcceptTime"] == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=timezone.utc) \
-        .astimezone(parsed["Assignment"]["AcceptTime"].tzinfo)
+    assert parsed["Assignment"]["AcceptTime"] == datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC).astimezone(
+        parsed["Assignment"]["AcceptTime"].tzinfo
+    )
     assert parsed["HIT"]["QualificationRequirements"] == []
     assert "Answer" not in parsed["Assignment"]
 
@@ -71,6 +108,7 @@ def test_error_bodies_parse_into_modeled_fields() -> None:
     model = spec.service_model().operation_model("GetHIT")
     error = RequestError("Hit X does not exist.", "AWS.MechanicalTurk.HITDoesNotExist")
     parsed = create_parser("json").parse(
-        {"status_code": 400, "headers": {}, "body": json.dumps(error.body()).encode()}, model.output_shape)
+        {"status_code": 400, "headers": {}, "body": json.dumps(error.body()).encode()}, model.output_shape
+    )
     assert parsed["Error"]["Code"] == "RequestError"
     assert parsed["Error"]["Message"].startswith("Hit X does not exist. (")

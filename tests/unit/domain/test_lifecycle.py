@@ -9,15 +9,32 @@ NOW = 1_000_000
 
 
 def make_hit(**changes: object) -> HIT:
-    hit = HIT(hit_id="1H", customer_id="AC", hit_type_id="1T", question="q", max_assignments=2,
-              status="Assignable", review_status="NotReviewed", creation_time=NOW, expiration=NOW + 60_000,
-              expiry_processed=False)
+    hit = HIT(
+        hit_id="1H",
+        customer_id="AC",
+        hit_type_id="1T",
+        question="q",
+        max_assignments=2,
+        status="Assignable",
+        review_status="NotReviewed",
+        creation_time=NOW,
+        expiration=NOW + 60_000,
+        expiry_processed=False,
+    )
     return hit.evolve(**changes)
 
 
 def make_assignment() -> Assignment:
-    return Assignment(assignment_id="1A", hit_id="1H", worker_id="AW", status="Accepted", accept_time=NOW,
-                      deadline=NOW + 1000, reward_cents=50, fee_cents=10)
+    return Assignment(
+        assignment_id="1A",
+        hit_id="1H",
+        worker_id="AW",
+        status="Accepted",
+        accept_time=NOW,
+        deadline=NOW + 1000,
+        reward_cents=50,
+        fee_cents=10,
+    )
 
 
 def kinds(events: list) -> list[str]:  # type: ignore[type-arg]
@@ -32,8 +49,9 @@ def test_accepting_the_last_slot_makes_the_hit_unassignable() -> None:
 
 
 def test_last_submission_makes_it_reviewable() -> None:
-    hit, submitted, events = lifecycle.submit(make_hit(status="Unassignable"), SlotCounts(pending=1, submitted=1),
-                                              make_assignment(), "<xml/>", 60, NOW)
+    hit, submitted, events = lifecycle.submit(
+        make_hit(status="Unassignable"), SlotCounts(pending=1, submitted=1), make_assignment(), "<xml/>", 60, NOW
+    )
     assert hit.status == "Reviewable"
     assert submitted.auto_approval_time == NOW + 60_000
     assert kinds(events) == ["AssignmentSubmitted", "HITReviewable"]
@@ -54,8 +72,9 @@ def test_expiry_of_a_reviewable_hit_emits_nothing() -> None:
 
 
 def test_return_reopens_an_unexpired_hit() -> None:
-    hit, released, events = lifecycle.release(make_hit(status="Unassignable"), SlotCounts(pending=2),
-                                              make_assignment(), "return", NOW)
+    hit, released, events = lifecycle.release(
+        make_hit(status="Unassignable"), SlotCounts(pending=2), make_assignment(), "return", NOW
+    )
     assert hit.status == "Assignable" and released.status == "Returned"
     assert kinds(events) == ["AssignmentReturned"]
 

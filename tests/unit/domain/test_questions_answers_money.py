@@ -24,24 +24,29 @@ def test_question_form_is_parsed_with_answer_kinds() -> None:
     assert questions.parse_question(FORM).answer_kinds == (("q1", "selection"),)
 
 
-@pytest.mark.parametrize("document", [
-    "<QuestionForm/>",
-    FORM.replace("2017-11-06", "2099-01-01"),
-    f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>http://example.com/</ExternalURL>'
-    "<FrameHeight>0</FrameHeight></ExternalQuestion>",
-    f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>https://example.com/</ExternalURL>'
-    "<FrameHeight>tall</FrameHeight></ExternalQuestion>",
-    '<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
-    FORM.replace("</Question></QuestionForm>", "</Question>" + FORM[FORM.index("<Question>"):]),
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        "<QuestionForm/>",
+        FORM.replace("2017-11-06", "2099-01-01"),
+        f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>http://example.com/</ExternalURL>'
+        "<FrameHeight>0</FrameHeight></ExternalQuestion>",
+        f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>https://example.com/</ExternalURL>'
+        "<FrameHeight>tall</FrameHeight></ExternalQuestion>",
+        '<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
+        FORM.replace("</Question></QuestionForm>", "</Question>" + FORM[FORM.index("<Question>") :]),
+    ],
+)
 def test_bad_questions_are_xml_parse_errors(document: str) -> None:
     with pytest.raises(XMLParseError):
         questions.parse_question(document)
 
 
 def test_loopback_http_external_url_is_allowed_for_local_testing() -> None:
-    doc = (f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>http://127.0.0.1:5000/t'
-           "</ExternalURL><FrameHeight>0</FrameHeight></ExternalQuestion>")
+    doc = (
+        f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>http://127.0.0.1:5000/t'
+        "</ExternalURL><FrameHeight>0</FrameHeight></ExternalQuestion>"
+    )
     assert questions.parse_question(doc).external_url == "http://127.0.0.1:5000/t"
 
 

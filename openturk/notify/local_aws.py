@@ -20,6 +20,17 @@ LOCAL_ACCESS_KEY = "openturk-local"
 LOCAL_SECRET = "openturk-local"
 
 
+def _die_with_parent() -> None:
+    """Linux: end the child when openturk dies, even by SIGKILL, so no orphan holds the port."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def real_credentials_configured() -> bool:
     """Whether the environment names AWS credentials (without asking any metadata service)."""
     if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
@@ -39,6 +50,7 @@ class LocalAWS:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -291,3 +291,20 @@ def test_deliveries_endpoint_and_metrics(server: ServerProcess, mturk: Any, loca
     assert re.search(r'^openturk_messages\{state="delivered"\} [1-9]', metrics, re.M)
     assert "openturk_delivery_latency_ms_bucket" in metrics
     assert httpx.get(server.base_url + "/api/deliveries", params={"State": "bogus"}).status_code == 400
+
+
+def test_embedded_local_aws_receives_notifications() -> None:
+    """With no --aws-endpoint and no AWS credentials, openturk serve brings its own SQS/SNS."""
+    with ServerProcess(virtual_clock=False) as server:
+        endpoint = httpx.get(server.base_url + "/health").json()["aws_endpoint"]
+        assert endpoint and endpoint.startswith("http://127.0.0.1:")
+        assert "local SQS/SNS endpoint at" in server.log()
+        queue = sqs_client(endpoint).create_queue(QueueName="newcomer")["QueueUrl"]
+        mturk = server.client("AKIDNEWCOMER0001")
+        type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+        mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue, events=["HITCreated"]))
+        hit_id = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=60, Question=HTML_QUESTION)[
+            "HIT"
+        ]["HITId"]
+        [document] = drain(sqs_client(endpoint), queue, lambda d: len(d) >= 1)
+        assert document["Events"][0]["HITId"] == hit_id

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openturk.clock import SystemClock
+from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store.database import Database
 
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_worker = workers.add_parser("create", help="create a worker and print its bearer token")
     create_worker.add_argument("name")
     _db_option(create_worker)
+    policy_cli.register(sub)
     return parser
 
 
@@ -263,7 +265,7 @@ def workers_create(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "dispatch": dispatch, "deliveries": deliveries}
+COMMANDS = {"serve": serve, "dispatch": dispatch, "deliveries": deliveries, "destinations": policy_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,173 @@
+"""Typed notification documents, parsed from any shape they arrive in.
+
+Shapes recognised by ``documents_from``: the raw document (SQS body), an SNS envelope (inside SQS
+or as SNS's HTTP POST), an SQS ``ReceiveMessage`` message, a Lambda event from SNS
+(``Records[].Sns.Message``) or SQS (``Records[].body``), and the Email transport's body (the JSON
+document after the prose). Unknown fields are kept in ``extra``. A malformed document raises
+``MalformedNotification`` naming what is wrong.
+
+DECISION: a document without ``EventDocId`` (hand-written test events such as the seed's Lambda
+example) gets a stable id from a SHA-256 of its canonical JSON, so de-duplication still works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+_DOCUMENT_KEYS = {"EventDocVersion", "EventDocId", "CustomerId", "Events"}
+_EVENT_KEYS = {"EventType", "EventTimestamp", "HITTypeId", "HITId", "AssignmentId"}
+
+
+class MalformedNotification(ValueError):
+    """The payload is not an MTurk notification document; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Event:
+    event_type: str
+    event_timestamp: datetime | None
+    hit_type_id: str | None
+    hit_id: str | None
+    assignment_id: str | None
+    doc_id: str
+    index: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # True for events the reconciliation sweeper made up for a notification that never came.
+    synthesized: bool = False
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What de-duplication is keyed on: the document's id and this event's place in it."""
+        return (self.doc_id, self.index)
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    version: str | None
+    customer_id: str | None
+    events: tuple[Event, ...]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _timestamp(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedNotification(f"{where}.EventTimestamp must be a string, not {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise MalformedNotification(f"{where}.EventTimestamp {value!r} is not an ISO 8601 time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _optional_str(raw: Mapping[str, Any], name: str, where: str) -> str | None:
+    value = raw.get(name)
+    if value is not None and not isinstance(value, str):
+        raise MalformedNotification(f"{where}.{name} must be a string")
+    return value
+
+
+def parse_document(payload: str | bytes | Mapping[str, Any]) -> Document:
+    """Parse one notification document (a JSON text or an already-decoded object)."""
+    raw = _decode(payload, "document")
+    if not isinstance(raw, Mapping):
+        raise MalformedNotification("a notification document must be a JSON object")
+    events_raw = raw.get("Events")
+    if not isinstance(events_raw, list):
+        raise MalformedNotification("a notification document needs an Events list")
+    doc_id = raw.get("EventDocId")
+    if doc_id is None:
+        doc_id = "sha256:" + hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+    elif not isinstance(doc_id, str) or not doc_id:
+        raise MalformedNotification("EventDocId must be a non-empty string")
+    events = []
+    for index, item in enumerate(events_raw):
+        where = f"Events[{index}]"
+        if not isinstance(item, Mapping):
+            raise MalformedNotification(f"{where} must be an object")
+        event_type = item.get("EventType")
+        if not isinstance(event_type, str) or not event_type:
+            raise MalformedNotification(f"{where}.EventType is missing")
+        events.append(
+            Event(
+                event_type=event_type,
+                event_timestamp=_timestamp(item.get("EventTimestamp"), where),
+                hit_type_id=_optional_str(item, "HITTypeId", where),
+                hit_id=_optional_str(item, "HITId", where),
+                assignment_id=_optional_str(item, "AssignmentId", where),
+                doc_id=doc_id,
+                index=index,
+                extra={k: v for k, v in item.items() if k not in _EVENT_KEYS},
+            )
+        )
+    return Document(
+        doc_id=doc_id,
+        version=_optional_str(raw, "EventDocVersion", "document"),
+        customer_id=_optional_str(raw, "CustomerId", "document"),
+        events=tuple(events),
+        extra={k: v for k, v in raw.items() if k not in _DOCUMENT_KEYS},
+    )
+
+
+def _decode(payload: str | bytes | Mapping[str, Any], what: str) -> Any:
+    if isinstance(payload, Mapping):
+        return payload
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedNotification(f"the {what} is not valid JSON: {exc}") from exc
+
+
+def _from_email(text: str) -> Document:
+    start = text.find('{"EventDocVersion"')
+    if start < 0:
+        start = text.find("{")
+    if start < 0:
+        raise MalformedNotification("the email body holds no JSON notification document")
+    try:
+        raw, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError as exc:
+        raise MalformedNotification(f"the email body's JSON document is not valid: {exc}") from exc
+    return parse_document(raw)
+
+
+def documents_from(payload: str | bytes | Mapping[str, Any]) -> list[Document]:
+    """Every notification document in ``payload``, whatever shape carried it."""
+    if isinstance(payload, (str, bytes)):
+        text = payload.decode() if isinstance(payload, bytes) else payload
+        if not text.lstrip().startswith(("{", "[")):
+            return [_from_email(text)]
+        raw = _decode(text, "payload")
+    else:
+        raw = payload
+    if not isinstance(raw, Mapping):
+        raise MalformedNotification("the payload must be a JSON object")
+    if "Events" in raw:
+        return [parse_document(raw)]
+    if isinstance(raw.get("Records"), list):
+        documents: list[Document] = []
+        for index, record in enumerate(raw["Records"]):
+            if not isinstance(record, Mapping):
+                raise MalformedNotification(f"Records[{index}] must be an object")
+            if isinstance(record.get("Sns"), Mapping):
+                documents.extend(documents_from(record["Sns"].get("Message", "")))
+            elif "body" in record:
+                documents.extend(documents_from(record["body"]))
+            else:
+                raise MalformedNotification(f"Records[{index}] is neither an SNS nor an SQS record")
+        return documents
+    if raw.get("Type") == "Notification" and "Message" in raw:
+        return documents_from(raw["Message"])
+    if "Body" in raw:  # an SQS ReceiveMessage message
+        return documents_from(raw["Body"])
+    raise MalformedNotification(
+        "the payload is not a notification document (no Events list), an SNS envelope, an SQS message "
+        "or a Lambda event"
+    )

@@ -15,21 +15,40 @@ from __future__ import annotations
 from openturk.consumer.answers import UploadedFile, parse_answers
 from openturk.consumer.dedup import DedupStore, MemoryDedup, SQLDedup, SQLiteDedup, open_dedup
 from openturk.consumer.events import Document, Event, MalformedNotification, documents_from, parse_document
+from openturk.consumer.lambda_adapter import SQSBatchFailed, lambda_handler
 from openturk.consumer.router import HandlerFailed, Router
+from openturk.consumer.sns import (
+    CertificateUnavailable,
+    InvalidSNSMessage,
+    SNSMessage,
+    SNSReceiver,
+    SNSVerifier,
+    UntrustedSNSMessage,
+    sns_receiver,
+)
 
 __all__ = [
+    "CertificateUnavailable",
     "DedupStore",
     "Document",
     "Event",
     "HandlerFailed",
+    "InvalidSNSMessage",
     "MalformedNotification",
     "MemoryDedup",
     "Router",
+    "SNSMessage",
+    "SNSReceiver",
+    "SNSVerifier",
     "SQLDedup",
     "SQLiteDedup",
+    "SQSBatchFailed",
+    "UntrustedSNSMessage",
     "UploadedFile",
     "documents_from",
+    "lambda_handler",
     "open_dedup",
     "parse_answers",
     "parse_document",
+    "sns_receiver",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -49,21 +49,23 @@ class Authenticator:
                 self._known[access_key_id] = found
         return found
 
-    def __call__(self, signed: auth.SignedRequest, method: str, path: str, headers: dict[str, str], body: bytes) -> str:
-        if self.settings.auth == "open":
-            found = self._lookup(signed.access_key_id)
-            if found is not None:
-                return found[0]
-            return account.requester_for_open_key(
-                self.db, signed.access_key_id, self.clock.now_ms(), self.settings.starting_balance_cents
-            )
+    def verify(
+        self, signed: auth.SignedRequest, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> str | None:
         found = self._lookup(signed.access_key_id)
+        if self.settings.auth == "open":
+            return found[0] if found is not None else None
         if found is None or found[1] is None:
             raise ProtocolError(
                 "UnrecognizedClientException", "The security token included in the request is invalid.", 403
             )
         auth.verify_signature(signed, found[1], method, path, headers, body)
         return found[0]
+
+    def enroll(self, signed: auth.SignedRequest) -> str:
+        return account.requester_for_open_key(
+            self.db, signed.access_key_id, self.clock.now_ms(), self.settings.starting_balance_cents
+        )
 
 
 def build_app(settings: Settings, db: Database | None = None) -> Starlette:
@@ -73,16 +75,12 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
     senders = transports.build(settings)
     dispatcher = Dispatcher(db, senders, dispatcher_settings(settings))
 
-    def after_commit() -> None:
-        # The dispatcher waits on this, so delivery starts the moment events commit.
-        wake.set()
-
     def make_context(customer_id: str, request_id: str) -> Context:
         return Context(
             db=db, clock=clock, settings=settings, customer_id=customer_id, request_id=request_id, transports=senders
         )
 
-    endpoint = MTurkEndpoint(make_context, Authenticator(db, clock, settings), after_commit)
+    endpoint = MTurkEndpoint(make_context, Authenticator(db, clock, settings))
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "aws_endpoint": settings.aws_endpoint})
@@ -99,17 +97,23 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/deliveries", DeliveriesAPI(db, settings).list, methods=["GET"]),
-        *WorkerAPI(db, clock, settings, after_commit).routes(),
+        *WorkerAPI(db, clock, settings).routes(),
     ]
     if isinstance(clock, VirtualClock):
-        routes.extend(ClockAPI(db, clock, after_commit).routes())
+        routes.extend(ClockAPI(db, clock).routes())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(db.migrate)
         if isinstance(clock, VirtualClock):
             clock.set_offset(await asyncio.to_thread(timers.load_offset, db))
-        tasks = [asyncio.create_task(_timer_loop(db, clock, settings.timer_interval_s, after_commit))]
+        loop = asyncio.get_running_loop()
+        # Delivery starts the moment a transaction that queued notifications commits, whoever ran it.
+        def wake_dispatcher() -> None:
+            loop.call_soon_threadsafe(wake.set)
+
+        db.on_outbox_commit(wake_dispatcher)
+        tasks = [asyncio.create_task(_timer_loop(db, clock, settings.timer_interval_s))]
         if settings.dispatch:
             tasks.append(asyncio.create_task(dispatcher.run(wake)))
         try:
@@ -136,10 +140,9 @@ def dispatcher_settings(settings: Settings) -> DispatcherSettings:
     return DispatcherSettings(batch_window_s=settings.batch_window_s, retry=retry)
 
 
-async def _timer_loop(db: Database, clock: Clock, interval_s: float, after_commit: Callable[[], None]) -> None:
+async def _timer_loop(db: Database, clock: Clock, interval_s: float) -> None:
     while True:
-        if await asyncio.to_thread(timers.run_once, db, clock):
-            after_commit()
+        await asyncio.to_thread(timers.run_once, db, clock)
         await asyncio.sleep(interval_s)
 
 

@@ -27,6 +27,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("SerializationException", f"The request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("SerializationException", "The request body nests too deeply.") from exc
     if not isinstance(document, dict):
         raise ProtocolError("SerializationException", "The request body must be a JSON object.")
     return document
@@ -46,7 +48,8 @@ def parse_input(operation: OperationModel, document: dict[str, Any]) -> dict[str
 
 @cache
 def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    # The model's patterns end in ``$``, which in Python also matches before a final newline.
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
 
 
 def _name(path: str, member: str) -> str:
@@ -110,6 +113,10 @@ def _check_length(shape: Shape, length: int, path: str, unit: str) -> None:
 def _string(shape: Shape, value: Any, path: str) -> str:
     if not isinstance(value, str):
         raise InvalidParameterValue(f"Value for {path} must be a string.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON can carry lone surrogates; no store can
+        raise InvalidParameterValue(f"Value for {path} is not valid Unicode text.") from exc
     enum = shape.metadata.get("enum")
     if enum and value not in enum:
         raise InvalidParameterValue(f"Value '{value[:64]}' for {path} must be one of: {', '.join(enum)}.")

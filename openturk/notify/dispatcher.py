@@ -47,12 +47,10 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
 
     # -- one pass, synchronous (runs in a worker thread) ---------------------------------------------
-    def form(self) -> int:
+    def form_and_claim(self) -> list[Outgoing]:
+        """Batch waiting events into messages and lease what is due, in one transaction."""
         with self.db.write() as conn:
-            return outbox.form_messages(conn, _wall_ms())
-
-    def claim(self) -> list[Outgoing]:
-        with self.db.write() as conn:
+            outbox.form_messages(conn, _wall_ms())
             return outbox.claim(
                 conn, self.owner, _wall_ms(), int(self.settings.lease_s * 1000), self.settings.claim_limit
             )
@@ -84,8 +82,7 @@ class Dispatcher:
     # -- the loop -----------------------------------------------------------------------------------------
     async def run_once(self) -> int:
         """Form, claim and send once; returns how many messages were sent (attempted)."""
-        await asyncio.to_thread(self.form)
-        claimed = await asyncio.to_thread(self.claim)
+        claimed = await asyncio.to_thread(self.form_and_claim)
         if not claimed:
             return 0
         by_transport: dict[str, list[Outgoing]] = {}

@@ -18,6 +18,7 @@ from openturk.domain.model import Event
 from openturk.notify import message as doc
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing
+from openturk.store.database import OUTBOX_WRITTEN
 from openturk.store.schema import delivery_attempts, events, messages, notification_settings, outbox
 
 FORM_LIMIT = 5000
@@ -34,6 +35,7 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
             ).first()
         spec = specs[event.hit_type_id]
         if spec is not None and spec.active and event.event_type in spec.event_types.split(","):
+            conn.info[OUTBOX_WRITTEN] = True
             conn.execute(
                 insert(outbox).values(
                     event_id=event_id,

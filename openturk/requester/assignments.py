@@ -83,6 +83,7 @@ def list_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, 
             "ListAssignmentsForHIT",
             lambda after, limit: repo.assignments_page(hit.hit_id, statuses, tuple(after) if after else None, limit),
             lambda a: [a.submit_time, a.assignment_id],
+            [0, ""],
         )
         return {"NextToken": token, "NumResults": len(page), "Assignments": [assignment_to_wire(a) for a in page]}
 

@@ -246,6 +246,7 @@ def list_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             "ListHITs",
             lambda after, limit: repo.hits_page(ctx.customer_id, tuple(after) if after else None, limit),
             lambda hit: [hit.creation_time, hit.hit_id],
+            [0, ""],
         )
         return {"NextToken": token, "NumResults": len(page), "HITs": hits_to_wire(repo, page)}
 
@@ -262,6 +263,7 @@ def list_reviewable_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
                 ctx.customer_id, tuple(after) if after else None, limit, statuses=[status], hit_type_id=hit_type_id
             ),
             lambda hit: [hit.creation_time, hit.hit_id],
+            [0, ""],
         )
         return {"NextToken": token, "NumResults": len(page), "HITs": hits_to_wire(repo, page)}
 

@@ -17,16 +17,28 @@ DEFAULT_PAGE_SIZE = 10
 T = TypeVar("T")
 
 
-def decode(token: str | None, operation: str) -> Any:
+def _same_shape(key: Any, sample: Any) -> bool:
+    """Whether a decoded key has the structure of the keys this operation writes (tokens are forgeable)."""
+    if isinstance(sample, list):
+        return isinstance(key, list) and len(key) == len(sample) and all(map(_same_shape, key, sample))
+    if isinstance(sample, bool) or isinstance(key, bool):
+        return False
+    if isinstance(sample, int):
+        return isinstance(key, int) and -(2**63) <= key < 2**63
+    return isinstance(key, str) and len(key) <= 64
+
+
+def decode(token: str | None, operation: str, sample_key: Any) -> Any:
+    """The keyset position a token names; ``sample_key`` shows the shape a real key has."""
     if token is None:
         return None
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        if payload["o"] != operation:
-            raise ValueError("token of another operation")
+        if payload["o"] != operation or not _same_shape(payload["k"], sample_key):
+            raise ValueError("token of another operation or shape")
         return payload["k"]
-    except (ValueError, KeyError, TypeError, UnicodeError) as exc:
+    except (ValueError, KeyError, TypeError, UnicodeError, RecursionError) as exc:
         raise InvalidParameterValue(f"NextToken '{token[:64]}' is invalid for {operation}.") from exc
 
 
@@ -44,10 +56,15 @@ def paginate(
     operation: str,
     fetch: Callable[[Any, int], Sequence[T]],
     key_of: Callable[[T], Any],
+    sample_key: Any,
 ) -> tuple[list[T], str | None]:
-    """Fetch one page after the token's position; return the items and the next token, if any."""
+    """Fetch one page after the token's position; return the items and the next token, if any.
+
+    ``sample_key`` is a key of the shape ``key_of`` returns (e.g. ``[0, ""]``): a forged token whose
+    key has another shape is refused before it reaches a query.
+    """
     size = page_size(params)
-    after = decode(params.get("NextToken"), operation)
+    after = decode(params.get("NextToken"), operation, sample_key)
     items = list(fetch(after, size + 1))
     if len(items) > size:
         items = items[:size]

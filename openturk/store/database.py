@@ -8,7 +8,7 @@ writers queue on the database lock instead of failing on an upgrade. PostgreSQL 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
 _WRITE = "openturk_write"
+# Set in a connection's info by whoever writes outbox rows; read once the transaction committed.
+OUTBOX_WRITTEN = "openturk_outbox_written"
 
 
 def normalise_url(url: str) -> str:
@@ -36,14 +38,26 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.engine = _create_engine(self.url, self.is_sqlite)
+        self._outbox_listeners: list[Callable[[], None]] = []
+
+    def on_outbox_commit(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from the committing thread) after any transaction that wrote outbox rows."""
+        self._outbox_listeners.append(listener)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: on SQLite it takes the write lock up front."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop(OUTBOX_WRITTEN, None)
+                raise
+            if conn.info.pop(OUTBOX_WRITTEN, False):
+                for listener in self._outbox_listeners:
+                    listener()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

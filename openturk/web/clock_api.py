@@ -19,8 +19,8 @@ MAX_ADVANCE_S = 10 * 365 * 24 * 3600
 
 
 class ClockAPI:
-    def __init__(self, db: Database, clock: VirtualClock, after_commit: object) -> None:
-        self.db, self.clock, self.after_commit = db, clock, after_commit
+    def __init__(self, db: Database, clock: VirtualClock) -> None:
+        self.db, self.clock = db, clock
         self._lock = asyncio.Lock()
 
     def routes(self) -> list[Route]:
@@ -53,6 +53,4 @@ class ClockAPI:
             fired = await run_in_threadpool(timers.fire_due, self.db, target, self.clock)
             self.clock.advance_to(target)
             await run_in_threadpool(timers.save_offset, self.db, self.clock)
-        if fired and callable(self.after_commit):
-            self.after_commit()
         return JSONResponse({"Now": self.clock.now_ms() / 1000, "Fired": fired})

@@ -28,8 +28,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class WorkerAPI:
-    def __init__(self, db: Database, clock: Clock, settings: Settings, after_commit: Callable[[], None]) -> None:
-        self.db, self.clock, self.settings, self.after_commit = db, clock, settings, after_commit
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+        self.db, self.clock, self.settings = db, clock, settings
 
     def routes(self) -> list[Route]:
         return [
@@ -88,7 +88,6 @@ class WorkerAPI:
         accepted = await run_in_threadpool(
             actions.accept, self.db, self.clock, worker_id, request.path_params["hit_id"]
         )
-        self.after_commit()
         return {"AssignmentId": accepted.assignment_id, "HITId": accepted.hit_id, "Deadline": accepted.deadline / 1000}
 
     async def submit(self, request: Request) -> Any:
@@ -99,7 +98,6 @@ class WorkerAPI:
             raise WorkerError(400, "InvalidAnswer", "Answers must be an object of QuestionIdentifier to value.")
         assignment_id = request.path_params["assignment_id"]
         await run_in_threadpool(actions.submit, self.db, self.clock, worker_id, assignment_id, list(answers.items()))
-        self.after_commit()
         return {"AssignmentId": assignment_id, "AssignmentStatus": "Submitted"}
 
     async def return_(self, request: Request) -> Any:
@@ -107,7 +105,6 @@ class WorkerAPI:
         worker_id = await self._worker(request, body.get("WorkerId"))
         assignment_id = request.path_params["assignment_id"]
         await run_in_threadpool(actions.return_assignment, self.db, self.clock, worker_id, assignment_id)
-        self.after_commit()
         return {"AssignmentId": assignment_id, "AssignmentStatus": "Returned"}
 
     async def external_submit(self, request: Request) -> Response:
@@ -123,7 +120,6 @@ class WorkerAPI:
             await run_in_threadpool(actions.submit, self.db, self.clock, None, assignment_id, fields)
         except WorkerError as error:
             return HTMLResponse(_page("Not submitted", error.message), status_code=error.status)
-        self.after_commit()
         return HTMLResponse(_page("Submitted", f"Assignment {escape(assignment_id)} was submitted. Thank you."))
 
 

@@ -95,24 +95,34 @@ class Dispatcher:
         return len(claimed)
 
     async def run(self, wake: asyncio.Event | None = None) -> None:
-        """Deliver until cancelled. ``wake`` is set by the API right after events commit."""
+        """Deliver until cancelled. ``wake`` is set right after a transaction that queued events commits."""
         for transport in self.transports.values():
             await asyncio.to_thread(transport.warm)
         while True:
             try:
                 sent = await self.run_once()
-                delay = 0.0 if sent >= self.settings.claim_limit else await asyncio.to_thread(self.next_wake_s)
+                if sent >= self.settings.claim_limit:
+                    continue  # more is waiting
+                if wake is None or not wake.is_set():
+                    delay = await asyncio.to_thread(self.next_wake_s)
+                    await self._sleep(delay, wake)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("dispatcher pass failed; retrying shortly")
-                delay = self.settings.poll_interval_s
-            if delay > 0:
-                if wake is None:
-                    await asyncio.sleep(delay)
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), timeout=delay)
-                    wake.clear()
-                    # Let events that commit close together share a message.
-                    await asyncio.sleep(self.settings.batch_window_s)
+                await asyncio.sleep(self.settings.poll_interval_s)
+                continue
+            if wake is not None and wake.is_set():
+                wake.clear()
+                # Let events that commit close together share a message.
+                await asyncio.sleep(self.settings.batch_window_s)
+
+    @staticmethod
+    async def _sleep(delay: float, wake: asyncio.Event | None) -> None:
+        if delay <= 0:
+            return
+        if wake is None:
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=delay)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openturk.clock import SystemClock
+from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store.database import Database
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_worker.add_argument("name")
     _db_option(create_worker)
     policy_cli.register(sub)
+    route_cli.register(sub)
     return parser
 
 
@@ -265,7 +267,13 @@ def workers_create(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "dispatch": dispatch, "deliveries": deliveries, "destinations": policy_cli.run}
+COMMANDS = {
+    "serve": serve,
+    "dispatch": dispatch,
+    "deliveries": deliveries,
+    "destinations": policy_cli.run,
+    "route": route_cli.run,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,9 +13,12 @@ stream (real SQS/SNS included).
 from __future__ import annotations
 
 from openturk.consumer.answers import UploadedFile, parse_answers
+from openturk.consumer.context import Context as MTurkContext
 from openturk.consumer.dedup import DedupStore, MemoryDedup, SQLDedup, SQLiteDedup, open_dedup
 from openturk.consumer.events import Document, Event, MalformedNotification, documents_from, parse_document
 from openturk.consumer.lambda_adapter import SQSBatchFailed, lambda_handler
+from openturk.consumer.observed import MemoryObserved, SQLObserved
+from openturk.consumer.reconcile import Reconciler
 from openturk.consumer.router import HandlerFailed, Router
 from openturk.consumer.sns import (
     CertificateUnavailable,
@@ -34,13 +37,17 @@ __all__ = [
     "Event",
     "HandlerFailed",
     "InvalidSNSMessage",
+    "MTurkContext",
     "MalformedNotification",
     "MemoryDedup",
+    "MemoryObserved",
+    "Reconciler",
     "Router",
     "SNSMessage",
     "SNSReceiver",
     "SNSVerifier",
     "SQLDedup",
+    "SQLObserved",
     "SQLiteDedup",
     "SQSBatchFailed",
     "UntrustedSNSMessage",

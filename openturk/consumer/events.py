@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 _DOCUMENT_KEYS = {"EventDocVersion", "EventDocId", "CustomerId", "Events"}
-_EVENT_KEYS = {"EventType", "EventTimestamp", "HITTypeId", "HITId", "AssignmentId"}
+_EVENT_KEYS = {"EventType", "EventTimestamp", "HITTypeId", "HITId", "AssignmentId", "EventIndex"}
 
 
 class MalformedNotification(ValueError):
@@ -88,10 +88,14 @@ def parse_document(payload: str | bytes | Mapping[str, Any]) -> Document:
     elif not isinstance(doc_id, str) or not doc_id:
         raise MalformedNotification("EventDocId must be a non-empty string")
     events = []
-    for index, item in enumerate(events_raw):
-        where = f"Events[{index}]"
+    for position, item in enumerate(events_raw):
+        where = f"Events[{position}]"
         if not isinstance(item, Mapping):
             raise MalformedNotification(f"{where} must be an object")
+        # A document split by `openturk route` keeps each event's place in the original document.
+        index = item.get("EventIndex", position)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise MalformedNotification(f"{where}.EventIndex must be a non-negative integer")
         event_type = item.get("EventType")
         if not isinstance(event_type, str) or not event_type:
             raise MalformedNotification(f"{where}.EventType is missing")

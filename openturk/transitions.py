@@ -25,6 +25,21 @@ def held_cents(hit: HIT, counts: SlotCounts, hit_type: HITType, now: int) -> int
     return (open_slots + counts.pending + counts.submitted) * unit
 
 
+def record_new(
+    repo: Repository,
+    hit: HIT,
+    hit_type: HITType,
+    events: Sequence[Event],
+    now: int,
+    review_policies: tuple[str | None, str | None] = (None, None),
+) -> None:
+    """Insert a new HIT with its escrow already held, and append its events."""
+    held = held_cents(hit, SlotCounts(), hit_type, now)
+    repo.insert_hit(hit, review_policies, held)
+    repo.change_balances(hit.customer_id, on_hold=held)
+    outbox.record_events(repo.conn, events, int(time.time() * 1000))
+
+
 def record(
     repo: Repository,
     hit: HIT,
@@ -32,12 +47,9 @@ def record(
     events: Sequence[Event],
     now: int,
     hit_type: HITType | None = None,
-    *,
-    save: bool = True,
 ) -> None:
-    """Save ``hit`` (unless just inserted), move its escrow, and append ``events``."""
-    if save:
-        repo.save_hit(hit)
+    """Save ``hit``, move its escrow to what its slots now hold, and append ``events``."""
+    repo.save_hit(hit)
     if hit_type is None or hit_type.hit_type_id != hit.hit_type_id:
         hit_type = repo.hit_type(hit.hit_type_id)
     assert hit_type is not None

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from openturk.domain.model import Event
 from openturk.notify import message as doc
@@ -24,27 +24,36 @@ from openturk.store.schema import delivery_attempts, events, messages, notificat
 FORM_LIMIT = 5000
 
 
+# Built once: these run inside every state-changing API call (see store/repository.py).
+_INSERT_EVENT = insert(events).returning(events.c.event_id)
+_SPEC_OF_TYPE = select(notification_settings).where(notification_settings.c.hit_type_id == bindparam("hit_type_id"))
+_INSERT_OUTBOX = insert(outbox)
+
+
 def record_events(conn: Connection, new_events: Sequence[Event], committed_at: int) -> None:
-    """Append events and, where the HIT type's active specification lists the type, their outbox rows."""
+    """Append events and, where the HIT type's active specification lists the type, their outbox rows.
+
+    The specification is read in the same transaction, so the one in force when the event
+    commits decides where it goes.
+    """
     specs: dict[str, Any] = {}
     for event in new_events:
-        event_id = conn.execute(insert(events).values(**event.__dict__).returning(events.c.event_id)).scalar_one()
+        event_id = conn.execute(_INSERT_EVENT, dict(event.__dict__)).scalar_one()
         if event.hit_type_id not in specs:
-            specs[event.hit_type_id] = conn.execute(
-                select(notification_settings).where(notification_settings.c.hit_type_id == event.hit_type_id)
-            ).first()
+            specs[event.hit_type_id] = conn.execute(_SPEC_OF_TYPE, {"hit_type_id": event.hit_type_id}).first()
         spec = specs[event.hit_type_id]
         if spec is not None and spec.active and event.event_type in spec.event_types.split(","):
             conn.info[OUTBOX_WRITTEN] = True
             conn.execute(
-                insert(outbox).values(
-                    event_id=event_id,
-                    customer_id=spec.customer_id,
-                    transport=spec.transport,
-                    destination=spec.destination,
-                    version=spec.version,
-                    committed_at=committed_at,
-                )
+                _INSERT_OUTBOX,
+                {
+                    "event_id": event_id,
+                    "customer_id": spec.customer_id,
+                    "transport": spec.transport,
+                    "destination": spec.destination,
+                    "version": spec.version,
+                    "committed_at": committed_at,
+                },
             )
 
 

@@ -225,8 +225,7 @@ def _create(
                 "This Requester has insufficient funds in their account to complete this transaction."
             )
         hit, events = lifecycle.create(hit, now)
-        repo.insert_hit(hit, policies)  # type: ignore[arg-type]
-        transitions.record(repo, hit, counts, events, now, hit_type, save=False)
+        transitions.record_new(repo, hit, hit_type, events, now, policies)  # type: ignore[arg-type]
         idempotency.remember(repo, ctx.customer_id, token, operation, hit.hit_id, ctx.request_id, now)
         return {"HIT": hit_to_wire(hit, hit_type, counts)}
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
 
 from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
 from openturk.store.schema import (
@@ -63,17 +63,80 @@ def _assignment(row: Row[Any]) -> Assignment:
     return Assignment(**{name: getattr(row, name) for name in Assignment.__dataclass_fields__})
 
 
+# Statements on the hot paths are built once: SQLAlchemy then skips rebuilding them and their
+# cache keys on every call, which was most of a request's CPU time (bench/api.py).
+_P = bindparam
+_ACCESS_KEY = select(access_keys.c.customer_id, access_keys.c.secret_access_key).where(
+    access_keys.c.access_key_id == _P("access_key_id")
+)
+_BALANCES = select(requesters.c.balance_cents, requesters.c.on_hold_cents).where(
+    requesters.c.customer_id == _P("customer_id")
+)
+_BALANCES_FOR_UPDATE = _BALANCES.with_for_update()
+_CHANGE_BALANCES = (
+    update(requesters)
+    .where(requesters.c.customer_id == _P("b_customer_id"))
+    .values(
+        balance_cents=requesters.c.balance_cents + _P("b_balance"),
+        on_hold_cents=requesters.c.on_hold_cents + _P("b_on_hold"),
+    )
+)
+_INSERT_LEDGER = insert(ledger)
+_HELD = select(hits.c.held_cents).where(hits.c.hit_id == _P("hit_id"))
+_SET_HELD = update(hits).where(hits.c.hit_id == _P("b_hit_id")).values(held_cents=_P("b_held"))
+_HIT_TYPE = select(hit_types).where(hit_types.c.hit_type_id == _P("hit_type_id"))
+_HIT = select(hits).where(hits.c.hit_id == _P("hit_id"))
+_HIT_FOR_UPDATE = _HIT.with_for_update()
+_INSERT_HIT = insert(hits)
+_SAVE_HIT = (
+    update(hits)
+    .where(hits.c.hit_id == _P("b_hit_id"))
+    .values(
+        hit_type_id=_P("b_hit_type_id"),
+        max_assignments=_P("b_max_assignments"),
+        status=_P("b_status"),
+        review_status=_P("b_review_status"),
+        expiration=_P("b_expiration"),
+        expiry_processed=_P("b_expiry_processed"),
+    )
+)
+_SLOT_COUNT = (
+    select(assignments.c.status, func.count())
+    .where(assignments.c.hit_id == _P("hit_id"), assignments.c.status.in_(_P("statuses", expanding=True)))
+    .group_by(assignments.c.status)
+)
+_SLOT_COUNTS = (
+    select(assignments.c.hit_id, assignments.c.status, func.count())
+    .where(
+        assignments.c.hit_id.in_(_P("hit_ids", expanding=True)),
+        assignments.c.status.in_(_P("statuses", expanding=True)),
+    )
+    .group_by(assignments.c.hit_id, assignments.c.status)
+)
+_ASSIGNMENT = select(assignments).where(assignments.c.assignment_id == _P("assignment_id"))
+_ASSIGNMENT_FOR_UPDATE = _ASSIGNMENT.with_for_update()
+_INSERT_ASSIGNMENT = insert(assignments)
+_ASSIGNMENT_FIELDS = [
+    name for name in Assignment.__dataclass_fields__ if name not in ("assignment_id", "hit_id", "worker_id")
+]
+_SAVE_ASSIGNMENT = (
+    update(assignments)
+    .where(assignments.c.assignment_id == _P("b_assignment_id"))
+    .values({name: _P(f"b_{name}") for name in _ASSIGNMENT_FIELDS})
+)
+_COUNTED = ("Accepted", "Submitted", "Approved", "Rejected")
+
+# HIT types never change once created, so a row read is kept for the process's life.
+_hit_type_cache: dict[str, HITType] = {}
+
+
 class Repository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     # -- requesters and workers -------------------------------------------------------------
     def access_key(self, access_key_id: str) -> tuple[str, str | None] | None:
-        row = self.conn.execute(
-            select(access_keys.c.customer_id, access_keys.c.secret_access_key).where(
-                access_keys.c.access_key_id == access_key_id
-            )
-        ).first()
+        row = self.conn.execute(_ACCESS_KEY, {"access_key_id": access_key_id}).first()
         return (row.customer_id, row.secret_access_key) if row else None
 
     def insert_requester(self, customer_id: str, name: str, now: int) -> None:
@@ -102,41 +165,44 @@ class Repository:
     def add_ledger_entry(self, customer_id: str, amount_cents: int, kind: str, reference: str | None, now: int) -> None:
         """Record money moving and keep the requester's running balance in step."""
         self.conn.execute(
-            insert(ledger).values(
-                customer_id=customer_id, amount_cents=amount_cents, kind=kind, reference=reference, created_at=now
-            )
+            _INSERT_LEDGER,
+            {
+                "customer_id": customer_id,
+                "amount_cents": amount_cents,
+                "kind": kind,
+                "reference": reference,
+                "created_at": now,
+            },
         )
         self.change_balances(customer_id, balance=amount_cents)
 
     def balances(self, customer_id: str, *, for_update: bool = False) -> tuple[int, int]:
         """(balance, on hold) in cents."""
-        query = select(requesters.c.balance_cents, requesters.c.on_hold_cents).where(
-            requesters.c.customer_id == customer_id
-        )
-        row = self.conn.execute(query.with_for_update() if for_update else query).first()
+        row = self.conn.execute(_BALANCES_FOR_UPDATE if for_update else _BALANCES, {"customer_id": customer_id}).first()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def change_balances(self, customer_id: str, *, balance: int = 0, on_hold: int = 0) -> None:
         if balance or on_hold:
             self.conn.execute(
-                update(requesters)
-                .where(requesters.c.customer_id == customer_id)
-                .values(
-                    balance_cents=requesters.c.balance_cents + balance,
-                    on_hold_cents=requesters.c.on_hold_cents + on_hold,
-                )
+                _CHANGE_BALANCES, {"b_customer_id": customer_id, "b_balance": balance, "b_on_hold": on_hold}
             )
 
     def held_cents(self, hit_id: str) -> int:
-        return int(self.conn.execute(select(hits.c.held_cents).where(hits.c.hit_id == hit_id)).scalar_one())
+        return int(self.conn.execute(_HELD, {"hit_id": hit_id}).scalar_one())
 
     def set_held_cents(self, hit_id: str, cents: int) -> None:
-        self.conn.execute(update(hits).where(hits.c.hit_id == hit_id).values(held_cents=cents))
+        self.conn.execute(_SET_HELD, {"b_hit_id": hit_id, "b_held": cents})
 
     # -- HIT types ------------------------------------------------------------------------------
     def hit_type(self, hit_type_id: str) -> HITType | None:
-        row = self.conn.execute(select(hit_types).where(hit_types.c.hit_type_id == hit_type_id)).first()
-        return _hit_type(row) if row else None
+        cached = _hit_type_cache.get(hit_type_id)
+        if cached is not None:
+            return cached
+        row = self.conn.execute(_HIT_TYPE, {"hit_type_id": hit_type_id}).first()
+        if row is None:
+            return None
+        found = _hit_type_cache[hit_type_id] = _hit_type(row)
+        return found
 
     def hit_type_by_digest(self, customer_id: str, digest: str) -> HITType | None:
         row = self.conn.execute(
@@ -162,53 +228,55 @@ class Repository:
         )
 
     def hit_types_by_id(self, ids: Iterable[str]) -> dict[str, HITType]:
-        wanted = set(ids)
-        if not wanted:
-            return {}
-        rows = self.conn.execute(select(hit_types).where(hit_types.c.hit_type_id.in_(wanted))).all()
-        return {row.hit_type_id: _hit_type(row) for row in rows}
+        """The HIT types named (missing ids are left out); most come from the process cache."""
+        found = {}
+        for hit_type_id in set(ids):
+            hit_type = self.hit_type(hit_type_id)
+            if hit_type is not None:
+                found[hit_type_id] = hit_type
+        return found
 
     # -- HITs -------------------------------------------------------------------------------------
     def hit(self, hit_id: str, *, for_update: bool = False) -> HIT | None:
-        query = select(hits).where(hits.c.hit_id == hit_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+        row = self.conn.execute(_HIT_FOR_UPDATE if for_update else _HIT, {"hit_id": hit_id}).first()
         return _hit(row) if row else None
 
-    def insert_hit(self, hit: HIT, review_policies: tuple[str | None, str | None] = (None, None)) -> None:
+    def insert_hit(
+        self, hit: HIT, review_policies: tuple[str | None, str | None] = (None, None), held: int = 0
+    ) -> None:
         self.conn.execute(
-            insert(hits).values(
-                hit_id=hit.hit_id,
-                customer_id=hit.customer_id,
-                hit_type_id=hit.hit_type_id,
-                hit_layout_id=hit.hit_layout_id,
-                question=hit.question,
-                requester_annotation=hit.requester_annotation,
-                max_assignments=hit.max_assignments,
-                status=hit.status,
-                review_status=hit.review_status,
-                creation_time=hit.creation_time,
-                expiration=hit.expiration,
-                expiry_processed=hit.expiry_processed,
-                held_cents=0,
-                assignment_review_policy=review_policies[0],
-                hit_review_policy=review_policies[1],
-            )
+            _INSERT_HIT,
+            {
+                "hit_id": hit.hit_id,
+                "customer_id": hit.customer_id,
+                "hit_type_id": hit.hit_type_id,
+                "hit_layout_id": hit.hit_layout_id,
+                "question": hit.question,
+                "requester_annotation": hit.requester_annotation,
+                "max_assignments": hit.max_assignments,
+                "status": hit.status,
+                "review_status": hit.review_status,
+                "creation_time": hit.creation_time,
+                "expiration": hit.expiration,
+                "expiry_processed": hit.expiry_processed,
+                "held_cents": held,
+                "assignment_review_policy": review_policies[0],
+                "hit_review_policy": review_policies[1],
+            },
         )
 
     def save_hit(self, hit: HIT) -> None:
         self.conn.execute(
-            update(hits)
-            .where(hits.c.hit_id == hit.hit_id)
-            .values(
-                hit_type_id=hit.hit_type_id,
-                max_assignments=hit.max_assignments,
-                status=hit.status,
-                review_status=hit.review_status,
-                expiration=hit.expiration,
-                expiry_processed=hit.expiry_processed,
-            )
+            _SAVE_HIT,
+            {
+                "b_hit_id": hit.hit_id,
+                "b_hit_type_id": hit.hit_type_id,
+                "b_max_assignments": hit.max_assignments,
+                "b_status": hit.status,
+                "b_review_status": hit.review_status,
+                "b_expiration": hit.expiration,
+                "b_expiry_processed": hit.expiry_processed,
+            },
         )
 
     def hits_page(
@@ -238,14 +306,9 @@ class Repository:
         counts = {hit_id: SlotCounts() for hit_id in hit_ids}
         if not hit_ids:
             return counts
-        rows = self.conn.execute(
-            select(assignments.c.hit_id, assignments.c.status, func.count())
-            .where(
-                assignments.c.hit_id.in_(hit_ids),
-                assignments.c.status.in_(("Accepted", "Submitted", "Approved", "Rejected")),
-            )
-            .group_by(assignments.c.hit_id, assignments.c.status)
-        ).all()
+        if len(hit_ids) == 1:
+            return {hit_ids[0]: self.slot_count(hit_ids[0])}
+        rows = self.conn.execute(_SLOT_COUNTS, {"hit_ids": list(hit_ids), "statuses": _COUNTED}).all()
         for hit_id, status, number in rows:
             current = counts[hit_id]
             if status == "Accepted":
@@ -257,24 +320,25 @@ class Repository:
         return counts
 
     def slot_count(self, hit_id: str) -> SlotCounts:
-        return self.slot_counts([hit_id])[hit_id]
+        by_status: dict[str, int] = dict(self.conn.execute(_SLOT_COUNT, {"hit_id": hit_id, "statuses": _COUNTED}).all())
+        return SlotCounts(
+            pending=int(by_status.get("Accepted", 0)),
+            submitted=int(by_status.get("Submitted", 0)),
+            completed=int(by_status.get("Approved", 0)) + int(by_status.get("Rejected", 0)),
+        )
 
     # -- assignments ------------------------------------------------------------------------------
     def assignment(self, assignment_id: str, *, for_update: bool = False) -> Assignment | None:
-        query = select(assignments).where(assignments.c.assignment_id == assignment_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self.conn.execute(query).first()
+        statement = _ASSIGNMENT_FOR_UPDATE if for_update else _ASSIGNMENT
+        row = self.conn.execute(statement, {"assignment_id": assignment_id}).first()
         return _assignment(row) if row else None
 
     def insert_assignment(self, assignment: Assignment) -> None:
-        self.conn.execute(insert(assignments).values(**assignment.__dict__))
+        self.conn.execute(_INSERT_ASSIGNMENT, dict(assignment.__dict__))
 
     def save_assignment(self, assignment: Assignment) -> None:
-        values = {k: v for k, v in assignment.__dict__.items() if k not in ("assignment_id", "hit_id", "worker_id")}
-        self.conn.execute(
-            update(assignments).where(assignments.c.assignment_id == assignment.assignment_id).values(**values)
-        )
+        values = {f"b_{name}": getattr(assignment, name) for name in _ASSIGNMENT_FIELDS}
+        self.conn.execute(_SAVE_ASSIGNMENT, {"b_assignment_id": assignment.assignment_id, **values})
 
     def worker_has_accepted(self, worker_id: str, hit_id: str) -> bool:
         found = self.conn.execute(

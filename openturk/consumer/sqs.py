@@ -1,0 +1,463 @@
+"""Consume notifications from an SQS queue: long polling, visibility heartbeat, backoff, dead letters.
+
+    consumer = SQSConsumer(queue_url, router, concurrency=4)
+    consumer.run()          # until consumer.stop() (or the given stop_event is set)
+
+Contract:
+- A message is deleted (``DeleteMessageBatch``) only when every handler of every event in it
+  succeeded or had already succeeded (the router's de-duplication by EventDocId and event index).
+- A message that fails — a handler raised, an event is claimed by another consumer, the body is not
+  a notification document, or the sender check rejected it — is never deleted: it is made visible
+  again after a backoff that grows with ``ApproximateReceiveCount`` (``backoff_s``). It reaches a
+  dead-letter queue either through the queue's own RedrivePolicy (the consumer just does not delete
+  it) or, with ``dead_letter_queue_url`` and ``max_receives``, through the consumer: on the
+  ``max_receives``-th failed receive it sends the original body, byte for byte, to the DLQ with the
+  message attributes ``openturk.error`` (the error) and ``openturk.source`` (this queue's URL) and
+  only then deletes it here.
+- While a message is held (waiting for a worker or being handled), its visibility is extended
+  (``ChangeMessageVisibilityBatch``) once half of ``visibility_timeout`` has passed, so a slow
+  handler is never run twice at once because its message became visible.
+- Sender check (``sender_id``): a message whose SQS ``SenderId`` attribute is not the configured
+  sending identity is rejected — logged, treated as failed, so it ends in the dead-letter queue and
+  its handlers never run. A SenderId of the form ``AROA…:session`` (an assumed role) matches a
+  configured ``AROA…`` id. Note: moto's SQS stamps every message with one fixed SenderId,
+  whatever credentials sent it.
+- ``stop()`` stops receiving, returns messages not yet started at once (visibility 0), lets the
+  handlers already running finish and acknowledges them; ``run`` then returns. The poll in progress
+  (at most ``wait_seconds``) is waited for, and whatever it brings is returned at once too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openturk.consumer.events import MalformedNotification, documents_from
+from openturk.consumer.router import HandlerFailed, Router
+
+log = logging.getLogger("openturk.consumer.sqs")
+
+MAX_BATCH = 10  # SQS's limit for ReceiveMessage, DeleteMessageBatch and ChangeMessageVisibilityBatch
+MAX_VISIBILITY_S = 43_200
+MAX_ATTRIBUTE_TEXT = 4096
+PLACEHOLDER_KEY = "openturk-consumer"
+# Errors no retry can fix: the consumer stops and ``run`` raises ConsumerError.
+FATAL_CODES = {
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidAddress",
+    "InvalidClientTokenId",
+    "InvalidSecurity",
+}
+_QUEUE_HOST = re.compile(r"^https?://(?:sqs\.([a-z0-9-]+)\.amazonaws\.com|([a-z0-9-]+)\.queue\.amazonaws\.com)")
+
+
+class ConsumerError(RuntimeError):
+    """The queue cannot be consumed at all (it does not exist, access is denied)."""
+
+
+class SenderRejected(Exception):
+    """The message's SenderId is not the configured sending identity."""
+
+
+def backoff_s(receive_count: int, base_s: float, cap_s: float) -> int:
+    """Seconds a failed message stays invisible after its ``receive_count``-th receive.
+
+    ``base_s · 2^(receive_count−1)``, capped by ``cap_s`` and SQS's 12 h, in whole seconds (SQS's unit).
+    """
+    if base_s <= 0:
+        return 0
+    exponent = min(max(receive_count, 1) - 1, 32)
+    return int(min(math.ceil(base_s * 2**exponent), cap_s, MAX_VISIBILITY_S))
+
+
+def credentials_configured(environ: Mapping[str, str]) -> bool:
+    """Whether the environment names AWS credentials (without asking any metadata service)."""
+    if environ.get("AWS_ACCESS_KEY_ID") or environ.get("AWS_PROFILE"):
+        return True
+    shared = environ.get("AWS_SHARED_CREDENTIALS_FILE") or str(Path.home() / ".aws" / "credentials")
+    return Path(shared).exists()
+
+
+def make_sqs_client(
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    *,
+    queue_url: str | None = None,
+    max_pool_connections: int = 10,
+    environ: Mapping[str, str] | None = None,
+) -> Any:
+    """A boto3 SQS client: the usual AWS variables honoured (AWS_ENDPOINT_URL[_SQS] included).
+
+    The region comes from ``region``, AWS_REGION / AWS_DEFAULT_REGION, a real queue URL's host, else
+    us-east-1. With an endpoint and no credentials in the environment, placeholder keys are used
+    (local endpoints such as moto accept any).
+    """
+    import boto3
+    from botocore.config import Config
+
+    env = os.environ if environ is None else environ
+    endpoint = endpoint_url or env.get("AWS_ENDPOINT_URL_SQS") or env.get("AWS_ENDPOINT_URL")
+    from_url = _QUEUE_HOST.match(queue_url or "")
+    region = (
+        region
+        or env.get("AWS_REGION")
+        or env.get("AWS_DEFAULT_REGION")
+        or (from_url and (from_url.group(1) or from_url.group(2)))
+        or "us-east-1"
+    )
+    keys: dict[str, str] = {}
+    if endpoint and not credentials_configured(env):
+        keys = {"aws_access_key_id": PLACEHOLDER_KEY, "aws_secret_access_key": PLACEHOLDER_KEY}
+    config = Config(max_pool_connections=max_pool_connections, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("sqs", endpoint_url=endpoint, region_name=region, config=config, **keys)
+
+
+@dataclass
+class Stats:
+    """Counts of messages, for logs, tests and benchmarks."""
+
+    received: int = 0
+    handled: int = 0  # every event succeeded (or was a duplicate): deleted
+    failed: int = 0  # left for a retry (or dead-lettered)
+    dead_lettered: int = 0  # moved by this consumer to dead_letter_queue_url
+    returned: int = 0  # handed back unstarted at shutdown
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, count in counts.items():
+                setattr(self, name, getattr(self, name) + count)
+
+
+@dataclass
+class _Held:
+    message: dict[str, Any]
+    visible_until: float  # time.monotonic() when SQS may hand the message to someone else
+
+    @property
+    def receipt(self) -> str:
+        return str(self.message["ReceiptHandle"])
+
+    @property
+    def receive_count(self) -> int:
+        return int(self.message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+
+
+class SQSConsumer:
+    def __init__(
+        self,
+        queue_url: str,
+        router: Router,
+        *,
+        sqs_client: Any = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        concurrency: int = 1,
+        wait_seconds: int = 20,
+        batch_size: int = MAX_BATCH,
+        visibility_timeout: int = 30,
+        failure_backoff_s: float = 2.0,
+        max_backoff_s: float = 900.0,
+        dead_letter_queue_url: str | None = None,
+        max_receives: int | None = None,
+        sender_id: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
+        if not 0 <= wait_seconds <= 20:
+            raise ValueError("wait_seconds must be 0..20")
+        if not 1 <= visibility_timeout <= MAX_VISIBILITY_S:
+            raise ValueError(f"visibility_timeout must be 1..{MAX_VISIBILITY_S} seconds")
+        if (dead_letter_queue_url is None) != (max_receives is None):
+            raise ValueError("dead_letter_queue_url and max_receives go together")
+        if max_receives is not None and max_receives < 1:
+            raise ValueError("max_receives must be at least 1")
+        self.queue_url, self.router = queue_url, router
+        self.sqs = sqs_client or make_sqs_client(
+            endpoint_url, region, queue_url=queue_url, max_pool_connections=concurrency + 4
+        )
+        self.concurrency, self.wait_seconds, self.batch_size = concurrency, wait_seconds, batch_size
+        self.visibility_timeout = visibility_timeout
+        self.failure_backoff_s, self.max_backoff_s = failure_backoff_s, max_backoff_s
+        self.dead_letter_queue_url, self.max_receives = dead_letter_queue_url, max_receives
+        self.sender_id = sender_id
+        self.stats = Stats()
+        self._stop = threading.Event()
+        self._work: queue.Queue[_Held | None] = queue.Queue()
+        self._held: dict[str, _Held] = {}  # receipt handle → message, from receive until ack or failure
+        self._acks: list[_Held] = []
+        self._lock = threading.Lock()
+        self._visibility_lock = threading.Lock()  # a heartbeat never overrides a failure's backoff
+        self._fatal: ConsumerError | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask ``run`` to shut down gracefully; safe from any thread and from a signal handler."""
+        self._stop.set()
+
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        """Consume until stopped. Raises ConsumerError if the queue cannot be consumed at all."""
+        if stop_event is not None:
+            self._stop = stop_event
+        workers = [
+            threading.Thread(target=self._work_loop, name=f"openturk-sqs-worker-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
+        receiver = threading.Thread(target=self._receive_loop, name="openturk-sqs-receiver", daemon=True)
+        heartbeat_done = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._heartbeat_loop, args=(heartbeat_done,), name="openturk-sqs-heartbeat", daemon=True
+        )
+        for thread in (*workers, receiver, heartbeat):
+            thread.start()
+        log.info("consuming %s with %d worker(s)", self.queue_url, self.concurrency)
+        while not self._stop.wait(0.5):
+            pass
+        self._return_unstarted()
+        for _ in workers:
+            self._work.put(None)
+        for worker in workers:
+            worker.join()
+        receiver.join(timeout=self.wait_seconds + 30)
+        self._return_unstarted()  # whatever the last poll slipped in behind the workers' end
+        self._flush_acks(force=True)
+        heartbeat_done.set()
+        heartbeat.join()
+        log.info("stopped: %s", self.stats)
+        if self._fatal is not None:
+            raise self._fatal
+
+    # -- receiving --------------------------------------------------------------------------------------------
+
+    def _receive_loop(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        prefetch = max(self.batch_size, self.concurrency)
+        errors = 0
+        while not self._stop.is_set():
+            if self._work.qsize() >= prefetch:
+                self._stop.wait(0.005)  # enough is waiting for a worker; do not hide more from others
+                continue
+            started = time.monotonic()
+            try:
+                response = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=self.batch_size,
+                    WaitTimeSeconds=self.wait_seconds,
+                    VisibilityTimeout=self.visibility_timeout,
+                    AttributeNames=["ApproximateReceiveCount", "SenderId"],
+                    MessageAttributeNames=["All"],
+                )
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code in FATAL_CODES:
+                    self._fatal = ConsumerError(f"cannot consume {self.queue_url}: {exc}")
+                    log.error("%s", self._fatal)
+                    self._stop.set()
+                    return
+                errors += 1
+                log.warning("ReceiveMessage failed (%s); retrying", exc)
+                self._stop.wait(min(30.0, 0.5 * 2**errors))
+                continue
+            except BotoCoreError as exc:
+                errors += 1
+                log.warning("ReceiveMessage failed (%s); retrying", exc)
+                self._stop.wait(min(30.0, 0.5 * 2**errors))
+                continue
+            errors = 0
+            held = [_Held(message, started + self.visibility_timeout) for message in response.get("Messages", [])]
+            if not held:
+                continue
+            self.stats.add(received=len(held))
+            if self._stop.is_set():
+                self._change_visibility(held, 0)
+                self.stats.add(returned=len(held))
+                return
+            with self._lock:
+                self._held.update((h.receipt, h) for h in held)
+            for item in held:
+                self._work.put(item)
+
+    # -- handling ---------------------------------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            if self._stop.is_set():
+                self._give_back([item])
+                continue
+            self._process(item)
+            self._flush_acks()
+
+    def _process(self, held: _Held) -> None:
+        try:
+            self._check_sender(held.message)
+            for document in documents_from(held.message["Body"]):
+                self.router.handle_document(document)
+        except (HandlerFailed, MalformedNotification, SenderRejected) as exc:
+            self._failed(held, exc)
+        except Exception as exc:
+            log.error("message %s: unexpected error", held.message.get("MessageId"), exc_info=True)
+            self._failed(held, exc)
+        else:
+            with self._lock:
+                self._held.pop(held.receipt, None)
+                self._acks.append(held)
+            self.stats.add(handled=1)
+
+    def _check_sender(self, message: Mapping[str, Any]) -> None:
+        if self.sender_id is None:
+            return
+        sender = message.get("Attributes", {}).get("SenderId")
+        if sender == self.sender_id or (sender and str(sender).split(":", 1)[0] == self.sender_id):
+            return
+        log.warning(
+            "message %s rejected: SenderId %r is not the configured sender %r",
+            message.get("MessageId"),
+            sender,
+            self.sender_id,
+        )
+        raise SenderRejected(f"SenderId {sender!r} is not the configured sender {self.sender_id!r}")
+
+    def _failed(self, held: _Held, exc: BaseException) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        self.stats.add(failed=1)
+        receives = held.receive_count
+        if self.max_receives is not None and receives >= self.max_receives and self._dead_letter(held, error):
+            return
+        delay = backoff_s(receives, self.failure_backoff_s, self.max_backoff_s)
+        log.warning(
+            "message %s failed (receive %d), visible again in %ds: %s", held.message.get("MessageId"), receives, delay,
+            error,
+        )
+        with self._visibility_lock:
+            with self._lock:
+                self._held.pop(held.receipt, None)
+            self._change_visibility([held], delay)
+
+    def _dead_letter(self, held: _Held, error: str) -> bool:
+        """Move the message to the consumer's dead-letter queue; False if the DLQ refused it."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        assert self.dead_letter_queue_url is not None
+        attributes = dict(list(held.message.get("MessageAttributes", {}).items())[:8])  # SQS allows 10
+        attributes["openturk.error"] = {"DataType": "String", "StringValue": error[:MAX_ATTRIBUTE_TEXT]}
+        attributes["openturk.source"] = {"DataType": "String", "StringValue": self.queue_url}
+        extra: dict[str, str] = {}
+        if self.dead_letter_queue_url.endswith(".fifo"):
+            group = held.message.get("Attributes", {}).get("MessageGroupId", "openturk-dead-letters")
+            extra = {"MessageGroupId": group, "MessageDeduplicationId": str(held.message["MessageId"])}
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.dead_letter_queue_url,
+                MessageBody=held.message["Body"],
+                MessageAttributes=attributes,
+                **extra,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            log.error("could not dead-letter message %s: %s", held.message.get("MessageId"), exc)
+            return False
+        log.warning(
+            "message %s dead-lettered after %d receives: %s", held.message.get("MessageId"), held.receive_count, error
+        )
+        with self._lock:
+            self._held.pop(held.receipt, None)
+            self._acks.append(held)
+        self.stats.add(dead_lettered=1)
+        return True
+
+    # -- acknowledging and visibility -------------------------------------------------------------------------
+
+    def _flush_acks(self, force: bool = False) -> None:
+        """Delete acknowledged messages: a full batch, or whatever is done once no work is waiting."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        while True:
+            with self._lock:
+                ready = len(self._acks) >= MAX_BATCH or (self._acks and (force or self._work.empty()))
+                if not ready:
+                    return
+                batch, self._acks = self._acks[:MAX_BATCH], self._acks[MAX_BATCH:]
+            entries = [{"Id": str(i), "ReceiptHandle": h.receipt} for i, h in enumerate(batch)]
+            try:
+                response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                # Not lost: the messages come back and de-duplication skips their events.
+                log.warning("DeleteMessageBatch failed (%s); the messages will be skipped when redelivered", exc)
+                continue
+            for failure in response.get("Failed", []):
+                log.warning("could not delete a handled message: %s", failure.get("Message", failure))
+
+    def _return_unstarted(self) -> None:
+        waiting: list[_Held] = []
+        while True:
+            try:
+                item = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                waiting.append(item)
+        self._give_back(waiting)
+
+    def _give_back(self, held: list[_Held]) -> None:
+        if not held:
+            return
+        with self._visibility_lock:
+            with self._lock:
+                for item in held:
+                    self._held.pop(item.receipt, None)
+            self._change_visibility(held, 0)
+        self.stats.add(returned=len(held))
+        log.info("returned %d unstarted message(s) to the queue", len(held))
+
+    def _heartbeat_loop(self, done: threading.Event) -> None:
+        period = min(5.0, max(0.1, self.visibility_timeout / 10))
+        while not done.wait(period):
+            now = time.monotonic()
+            with self._visibility_lock:
+                with self._lock:
+                    due = [h for h in self._held.values() if h.visible_until - now < self.visibility_timeout / 2]
+                if due:
+                    for extended in self._change_visibility(due, self.visibility_timeout):
+                        extended.visible_until = now + self.visibility_timeout
+
+    def _change_visibility(self, held: list[_Held], seconds: int) -> list[_Held]:
+        """ChangeMessageVisibilityBatch; returns the messages SQS accepted the change for."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        changed: list[_Held] = []
+        for start in range(0, len(held), MAX_BATCH):
+            batch = held[start : start + MAX_BATCH]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": h.receipt, "VisibilityTimeout": seconds} for i, h in enumerate(batch)
+            ]
+            try:
+                response = self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("ChangeMessageVisibilityBatch failed: %s", exc)
+                continue
+            ok = {entry["Id"] for entry in response.get("Successful", [])}
+            changed.extend(h for i, h in enumerate(batch) if str(i) in ok)
+            for failure in response.get("Failed", []):
+                log.debug("visibility not changed: %s", failure)
+        return changed
+
+
+__all__ = ["ConsumerError", "SQSConsumer", "SenderRejected", "Stats", "backoff_s", "make_sqs_client"]

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from openturk import __version__, timers
 from openturk.api import auth
-from openturk.api.skeleton import MTurkEndpoint
+from openturk.api.skeleton import FastPath, MTurkEndpoint
 from openturk.clock import Clock, SystemClock, VirtualClock
 from openturk.errors import ProtocolError
 from openturk.notify import deliveries, transports
@@ -68,7 +68,7 @@ class Authenticator:
         )
 
 
-def build_app(settings: Settings, db: Database | None = None) -> Starlette:
+def build_app(settings: Settings, db: Database | None = None) -> FastPath:
     db = db or Database(settings.db_url)
     clock: Clock = VirtualClock() if settings.virtual_clock else SystemClock()
     wake = asyncio.Event()
@@ -108,6 +108,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
         if isinstance(clock, VirtualClock):
             clock.set_offset(await asyncio.to_thread(timers.load_offset, db))
         loop = asyncio.get_running_loop()
+
         # Delivery starts the moment a transaction that queued notifications commits, whoever ran it.
         def wake_dispatcher() -> None:
             loop.call_soon_threadsafe(wake.set)
@@ -127,8 +128,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Starlette:
             db.dispose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.db, app.state.clock, app.state.wake = db, clock, wake
-    return app
+    return FastPath(endpoint, app)
 
 
 def dispatcher_settings(settings: Settings) -> DispatcherSettings:

@@ -18,6 +18,7 @@ from botocore.model import OperationModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openturk.api import auth, parser, serializer, spec
 from openturk.errors import OpenTurkError, ProtocolError, ServiceFault
@@ -54,27 +55,55 @@ class MTurkEndpoint:
         self._authenticator = authenticator
 
     async def handle(self, request: Request) -> Response:
+        """The Starlette route (kept for mounting the endpoint inside another application)."""
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, payload, request_id = await self.respond(request.method, path, headers, await request.body())
+        return _response(status, payload, request_id)
+
+    async def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, str]:
+        """(status, JSON body, request id) for one request; never raises."""
         request_id = str(uuid.uuid4())
         try:
-            target = request.headers.get("x-amz-target", "")
+            target = headers.get("x-amz-target", "")
             operation = spec.operation_for_target(target)
             if operation is None:
                 raise ProtocolError(
                     "UnknownOperationException", f"Operation '{target}' is not an MTurk 2017-01-17 operation."
                 )
-            body = await request.body()
-            signed = auth.parse_authorization(request.headers)
-            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            payload = await run_in_threadpool(
-                self._call, operation, signed, request.method, path, headers, body, request_id
-            )
-            return _response(200, payload, request_id)
+            signed = auth.parse_authorization(headers)
+            payload = await run_in_threadpool(self._call, operation, signed, method, path, headers, body, request_id)
+            return 200, payload, request_id
         except OpenTurkError as error:
-            return error_response(error, request_id)
+            return error.status, json.dumps(error.body()).encode(), request_id
         except Exception:
             log.exception("request %s failed", request_id)
-            return error_response(ServiceFault(), request_id)
+            return 500, json.dumps(ServiceFault().body()).encode(), request_id
+
+    async def asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Raw ASGI for ``POST /``: the API's hot path skips the web framework's routing and middleware."""
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = scope.get("query_string", b"").decode("latin-1")
+        path = scope.get("path", "/") + (f"?{query}" if query else "")
+        status, payload, request_id = await self.respond(scope["method"], path, headers, b"".join(chunks))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", CONTENT_TYPE.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"x-amzn-requestid", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
 
     def _call(
         self,
@@ -92,3 +121,16 @@ class MTurkEndpoint:
             customer_id = self._authenticator.enroll(signed)
         result: dict[str, Any] = handlers()[operation.name](self._make_context(customer_id, request_id), params)
         return serializer.serialize_output(operation, result)
+
+
+class FastPath:
+    """Serves ``POST /`` with ``MTurkEndpoint.asgi`` and everything else with ``app``."""
+
+    def __init__(self, endpoint: MTurkEndpoint, app: ASGIApp) -> None:
+        self.endpoint, self.app = endpoint, app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/":
+            await self.endpoint.asgi(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

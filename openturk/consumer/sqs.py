@@ -247,7 +247,7 @@ class SQSConsumer:
     def _receive_loop(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        prefetch = max(self.batch_size, self.concurrency)
+        prefetch = int(os.environ.get("XPREFETCH", "0")) or max(self.batch_size, self.concurrency)
         errors = 0
         while not self._stop.is_set():
             if self._work.qsize() >= prefetch:

@@ -13,7 +13,14 @@ _ALPHABET = string.digits + string.ascii_uppercase
 
 
 def _random(length: int) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    # One draw from the OS instead of one per character (this runs in every CreateHIT): 8 random
+    # bits per character leave the base-36 digits uniform to within 2^-(2.8·length).
+    number = int.from_bytes(secrets.token_bytes(length), "big")
+    digits = []
+    for _ in range(length):
+        number, digit = divmod(number, 36)
+        digits.append(_ALPHABET[digit])
+    return "".join(digits)
 
 
 def entity_id() -> str:

@@ -30,6 +30,8 @@ class DispatcherSettings:
     poll_interval_s: float = 0.5
     lease_s: float = 30.0
     claim_limit: int = 200
+    # Batches being sent at once while the next pass forms and claims.
+    max_in_flight: int = 2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -80,11 +82,8 @@ class Dispatcher:
         return max(0.0, min(self.settings.poll_interval_s, (next_due - _wall_ms()) / 1000))
 
     # -- the loop -----------------------------------------------------------------------------------------
-    async def run_once(self) -> int:
-        """Form, claim and send once; returns how many messages were sent (attempted)."""
-        claimed = await asyncio.to_thread(self.form_and_claim)
-        if not claimed:
-            return 0
+    async def deliver(self, claimed: Sequence[Outgoing]) -> None:
+        """Send leased messages, one concurrent batch per transport, and record the outcomes."""
         by_transport: dict[str, list[Outgoing]] = {}
         for message in claimed:
             by_transport.setdefault(message.transport, []).append(message)
@@ -92,30 +91,66 @@ class Dispatcher:
             *(asyncio.to_thread(self.send, transport, batch) for transport, batch in by_transport.items())
         )
         await asyncio.to_thread(self.finish, [result for results in sent for result in results])
+
+    async def run_once(self) -> int:
+        """Form, claim and send once, to the end; returns how many messages were attempted."""
+        claimed = await asyncio.to_thread(self.form_and_claim)
+        if claimed:
+            await self.deliver(claimed)
         return len(claimed)
 
     async def run(self, wake: asyncio.Event | None = None) -> None:
-        """Deliver until cancelled. ``wake`` is set right after a transaction that queued events commits."""
+        """Deliver until cancelled. ``wake`` is set right after a transaction that queued events commits.
+
+        Passes overlap: while one claimed batch is being sent, the next pass already forms and claims
+        what committed since (up to ``max_in_flight`` batches), so an event never waits for an
+        earlier event's round trip to the destination. Leases keep the batches disjoint.
+        """
         for transport in self.transports.values():
             await asyncio.to_thread(transport.warm)
-        while True:
+        slots = asyncio.Semaphore(self.settings.max_in_flight)
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def deliver_then_free(claimed: list[Outgoing]) -> None:
             try:
-                sent = await self.run_once()
-                if sent >= self.settings.claim_limit:
-                    continue  # more is waiting
-                if wake is None or not wake.is_set():
-                    delay = await asyncio.to_thread(self.next_wake_s)
-                    await self._sleep(delay, wake)
-            except asyncio.CancelledError:
-                raise
+                await self.deliver(claimed)
             except Exception:
-                log.exception("dispatcher pass failed; retrying shortly")
-                await asyncio.sleep(self.settings.poll_interval_s)
-                continue
-            if wake is not None and wake.is_set():
-                wake.clear()
-                # Let events that commit close together share a message.
-                await asyncio.sleep(self.settings.batch_window_s)
+                log.exception("delivery failed; the leases will expire and the messages be retried")
+            finally:
+                slots.release()
+
+        try:
+            while True:
+                await slots.acquire()
+                try:
+                    claimed = await asyncio.to_thread(self.form_and_claim)
+                except Exception:
+                    slots.release()
+                    log.exception("dispatcher pass failed; retrying shortly")
+                    await asyncio.sleep(self.settings.poll_interval_s)
+                    continue
+                if claimed:
+                    task = asyncio.create_task(deliver_then_free(claimed))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                    if len(claimed) >= self.settings.claim_limit:
+                        continue  # more is waiting
+                else:
+                    slots.release()
+                if wake is None or not wake.is_set():
+                    try:
+                        delay = await asyncio.to_thread(self.next_wake_s)
+                    except Exception:
+                        log.exception("dispatcher idle check failed")
+                        delay = self.settings.poll_interval_s
+                    await self._sleep(delay, wake)
+                if wake is not None and wake.is_set():
+                    wake.clear()
+                    # Let events that commit close together share a message.
+                    await asyncio.sleep(self.settings.batch_window_s)
+        finally:
+            for task in in_flight:
+                task.cancel()
 
     @staticmethod
     async def _sleep(delay: float, wake: asyncio.Event | None) -> None:

@@ -50,32 +50,21 @@ def _expire(repo: Repository, hit_id: str, now: int) -> None:
 
 
 def _abandon(repo: Repository, assignment_id: str, now: int) -> None:
-    assignment = repo.assignment(assignment_id)
-    if assignment is None:
+    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    if found is None or found[0].status != "Accepted" or found[0].deadline > now:
         return
-    hit = repo.hit(assignment.hit_id, for_update=True)
-    assignment = repo.assignment(assignment_id, for_update=True)
-    if hit is None or assignment is None or assignment.status != "Accepted" or assignment.deadline > now:
-        return
+    assignment, hit = found
     hit, released, events = lifecycle.release(hit, repo.slot_count(hit.hit_id), assignment, "abandon", now)
     repo.save_assignment(released)
     transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
 
 
 def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
-    assignment = repo.assignment(assignment_id)
-    if assignment is None:
+    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    due = found is not None and found[0].status == "Submitted" and (found[0].auto_approval_time or now + 1) <= now
+    if found is None or not due:
         return
-    hit = repo.hit(assignment.hit_id, for_update=True)
-    assignment = repo.assignment(assignment_id, for_update=True)
-    if (
-        hit is None
-        or assignment is None
-        or assignment.status != "Submitted"
-        or assignment.auto_approval_time is None
-        or assignment.auto_approval_time > now
-    ):
-        return
+    assignment, hit = found
     approved, events = lifecycle.approve(hit, assignment, None, now)
     repo.save_assignment(approved)
     pay(repo, hit, approved, now)

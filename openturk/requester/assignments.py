@@ -44,15 +44,10 @@ def owned_assignment(
 
     DECISION: an assignment still in progress does not exist for the requester, as on MTurk.
     """
-    assignment = repo.assignment(assignment_id)
-    hit = repo.hit(assignment.hit_id, for_update=for_update) if assignment else None
-    if assignment is None or hit is None or hit.customer_id != ctx.customer_id or assignment.status not in VISIBLE:
+    found = repo.assignment_with_hit(assignment_id, for_update=for_update)
+    if found is None or found[1].customer_id != ctx.customer_id or found[0].status not in VISIBLE:
         raise AssignmentDoesNotExist(f"Assignment {assignment_id} does not exist.")
-    if for_update:
-        locked = repo.assignment(assignment_id, for_update=True)
-        assert locked is not None
-        assignment = locked
-    return assignment, hit
+    return found
 
 
 def _feedback(params: dict[str, Any]) -> str | None:

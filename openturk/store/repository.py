@@ -333,6 +333,17 @@ class Repository:
         row = self.conn.execute(statement, {"assignment_id": assignment_id}).first()
         return _assignment(row) if row else None
 
+    def assignment_with_hit(self, assignment_id: str, *, for_update: bool = False) -> tuple[Assignment, HIT] | None:
+        """An assignment and its HIT. Locking takes the HIT row first, then the assignment's (re-read
+        under the lock): every transition locks in that order, so two never deadlock."""
+        assignment = self.assignment(assignment_id)
+        if assignment is None:
+            return None
+        hit = self.hit(assignment.hit_id, for_update=for_update)
+        if for_update:
+            assignment = self.assignment(assignment_id, for_update=True)
+        return (assignment, hit) if assignment is not None and hit is not None else None
+
     def insert_assignment(self, assignment: Assignment) -> None:
         self.conn.execute(_INSERT_ASSIGNMENT, dict(assignment.__dict__))
 

@@ -117,14 +117,12 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
 def _own_open_assignment(
     repo: Repository, worker_id: str | None, assignment_id: str, now: int
 ) -> tuple[Assignment, HIT]:
-    assignment = repo.assignment(assignment_id)
-    if assignment is None:
+    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    if found is None:
         raise WorkerError(404, "AssignmentNotFound", f"Assignment {assignment_id} does not exist.")
-    if worker_id is not None and assignment.worker_id != worker_id:
+    locked, hit = found
+    if worker_id is not None and locked.worker_id != worker_id:
         raise WorkerError(403, "NotYourAssignment", f"Assignment {assignment_id} belongs to another worker.")
-    hit = repo.hit(assignment.hit_id, for_update=True)
-    locked = repo.assignment(assignment_id, for_update=True)
-    assert hit is not None and locked is not None
     if locked.status != "Accepted":
         raise WorkerError(409, "AssignmentNotOpen", f"Assignment {assignment_id} is {locked.status}, not in progress.")
     if locked.deadline <= now:

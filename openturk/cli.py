@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openturk.clock import SystemClock
+from openturk.consumer import cli as consumer_cli
 from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db_option(create_worker)
     policy_cli.register(sub)
     route_cli.register(sub)
+    consumer_cli.register(sub)
     return parser
 
 
@@ -273,6 +275,8 @@ COMMANDS = {
     "deliveries": deliveries,
     "destinations": policy_cli.run,
     "route": route_cli.run,
+    "consume": consumer_cli.run,
+    "tail": consumer_cli.run,
 }
 
 

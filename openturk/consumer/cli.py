@@ -45,22 +45,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``consume`` and ``tail`` to the main parser's subcommands."""
     consume = subparsers.add_parser("consume", help="run a notification consumer on an SQS queue")
     _queue_options(consume)
-    consume.add_argument("--handler", required=True, metavar="MODULE:NAME",
-                         help="a Router, or a function taking one Event (imported from . or PYTHONPATH)")
-    consume.add_argument("--dedup", default=None, metavar="URL",
-                         help=f"de-duplication store: sqlite:///path, postgresql://..., memory:, or a path "
-                              f"(default ./{DEFAULT_DEDUP}, or the Router's own store)")
+    consume.add_argument(
+        "--handler",
+        required=True,
+        metavar="MODULE:NAME",
+        help="a Router, or a function taking one Event (imported from . or PYTHONPATH)",
+    )
+    consume.add_argument(
+        "--dedup",
+        default=None,
+        metavar="URL",
+        help=f"de-duplication store: sqlite:///path, postgresql://..., memory:, or a path "
+        f"(default ./{DEFAULT_DEDUP}, or the Router's own store)",
+    )
     consume.add_argument("--concurrency", type=int, default=1, metavar="N", help="messages handled in parallel")
-    consume.add_argument("--dead-letter-queue", default=None, metavar="URL",
-                         help="move a message here after --max-receives failed receives")
+    consume.add_argument(
+        "--dead-letter-queue",
+        default=None,
+        metavar="URL",
+        help="move a message here after --max-receives failed receives",
+    )
     consume.add_argument("--max-receives", type=int, default=None, metavar="N")
-    consume.add_argument("--sender-id", default=None, metavar="ID",
-                         help="reject messages whose SQS SenderId is not this identity")
+    consume.add_argument(
+        "--sender-id", default=None, metavar="ID", help="reject messages whose SQS SenderId is not this identity"
+    )
     consume.add_argument("--wait-seconds", type=int, default=20, metavar="N", help="long-poll time, 0..20")
-    consume.add_argument("--visibility-timeout", type=int, default=30, metavar="S",
-                         help="seconds a received message stays hidden (extended while its handler runs)")
-    consume.add_argument("--failure-backoff", type=float, default=2.0, metavar="S",
-                         help="first retry delay of a failed message; doubles with each receive")
+    consume.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=30,
+        metavar="S",
+        help="seconds a received message stays hidden (extended while its handler runs)",
+    )
+    consume.add_argument(
+        "--failure-backoff",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="first retry delay of a failed message; doubles with each receive",
+    )
     consume.add_argument("--batch-size", type=int, default=10, metavar="N", help="messages per receive, 1..10")
 
     tail = subparsers.add_parser("tail", help="print the events in an SQS queue as they arrive, without deleting")
@@ -71,8 +94,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _queue_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-url", required=True, metavar="URL")
-    parser.add_argument("--aws-endpoint", default=None, metavar="URL",
-                        help="SQS endpoint (default: AWS_ENDPOINT_URL, else real AWS)")
+    parser.add_argument(
+        "--aws-endpoint", default=None, metavar="URL", help="SQS endpoint (default: AWS_ENDPOINT_URL, else real AWS)"
+    )
     parser.add_argument("--region", default=None, help="default: AWS_REGION, the queue URL's, else us-east-1")
 
 
@@ -86,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- consume ------------------------------------------------------------------------------------------------------
+
 
 def load_router(spec: str, dedup_url: str | None) -> Router:
     """The Router ``spec`` (``module:name``) names, or a new one with the named callable as default handler."""
@@ -158,6 +183,7 @@ def consume(args: argparse.Namespace) -> int:
 
 # -- tail ---------------------------------------------------------------------------------------------------------
 
+
 def tail(args: argparse.Namespace) -> int:
     """Print events as they arrive, deleting nothing.
 
@@ -175,8 +201,10 @@ def tail(args: argparse.Namespace) -> int:
     redrive = sqs.get_queue_attributes(QueueUrl=args.queue_url, AttributeNames=["RedrivePolicy"])
     if "RedrivePolicy" in redrive.get("Attributes", {}):
         policy = json.loads(redrive["Attributes"]["RedrivePolicy"])
-        out.print(f"[yellow]warning[/yellow] every look counts as a receive: with maxReceiveCount "
-                  f"{policy.get('maxReceiveCount')}, messages nobody deletes will move to the dead-letter queue")
+        out.print(
+            f"[yellow]warning[/yellow] every look counts as a receive: with maxReceiveCount "
+            f"{policy.get('maxReceiveCount')}, messages nobody deletes will move to the dead-letter queue"
+        )
     deadline = time.monotonic() + args.seconds if args.seconds is not None else None
     seen: dict[str, None] = {}  # message ids printed, oldest first (bounded)
     printed = 0
@@ -207,8 +235,12 @@ def _sweep(sqs: Any, queue_url: str, seen: dict[str, None], wait: int) -> tuple[
     started = time.monotonic()
     while time.monotonic() - started < TAIL_HOLD_S / 2:
         response = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if held else wait,
-            VisibilityTimeout=TAIL_HOLD_S, AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0 if held else wait,
+            VisibilityTimeout=TAIL_HOLD_S,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         messages = response.get("Messages", [])
         if not messages:
@@ -225,16 +257,20 @@ def _sweep(sqs: Any, queue_url: str, seen: dict[str, None], wait: int) -> tuple[
 
 def _show_again(sqs: Any, queue_url: str, receipts: list[str]) -> None:
     for start in range(0, len(receipts), 10):
-        entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0}
-                   for i, r in enumerate(receipts[start : start + 10])]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": 0}
+            for i, r in enumerate(receipts[start : start + 10])
+        ]
         sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
 
 
 def _print_message(out: Console, message: dict[str, Any], limit: int | None) -> int:
     """Print a message's events (at most ``limit``); return how many were printed."""
     attributes = message.get("Attributes", {})
-    header = (f"[bold]message[/bold] {escape(message['MessageId'])}  receives "
-              f"{attributes.get('ApproximateReceiveCount', '?')}  sender {escape(attributes.get('SenderId', '?'))}")
+    header = (
+        f"[bold]message[/bold] {escape(message['MessageId'])}  receives "
+        f"{attributes.get('ApproximateReceiveCount', '?')}  sender {escape(attributes.get('SenderId', '?'))}"
+    )
     try:
         documents = documents_from(message["Body"])
     except MalformedNotification as exc:

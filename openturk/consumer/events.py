@@ -161,7 +161,10 @@ def documents_from(payload: str | bytes | Mapping[str, Any]) -> list[Document]:
             if not isinstance(record, Mapping):
                 raise MalformedNotification(f"Records[{index}] must be an object")
             if isinstance(record.get("Sns"), Mapping):
-                documents.extend(documents_from(record["Sns"].get("Message", "")))
+                message = record["Sns"].get("Message", "")
+                if not isinstance(message, str) or not message.lstrip().startswith("{"):
+                    raise MalformedNotification(f"Records[{index}].Sns.Message is not a JSON notification document")
+                documents.extend(documents_from(message))
             elif "body" in record:
                 documents.extend(documents_from(record["body"]))
             else:

@@ -4,8 +4,10 @@
     consumer.run()          # until consumer.stop() (or the given stop_event is set)
 
 Contract:
-- A message is deleted (``DeleteMessageBatch``) only when every handler of every event in it
-  succeeded or had already succeeded (the router's de-duplication by EventDocId and event index).
+- A message is deleted only when every handler of every event in it succeeded or had already
+  succeeded (the router's de-duplication by EventDocId and event index). Deletes go off the workers'
+  path in ``DeleteMessageBatch`` calls of up to 10, at most ``ACK_LINGER_S`` after the ack. A failed
+  delete loses nothing: the message comes back and its events are skipped as duplicates.
 - A message that fails — a handler raised, an event is claimed by another consumer, the body is not
   a notification document, or the sender check rejected it — is never deleted: it is made visible
   again after a backoff that grows with ``ApproximateReceiveCount`` (``backoff_s``). It reaches a
@@ -22,9 +24,12 @@ Contract:
   its handlers never run. A SenderId of the form ``AROA…:session`` (an assumed role) matches a
   configured ``AROA…`` id. Note: moto's SQS stamps every message with one fixed SenderId,
   whatever credentials sent it.
+- ``concurrency`` worker threads handle messages in parallel; one receiver thread long-polls ahead
+  (about one batch beyond what the workers hold), so receiving overlaps handling.
 - ``stop()`` stops receiving, returns messages not yet started at once (visibility 0), lets the
   handlers already running finish and acknowledges them; ``run`` then returns. The poll in progress
-  (at most ``wait_seconds``) is waited for, and whatever it brings is returned at once too.
+  (at most ``wait_seconds``) is waited for, and whatever it brings is returned at once too — it may
+  be those same returned messages, which then count one receive more.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ log = logging.getLogger("openturk.consumer.sqs")
 MAX_BATCH = 10  # SQS's limit for ReceiveMessage, DeleteMessageBatch and ChangeMessageVisibilityBatch
 MAX_VISIBILITY_S = 43_200
 MAX_ATTRIBUTE_TEXT = 4096
+ACK_LINGER_S = 0.05  # longest an acknowledged message waits for others to share its DeleteMessageBatch
 PLACEHOLDER_KEY = "openturk-consumer"
 # Errors no retry can fix: the consumer stops and ``run`` raises ConsumerError.
 FATAL_CODES = {
@@ -201,6 +207,7 @@ class SQSConsumer:
         self._held: dict[str, _Held] = {}  # receipt handle → message, from receive until ack or failure
         self._acks: list[_Held] = []
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # an ack arrived or fewer messages are held
         self._visibility_lock = threading.Lock()  # a heartbeat never overrides a failure's backoff
         self._fatal: ConsumerError | None = None
 
@@ -219,11 +226,12 @@ class SQSConsumer:
             for i in range(self.concurrency)
         ]
         receiver = threading.Thread(target=self._receive_loop, name="openturk-sqs-receiver", daemon=True)
-        heartbeat_done = threading.Event()
+        heartbeat_done, acks_done = threading.Event(), threading.Event()
         heartbeat = threading.Thread(
             target=self._heartbeat_loop, args=(heartbeat_done,), name="openturk-sqs-heartbeat", daemon=True
         )
-        for thread in (*workers, receiver, heartbeat):
+        acker = threading.Thread(target=self._ack_loop, args=(acks_done,), name="openturk-sqs-acker", daemon=True)
+        for thread in (*workers, receiver, heartbeat, acker):
             thread.start()
         log.info("consuming %s with %d worker(s)", self.queue_url, self.concurrency)
         while not self._stop.wait(0.5):
@@ -235,7 +243,10 @@ class SQSConsumer:
             worker.join()
         receiver.join(timeout=self.wait_seconds + 30)
         self._return_unstarted()  # whatever the last poll slipped in behind the workers' end
-        self._flush_acks(force=True)
+        with self._changed:
+            acks_done.set()
+            self._changed.notify_all()
+        acker.join()
         heartbeat_done.set()
         heartbeat.join()
         log.info("stopped: %s", self.stats)
@@ -247,7 +258,7 @@ class SQSConsumer:
     def _receive_loop(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        prefetch = int(os.environ.get("XPREFETCH", "0")) or max(self.batch_size, self.concurrency)
+        prefetch = max(self.batch_size, self.concurrency)
         errors = 0
         while not self._stop.is_set():
             if self._work.qsize() >= prefetch:
@@ -284,9 +295,10 @@ class SQSConsumer:
             if not held:
                 continue
             self.stats.add(received=len(held))
-            if self._stop.is_set():
+            if self._stop.is_set():  # the poll outlived stop(): possibly the very messages stop() returned
                 self._change_visibility(held, 0)
                 self.stats.add(returned=len(held))
+                log.info("returned %d message(s) received while stopping", len(held))
                 return
             with self._lock:
                 self._held.update((h.receipt, h) for h in held)
@@ -304,7 +316,6 @@ class SQSConsumer:
                 self._give_back([item])
                 continue
             self._process(item)
-            self._flush_acks()
 
     def _process(self, held: _Held) -> None:
         try:
@@ -317,9 +328,7 @@ class SQSConsumer:
             log.error("message %s: unexpected error", held.message.get("MessageId"), exc_info=True)
             self._failed(held, exc)
         else:
-            with self._lock:
-                self._held.pop(held.receipt, None)
-                self._acks.append(held)
+            self._acknowledge(held)
             self.stats.add(handled=1)
 
     def _check_sender(self, message: Mapping[str, Any]) -> None:
@@ -344,12 +353,14 @@ class SQSConsumer:
             return
         delay = backoff_s(receives, self.failure_backoff_s, self.max_backoff_s)
         log.warning(
-            "message %s failed (receive %d), visible again in %ds: %s", held.message.get("MessageId"), receives, delay,
+            "message %s failed (receive %d), visible again in %ds: %s",
+            held.message.get("MessageId"),
+            receives,
+            delay,
             error,
         )
         with self._visibility_lock:
-            with self._lock:
-                self._held.pop(held.receipt, None)
+            self._let_go([held])
             self._change_visibility([held], delay)
 
     def _dead_letter(self, held: _Held, error: str) -> bool:
@@ -357,7 +368,10 @@ class SQSConsumer:
         from botocore.exceptions import BotoCoreError, ClientError
 
         assert self.dead_letter_queue_url is not None
-        attributes = dict(list(held.message.get("MessageAttributes", {}).items())[:8])  # SQS allows 10
+        attributes = {  # the original's, as SendMessage takes them; SQS allows 10 in all
+            name: {key: value[key] for key in ("DataType", "StringValue", "BinaryValue") if key in value}
+            for name, value in list(held.message.get("MessageAttributes", {}).items())[:8]
+        }
         attributes["openturk.error"] = {"DataType": "String", "StringValue": error[:MAX_ATTRIBUTE_TEXT]}
         attributes["openturk.source"] = {"DataType": "String", "StringValue": self.queue_url}
         extra: dict[str, str] = {}
@@ -377,23 +391,44 @@ class SQSConsumer:
         log.warning(
             "message %s dead-lettered after %d receives: %s", held.message.get("MessageId"), held.receive_count, error
         )
-        with self._lock:
-            self._held.pop(held.receipt, None)
-            self._acks.append(held)
+        self._acknowledge(held)
         self.stats.add(dead_lettered=1)
         return True
 
     # -- acknowledging and visibility -------------------------------------------------------------------------
 
-    def _flush_acks(self, force: bool = False) -> None:
-        """Delete acknowledged messages: a full batch, or whatever is done once no work is waiting."""
+    def _let_go(self, held: list[_Held]) -> None:
+        with self._changed:
+            for item in held:
+                self._held.pop(item.receipt, None)
+            self._changed.notify_all()
+
+    def _acknowledge(self, held: _Held) -> None:
+        with self._changed:
+            self._held.pop(held.receipt, None)
+            self._acks.append(held)
+            self._changed.notify_all()
+
+    def _ack_loop(self, done: threading.Event) -> None:
+        """Delete acknowledged messages in batches, off the workers' path.
+
+        A batch goes when it is full, when no other message is held (nothing more is coming soon), at
+        shutdown, or ACK_LINGER_S after its first ack.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         while True:
-            with self._lock:
-                ready = len(self._acks) >= MAX_BATCH or (self._acks and (force or self._work.empty()))
-                if not ready:
+            with self._changed:
+                while not self._acks and not done.is_set():
+                    self._changed.wait(0.5)
+                if not self._acks:
                     return
+                linger_until = time.monotonic() + ACK_LINGER_S
+                while len(self._acks) < MAX_BATCH and self._held and not done.is_set():
+                    remaining = linger_until - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._changed.wait(remaining)
                 batch, self._acks = self._acks[:MAX_BATCH], self._acks[MAX_BATCH:]
             entries = [{"Id": str(i), "ReceiptHandle": h.receipt} for i, h in enumerate(batch)]
             try:
@@ -420,9 +455,7 @@ class SQSConsumer:
         if not held:
             return
         with self._visibility_lock:
-            with self._lock:
-                for item in held:
-                    self._held.pop(item.receipt, None)
+            self._let_go(held)
             self._change_visibility(held, 0)
         self.stats.add(returned=len(held))
         log.info("returned %d unstarted message(s) to the queue", len(held))

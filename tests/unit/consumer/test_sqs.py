@@ -1,0 +1,270 @@
+"""The SQS consumer in-process against moto's server: acks, duplicates, backoff, heartbeat, DLQ, stop."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from openturk.consumer import Event, Router
+from openturk.consumer.sqs import ConsumerError, SQSConsumer, backoff_s
+from openturk.notify.local_aws import LocalAWS
+from tests.support.queues import sqs_client
+
+
+def body(doc_id: str, *event_types: str) -> str:
+    events = [
+        {"EventType": t, "EventTimestamp": "2026-11-23T10:15:02Z", "HITTypeId": "T1", "HITId": f"H-{doc_id}-{i}"}
+        for i, t in enumerate(event_types or ("HITReviewable",))
+    ]
+    return json.dumps({"EventDocVersion": "2014-08-15", "EventDocId": doc_id, "CustomerId": "C1", "Events": events})
+
+
+def new_queue(sqs: Any, **attributes: str) -> str:
+    return str(sqs.create_queue(QueueName=f"c-{uuid.uuid4().hex[:12]}", Attributes=attributes)["QueueUrl"])
+
+
+def counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return int(attributes[names[0]]), int(attributes[names[1]])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(0.02)
+
+
+def receive_all(sqs: Any, queue_url: str, expected: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < expected and time.monotonic() < deadline:
+        response = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages.extend(response.get("Messages", []))
+    assert len(messages) == expected, messages
+    return messages
+
+
+@contextmanager
+def running(consumer: SQSConsumer) -> Iterator[SQSConsumer]:
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        yield consumer
+    finally:
+        consumer.stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the consumer did not stop"
+
+
+def consumer_for(local_aws: LocalAWS, queue_url: str, router: Router, **options: Any) -> SQSConsumer:
+    options = {"wait_seconds": 1, "failure_backoff_s": 0.0, **options}
+    return SQSConsumer(queue_url, router, sqs_client=sqs_client(local_aws.url), **options)
+
+
+def test_backoff_grows_with_receives_and_is_capped() -> None:
+    assert [backoff_s(n, 2.0, 60) for n in (1, 2, 3, 4, 5, 6, 7)] == [2, 4, 8, 16, 32, 60, 60]
+    assert backoff_s(3, 0.0, 60) == 0
+    assert backoff_s(1, 0.3, 60) == 1  # SQS counts visibility in whole seconds
+    assert backoff_s(10_000, 1.0, 10**9) == 43_200
+
+
+def test_handles_typed_events_and_deletes_only_messages_that_fully_succeeded(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    for i in range(12):
+        sqs.send_message(QueueUrl=queue, MessageBody=body(f"good-{i}", "HITCreated", "HITReviewable"))
+    sqs.send_message(QueueUrl=queue, MessageBody=body("mixed", "HITCreated", "HITExpired"))
+    router = Router()
+    seen: list[Event] = []
+    router.default(seen.append)
+
+    @router.on("HITExpired")
+    def refuse(event: Event) -> None:
+        raise RuntimeError("cannot repost")
+
+    with running(consumer_for(local_aws, queue, router, failure_backoff_s=60.0)) as consumer:
+        wait_for(lambda: consumer.stats.handled == 12 and consumer.stats.failed == 1, what="12 handled, 1 failed")
+        wait_for(lambda: counts(sqs, queue) == (0, 1), what="only the failed message left, hidden by its backoff")
+    assert len(seen) == 25  # 24 good events and the mixed document's HITCreated
+    assert all(e.event_timestamp and e.event_timestamp.tzinfo for e in seen)
+    assert {(e.doc_id, e.event_type) for e in seen} >= {("mixed", "HITCreated"), ("good-0", "HITReviewable")}
+    assert counts(sqs, queue) == (0, 1)  # never deleted
+
+
+def test_the_same_document_sent_three_times_is_handled_once_and_every_copy_deleted(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    ids = {sqs.send_message(QueueUrl=queue, MessageBody=body("same-doc"))["MessageId"] for _ in range(3)}
+    assert len(ids) == 3
+    calls: list[str] = []
+    router = Router()
+    router.default(lambda e: calls.append(e.doc_id))
+    with running(consumer_for(local_aws, queue, router)) as consumer:
+        wait_for(lambda: consumer.stats.handled == 3 and counts(sqs, queue) == (0, 0), what="three copies deleted")
+    assert calls == ["same-doc"]
+
+
+def test_a_failed_message_is_visible_again_after_its_backoff(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody=body("flaky"))
+    calls: list[float] = []
+
+    def flaky(event: Event) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+
+    router = Router()
+    router.default(flaky)
+    with running(consumer_for(local_aws, queue, router, failure_backoff_s=1.0)) as consumer:
+        wait_for(lambda: consumer.stats.handled == 1, what="the retry succeeded")
+    assert len(calls) == 2
+    assert 1.0 <= calls[1] - calls[0] < 5.0
+
+
+def test_consumer_dead_letters_after_max_receives_with_the_error(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue, dlq = new_queue(sqs), new_queue(sqs)
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=body("poison", "HITExpired"),
+        MessageAttributes={"EventTypes": {"DataType": "String", "StringValue": "HITExpired"}},
+    )
+    sqs.send_message(QueueUrl=queue, MessageBody="not json at all {")
+    sqs.send_message(QueueUrl=queue, MessageBody=body("fine"))
+    attempts: list[str] = []
+    router = Router()
+
+    @router.on("HITExpired")
+    def refuse(event: Event) -> None:
+        attempts.append(event.doc_id)
+        raise RuntimeError("cannot repost")
+
+    router.default(lambda e: attempts.append(e.doc_id))
+    with running(consumer_for(local_aws, queue, router, dead_letter_queue_url=dlq, max_receives=3)) as consumer:
+        wait_for(lambda: consumer.stats.dead_lettered == 2 and counts(sqs, queue) == (0, 0), what="two dead letters")
+    assert attempts.count("poison") == 3 and attempts.count("fine") == 1
+    moved = {m["Body"]: m for m in receive_all(sqs, dlq, 2)}
+    poison = moved[body("poison", "HITExpired")]  # the original body, byte for byte
+    assert "RuntimeError: cannot repost" in poison["MessageAttributes"]["openturk.error"]["StringValue"]
+    assert poison["MessageAttributes"]["openturk.source"]["StringValue"] == queue
+    assert poison["MessageAttributes"]["EventTypes"]["StringValue"] == "HITExpired"
+    garbage = moved["not json at all {"]["MessageAttributes"]["openturk.error"]["StringValue"]
+    assert garbage.startswith("MalformedNotification:")
+
+
+def test_heartbeat_keeps_a_slow_handlers_message_hidden(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody=body("slow"))
+    started, finish = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow(event: Event) -> None:
+        calls.append(event.doc_id)
+        started.set()
+        finish.wait(10)
+
+    router = Router()
+    router.default(slow)
+    with running(consumer_for(local_aws, queue, router, visibility_timeout=1)) as consumer:
+        assert started.wait(10)
+        handler_ends = time.monotonic() + 2.5  # two and a half visibility timeouts
+        while time.monotonic() < handler_ends:
+            assert counts(sqs, queue) == (0, 1), "the message became visible while its handler ran"
+            time.sleep(0.1)
+        finish.set()
+        wait_for(lambda: counts(sqs, queue) == (0, 0), what="the message deleted")
+    assert calls == ["slow"] and consumer.stats.received == 1
+
+
+def test_sender_check_rejects_another_sender_and_accepts_the_configured_one(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    probe = new_queue(sqs)
+    sqs.send_message(QueueUrl=probe, MessageBody="probe")
+    moto_sender = receive_all(sqs, probe, 1)[0]["Attributes"]["SenderId"]  # moto stamps one fixed id
+    queue, dlq = new_queue(sqs), new_queue(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody=body("forged"))
+    handled: list[str] = []
+    router = Router()
+    router.default(lambda e: handled.append(e.doc_id))
+    strict = consumer_for(
+        local_aws, queue, router, sender_id="AIDAEXAMPLEOTHER0000", dead_letter_queue_url=dlq, max_receives=1
+    )
+    with running(strict) as consumer:
+        wait_for(lambda: consumer.stats.dead_lettered == 1, what="the message rejected")
+    assert handled == []
+    error = receive_all(sqs, dlq, 1)[0]["MessageAttributes"]["openturk.error"]["StringValue"]
+    assert error.startswith("SenderRejected:") and moto_sender in error
+
+    sqs.send_message(QueueUrl=queue, MessageBody=body("genuine"))
+    with running(consumer_for(local_aws, queue, router, sender_id=moto_sender)) as consumer:
+        wait_for(lambda: consumer.stats.handled == 1, what="the genuine message handled")
+    assert handled == ["genuine"]
+
+
+def test_handlers_run_in_parallel_up_to_the_concurrency(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    for i in range(4):
+        sqs.send_message(QueueUrl=queue, MessageBody=body(f"p{i}"))
+    together = threading.Barrier(4, timeout=10)  # broken unless four handlers run at once
+    router = Router()
+    router.default(lambda e: together.wait())
+    with running(consumer_for(local_aws, queue, router, concurrency=4)) as consumer:
+        wait_for(lambda: consumer.stats.handled == 4, what="four handled")
+    assert consumer.stats.failed == 0
+
+
+def test_stop_returns_unstarted_messages_at_once_and_lets_the_running_handler_finish(local_aws: LocalAWS) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    for i in range(5):
+        sqs.send_message(QueueUrl=queue, MessageBody=body(f"s{i}"))
+    started, finish = threading.Event(), threading.Event()
+    handled: list[str] = []
+
+    def slow(event: Event) -> None:
+        started.set()
+        finish.wait(10)
+        handled.append(event.doc_id)
+
+    router = Router()
+    router.default(slow)
+    consumer = consumer_for(local_aws, queue, router, visibility_timeout=60)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    consumer.stop()
+    wait_for(lambda: counts(sqs, queue) == (4, 1), timeout=5, what="four returned long before their 60 s")
+    assert thread.is_alive()  # still waiting for the running handler
+    finish.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert len(handled) == 1 and consumer.stats.returned >= 4  # the last poll may catch them once more
+    assert counts(sqs, queue) == (4, 0)  # the finished one was deleted
+
+
+def test_a_queue_that_does_not_exist_stops_the_consumer_with_an_error(local_aws: LocalAWS) -> None:
+    missing = f"{local_aws.url}/123456789012/missing-{uuid.uuid4().hex[:8]}"
+    consumer = consumer_for(local_aws, missing, Router())
+    with pytest.raises(ConsumerError, match="cannot consume"):
+        consumer.run()

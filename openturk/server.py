@@ -62,6 +62,9 @@ class Authenticator:
         auth.verify_signature(signed, found[1], method, path, headers, body)
         return found[0]
 
+    def knows(self, signed: auth.SignedRequest) -> bool:
+        return signed.access_key_id in self._known
+
     def enroll(self, signed: auth.SignedRequest) -> str:
         return account.requester_for_open_key(
             self.db, signed.access_key_id, self.clock.now_ms(), self.settings.starting_balance_cents
@@ -80,7 +83,7 @@ def build_app(settings: Settings, db: Database | None = None) -> FastPath:
             db=db, clock=clock, settings=settings, customer_id=customer_id, request_id=request_id, transports=senders
         )
 
-    endpoint = MTurkEndpoint(make_context, Authenticator(db, clock, settings))
+    endpoint = MTurkEndpoint(make_context, Authenticator(db, clock, settings), inline_reads=db.is_sqlite)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "aws_endpoint": settings.aws_endpoint})

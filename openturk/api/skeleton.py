@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from openturk.api import auth, parser, serializer, spec
 from openturk.errors import OpenTurkError, ProtocolError, ServiceFault
 from openturk.requester.context import Context
-from openturk.requester.operations import handlers
+from openturk.requester.operations import READ_ONLY, handlers
 
 log = logging.getLogger("openturk.api")
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -35,6 +35,9 @@ class Authenticator(Protocol):
         self, signed: auth.SignedRequest, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> str | None:
         """The caller's CustomerId, or None for an open-mode key not seen before; raises if refused."""
+
+    def knows(self, signed: auth.SignedRequest) -> bool:
+        """Whether the caller's key is known without reading the store."""
 
     def enroll(self, signed: auth.SignedRequest) -> str:
         """Open mode: create the requester a new access key names; returns its CustomerId."""
@@ -51,9 +54,14 @@ def error_response(error: OpenTurkError, request_id: str) -> Response:
 class MTurkEndpoint:
     """ASGI handler for the Requester API, bound to the server's store, clock and settings."""
 
-    def __init__(self, make_context: Callable[[str, str], Context], authenticator: Authenticator) -> None:
+    def __init__(
+        self, make_context: Callable[[str, str], Context], authenticator: Authenticator, *, inline_reads: bool = False
+    ) -> None:
         self._make_context = make_context
         self._authenticator = authenticator
+        # On SQLite a read-only call of a known caller takes ~0.3 ms and never waits for a writer
+        # (WAL), less than the ~0.5 ms a hop to a worker thread costs; it runs on the event loop.
+        self._inline_reads = inline_reads
         # A plain executor: about a third cheaper per hop than the framework's thread pool, and
         # every API call makes exactly one hop.
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="openturk-api")
@@ -76,9 +84,12 @@ class MTurkEndpoint:
                     "UnknownOperationException", f"Operation '{target}' is not an MTurk 2017-01-17 operation."
                 )
             signed = auth.parse_authorization(headers)
-            payload = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._call, operation, signed, method, path, headers, body, request_id
-            )
+            if self._inline_reads and operation.name in READ_ONLY and self._authenticator.knows(signed):
+                payload = self._call(operation, signed, method, path, headers, body, request_id)
+            else:
+                payload = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._call, operation, signed, method, path, headers, body, request_id
+                )
             return 200, payload, request_id
         except OpenTurkError as error:
             return error.status, json.dumps(error.body()).encode(), request_id

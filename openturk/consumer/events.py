@@ -175,6 +175,5 @@ def documents_from(payload: str | bytes | Mapping[str, Any]) -> list[Document]:
     if "Body" in raw:  # an SQS ReceiveMessage message
         return documents_from(raw["Body"])
     raise MalformedNotification(
-        "the payload is not a notification document (no Events list), an SNS envelope, an SQS message "
-        "or a Lambda event"
+        "the payload is not a notification document (no Events list), an SNS envelope, an SQS message or a Lambda event"
     )

@@ -34,9 +34,18 @@ from botocore.exceptions import ClientError
 Kind = Literal["SQS", "SNS"]
 Level = Literal["error", "warning"]
 Code = Literal[
-    "destination-missing", "destination-unreadable", "policy-invalid", "sender-denied", "sender-not-allowed",
-    "public-access", "sender-maybe-denied", "sender-maybe-allowed", "sender-allowed-by-iam-only",
-    "insecure-transport-allowed", "extra-actions", "other-principals",
+    "destination-missing",
+    "destination-unreadable",
+    "policy-invalid",
+    "sender-denied",
+    "sender-not-allowed",
+    "public-access",
+    "sender-maybe-denied",
+    "sender-maybe-allowed",
+    "sender-allowed-by-iam-only",
+    "insecure-transport-allowed",
+    "extra-actions",
+    "other-principals",
 ]
 Tri = bool | None  # True: holds; False: cannot hold; None: depends on what only AWS sees
 
@@ -47,16 +56,31 @@ _MISSING_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"
 _SENDER = re.compile(r"^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):(.+)$")
 
 # Keys that, compared positively, narrow *who* the caller is; any other condition leaves "*" open.
-_NARROWING_KEYS = frozenset({
-    "aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid", "aws:sourceorgpaths",
-    "aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:principalorgpaths",
-    "aws:sourceip", "aws:sourcevpc", "aws:sourcevpce", "aws:userid", "aws:username",
-})
-_POSITIVE_OPERATORS = frozenset({"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike",
-                                 "ipaddress"})
+_NARROWING_KEYS = frozenset(
+    {
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "aws:sourceowner",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:sourceip",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:userid",
+        "aws:username",
+    }
+)
+_POSITIVE_OPERATORS = frozenset(
+    {"stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike", "ipaddress"}
+)
 # Only a service acting on someone's behalf adds these; openturk calls directly, so they are absent.
-_ABSENT_KEYS = frozenset({"aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths",
-                          "aws:principalservicename"})
+_ABSENT_KEYS = frozenset(
+    {"aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths", "aws:principalservicename"}
+)
 
 
 @dataclass(frozen=True)
@@ -93,14 +117,16 @@ def _only_sender_policy(resource_arn: str, sender_arn: str, kind: Kind) -> dict[
     return {
         "Version": POLICY_VERSION,
         "Id": f"{resource_arn}/OpenturkOnlyPolicy",
-        "Statement": [{
-            "Sid": "OpenturkOnlyPolicy",
-            "Effect": "Allow",
-            "Principal": {"AWS": sender_arn},
-            "Action": SEND_ACTION[kind],
-            "Resource": resource_arn,
-            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
-        }],
+        "Statement": [
+            {
+                "Sid": "OpenturkOnlyPolicy",
+                "Effect": "Allow",
+                "Principal": {"AWS": sender_arn},
+                "Action": SEND_ACTION[kind],
+                "Resource": resource_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            }
+        ],
     }
 
 
@@ -117,8 +143,9 @@ class _Sender:
     def parse(cls, arn: str) -> _Sender:
         match = _SENDER.match(arn)
         if not match:
-            raise ValueError(f"sender ARN {arn!r} is not an IAM or STS principal ARN "
-                             "(arn:aws:iam::<account>:user/<name>)")
+            raise ValueError(
+                f"sender ARN {arn!r} is not an IAM or STS principal ARN (arn:aws:iam::<account>:user/<name>)"
+            )
         partition, service, account, resource = match.groups()
         names: tuple[str, ...] = (arn,)
         principal_type, username = "User", None
@@ -153,8 +180,7 @@ class _Request:
     context: dict[str, list[str]]
 
 
-def check_policy(policy: Mapping[str, Any] | None, resource_arn: str, sender_arn: str,
-                 kind: Kind) -> list[Finding]:
+def check_policy(policy: Mapping[str, Any] | None, resource_arn: str, sender_arn: str, kind: Kind) -> list[Finding]:
     """Whether ``policy`` on ``resource_arn`` lets ``sender_arn`` deliver, and nothing more; errors first.
 
     ``None`` means the resource has no policy. Raises ValueError for a malformed ``sender_arn``
@@ -192,39 +218,62 @@ def _invalid(policy: Any) -> str | None:
     return None
 
 
-def _sender_findings(statements: list[Mapping[str, Any]], request: _Request, kind: Kind,
-                     has_policy: bool) -> list[Finding]:
+def _sender_findings(
+    statements: list[Mapping[str, Any]], request: _Request, kind: Kind, has_policy: bool
+) -> list[Finding]:
     who, action = request.sender.arn, SEND_ACTION[kind]
     denied = _decide(statements, request, "Deny")
     if denied[0] is True:
         return [Finding("error", "sender-denied", f"statement {denied[1]} denies {who} {action}")]
     findings = []
     if denied[0] is None:
-        findings.append(Finding("warning", "sender-maybe-denied",
-                                f"statement {denied[1]} denies {who} {action} if {denied[2]} holds, "
-                                "which only AWS can tell"))
+        findings.append(
+            Finding(
+                "warning",
+                "sender-maybe-denied",
+                f"statement {denied[1]} denies {who} {action} if {denied[2]} holds, which only AWS can tell",
+            )
+        )
     allowed = _decide(statements, request, "Allow")
     if allowed[0] is None:
-        findings.append(Finding("warning", "sender-maybe-allowed",
-                                f"statement {allowed[1]} allows {who} {action} only if {allowed[2]} holds, "
-                                "which only AWS can tell"))
+        findings.append(
+            Finding(
+                "warning",
+                "sender-maybe-allowed",
+                f"statement {allowed[1]} allows {who} {action} only if {allowed[2]} holds, which only AWS can tell",
+            )
+        )
     elif allowed[0] is False:
         where = "the destination has no policy" if not has_policy else "no statement allows it"
         why = "".join(f"; {miss}" for miss in _near_misses(statements, request))
         if request.sender.account == _account(request.resource):
-            findings.append(Finding("warning", "sender-allowed-by-iam-only",
-                                    f"{where}: {who} can {action} only if its own IAM policy allows it{why}"))
+            findings.append(
+                Finding(
+                    "warning",
+                    "sender-allowed-by-iam-only",
+                    f"{where}: {who} can {action} only if its own IAM policy allows it{why}",
+                )
+            )
         else:
-            findings.append(Finding("error", "sender-not-allowed",
-                                    f"{where}: {who} cannot {action} from another account{why}"))
+            findings.append(
+                Finding("error", "sender-not-allowed", f"{where}: {who} cannot {action} from another account{why}")
+            )
     if allowed[0] is not False:
-        insecure = _Request(request.sender, request.action, request.resource,
-                            request.sender.context(kind, secure=False))
+        insecure = _Request(
+            request.sender, request.action, request.resource, request.sender.context(kind, secure=False)
+        )
         # Nothing requiring TLS is exactly when the same request over plain HTTP would also get through.
-        if _decide(statements, insecure, "Deny")[0] is not True and \
-                _decide(statements, insecure, "Allow")[0] is not False:
-            findings.append(Finding("warning", "insecure-transport-allowed",
-                                    f"{who} may {action} without TLS: add Bool aws:SecureTransport \"true\""))
+        if (
+            _decide(statements, insecure, "Deny")[0] is not True
+            and _decide(statements, insecure, "Allow")[0] is not False
+        ):
+            findings.append(
+                Finding(
+                    "warning",
+                    "insecure-transport-allowed",
+                    f'{who} may {action} without TLS: add Bool aws:SecureTransport "true"',
+                )
+            )
     return findings
 
 
@@ -234,17 +283,29 @@ def _breadth_findings(statement: Mapping[str, Any], sid: str, request: _Request,
     narrowed = _narrowed(statement.get("Condition"))
     if anyone and not narrowed:
         granted = ", ".join(_strings(statement.get("Action"))) or actions[0]
-        return [Finding("error", "public-access",
-                        f"statement {sid} lets anyone call {granted}: anyone could forge or read notifications")]
+        return [
+            Finding(
+                "error",
+                "public-access",
+                f"statement {sid} lets anyone call {granted}: anyone could forge or read notifications",
+            )
+        ]
     findings = []
     if anyone or others:
         grantees = ", ".join((["* (narrowed by its Condition)"] if anyone else []) + others)
-        findings.append(Finding("warning", "other-principals",
-                                f"statement {sid} also grants {grantees}: consumers must check each message's "
-                                "SenderId"))
+        findings.append(
+            Finding(
+                "warning",
+                "other-principals",
+                f"statement {sid} also grants {grantees}: consumers must check each message's SenderId",
+            )
+        )
     if actions:
-        findings.append(Finding("warning", "extra-actions",
-                                f"statement {sid} allows {', '.join(actions)} beyond {SEND_ACTION[kind]}"))
+        findings.append(
+            Finding(
+                "warning", "extra-actions", f"statement {sid} allows {', '.join(actions)} beyond {SEND_ACTION[kind]}"
+            )
+        )
     return findings
 
 
@@ -252,9 +313,12 @@ def _extra_actions(statement: Mapping[str, Any], kind: Kind) -> list[str]:
     if "NotAction" in statement:
         return [f"every action except {', '.join(_strings(statement['NotAction']))}"]
     service = kind.lower()
-    return [action for action in _strings(statement.get("Action"))
-            if action.lower() != SEND_ACTION[kind].lower()
-            and (action == "*" or _glob(action.split(":", 1)[0], service, ignore_case=True))]
+    return [
+        action
+        for action in _strings(statement.get("Action"))
+        if action.lower() != SEND_ACTION[kind].lower()
+        and (action == "*" or _glob(action.split(":", 1)[0], service, ignore_case=True))
+    ]
 
 
 def _grantees(statement: Mapping[str, Any], sender: _Sender) -> tuple[bool, list[str]]:
@@ -265,7 +329,7 @@ def _grantees(statement: Mapping[str, Any], sender: _Sender) -> tuple[bool, list
     if principal == "*":
         return True, []
     anyone, others = False, []
-    for kind, names in (principal.items() if isinstance(principal, Mapping) else []):
+    for kind, names in principal.items() if isinstance(principal, Mapping) else []:
         for name in _strings(names):
             if "*" in name or "?" in name:
                 anyone = True
@@ -284,7 +348,7 @@ def _narrowed(condition: Any) -> bool:
         base = _operator(operator)[1]
         if operator.lower().endswith("ifexists") or base not in _POSITIVE_OPERATORS:
             continue
-        for key, values in (clauses.items() if isinstance(clauses, Mapping) else []):
+        for key, values in clauses.items() if isinstance(clauses, Mapping) else []:
             if key.lower() in _NARROWING_KEYS and any(value.strip("*") for value in _strings(values)):
                 return True
     return False
@@ -305,9 +369,11 @@ def _decide(statements: list[Mapping[str, Any]], request: _Request, effect: str)
 
 
 def _applies(statement: Mapping[str, Any], request: _Request) -> tuple[Tri, str]:
-    if not (_principal_matches(statement, request.sender)
-            and _matches(statement, "Action", request.action, ignore_case=True)
-            and _matches(statement, "Resource", request.resource, ignore_case=False)):
+    if not (
+        _principal_matches(statement, request.sender)
+        and _matches(statement, "Action", request.action, ignore_case=True)
+        and _matches(statement, "Resource", request.resource, ignore_case=False)
+    ):
         return False, ""
     return _conditions(statement.get("Condition"), request.context)
 
@@ -316,8 +382,11 @@ def _near_misses(statements: list[Mapping[str, Any]], request: _Request) -> list
     """Why each Allow naming the sender and its action does not apply (the seed's Resource pitfall)."""
     misses = []
     for index, statement in enumerate(statements):
-        if (statement["Effect"] != "Allow" or not _principal_matches(statement, request.sender)
-                or not _matches(statement, "Action", request.action, ignore_case=True)):
+        if (
+            statement["Effect"] != "Allow"
+            or not _principal_matches(statement, request.sender)
+            or not _matches(statement, "Action", request.action, ignore_case=True)
+        ):
             continue
         sid = _sid(statement, index)
         if not _matches(statement, "Resource", request.resource, ignore_case=False):
@@ -364,7 +433,7 @@ def _conditions(block: Any, context: dict[str, list[str]]) -> tuple[Tri, str]:
         return None, "an unreadable Condition"
     outcome: tuple[Tri, str] = (True, "")
     for operator, clauses in block.items():
-        for key, values in (clauses.items() if isinstance(clauses, Mapping) else [("?", [])]):
+        for key, values in clauses.items() if isinstance(clauses, Mapping) else [("?", [])]:
             held = _clause(operator, key.lower(), _strings(values), context)
             if held is False:
                 return False, f"{operator} {key}"
@@ -457,8 +526,9 @@ def create_queue(sqs_client: Any, name: str, sender_arn: str, fifo: bool = False
     attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
     queue_arn = attributes["QueueArn"]
     # SetQueueAttributes with a whole document, as the seed says: AddPermission cannot add the condition.
-    sqs_client.set_queue_attributes(QueueUrl=queue_url,
-                                    Attributes={"Policy": json.dumps(queue_policy(queue_arn, sender_arn))})
+    sqs_client.set_queue_attributes(
+        QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, sender_arn))}
+    )
     return queue_url
 
 
@@ -470,8 +540,9 @@ def create_topic(sns_client: Any, name: str, sender_arn: str) -> str:
     _Sender.parse(sender_arn)
     attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if name.endswith(".fifo") else {}
     topic_arn: str = sns_client.create_topic(Name=name, Attributes=attributes)["TopicArn"]
-    sns_client.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy",
-                                    AttributeValue=json.dumps(topic_policy(topic_arn, sender_arn)))
+    sns_client.set_topic_attributes(
+        TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(topic_policy(topic_arn, sender_arn))
+    )
     return topic_arn
 
 
@@ -481,8 +552,9 @@ def check_queue(sqs_client: Any, queue_url: str, sender_arn: str) -> list[Findin
     Raises botocore's BotoCoreError when the endpoint cannot be reached at all.
     """
     try:
-        attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url,
-                                                     AttributeNames=["QueueArn", "Policy"])["Attributes"]
+        attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn", "Policy"])[
+            "Attributes"
+        ]
     except ClientError as exc:
         return [_unreadable(exc, f"queue {queue_url}")]
     return _check_stored(attributes.get("Policy"), attributes["QueueArn"], sender_arn, "SQS")

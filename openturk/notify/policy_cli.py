@@ -26,7 +26,8 @@ DEFAULT_REGION = "us-east-1"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``destinations create-queue|create-topic|check`` to the main parser's subcommands."""
     destinations = subparsers.add_parser(
-        "destinations", help="create or check the SQS queues and SNS topics notifications are sent to")
+        "destinations", help="create or check the SQS queues and SNS topics notifications are sent to"
+    )
     actions = destinations.add_subparsers(dest="action", required=True)
     create_queue = actions.add_parser("create-queue", help="create a queue only the sender may SendMessage to")
     create_queue.add_argument("name", help="queue name; ending it in .fifo makes a FIFO queue")
@@ -36,12 +37,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.add_argument("destination", help="queue URL or topic ARN")
     # On each subcommand, not on `destinations`: argparse lets a subparser's defaults overwrite its parent's.
     for parser in (create_queue, create_topic, check):
-        parser.add_argument("--aws-endpoint", default=None, metavar="URL",
-                            help="SQS/SNS endpoint (default: real AWS with the usual credential chain)")
+        parser.add_argument(
+            "--aws-endpoint",
+            default=None,
+            metavar="URL",
+            help="SQS/SNS endpoint (default: real AWS with the usual credential chain)",
+        )
         parser.add_argument("--region", default=DEFAULT_REGION, help=f"default {DEFAULT_REGION}")
-        parser.add_argument("--sender-arn", default=policy.DEFAULT_SENDER_ARN, metavar="ARN",
-                            help="the identity openturk sends as (default: the embedded local endpoint's, "
-                                 f"{policy.DEFAULT_SENDER_ARN})")
+        parser.add_argument(
+            "--sender-arn",
+            default=policy.DEFAULT_SENDER_ARN,
+            metavar="ARN",
+            help="the identity openturk sends as (default: the embedded local endpoint's, "
+            f"{policy.DEFAULT_SENDER_ARN})",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,8 +116,9 @@ def _check(console: Console, args: argparse.Namespace) -> int:
     else:
         raise ValueError(f"{destination!r} is neither a queue URL nor an SNS topic ARN")
     if not findings:
-        console.print(f"[green]ok[/green] only {escape(args.sender_arn)} may send to {escape(destination)}, "
-                      "and only over HTTPS")
+        console.print(
+            f"[green]ok[/green] only {escape(args.sender_arn)} may send to {escape(destination)}, and only over HTTPS"
+        )
     for finding in findings:
         colour = "red" if finding.level == "error" else "yellow"
         console.print(f"[{colour}]{finding.level:<7}[/{colour}] {finding.code}: {escape(finding.message)}")

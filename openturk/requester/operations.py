@@ -18,6 +18,8 @@ from openturk.requester import account, assignments, hits, notifications
 from openturk.requester.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
+# Operations that only read (MTurk named them all Get*/List*).
+READ_ONLY = frozenset(op for op in spec.service_model().operation_names if op.startswith(("Get", "List")))
 MODULES = (hits, assignments, account, notifications)
 
 

@@ -36,6 +36,8 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.measure import cpu_seconds  # noqa: E402 - after the path set-up above
+
 HTML_QUESTION = (
     '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
     "<HTMLContent><![CDATA[<!DOCTYPE html><html><body><form><input name='answer'></form></body></html>]]>"
@@ -155,16 +157,6 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
     raise RuntimeError(f"{url} did not answer in {timeout}s")
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc; None elsewhere)."""
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
@@ -252,9 +244,9 @@ class Bench:
         # The serving process's CPU time over the measured window (the main process is idle meanwhile).
         pid = self.bare_proc.pid if kind == "bare" and self.bare_proc else self.server.process.pid
         time.sleep(max(0.0, t0 + args.warmup - time.time()))
-        cpu_from = _cpu_seconds(pid)
+        cpu_from = cpu_seconds(pid)
         time.sleep(max(0.0, t0 + args.warmup + args.seconds - time.time()))
-        cpu_to = _cpu_seconds(pid)
+        cpu_to = cpu_seconds(pid)
         parts = self._collect("done", timeout=args.warmup + args.seconds + 120)
         count = sum(p["count"] for p in parts)
         errors = sum(p["errors"] for p in parts)

@@ -46,6 +46,8 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.measure import cpu_seconds  # noqa: E402 - after the path set-up above
+
 HTML_QUESTION = (
     '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
     "<HTMLContent><![CDATA[<!DOCTYPE html><html><body><form><input name='answer'></form></body></html>]]>"
@@ -85,15 +87,6 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 # -- child processes --------------------------------------------------------------------------------------------
@@ -373,12 +366,12 @@ class Bench:
         self.consumer_commands.put(("consume", queue_url, t0 + seconds + args.drain_timeout))
         pids = {"server": self.server.process.pid, "moto": self.aws.process.pid, "consumer": self.consumer.pid,
                 **{f"sender{i}": proc.pid for i, proc in enumerate(self.senders)}}
-        cpu0 = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         for commands in self.sender_commands:
             commands.put(("schedule", kind, queue_url, t0, args.rate, total, tag))
         parts = self._collect("done", len(self.senders), timeout=seconds + 120)
         wall = time.time() - t0
-        cpu1 = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+        cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         records = [r for part in parts.values() for r in part["records"]]
         errors = sum(part["errors"] for part in parts.values())
         first_error = next((p["first_error"] for p in parts.values() if p["first_error"]), None)

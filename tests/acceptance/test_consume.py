@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,9 @@ import pytest
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess
 from tests.conftest import HTML_QUESTION, new_worker
-from tests.support.queues import sqs_client
+from tests.support.queues import document_body as body
+from tests.support.queues import new_queue, sqs_client, wait_for
+from tests.support.queues import queue_counts as counts
 
 # The maintainer wires consume/tail into openturk.cli; this driver runs the same register/run pair.
 DRIVER = (
@@ -57,32 +59,6 @@ def cannot_repost(event: Event) -> None:
 
 router.default(record)
 '''
-
-
-def body(doc_id: str, *event_types: str) -> str:
-    events = [
-        {"EventType": t, "EventTimestamp": "2026-11-23T10:15:02Z", "HITTypeId": "T1", "HITId": f"H-{doc_id}-{i}"}
-        for i, t in enumerate(event_types or ("HITReviewable",))
-    ]
-    return json.dumps({"EventDocVersion": "2014-08-15", "EventDocId": doc_id, "CustomerId": "C1", "Events": events})
-
-
-def new_queue(sqs: Any, **attributes: str) -> str:
-    return str(sqs.create_queue(QueueName=f"a-{uuid.uuid4().hex[:12]}", Attributes=attributes)["QueueUrl"])
-
-
-def counts(sqs: Any, queue_url: str) -> tuple[int, int]:
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
-    return int(attributes[names[0]]), int(attributes[names[1]])
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        time.sleep(0.05)
 
 
 def lines(path: Path) -> list[list[str]]:

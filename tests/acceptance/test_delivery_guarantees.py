@@ -18,7 +18,7 @@ from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess
 from tests.conftest import HTML_QUESTION
 from tests.support.proxy import TCPProxy
-from tests.support.queues import drain, events_in, sqs_client
+from tests.support.queues import drain, events_in, sqs_client, wait_for
 
 TYPE_PARAMS = {"Title": "Durable", "Description": "d", "Reward": "0.01", "AssignmentDurationInSeconds": 60}
 
@@ -44,15 +44,6 @@ def _messages(server: ServerProcess, **params: str) -> list[dict[str, Any]]:
     return list(httpx.get(server.base_url + "/api/deliveries", params=params).json()["Messages"])
 
 
-def _wait_for(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_crash_loses_no_acknowledged_event(tmp_path: Path, local_aws: LocalAWS) -> None:
     db_url = f"sqlite:///{tmp_path / 'crash.db'}"
     args = ["--aws-endpoint", local_aws.url]
@@ -75,7 +66,7 @@ def test_crash_loses_no_acknowledged_event(tmp_path: Path, local_aws: LocalAWS) 
         threads = [threading.Thread(target=flow) for _ in range(4)]
         for thread in threads:
             thread.start()
-        _wait_for(lambda: len(acknowledged) >= 150)
+        wait_for(lambda: len(acknowledged) >= 150)
         first.stop(kill=True)  # SIGKILL mid-flow
         stop.set()
         for thread in threads:
@@ -117,7 +108,7 @@ def test_outage_then_recovery_delivers_everything(proxy: TCPProxy, local_aws: Lo
         drain(sqs_client(local_aws.url), queue, lambda d: len(d) >= 1)
         proxy.close()
         during = [_create(client, type_id) for _ in range(5)]
-        _wait_for(
+        wait_for(
             lambda: any(a["Outcome"] == "failed" for m in _messages(server, HITTypeId=type_id) for a in m["AttemptLog"])
         )
         time.sleep(2)  # the destination stays away for a while; retries keep failing
@@ -126,7 +117,7 @@ def test_outage_then_recovery_delivers_everything(proxy: TCPProxy, local_aws: Lo
             sqs_client(local_aws.url), queue, lambda d: set(during) <= {e["HITId"] for e in events_in(d)}, timeout=30
         )
         assert set(during) <= {e["HITId"] for e in events_in(documents)}
-        _wait_for(lambda: all(m["State"] == "delivered" for m in _messages(server, HITTypeId=type_id)))
+        wait_for(lambda: all(m["State"] == "delivered" for m in _messages(server, HITTypeId=type_id)))
         logs = [a for m in _messages(server, HITTypeId=type_id) for a in m["AttemptLog"]]
         failed = [a for a in logs if a["Outcome"] == "failed"]
         assert failed and all(a["Error"] for a in failed)
@@ -142,7 +133,7 @@ def test_dead_letter_and_redrive(proxy: TCPProxy, local_aws: LocalAWS) -> None:
         type_id = _subscribe(client, queue)
         proxy.close()
         hit_id = _create(client, type_id)
-        _wait_for(lambda: [m["State"] for m in _messages(server, HITTypeId=type_id)] == ["dead"])
+        wait_for(lambda: [m["State"] for m in _messages(server, HITTypeId=type_id)] == ["dead"])
         [dead] = _messages(server, State="dead", HITTypeId=type_id)
         assert dead["Attempts"] == 3 and [a["Outcome"] for a in dead["AttemptLog"]] == ["failed", "failed", "dead"]
         assert dead["LastError"]
@@ -160,7 +151,7 @@ def test_dead_letter_and_redrive(proxy: TCPProxy, local_aws: LocalAWS) -> None:
         [document] = drain(sqs_client(local_aws.url), queue, lambda d: len(d) >= 1)
         assert document["EventDocId"] == dead["EventDocId"]
         assert [e["HITId"] for e in document["Events"]] == [hit_id]
-        _wait_for(lambda: _messages(server, HITTypeId=type_id)[0]["State"] == "delivered")
+        wait_for(lambda: _messages(server, HITTypeId=type_id)[0]["State"] == "delivered")
         listing = subprocess.run(
             [sys.executable, "-m", "openturk.cli", "deliveries", "--db", server.db_url, "--hit-type-id", type_id],
             capture_output=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -49,3 +50,32 @@ def drain(
 
 def events_in(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [event for document in documents for event in document["Events"]]
+
+
+def document_body(doc_id: str, *event_types: str) -> str:
+    """A notification document as openturk sends it: one event per type (HITReviewable if none)."""
+    events = [
+        {"EventType": t, "EventTimestamp": "2026-11-23T10:15:02Z", "HITTypeId": "T1", "HITId": f"H-{doc_id}-{i}"}
+        for i, t in enumerate(event_types or ("HITReviewable",))
+    ]
+    return json.dumps({"EventDocVersion": "2014-08-15", "EventDocId": doc_id, "CustomerId": "C1", "Events": events})
+
+
+def new_queue(sqs: Any, **attributes: str) -> str:
+    return str(sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}", Attributes=attributes)["QueueUrl"])
+
+
+def queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return int(attributes[names[0]]), int(attributes[names[1]])
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds (never a bare sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(0.02)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,34 +14,9 @@ import pytest
 from openturk.consumer import Event, Router
 from openturk.consumer.sqs import ConsumerError, SQSConsumer, backoff_s
 from openturk.notify.local_aws import LocalAWS
-from tests.support.queues import sqs_client
-
-
-def body(doc_id: str, *event_types: str) -> str:
-    events = [
-        {"EventType": t, "EventTimestamp": "2026-11-23T10:15:02Z", "HITTypeId": "T1", "HITId": f"H-{doc_id}-{i}"}
-        for i, t in enumerate(event_types or ("HITReviewable",))
-    ]
-    return json.dumps({"EventDocVersion": "2014-08-15", "EventDocId": doc_id, "CustomerId": "C1", "Events": events})
-
-
-def new_queue(sqs: Any, **attributes: str) -> str:
-    return str(sqs.create_queue(QueueName=f"c-{uuid.uuid4().hex[:12]}", Attributes=attributes)["QueueUrl"])
-
-
-def counts(sqs: Any, queue_url: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
-    return int(attributes[names[0]]), int(attributes[names[1]])
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        time.sleep(0.02)
+from tests.support.queues import document_body as body
+from tests.support.queues import new_queue, sqs_client, wait_for
+from tests.support.queues import queue_counts as counts
 
 
 def receive_all(sqs: Any, queue_url: str, expected: int, timeout: float = 10.0) -> list[dict[str, Any]]:

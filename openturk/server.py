@@ -83,7 +83,9 @@ def build_app(settings: Settings, db: Database | None = None) -> FastPath:
             db=db, clock=clock, settings=settings, customer_id=customer_id, request_id=request_id, transports=senders
         )
 
-    endpoint = MTurkEndpoint(make_context, Authenticator(db, clock, settings), inline_reads=db.is_sqlite)
+    endpoint = MTurkEndpoint(
+        make_context, Authenticator(db, clock, settings), inline=db.non_blocking_writes if db.is_sqlite else None
+    )
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__, "aws_endpoint": settings.aws_endpoint})

@@ -18,8 +18,9 @@ from openturk.requester import account, assignments, hits, notifications
 from openturk.requester.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
-# Operations that only read (MTurk named them all Get*/List*).
-READ_ONLY = frozenset(op for op in spec.service_model().operation_names if op.startswith(("Get", "List")))
+# Operations that wait on something besides the store (SendTestEventNotification sends to the
+# destination before it answers): never run on the event loop.
+WAITS_OUTSIDE_STORE = frozenset({"SendTestEventNotification"})
 MODULES = (hits, assignments, account, notifications)
 
 

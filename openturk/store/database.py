@@ -8,10 +8,11 @@ writers queue on the database lock instead of failing on an upgrade. PostgreSQL 
 
 from __future__ import annotations
 
-import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
 _WRITE = "openturk_write"
+_NOWAIT = "openturk_nowait"
+BUSY_TIMEOUT_MS = 30_000
 # Set in a connection's info by whoever writes outbox rows; read once the transaction committed.
 OUTBOX_WRITTEN = "openturk_outbox_written"
 
@@ -31,6 +34,19 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+class WriterBusy(Exception):
+    """A write that was told not to wait found the writer taken; it did nothing."""
+
+
+class _NonBlocking:
+    """Marks a block whose first write must not wait; remembers whether that write committed."""
+
+    written = False
+
+
+_non_blocking: ContextVar[_NonBlocking | None] = ContextVar("openturk_non_blocking", default=None)
 
 
 class Database:
@@ -44,24 +60,49 @@ class Database:
         # SQLite makes a blocked writer sleep and retry on a fixed schedule (1, 3, 8, 18 … ms); queueing
         # this process's writers on a lock first hands the database over without those sleeps. Other
         # processes still meet busy_timeout.
-        self._local_writer = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._local_writer = threading.Lock() if self.is_sqlite else None
 
     def on_outbox_commit(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (from the committing thread) after any transaction that wrote outbox rows."""
         self._outbox_listeners.append(listener)
 
     @contextmanager
+    def non_blocking_writes(self) -> Iterator[None]:
+        """Inside this block the first ``write()`` raises ``WriterBusy`` rather than wait for the writer.
+
+        Lets the API run a write on the event loop when nobody else is writing (most of the time) and
+        move it to a thread only when it would have to queue. Only SQLite has a writer to wait for;
+        on PostgreSQL this changes nothing. Once a write committed, later ones in the block wait as
+        usual, so a caller that retries on ``WriterBusy`` never repeats a committed write.
+        """
+        token = _non_blocking.set(_NonBlocking() if self.is_sqlite else None)
+        try:
+            yield
+        finally:
+            _non_blocking.reset(token)
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that will write: on SQLite it takes the write lock up front."""
-        with self._local_writer, self.engine.connect() as conn:
-            conn = conn.execution_options(**{_WRITE: True})
-            try:
-                with conn.begin():
-                    yield conn
-            except BaseException:
-                conn.info.pop(OUTBOX_WRITTEN, None)
-                raise
-            written = conn.info.pop(OUTBOX_WRITTEN, False)
+        attempt = _non_blocking.get()
+        nowait = attempt is not None and not attempt.written
+        if self._local_writer is not None and not self._local_writer.acquire(blocking=not nowait):
+            raise WriterBusy("another transaction of this process is writing")
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**{_WRITE: True, _NOWAIT: nowait})
+                try:
+                    with conn.begin():
+                        yield conn
+                except BaseException:
+                    conn.info.pop(OUTBOX_WRITTEN, None)
+                    raise
+                written = conn.info.pop(OUTBOX_WRITTEN, False)
+        finally:
+            if self._local_writer is not None:
+                self._local_writer.release()
+        if attempt is not None:
+            attempt.written = True
         if written:
             for listener in self._outbox_listeners:
                 listener()
@@ -103,12 +144,27 @@ def _create_engine(url: str, is_sqlite: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: SQLAlchemy's statement machinery cost more than the BEGIN itself.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        options = conn.get_execution_options()
+        if not options.get(_WRITE, False):
+            raw.execute("BEGIN")
+        elif not options.get(_NOWAIT, False):
+            raw.execute("BEGIN IMMEDIATE")
+        else:
+            # Another process holds the write lock: give up at once instead of after busy_timeout.
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise WriterBusy(str(error)) from error
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     return engine

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from typing import Any
 
 import httpx
@@ -318,3 +320,24 @@ def test_create_additional_assignments(server: ServerProcess, mturk: Any) -> Non
     big = mturk.create_hit(**hit_params(MaxAssignments=10))["HIT"]
     mturk.create_additional_assignments_for_hit(HITId=big["HITId"], NumberOfAdditionalAssignments=5)
     assert mturk.get_hit(HITId=big["HITId"])["HIT"]["MaxAssignments"] == 15
+
+
+def test_write_waits_for_another_process_while_reads_go_on(server: ServerProcess, mturk: Any) -> None:
+    """A write that meets another process's write lock waits for it (off the event loop) and then succeeds."""
+    mturk.get_account_balance()  # the key is known now: its calls are eligible to run on the event loop
+    created: list[Any] = []
+    other = sqlite3.connect(server.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        thread = threading.Thread(target=lambda: created.append(mturk.create_hit(**hit_params())))
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive(), "the create should be waiting for the other writer"
+        # Meanwhile the server keeps answering: the waiting write holds a worker thread, not the loop.
+        assert mturk.get_account_balance()["AvailableBalance"]
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    thread.join(30)
+    assert created and created[0]["HIT"]["HITStatus"] == "Assignable"
+    assert mturk.get_hit(HITId=created[0]["HIT"]["HITId"])["HIT"]["HITId"] == created[0]["HIT"]["HITId"]

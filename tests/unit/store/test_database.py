@@ -1,0 +1,103 @@
+"""Database.write under non_blocking_writes: gives up before doing anything, never repeats a commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from openturk.store.database import BUSY_TIMEOUT_MS, Database, WriterBusy
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    with database.write() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    yield database
+    database.dispose()
+
+
+def _rows(db: Database) -> list[int]:
+    with db.read() as conn:
+        return [row[0] for row in conn.execute(text("SELECT n FROM t ORDER BY n"))]
+
+
+def test_free_writer_writes_inline(db: Database) -> None:
+    with db.non_blocking_writes(), db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert _rows(db) == [1]
+
+
+def test_writer_of_this_process_busy(db: Database) -> None:
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        with pytest.raises(WriterBusy), db.non_blocking_writes(), db.write() as conn:
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+    finally:
+        release.set()
+        thread.join(10)
+    assert _rows(db) == [1]
+
+
+def test_writer_of_another_process_busy(db: Database, tmp_path: Path) -> None:
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    try:
+        with pytest.raises(WriterBusy), db.non_blocking_writes(), db.write() as conn:
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    # The pooled connection is whole again: it waits as configured and writes.
+    with db.write() as conn:
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar_one() == BUSY_TIMEOUT_MS
+        conn.execute(text("INSERT INTO t VALUES (3)"))
+    assert _rows(db) == [1, 3]
+
+
+def test_only_first_write_may_give_up(db: Database) -> None:
+    """After a committed write, a later one in the same block waits rather than raise (no repeat on retry)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write() as conn:
+            holding.set()
+            release.wait(10)
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    with db.non_blocking_writes():
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        thread = threading.Thread(target=hold)
+        thread.start()
+        assert holding.wait(10)
+        threading.Timer(0.2, release.set).start()
+        with db.write() as conn:  # waits for the holder instead of raising WriterBusy
+            conn.execute(text("INSERT INTO t VALUES (3)"))
+        thread.join(10)
+    assert _rows(db) == [1, 2, 3]
+
+
+def test_failed_write_rolls_back_and_frees_writer(db: Database) -> None:
+    with pytest.raises(ZeroDivisionError), db.non_blocking_writes(), db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        _ = 1 / 0
+    with db.non_blocking_writes(), db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    assert _rows(db) == [2]

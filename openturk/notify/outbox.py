@@ -19,15 +19,18 @@ from openturk.notify import message as doc
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing
 from openturk.store.database import OUTBOX_WRITTEN
+from openturk.store.prepared import Prepared
 from openturk.store.schema import delivery_attempts, events, messages, notification_settings, outbox
 
 FORM_LIMIT = 5000
 
 
 # Built once: these run inside every state-changing API call (see store/repository.py).
-_INSERT_EVENT = insert(events).returning(events.c.event_id)
-_SPEC_OF_TYPE = select(notification_settings).where(notification_settings.c.hit_type_id == bindparam("hit_type_id"))
-_INSERT_OUTBOX = insert(outbox)
+_INSERT_EVENT = Prepared(insert(events).returning(events.c.event_id))
+_SPEC_OF_TYPE = Prepared(
+    select(notification_settings).where(notification_settings.c.hit_type_id == bindparam("hit_type_id"))
+)
+_INSERT_OUTBOX = Prepared(insert(outbox))
 
 
 def record_events(conn: Connection, new_events: Sequence[Event], committed_at: int) -> None:
@@ -38,14 +41,14 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
     """
     specs: dict[str, Any] = {}
     for event in new_events:
-        event_id = conn.execute(_INSERT_EVENT, dict(event.__dict__)).scalar_one()
+        event_id = _INSERT_EVENT.first(conn, event.__dict__).event_id
         if event.hit_type_id not in specs:
-            specs[event.hit_type_id] = conn.execute(_SPEC_OF_TYPE, {"hit_type_id": event.hit_type_id}).first()
+            specs[event.hit_type_id] = _SPEC_OF_TYPE.first(conn, {"hit_type_id": event.hit_type_id})
         spec = specs[event.hit_type_id]
         if spec is not None and spec.active and event.event_type in spec.event_types.split(","):
             conn.info[OUTBOX_WRITTEN] = True
-            conn.execute(
-                _INSERT_OUTBOX,
+            _INSERT_OUTBOX.run(
+                conn,
                 {
                     "event_id": event_id,
                     "customer_id": spec.customer_id,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
 
 from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
+from openturk.store.prepared import Prepared
 from openturk.store.schema import (
     access_keys,
     assignments,
@@ -63,17 +64,20 @@ def _assignment(row: Row[Any]) -> Assignment:
     return Assignment(**{name: getattr(row, name) for name in Assignment.__dataclass_fields__})
 
 
-# Statements on the hot paths are built once: SQLAlchemy then skips rebuilding them and their
-# cache keys on every call, which was most of a request's CPU time (bench/api.py).
+# Statements on the hot paths are built once and run as ``Prepared`` statements: SQLAlchemy's
+# per-call machinery was most of a request's CPU time (bench/api.py; see store/prepared.py).
 _P = bindparam
-_ACCESS_KEY = select(access_keys.c.customer_id, access_keys.c.secret_access_key).where(
-    access_keys.c.access_key_id == _P("access_key_id")
+_ACCESS_KEY = Prepared(
+    select(access_keys.c.customer_id, access_keys.c.secret_access_key).where(
+        access_keys.c.access_key_id == _P("access_key_id")
+    )
 )
-_BALANCES = select(requesters.c.balance_cents, requesters.c.on_hold_cents).where(
+_BALANCES_QUERY = select(requesters.c.balance_cents, requesters.c.on_hold_cents).where(
     requesters.c.customer_id == _P("customer_id")
 )
-_BALANCES_FOR_UPDATE = _BALANCES.with_for_update()
-_CHANGE_BALANCES = (
+_BALANCES = Prepared(_BALANCES_QUERY)
+_BALANCES_FOR_UPDATE = Prepared(_BALANCES_QUERY.with_for_update())
+_CHANGE_BALANCES = Prepared(
     update(requesters)
     .where(requesters.c.customer_id == _P("b_customer_id"))
     .values(
@@ -81,14 +85,15 @@ _CHANGE_BALANCES = (
         on_hold_cents=requesters.c.on_hold_cents + _P("b_on_hold"),
     )
 )
-_INSERT_LEDGER = insert(ledger)
-_HELD = select(hits.c.held_cents).where(hits.c.hit_id == _P("hit_id"))
-_SET_HELD = update(hits).where(hits.c.hit_id == _P("b_hit_id")).values(held_cents=_P("b_held"))
-_HIT_TYPE = select(hit_types).where(hit_types.c.hit_type_id == _P("hit_type_id"))
-_HIT = select(hits).where(hits.c.hit_id == _P("hit_id"))
-_HIT_FOR_UPDATE = _HIT.with_for_update()
-_INSERT_HIT = insert(hits)
-_SAVE_HIT = (
+_INSERT_LEDGER = Prepared(insert(ledger))
+_HELD = Prepared(select(hits.c.held_cents).where(hits.c.hit_id == _P("hit_id")))
+_SET_HELD = Prepared(update(hits).where(hits.c.hit_id == _P("b_hit_id")).values(held_cents=_P("b_held")))
+_HIT_TYPE = Prepared(select(hit_types).where(hit_types.c.hit_type_id == _P("hit_type_id")))
+_HIT_QUERY = select(hits).where(hits.c.hit_id == _P("hit_id"))
+_HIT = Prepared(_HIT_QUERY)
+_HIT_FOR_UPDATE = Prepared(_HIT_QUERY.with_for_update())
+_INSERT_HIT = Prepared(insert(hits))
+_SAVE_HIT = Prepared(
     update(hits)
     .where(hits.c.hit_id == _P("b_hit_id"))
     .values(
@@ -113,13 +118,14 @@ _SLOT_COUNTS = (
     )
     .group_by(assignments.c.hit_id, assignments.c.status)
 )
-_ASSIGNMENT = select(assignments).where(assignments.c.assignment_id == _P("assignment_id"))
-_ASSIGNMENT_FOR_UPDATE = _ASSIGNMENT.with_for_update()
-_INSERT_ASSIGNMENT = insert(assignments)
+_ASSIGNMENT_QUERY = select(assignments).where(assignments.c.assignment_id == _P("assignment_id"))
+_ASSIGNMENT = Prepared(_ASSIGNMENT_QUERY)
+_ASSIGNMENT_FOR_UPDATE = Prepared(_ASSIGNMENT_QUERY.with_for_update())
+_INSERT_ASSIGNMENT = Prepared(insert(assignments))
 _ASSIGNMENT_FIELDS = [
     name for name in Assignment.__dataclass_fields__ if name not in ("assignment_id", "hit_id", "worker_id")
 ]
-_SAVE_ASSIGNMENT = (
+_SAVE_ASSIGNMENT = Prepared(
     update(assignments)
     .where(assignments.c.assignment_id == _P("b_assignment_id"))
     .values({name: _P(f"b_{name}") for name in _ASSIGNMENT_FIELDS})
@@ -136,7 +142,7 @@ class Repository:
 
     # -- requesters and workers -------------------------------------------------------------
     def access_key(self, access_key_id: str) -> tuple[str, str | None] | None:
-        row = self.conn.execute(_ACCESS_KEY, {"access_key_id": access_key_id}).first()
+        row = _ACCESS_KEY.first(self.conn, {"access_key_id": access_key_id})
         return (row.customer_id, row.secret_access_key) if row else None
 
     def insert_requester(self, customer_id: str, name: str, now: int) -> None:
@@ -164,8 +170,8 @@ class Repository:
     # -- ledger -------------------------------------------------------------------------------
     def add_ledger_entry(self, customer_id: str, amount_cents: int, kind: str, reference: str | None, now: int) -> None:
         """Record money moving and keep the requester's running balance in step."""
-        self.conn.execute(
-            _INSERT_LEDGER,
+        _INSERT_LEDGER.run(
+            self.conn,
             {
                 "customer_id": customer_id,
                 "amount_cents": amount_cents,
@@ -178,27 +184,27 @@ class Repository:
 
     def balances(self, customer_id: str, *, for_update: bool = False) -> tuple[int, int]:
         """(balance, on hold) in cents."""
-        row = self.conn.execute(_BALANCES_FOR_UPDATE if for_update else _BALANCES, {"customer_id": customer_id}).first()
+        row = (_BALANCES_FOR_UPDATE if for_update else _BALANCES).first(self.conn, {"customer_id": customer_id})
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def change_balances(self, customer_id: str, *, balance: int = 0, on_hold: int = 0) -> None:
         if balance or on_hold:
-            self.conn.execute(
-                _CHANGE_BALANCES, {"b_customer_id": customer_id, "b_balance": balance, "b_on_hold": on_hold}
+            _CHANGE_BALANCES.run(
+                self.conn, {"b_customer_id": customer_id, "b_balance": balance, "b_on_hold": on_hold}
             )
 
     def held_cents(self, hit_id: str) -> int:
-        return int(self.conn.execute(_HELD, {"hit_id": hit_id}).scalar_one())
+        return int(_HELD.first(self.conn, {"hit_id": hit_id})[0])
 
     def set_held_cents(self, hit_id: str, cents: int) -> None:
-        self.conn.execute(_SET_HELD, {"b_hit_id": hit_id, "b_held": cents})
+        _SET_HELD.run(self.conn, {"b_hit_id": hit_id, "b_held": cents})
 
     # -- HIT types ------------------------------------------------------------------------------
     def hit_type(self, hit_type_id: str) -> HITType | None:
         cached = _hit_type_cache.get(hit_type_id)
         if cached is not None:
             return cached
-        row = self.conn.execute(_HIT_TYPE, {"hit_type_id": hit_type_id}).first()
+        row = _HIT_TYPE.first(self.conn, {"hit_type_id": hit_type_id})
         if row is None:
             return None
         found = _hit_type_cache[hit_type_id] = _hit_type(row)
@@ -238,14 +244,14 @@ class Repository:
 
     # -- HITs -------------------------------------------------------------------------------------
     def hit(self, hit_id: str, *, for_update: bool = False) -> HIT | None:
-        row = self.conn.execute(_HIT_FOR_UPDATE if for_update else _HIT, {"hit_id": hit_id}).first()
+        row = (_HIT_FOR_UPDATE if for_update else _HIT).first(self.conn, {"hit_id": hit_id})
         return _hit(row) if row else None
 
     def insert_hit(
         self, hit: HIT, review_policies: tuple[str | None, str | None] = (None, None), held: int = 0
     ) -> None:
-        self.conn.execute(
-            _INSERT_HIT,
+        _INSERT_HIT.run(
+            self.conn,
             {
                 "hit_id": hit.hit_id,
                 "customer_id": hit.customer_id,
@@ -266,8 +272,8 @@ class Repository:
         )
 
     def save_hit(self, hit: HIT) -> None:
-        self.conn.execute(
-            _SAVE_HIT,
+        _SAVE_HIT.run(
+            self.conn,
             {
                 "b_hit_id": hit.hit_id,
                 "b_hit_type_id": hit.hit_type_id,
@@ -330,7 +336,7 @@ class Repository:
     # -- assignments ------------------------------------------------------------------------------
     def assignment(self, assignment_id: str, *, for_update: bool = False) -> Assignment | None:
         statement = _ASSIGNMENT_FOR_UPDATE if for_update else _ASSIGNMENT
-        row = self.conn.execute(statement, {"assignment_id": assignment_id}).first()
+        row = statement.first(self.conn, {"assignment_id": assignment_id})
         return _assignment(row) if row else None
 
     def assignment_with_hit(self, assignment_id: str, *, for_update: bool = False) -> tuple[Assignment, HIT] | None:
@@ -345,11 +351,11 @@ class Repository:
         return (assignment, hit) if assignment is not None and hit is not None else None
 
     def insert_assignment(self, assignment: Assignment) -> None:
-        self.conn.execute(_INSERT_ASSIGNMENT, dict(assignment.__dict__))
+        _INSERT_ASSIGNMENT.run(self.conn, assignment.__dict__)
 
     def save_assignment(self, assignment: Assignment) -> None:
         values = {f"b_{name}": getattr(assignment, name) for name in _ASSIGNMENT_FIELDS}
-        self.conn.execute(_SAVE_ASSIGNMENT, {"b_assignment_id": assignment.assignment_id, **values})
+        _SAVE_ASSIGNMENT.run(self.conn, {"b_assignment_id": assignment.assignment_id, **values})
 
     def worker_has_accepted(self, worker_id: str, hit_id: str) -> bool:
         found = self.conn.execute(

@@ -1,0 +1,69 @@
+"""Prepared statements give what Connection.execute gives, and refuse what they cannot do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
+
+from openturk.store.database import Database
+from openturk.store.prepared import Prepared
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("thing_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(32), nullable=False),
+    Column("done", Boolean, nullable=False),
+    Column("size", Integer, default=0),
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    metadata.create_all(database.engine)
+    yield database
+    database.dispose()
+
+
+def test_insert_returning_select_update_match_core(db: Database) -> None:
+    insert_thing = Prepared(insert(things).returning(things.c.thing_id))
+    by_name = Prepared(select(things).where(things.c.name == bindparam("name")))
+    grow = Prepared(update(things).where(things.c.name == bindparam("b_name")).values(size=things.c.size + 1))
+    with db.write() as conn:
+        first = insert_thing.first(conn, {"name": "a", "done": True, "size": 1}).thing_id
+        second = insert_thing.first(conn, {"name": "b", "done": False, "size": 5}).thing_id
+        assert grow.run(conn, {"b_name": "a"}) == 1
+        assert grow.run(conn, {"b_name": "nobody"}) == 0
+    assert second == first + 1
+    with db.read() as conn:
+        row = by_name.first(conn, {"name": "a"})
+        assert (row.thing_id, row.name, bool(row.done), row.size) == (first, "a", True, 2)
+        core = conn.execute(select(things).where(things.c.name == "a")).one()
+        assert tuple(row) == tuple(core)
+        assert by_name.first(conn, {"name": "nobody"}) is None
+        assert [r.name for r in Prepared(select(things).order_by(things.c.name)).all(conn, {})] == ["a", "b"]
+
+
+def test_rolled_back_with_the_transaction(db: Database) -> None:
+    insert_thing = Prepared(insert(things))
+    with pytest.raises(RuntimeError), db.write() as conn:
+        insert_thing.run(conn, {"name": "gone", "done": False, "size": 0})
+        raise RuntimeError("abort")
+    with db.read() as conn:
+        assert Prepared(select(things)).all(conn, {}) == []
+
+
+def test_refuses_what_it_would_get_wrong(db: Database) -> None:
+    with db.write() as conn:
+        with pytest.raises(ValueError, match="size"):  # a Python-side default the driver would not apply
+            Prepared(insert(things)).run(conn, {"name": "x", "done": False})
+        expanding = select(things).where(things.c.name.in_(bindparam("names", expanding=True)))
+        with pytest.raises(ValueError, match="expanding"):
+            Prepared(expanding).all(conn, {"names": ["x"]})
+        with pytest.raises(KeyError):  # a parameter the statement names cannot be left out
+            Prepared(select(things).where(things.c.name == bindparam("name"))).first(conn, {})

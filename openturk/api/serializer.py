@@ -1,42 +1,69 @@
 """Serialise an operation's result by walking its output shape.
 
 Timestamps, held internally as epoch milliseconds (int), go out as epoch seconds (botocore's JSON
-protocol); members whose value is None are
-left out; members the shape does not know are dropped, so a handler cannot leak internal fields.
+protocol); members whose value is None are left out; members the shape does not know are dropped,
+so a handler cannot leak internal fields.
+
+The walk is planned once per shape (``_writer``): every response of an operation has the same
+shape, and deciding per field and per call what each member needs was a tenth of a call's CPU.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
+# Turns a handler's value into its JSON form; None stands for "as it is" (strings, numbers, booleans).
+Writer = Callable[[Any], Any] | None
+
 
 def serialize_output(operation: OperationModel, result: dict[str, Any]) -> bytes:
     shape = operation.output_shape
-    document = _structure(shape, result) if shape is not None else {}
+    write = _writer(shape) if shape is not None else None
+    document = write(result) if write is not None else {}
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def _structure(shape: StructureShape, value: dict[str, Any]) -> dict[str, Any]:
-    return {name: _value(member, value[name]) for name, member in shape.members.items() if value.get(name) is not None}
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return value / 1000 if isinstance(value, int) else value
 
 
-def _value(shape: Shape, value: Any) -> Any:
+@cache
+def _writer(shape: Shape) -> Writer:
+    # The MTurk model has no recursive shapes, so planning a shape's members eagerly terminates.
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
-        return _structure(shape, value)
+        members = [(name, _writer(member)) for name, member in shape.members.items()]
+
+        def structure(value: dict[str, Any]) -> dict[str, Any]:
+            document = {}
+            for name, write in members:
+                item = value.get(name)
+                if item is not None:
+                    document[name] = item if write is None else write(item)
+            return document
+
+        return structure
     if kind == "list":
         assert isinstance(shape, ListShape)
-        return [_value(shape.member, item) for item in value]
+        item_writer = _writer(shape.member)
+        if item_writer is None:
+            return list
+        return lambda value: [item_writer(item) for item in value]
     if kind == "map":
         assert isinstance(shape, MapShape)
-        return {k: _value(shape.value, v) for k, v in value.items()}
+        value_writer = _writer(shape.value)
+        if value_writer is None:
+            return dict
+        return lambda value: {key: value_writer(item) for key, item in value.items()}
     if kind == "timestamp":
-        if isinstance(value, datetime):
-            return value.timestamp()
-        return value / 1000 if isinstance(value, int) else value
-    return value
+        return _timestamp
+    return None

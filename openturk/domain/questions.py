@@ -7,6 +7,7 @@ exactly the schema URL MTurk published. DTDs and entities are refused (defusedxm
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
@@ -43,6 +44,10 @@ def _local(tag: str) -> tuple[str, str]:
     return "", tag
 
 
+# Batches post the same Question over and over (psiTurk, Dallinger and Mephisto use one ExternalQuestion
+# URL for every HIT), and parsing is a tenth of a CreateHIT's CPU: remember recent good ones. Questions are
+# at most 64 KB, so this holds at most 4 MB; bad documents raise and are not remembered.
+@lru_cache(maxsize=64)
 def parse_question(document: str) -> Question:
     """Parse and check a Question; raise ``XMLParseError`` naming what is wrong."""
     if len(document.encode("utf-8")) > MAX_QUESTION_BYTES:

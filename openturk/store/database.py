@@ -61,6 +61,7 @@ class Database:
         # this process's writers on a lock first hands the database over without those sleeps. Other
         # processes still meet busy_timeout.
         self._local_writer = threading.Lock() if self.is_sqlite else None
+        self._writer_connection: Connection | None = None
 
     def on_outbox_commit(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (from the committing thread) after any transaction that wrote outbox rows."""
@@ -86,26 +87,50 @@ class Database:
         """A transaction that will write: on SQLite it takes the write lock up front."""
         attempt = _non_blocking.get()
         nowait = attempt is not None and not attempt.written
-        if self._local_writer is not None and not self._local_writer.acquire(blocking=not nowait):
-            raise WriterBusy("another transaction of this process is writing")
-        try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(**{_WRITE: True, _NOWAIT: nowait})
-                try:
-                    with conn.begin():
-                        yield conn
-                except BaseException:
-                    conn.info.pop(OUTBOX_WRITTEN, None)
-                    raise
-                written = conn.info.pop(OUTBOX_WRITTEN, False)
-        finally:
-            if self._local_writer is not None:
-                self._local_writer.release()
+        with self._sqlite_writer(nowait) if self._local_writer is not None else self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE: True, _NOWAIT: nowait})
+            try:
+                transaction = conn.begin()
+            except BaseException:
+                self._drop_writer_connection()  # a failed BEGIN leaves SQLAlchemy's Connection half-begun
+                raise
+            try:
+                with transaction:
+                    yield conn
+            except BaseException:
+                conn.info.pop(OUTBOX_WRITTEN, None)
+                if conn.invalidated:
+                    self._drop_writer_connection()
+                raise
+            written = conn.info.pop(OUTBOX_WRITTEN, False)
         if attempt is not None:
             attempt.written = True
         if written:
             for listener in self._outbox_listeners:
                 listener()
+
+    @contextmanager
+    def _sqlite_writer(self, nowait: bool) -> Iterator[Connection]:
+        """This process's one SQLite writer connection, held with the in-process writer lock.
+
+        Only the lock's holder uses it, so one connection kept open serves every writer thread, and
+        a write skips the pool checkout, Connection set-up and close it would otherwise pay each time.
+        """
+        assert self._local_writer is not None
+        if not self._local_writer.acquire(blocking=not nowait):
+            raise WriterBusy("another transaction of this process is writing")
+        try:
+            if self._writer_connection is None:
+                self._writer_connection = self.engine.connect()
+            yield self._writer_connection
+        finally:
+            self._local_writer.release()
+
+    def _drop_writer_connection(self) -> None:
+        connection, self._writer_connection = self._writer_connection, None
+        if connection is not None:
+            connection.invalidate()
+            connection.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -122,6 +147,11 @@ class Database:
             conn.commit()
 
     def dispose(self) -> None:
+        if self._local_writer is not None:
+            with self._local_writer:
+                connection, self._writer_connection = self._writer_connection, None
+                if connection is not None:
+                    connection.close()
         self.engine.dispose()
 
 

@@ -101,3 +101,28 @@ def test_failed_write_rolls_back_and_frees_writer(db: Database) -> None:
     with db.non_blocking_writes(), db.write() as conn:
         conn.execute(text("INSERT INTO t VALUES (2)"))
     assert _rows(db) == [2]
+
+
+def test_writer_threads_share_one_connection_safely(db: Database) -> None:
+    """Every SQLite writer of the process goes through one kept-open connection, one at a time."""
+
+    def add(start: int) -> None:
+        for n in range(start, start + 50):
+            with db.write() as conn:
+                conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+
+    threads = [threading.Thread(target=add, args=(i * 50,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert _rows(db) == list(range(400))
+
+
+def test_failed_statement_leaves_the_writer_usable(db: Database) -> None:
+    with pytest.raises(Exception, match="no such table"), db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        conn.execute(text("INSERT INTO missing VALUES (1)"))
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    assert _rows(db) == [2]

@@ -1,4 +1,4 @@
-"""Time-driven transitions: HIT expiry, assignment abandonment, auto-approval.
+"""Time-driven transitions: HIT expiry, assignment abandonment, auto-approval, 120-day disposal.
 
 Due work is found by query (the database is the schedule), oldest first, and each item fires in
 its own write transaction that re-checks it is still due, so the real-time loop, a virtual-clock
@@ -71,7 +71,21 @@ def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
     transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
 
 
-_FIRE = {"expire": _expire, "abandon": _abandon, "auto_approve": _auto_approve}
+def _dispose(repo: Repository, hit_id: str, due: int) -> None:
+    hit = repo.hit(hit_id, for_update=True)
+    if hit is None or hit.status not in lifecycle.REVIEW or hit.creation_time + lifecycle.AUTO_DISPOSE_AFTER_MS > due:
+        return
+    counts = repo.slot_count(hit_id)
+    if counts.pending or counts.submitted:
+        return
+    # A HIT that only became disposable after its 120 days (a late expiry or approval) is disposed
+    # right after that last transition, never before it.
+    now = max(due, repo.last_event_time(hit_id) or due)
+    hit, events = lifecycle.dispose(hit, now)
+    transitions.record(repo, hit, counts, events, now)
+
+
+_FIRE = {"expire": _expire, "abandon": _abandon, "auto_approve": _auto_approve, "dispose": _dispose}
 
 
 def load_offset(db: Database) -> int:

@@ -10,6 +10,9 @@ from openturk.domain.model import HIT, Assignment, Event, SlotCounts
 
 OPEN = ("Assignable", "Unassignable")
 REVIEW = ("Reviewable", "Reviewing")
+# "HITs are automatically disposed of after 120 days" (MTurk's DeleteHIT documentation); counted
+# from CreationTime, and only once the HIT could be deleted (see docs/decisions.md).
+AUTO_DISPOSE_AFTER_MS = 120 * 24 * 3600 * 1000
 
 
 def _event(kind: str, hit: HIT, now: int, assignment: Assignment | None = None) -> Event:

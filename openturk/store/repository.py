@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
 
+from openturk.domain.lifecycle import AUTO_DISPOSE_AFTER_MS, REVIEW
 from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
 from openturk.store.prepared import Prepared
 from openturk.store.schema import (
@@ -20,6 +21,7 @@ from openturk.store.schema import (
     assignments,
     bonus_payments,
     clock_state,
+    events,
     hit_types,
     hits,
     ledger,
@@ -463,9 +465,32 @@ class Repository:
                 .limit(1)
             ).first(),
         ]
-        kinds = ("expire", "abandon", "auto_approve")
+        # Disposable (what DeleteHIT accepts: in review, nothing submitted left undecided) and 120 days old.
+        undecided = (
+            select(assignments.c.assignment_id)
+            .where(assignments.c.hit_id == hits.c.hit_id, assignments.c.status.in_(("Accepted", "Submitted")))
+            .exists()
+        )
+        candidates.append(
+            self.conn.execute(
+                select(hits.c.creation_time + AUTO_DISPOSE_AFTER_MS, hits.c.hit_id)
+                .where(
+                    hits.c.status.in_(REVIEW),
+                    hits.c.creation_time <= until - AUTO_DISPOSE_AFTER_MS,
+                    ~undecided,
+                )
+                .order_by(hits.c.creation_time, hits.c.hit_id)
+                .limit(1)
+            ).first()
+        )
+        kinds = ("expire", "abandon", "auto_approve", "dispose")
         due = [(row[0], kind, row[1]) for row, kind in zip(candidates, kinds, strict=False) if row is not None]
         return min(due) if due else None
+
+    def last_event_time(self, hit_id: str) -> int | None:
+        """When the HIT's latest recorded transition happened."""
+        value = self.conn.execute(select(func.max(events.c.event_time)).where(events.c.hit_id == hit_id)).scalar()
+        return None if value is None else int(value)
 
     # -- clock ------------------------------------------------------------------------------------
     def clock_offset(self) -> int:

@@ -115,6 +115,7 @@ hits = Table(
     Index("ix_hits_customer_created", "customer_id", "creation_time", "hit_id"),
     Index("ix_hits_expiry_due", "expiry_processed", "expiration"),
     Index("ix_hits_customer_status", "customer_id", "status", "hit_type_id"),
+    Index("ix_hits_dispose_due", "status", "creation_time"),
 )
 
 assignments = Table(

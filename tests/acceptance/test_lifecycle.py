@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
@@ -233,8 +234,6 @@ def test_timers_fire_in_due_order_across_hits(server: ServerProcess, mturk: Any)
     early = mturk.create_hit(**hit_params(LifetimeInSeconds=100))["HIT"]
     late = mturk.create_hit(**hit_params(LifetimeInSeconds=50))["HIT"]
     server.advance(200)
-    import sqlite3
-
     with sqlite3.connect(server.db_path) as conn:
         order = [
             row[0]
@@ -244,3 +243,48 @@ def test_timers_fire_in_due_order_across_hits(server: ServerProcess, mturk: Any)
             )
         ]
     assert order == [late["HITId"], early["HITId"]]
+
+
+DAY = 86400
+
+
+def _event_time(server: ServerProcess, hit_id: str, event_type: str) -> int:
+    with sqlite3.connect(server.db_path) as conn:
+        row = conn.execute(
+            "SELECT max(event_time) FROM events WHERE hit_id = ? AND event_type = ?", (hit_id, event_type)
+        ).fetchone()
+    assert row[0] is not None, f"{hit_id} has no {event_type}"
+    return int(row[0])
+
+
+def test_hits_are_disposed_120_days_after_creation(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    quiet = mturk.create_hit(**hit_params(LifetimeInSeconds=3600))["HIT"]  # in review after an hour, nothing to decide
+    long_lived = mturk.create_hit(**hit_params(LifetimeInSeconds=130 * DAY))["HIT"]  # still open on day 120
+    late = mturk.create_hit(
+        **hit_params(
+            LifetimeInSeconds=119 * DAY, AssignmentDurationInSeconds=2 * DAY, AutoApprovalDelayInSeconds=30 * DAY
+        )
+    )["HIT"]
+    server.advance(119 * DAY - 60)
+    assignment_id = worker.do(late["HITId"])  # submitted a minute before expiry: undecided until day 149
+    server.advance(DAY + 120)
+
+    def status(hit: dict[str, Any]) -> str:
+        return str(mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"])
+
+    assert (status(quiet), status(long_lived), status(late)) == ("Disposed", "Assignable", "Reviewable")
+    created_ms = _event_time(server, quiet["HITId"], "HITCreated")
+    assert _event_time(server, quiet["HITId"], "HITDisposed") - created_ms == 120 * DAY * 1000
+    assert events_of(server, quiet["HITId"])[-1] == ("HITDisposed", None)
+    listed = {hit["HITId"] for hit in mturk.list_hits(MaxResults=100)["HITs"]}
+    assert quiet["HITId"] not in listed and late["HITId"] in listed
+
+    # Each of the others is disposed as soon as it can be: right after expiry, right after auto-approval.
+    server.advance(30 * DAY)
+    assert (status(long_lived), status(late)) == ("Disposed", "Disposed")
+    assert _event_time(server, long_lived["HITId"], "HITDisposed") == _event_time(
+        server, long_lived["HITId"], "HITReviewable"
+    )
+    assert [e for e, _ in events_of(server, late["HITId"])][-2:] == ["AssignmentApproved", "HITDisposed"]
+    assert _event_time(server, late["HITId"], "HITDisposed") == _event_time(server, late["HITId"], "AssignmentApproved")
+    assert mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -99,6 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     _db_option(create)
     create.add_argument("--starting-balance", default="10000.00")
+
+    layouts = sub.add_parser("layouts", help="manage HIT layouts (templates CreateHIT names with HITLayoutId)")
+    layouts_sub = layouts.add_subparsers(dest="action", required=True)
+    create_layout = layouts_sub.add_parser("create", help="store an HTML template with ${name} placeholders")
+    create_layout.add_argument("name")
+    create_layout.add_argument("template", type=Path, help="HTML file (a whole page or a fragment)")
+    create_layout.add_argument("--frame-height", type=int, default=0, help="HTMLQuestion FrameHeight (0: fit)")
+    list_layouts = layouts_sub.add_parser("list", help="list a requester's layouts")
+    list_layouts.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    for layout_parser in (create_layout, list_layouts):
+        owner = layout_parser.add_mutually_exclusive_group(required=True)
+        owner.add_argument("--customer-id", help="the requester's CustomerId")
+        owner.add_argument(
+            "--access-key-id",
+            help="the requester's access key (under --auth open a new key makes its requester, as the API would)",
+        )
+        layout_parser.add_argument("--starting-balance", default="10000.00", help="for a requester made here")
+        _db_option(layout_parser)
 
     workers = sub.add_parser("workers", help="manage worker identities").add_subparsers(dest="action", required=True)
     create_worker = workers.add_parser("create", help="create a worker and print its bearer token")
@@ -260,6 +279,46 @@ def requesters_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def layouts_command(args: argparse.Namespace) -> int:
+    from openturk.requester.account import requester_for_open_key
+    from openturk.requester.layouts import create_hit_layout, hit_layouts_of
+
+    db = _migrated(args.db)
+    now = SystemClock().now_ms()
+    customer_id = args.customer_id or requester_for_open_key(db, args.access_key_id, now, _cents(args.starting_balance))
+    if args.action == "list":
+        found = hit_layouts_of(db, customer_id)
+        if args.json:
+            rows = [
+                {
+                    "HITLayoutId": x.hit_layout_id,
+                    "Name": x.name,
+                    "Parameters": x.parameter_names,
+                    "FrameHeight": x.frame_height,
+                }
+                for x in found
+            ]
+            print(json.dumps(rows, indent=2))
+            return 0
+        table = Table("Name", "Parameters", "FrameHeight")
+        table.add_column("HITLayoutId", no_wrap=True)
+        for layout in found:
+            table.add_row(
+                layout.hit_layout_id, layout.name, ", ".join(layout.parameter_names), str(layout.frame_height)
+            )
+        console.print(table)
+        return 0
+    try:
+        template = args.template.read_text(encoding="utf-8")
+        layout = create_hit_layout(db, customer_id, args.name, template, args.frame_height, now)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    console.print(f"HITLayoutId {layout.hit_layout_id}")
+    console.print(f"Parameters  {', '.join(layout.parameter_names) or '(none)'}")
+    return 0
+
+
 def workers_create(args: argparse.Namespace) -> int:
     from openturk.requester.account import create_worker
 
@@ -286,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     if args.command == "requesters":
         return requesters_create(args)
+    if args.command == "layouts":
+        return layouts_command(args)
     return workers_create(args)
 
 

@@ -18,8 +18,9 @@ from openturk.errors import XMLParseError
 
 MAX_QUESTION_BYTES = 65535
 _SCHEMAS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/"
+HTML_QUESTION_NAMESPACE = f"{_SCHEMAS}2011-11-11/HTMLQuestion.xsd"
 NAMESPACES = {
-    f"{_SCHEMAS}2011-11-11/HTMLQuestion.xsd": "HTMLQuestion",
+    HTML_QUESTION_NAMESPACE: "HTMLQuestion",
     f"{_SCHEMAS}2006-07-14/ExternalQuestion.xsd": "ExternalQuestion",
     f"{_SCHEMAS}2017-11-06/QuestionForm.xsd": "QuestionForm",
     f"{_SCHEMAS}2005-10-01/QuestionForm.xsd": "QuestionForm",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from openturk import transitions
-from openturk.domain import ids, lifecycle, money, qualifications, questions
+from openturk.domain import ids, layouts, lifecycle, money, qualifications, questions
 from openturk.domain.model import HIT, HITType, SlotCounts
 from openturk.errors import (
     HITDoesNotExist,
@@ -166,17 +166,28 @@ def create_hit_with_hit_type(ctx: Context, params: dict[str, Any]) -> dict[str, 
     return _create(ctx, params, "CreateHITWithHITType", hit_type_id=params["HITTypeId"])
 
 
-def _question_of(params: dict[str, Any]) -> str:
-    if "HITLayoutId" in params or "HITLayoutParameters" in params:
+def _question_of(params: dict[str, Any]) -> str | None:
+    """The checked Question, or None when the HIT is to be made from a layout (rendered in the transaction)."""
+    if "HITLayoutId" in params:
         if "Question" in params:
             raise InvalidParameterValue("Give either Question or HITLayoutId, not both.")
-        raise InvalidParameterValue(
-            f"HITLayoutId {params.get('HITLayoutId', '')} does not exist: openturk has no stored HIT layouts yet."
-        )
+        return None
+    if "HITLayoutParameters" in params:
+        raise InvalidParameterValue("HITLayoutParameters needs a HITLayoutId.")
     if "Question" not in params:
         raise InvalidParameterValue("The request must contain either Question or HITLayoutId.")
     questions.parse_question(params["Question"])
     return str(params["Question"])
+
+
+def _rendered_layout(repo: Repository, ctx: Context, params: dict[str, Any]) -> str:
+    """The Question a HITLayoutId and its HITLayoutParameters make; another requester's layout is missing."""
+    layout = repo.hit_layout(params["HITLayoutId"])
+    if layout is None or layout.customer_id != ctx.customer_id:
+        raise InvalidParameterValue(f"HITLayoutId {params['HITLayoutId']} does not exist.")
+    question = layouts.render(layout, params.get("HITLayoutParameters", []))
+    questions.parse_question(question)
+    return question
 
 
 def _create(
@@ -208,7 +219,8 @@ def _create(
             hit_id=ids.entity_id(),
             customer_id=ctx.customer_id,
             hit_type_id=hit_type.hit_type_id,
-            question=question,
+            question=question if question is not None else _rendered_layout(repo, ctx, params),
+            hit_layout_id=params.get("HITLayoutId"),
             max_assignments=params.get("MaxAssignments", 1),
             status="Assignable",
             review_status="NotReviewed",

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
 
+from openturk.domain.layouts import HITLayout
 from openturk.domain.lifecycle import AUTO_DISPOSE_AFTER_MS, REVIEW
 from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
 from openturk.store.prepared import Prepared
@@ -22,6 +23,7 @@ from openturk.store.schema import (
     bonus_payments,
     clock_state,
     events,
+    hit_layouts,
     hit_types,
     hits,
     ledger,
@@ -59,6 +61,16 @@ def _hit_type(row: Row[Any]) -> HITType:
         assignment_duration_s=row.assignment_duration_s,
         auto_approval_delay_s=row.auto_approval_delay_s,
         qualification_requirements=json.loads(row.qualification_requirements),
+    )
+
+
+def _hit_layout(row: Row[Any]) -> HITLayout:
+    return HITLayout(
+        hit_layout_id=row.hit_layout_id,
+        customer_id=row.customer_id,
+        name=row.name,
+        template=row.template,
+        frame_height=row.frame_height,
     )
 
 
@@ -147,6 +159,10 @@ class Repository:
         row = _ACCESS_KEY.first(self.conn, {"access_key_id": access_key_id})
         return (row.customer_id, row.secret_access_key) if row else None
 
+    def requester_exists(self, customer_id: str) -> bool:
+        found = self.conn.execute(select(requesters.c.customer_id).where(requesters.c.customer_id == customer_id))
+        return found.first() is not None
+
     def insert_requester(self, customer_id: str, name: str, now: int) -> None:
         self.conn.execute(
             insert(requesters).values(
@@ -191,9 +207,7 @@ class Repository:
 
     def change_balances(self, customer_id: str, *, balance: int = 0, on_hold: int = 0) -> None:
         if balance or on_hold:
-            _CHANGE_BALANCES.run(
-                self.conn, {"b_customer_id": customer_id, "b_balance": balance, "b_on_hold": on_hold}
-            )
+            _CHANGE_BALANCES.run(self.conn, {"b_customer_id": customer_id, "b_balance": balance, "b_on_hold": on_hold})
 
     def held_cents(self, hit_id: str) -> int:
         return int(_HELD.first(self.conn, {"hit_id": hit_id})[0])
@@ -243,6 +257,31 @@ class Repository:
             if hit_type is not None:
                 found[hit_type_id] = hit_type
         return found
+
+    # -- HIT layouts ------------------------------------------------------------------------------
+    def insert_hit_layout(self, layout: HITLayout, now: int) -> None:
+        self.conn.execute(
+            insert(hit_layouts).values(
+                hit_layout_id=layout.hit_layout_id,
+                customer_id=layout.customer_id,
+                name=layout.name,
+                template=layout.template,
+                frame_height=layout.frame_height,
+                created_at=now,
+            )
+        )
+
+    def hit_layout(self, hit_layout_id: str) -> HITLayout | None:
+        row = self.conn.execute(select(hit_layouts).where(hit_layouts.c.hit_layout_id == hit_layout_id)).first()
+        return _hit_layout(row) if row else None
+
+    def hit_layouts_of(self, customer_id: str) -> list[HITLayout]:
+        rows = self.conn.execute(
+            select(hit_layouts)
+            .where(hit_layouts.c.customer_id == customer_id)
+            .order_by(hit_layouts.c.created_at, hit_layouts.c.hit_layout_id)
+        )
+        return [_hit_layout(row) for row in rows]
 
     # -- HITs -------------------------------------------------------------------------------------
     def hit(self, hit_id: str, *, for_update: bool = False) -> HIT | None:

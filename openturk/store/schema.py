@@ -118,6 +118,18 @@ hits = Table(
     Index("ix_hits_dispose_due", "status", "creation_time"),
 )
 
+# Requesters' HIT layouts (MTurk's project templates): HTML with ${name} placeholders.
+hit_layouts = Table(
+    "hit_layouts",
+    metadata,
+    Column("hit_layout_id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("template", Text, nullable=False),
+    Column("frame_height", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
 assignments = Table(
     "assignments",
     metadata,

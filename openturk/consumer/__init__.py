@@ -12,11 +12,12 @@ stream (real SQS/SNS included).
 
 from __future__ import annotations
 
-from openturk.consumer.answers import UploadedFile, parse_answers
+from openturk.consumer.answers import UploadedFile, Value, parse_answers
+from openturk.consumer.context import Assignment
 from openturk.consumer.context import Context as MTurkContext
 from openturk.consumer.dedup import DedupStore, MemoryDedup, SQLDedup, SQLiteDedup, open_dedup
 from openturk.consumer.events import Document, Event, MalformedNotification, documents_from, parse_document
-from openturk.consumer.lambda_adapter import SQSBatchFailed, lambda_handler
+from openturk.consumer.lambda_adapter import LambdaHandler, SQSBatchFailed, lambda_handler
 from openturk.consumer.observed import MemoryObserved, SQLObserved
 from openturk.consumer.reconcile import Reconciler
 from openturk.consumer.router import HandlerFailed, Router
@@ -31,12 +32,14 @@ from openturk.consumer.sns import (
 )
 
 __all__ = [
+    "Assignment",
     "CertificateUnavailable",
     "DedupStore",
     "Document",
     "Event",
     "HandlerFailed",
     "InvalidSNSMessage",
+    "LambdaHandler",
     "MTurkContext",
     "MalformedNotification",
     "MemoryDedup",
@@ -52,6 +55,7 @@ __all__ = [
     "SQSBatchFailed",
     "UntrustedSNSMessage",
     "UploadedFile",
+    "Value",
     "documents_from",
     "lambda_handler",
     "open_dedup",

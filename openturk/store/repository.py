@@ -119,9 +119,10 @@ _SAVE_HIT = Prepared(
         expiry_processed=_P("b_expiry_processed"),
     )
 )
-_SLOT_COUNT = (
-    select(assignments.c.status, func.count())
-    .where(assignments.c.hit_id == _P("hit_id"), assignments.c.status.in_(_P("statuses", expanding=True)))
+# Every status (Returned and Abandoned are ignored by the caller): no expanding IN, so it can be Prepared.
+_SLOT_COUNT = Prepared(
+    select(assignments.c.status, func.count().label("number"))
+    .where(assignments.c.hit_id == _P("hit_id"))
     .group_by(assignments.c.status)
 )
 _SLOT_COUNTS = (
@@ -367,7 +368,7 @@ class Repository:
         return counts
 
     def slot_count(self, hit_id: str) -> SlotCounts:
-        by_status: dict[str, int] = dict(self.conn.execute(_SLOT_COUNT, {"hit_id": hit_id, "statuses": _COUNTED}).all())
+        by_status: dict[str, int] = dict(_SLOT_COUNT.all(self.conn, {"hit_id": hit_id}))
         return SlotCounts(
             pending=int(by_status.get("Accepted", 0)),
             submitted=int(by_status.get("Submitted", 0)),

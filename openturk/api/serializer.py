@@ -20,13 +20,14 @@ from botocore.model import ListShape, MapShape, OperationModel, Shape, Structure
 
 # Turns a handler's value into its JSON form; None stands for "as it is" (strings, numbers, booleans).
 Writer = Callable[[Any], Any] | None
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call for these separators
 
 
 def serialize_output(operation: OperationModel, result: dict[str, Any]) -> bytes:
     shape = operation.output_shape
     write = _writer(shape) if shape is not None else None
     document = write(result) if write is not None else {}
-    return json.dumps(document, separators=(",", ":")).encode()
+    return _ENCODER.encode(document).encode()
 
 
 def _timestamp(value: Any) -> Any:

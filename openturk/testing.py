@@ -10,7 +10,6 @@ The server gets a free loopback port and its own SQLite file unless a database U
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,11 +20,7 @@ from typing import Any
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from openturk.ports import free_port
 
 
 class ServerProcess:

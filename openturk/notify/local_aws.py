@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from openturk.testing import free_port
+from openturk.ports import free_port
 
 LOCAL_ACCESS_KEY = "openturk-local"
 LOCAL_SECRET = "openturk-local"

@@ -20,8 +20,11 @@ Cache rules (DECISION):
   ``EventTimestamp`` by this machine's clock, so the HITReviewable that follows an
   AssignmentSubmitted of the same HIT sees every assignment. (A consumer whose clock runs ahead of
   the server's may see an answer up to ``ttl_s`` old; one behind it just fetches more often.)
-- ``invalidate(hit_id)`` forgets one HIT; call it after changing the HIT yourself (Approve/Reject,
-  CreateAdditionalAssignmentsForHIT, UpdateExpirationForHIT) if you read it again within ``ttl_s``.
+- A change made through the same boto3 client (ApproveAssignment, RejectAssignment,
+  CreateAdditionalAssignmentsForHIT, UpdateExpirationForHIT, UpdateHITReviewStatus,
+  UpdateHITTypeOfHIT, DeleteHIT) forgets what it makes stale as soon as it succeeds (a botocore
+  ``after-call`` hook): the HIT's entries, or every cached GetHIT when an approval names an
+  assignment the cache has not seen. ``invalidate(hit_id)`` does it by hand (changes made elsewhere).
 Errors (``HITDoesNotExist`` and the like, as botocore ``ClientError``) propagate and are not cached.
 """
 
@@ -39,6 +42,17 @@ from typing import Any
 from openturk.consumer.answers import Value, parse_answers
 from openturk.consumer.events import Event
 
+# Operations that change what GetHIT / ListAssignmentsForHIT answer, and the parameter naming the target.
+CHANGES = {
+    "ApproveAssignment": "AssignmentId",
+    "RejectAssignment": "AssignmentId",
+    "CreateAdditionalAssignmentsForHIT": "HITId",
+    "UpdateExpirationForHIT": "HITId",
+    "UpdateHITReviewStatus": "HITId",
+    "UpdateHITTypeOfHIT": "HITId",
+    "DeleteHIT": "HITId",
+}
+_CHANGED = "openturk_consumer_changed"
 DEFAULT_TTL_S = 30.0
 DEFAULT_MAX_ENTRIES = 1024
 PAGE_SIZE = 100  # ListAssignmentsForHIT's largest page
@@ -100,6 +114,10 @@ class _Cache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
+    def values(self) -> list[Any]:
+        with self._lock:
+            return [value for _, value in self._entries.values()]
+
     def forget(self, match: Callable[[Hashable], bool]) -> None:
         with self._lock:
             for key in [key for key in self._entries if match(key)]:
@@ -122,6 +140,29 @@ class Context:
         self._hits = _Cache(max_entries, ttl_s, clock)
         self._annotations = _Cache(max_entries, None, clock)
         self._assignments = _Cache(max_entries, ttl_s, clock)
+        events = getattr(getattr(mturk, "meta", None), "events", None)
+        if events is not None:  # a boto3 client (test doubles without an event system are left alone)
+            events.register("before-parameter-build.mturk", self._note_change)
+            events.register("after-call.mturk", self._forget_changed)
+
+    def _note_change(self, params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        name = CHANGES.get(getattr(model, "name", ""))
+        if name is not None and isinstance(params.get(name), str):
+            context[_CHANGED] = (name, params[name])
+
+    def _forget_changed(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        changed = context.get(_CHANGED)
+        if changed is None or getattr(http_response, "status_code", 500) >= 300:
+            return
+        name, target = changed
+        if name == "HITId":
+            self.invalidate(target)
+            return
+        hit_ids = {a.hit_id for found in self._assignments.values() for a in found if a.assignment_id == target}
+        for hit_id in hit_ids:
+            self.invalidate(hit_id)
+        if not hit_ids:  # an assignment this cache never listed: its HIT's counts may be cached
+            self._hits.forget(lambda _key: True)
 
     def hit(self, ref: HITRef) -> dict[str, Any]:
         """GetHIT's ``HIT``."""
@@ -196,7 +237,9 @@ def context_for(mturk: Any) -> Context:
     with _contexts_lock:
         found = _contexts.get(mturk)
         if found is None:
-            found = _contexts[mturk] = Context(mturk)
+            # A weak proxy: the shared Context (held by this dict and by the client's event hooks)
+            # must not keep its client alive, or the client would never be dropped.
+            found = _contexts[mturk] = Context(weakref.proxy(mturk))
         return found
 
 

@@ -23,8 +23,13 @@ class FakeMTurk:
         self.calls: list[str] = []
         self.annotation = "row-42"
         self.assignments = [
-            {"AssignmentId": f"A{n}", "WorkerId": f"W{n}", "HITId": "H1", "AssignmentStatus": "Submitted",
-             "Answer": ANSWER.format(f"cat{n}")}
+            {
+                "AssignmentId": f"A{n}",
+                "WorkerId": f"W{n}",
+                "HITId": "H1",
+                "AssignmentStatus": "Submitted",
+                "Answer": ANSWER.format(f"cat{n}"),
+            }
             for n in range(assignments)
         ]
 
@@ -32,8 +37,9 @@ class FakeMTurk:
         self.calls.append("GetHIT")
         return {"HIT": {"HITId": HITId, "HITStatus": "Reviewable", "RequesterAnnotation": self.annotation}}
 
-    def list_assignments_for_hit(self, HITId: str, MaxResults: int, NextToken: str | None = None,
-                                 AssignmentStatuses: list[str] | None = None) -> dict[str, Any]:
+    def list_assignments_for_hit(
+        self, HITId: str, MaxResults: int, NextToken: str | None = None, AssignmentStatuses: list[str] | None = None
+    ) -> dict[str, Any]:
         self.calls.append(f"List:{NextToken}")
         wanted = AssignmentStatuses
         chosen = [a for a in self.assignments if wanted is None or a["AssignmentStatus"] in wanted]
@@ -53,8 +59,12 @@ class Clock:
 
 
 def event(event_type: str, at: str) -> Any:
-    return parse_document({"EventDocId": "d", "Events": [
-        {"EventType": event_type, "EventTimestamp": at, "HITTypeId": "T", "HITId": "H1"}]}).events[0]
+    return parse_document(
+        {
+            "EventDocId": "d",
+            "Events": [{"EventType": event_type, "EventTimestamp": at, "HITTypeId": "T", "HITId": "H1"}],
+        }
+    ).events[0]
 
 
 def test_assignments_come_from_every_page_with_answers_parsed() -> None:
@@ -145,3 +155,59 @@ def test_module_helpers_share_one_cache_per_client() -> None:
     assert context.hit(one, "H1")["HITId"] == "H1"
     assert context.assignments_for(one, "H1")[0].answers == {"label": "cat0"}
     assert one.calls == ["GetHIT", "List:None"] and two.calls == ["GetHIT"]
+
+
+def _stubbed_client() -> tuple[Any, Any]:
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client(
+        "mturk", region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key="secret"
+    )
+    return client, Stubber(client)
+
+
+def _listing(status: str) -> dict[str, Any]:
+    assignment = {"AssignmentId": "A0", "WorkerId": "W0", "HITId": "H1", "AssignmentStatus": status}
+    return {"Assignments": [assignment], "NumResults": 1}
+
+
+def test_own_changes_through_the_client_forget_what_they_make_stale() -> None:
+    client, stubber = _stubbed_client()
+    ctx = Context(client)
+    listing = {"HITId": "H1", "MaxResults": 100}
+    with stubber:
+        stubber.add_response("list_assignments_for_hit", _listing("Submitted"), listing)
+        assert [a.status for a in ctx.assignments_for("H1")] == ["Submitted"]
+        assert [a.status for a in ctx.assignments_for("H1")] == ["Submitted"]  # cached: no second call
+        stubber.add_response("approve_assignment", {}, {"AssignmentId": "A0"})
+        client.approve_assignment(AssignmentId="A0")
+        stubber.add_response("list_assignments_for_hit", _listing("Approved"), listing)
+        assert [a.status for a in ctx.assignments_for("H1")] == ["Approved"]
+        # A failed change forgets nothing.
+        stubber.add_client_error(
+            "approve_assignment", "RequestError", "no", 400, expected_params={"AssignmentId": "A0"}
+        )
+        with pytest.raises(client.exceptions.RequestError):
+            client.approve_assignment(AssignmentId="A0")
+        assert [a.status for a in ctx.assignments_for("H1")] == ["Approved"]
+        # A change naming the HIT forgets its GetHIT answer too.
+        stubber.add_response("get_hit", {"HIT": {"HITId": "H1", "HITStatus": "Reviewable"}}, {"HITId": "H1"})
+        assert ctx.hit("H1")["HITStatus"] == "Reviewable"
+        stubber.add_response("update_expiration_for_hit", {}, {"HITId": "H1", "ExpireAt": datetime(2030, 1, 1)})
+        client.update_expiration_for_hit(HITId="H1", ExpireAt=datetime(2030, 1, 1))
+        stubber.add_response("get_hit", {"HIT": {"HITId": "H1", "HITStatus": "Assignable"}}, {"HITId": "H1"})
+        assert ctx.hit("H1")["HITStatus"] == "Assignable"
+        stubber.assert_no_pending_responses()
+
+
+def test_shared_context_does_not_keep_its_client_alive() -> None:
+    import gc
+    import weakref
+
+    client = _stubbed_client()[0]
+    context.context_for(client)
+    gone = weakref.ref(client)
+    del client
+    gc.collect()
+    assert gone() is None

@@ -23,13 +23,10 @@ key the request carries is "cannot decide", never a guess.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from botocore.exceptions import ClientError
 
 Kind = Literal["SQS", "SNS"]
 Level = Literal["error", "warning"]
@@ -52,7 +49,6 @@ Tri = bool | None  # True: holds; False: cannot hold; None: depends on what only
 DEFAULT_SENDER_ARN = "arn:aws:iam::123456789012:user/openturk"
 POLICY_VERSION = "2012-10-17"  # the seed's example says 2008-10-17; both are valid, this is current
 SEND_ACTION: dict[Kind, str] = {"SQS": "SQS:SendMessage", "SNS": "SNS:Publish"}
-_MISSING_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NotFound", "NotFoundException"}
 _SENDER = re.compile(r"^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):(.+)$")
 
 # Keys that, compared positively, narrow *who* the caller is; any other condition leaves "*" open.
@@ -90,6 +86,11 @@ class Finding:
     level: Level
     code: Code
     message: str
+
+
+def check_sender_arn(sender_arn: str) -> None:
+    """Raise ``ValueError`` unless ``sender_arn`` is an IAM user/role ARN a policy can name."""
+    _Sender.parse(sender_arn)
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:
@@ -503,86 +504,3 @@ def _sid(statement: Mapping[str, Any], index: int) -> str:
 def _account(arn: str) -> str:
     parts = arn.split(":")
     return parts[4] if len(parts) > 4 else ""
-
-
-# --- boto3: create and check real destinations --------------------------------------------------
-
-
-def create_queue(sqs_client: Any, name: str, sender_arn: str, fifo: bool = False) -> str:
-    """Create (or re-use) queue ``name`` with ``queue_policy`` for ``sender_arn``; return its URL.
-
-    A name ending in ``.fifo`` makes a FIFO queue; ``fifo=True`` with any other name raises
-    ValueError (SQS requires the suffix). An existing queue of the same name and attributes is
-    re-used and its policy replaced. botocore's ClientError/BotoCoreError propagate.
-    """
-    _Sender.parse(sender_arn)  # fail before anything is created
-    if fifo and not name.endswith(".fifo"):
-        raise ValueError(f"a FIFO queue's name must end in .fifo, not {name!r}")
-    fifo_attributes = {}
-    if name.endswith(".fifo"):
-        # openturk sets MessageDeduplicationId to the EventDocId itself, which content hashing would only blur.
-        fifo_attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "false"}
-    queue_url: str = sqs_client.create_queue(QueueName=name, Attributes=fifo_attributes)["QueueUrl"]
-    attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-    queue_arn = attributes["QueueArn"]
-    # SetQueueAttributes with a whole document, as the seed says: AddPermission cannot add the condition.
-    sqs_client.set_queue_attributes(
-        QueueUrl=queue_url, Attributes={"Policy": json.dumps(queue_policy(queue_arn, sender_arn))}
-    )
-    return queue_url
-
-
-def create_topic(sns_client: Any, name: str, sender_arn: str) -> str:
-    """Create (or re-use) topic ``name`` with ``topic_policy`` for ``sender_arn``; return its ARN.
-
-    A name ending in ``.fifo`` makes a FIFO topic. botocore's ClientError/BotoCoreError propagate.
-    """
-    _Sender.parse(sender_arn)
-    attributes = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if name.endswith(".fifo") else {}
-    topic_arn: str = sns_client.create_topic(Name=name, Attributes=attributes)["TopicArn"]
-    sns_client.set_topic_attributes(
-        TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(topic_policy(topic_arn, sender_arn))
-    )
-    return topic_arn
-
-
-def check_queue(sqs_client: Any, queue_url: str, sender_arn: str) -> list[Finding]:
-    """``check_policy`` on the queue's stored policy; a missing or unreadable queue is an error finding.
-
-    Raises botocore's BotoCoreError when the endpoint cannot be reached at all.
-    """
-    try:
-        attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn", "Policy"])[
-            "Attributes"
-        ]
-    except ClientError as exc:
-        return [_unreadable(exc, f"queue {queue_url}")]
-    return _check_stored(attributes.get("Policy"), attributes["QueueArn"], sender_arn, "SQS")
-
-
-def check_topic(sns_client: Any, topic_arn: str, sender_arn: str) -> list[Finding]:
-    """``check_policy`` on the topic's stored policy; a missing or unreadable topic is an error finding.
-
-    Raises botocore's BotoCoreError when the endpoint cannot be reached at all.
-    """
-    try:
-        attributes = sns_client.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
-    except ClientError as exc:
-        return [_unreadable(exc, f"topic {topic_arn}")]
-    return _check_stored(attributes.get("Policy"), topic_arn, sender_arn, "SNS")
-
-
-def _check_stored(text: str | None, resource_arn: str, sender_arn: str, kind: Kind) -> list[Finding]:
-    try:
-        policy = json.loads(text) if text else None
-    except ValueError as exc:
-        return [Finding("error", "policy-invalid", f"the stored policy is not JSON ({exc})")]
-    return check_policy(policy, resource_arn, sender_arn, kind)
-
-
-def _unreadable(exc: ClientError, what: str) -> Finding:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    if code in _MISSING_CODES or error.get("QueryErrorCode") in _MISSING_CODES:
-        return Finding("error", "destination-missing", f"{what} does not exist")
-    return Finding("error", "destination-unreadable", f"{what} could not be read: {code} {error.get('Message', '')}")

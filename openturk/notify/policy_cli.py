@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
-from openturk.notify import policy
+from openturk.notify import destinations, policy
 
 if TYPE_CHECKING:
     from openturk.notify.transports.aws import AwsClients
@@ -82,7 +82,7 @@ def _clients(args: argparse.Namespace) -> AwsClients:
 
 def _create_queue(console: Console, args: argparse.Namespace) -> int:
     sqs = _clients(args).client("sqs", args.region)
-    queue_url = policy.create_queue(sqs, args.name, args.sender_arn)
+    queue_url = destinations.create_queue(sqs, args.name, args.sender_arn)
     console.print(f"QueueUrl  {escape(queue_url)}")
     _print_policy(console, sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"])
     return 0
@@ -90,7 +90,7 @@ def _create_queue(console: Console, args: argparse.Namespace) -> int:
 
 def _create_topic(console: Console, args: argparse.Namespace) -> int:
     sns = _clients(args).client("sns", args.region)
-    topic_arn = policy.create_topic(sns, args.name, args.sender_arn)
+    topic_arn = destinations.create_topic(sns, args.name, args.sender_arn)
     console.print(f"TopicArn  {escape(topic_arn)}")
     _print_policy(console, sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"])
     return 0
@@ -109,10 +109,10 @@ def _check(console: Console, args: argparse.Namespace) -> int:
     if destination.startswith("arn:") and destination.split(":")[2:3] == ["sns"]:
         # The topic's region is in its ARN, and SNS answers only in that region.
         region = destination.split(":")[3] or args.region
-        findings = policy.check_topic(clients.client("sns", region), destination, args.sender_arn)
+        findings = destinations.check_topic(clients.client("sns", region), destination, args.sender_arn)
     elif destination.startswith(("http://", "https://")):
         region = sqs_region(destination) if ".amazonaws.com" in destination else args.region
-        findings = policy.check_queue(clients.client("sqs", region), destination, args.sender_arn)
+        findings = destinations.check_queue(clients.client("sqs", region), destination, args.sender_arn)
     else:
         raise ValueError(f"{destination!r} is neither a queue URL nor an SNS topic ARN")
     if not findings:

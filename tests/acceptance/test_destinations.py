@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from openturk import cli
-from openturk.notify import policy
+from openturk.notify import destinations, policy
 from openturk.notify.local_aws import LocalAWS
 from tests.support.queues import sns_client, sqs_client
 
@@ -37,82 +37,82 @@ def stored_queue_policy(sqs: Any, queue_url: str) -> tuple[str, dict[str, Any]]:
 
 def test_create_queue_stores_the_guidance_policy_and_checks_clean(local_aws: LocalAWS) -> None:
     sqs = sqs_client(local_aws.url)
-    queue_url = policy.create_queue(sqs, unique("notify"), SENDER)
+    queue_url = destinations.create_queue(sqs, unique("notify"), SENDER)
     queue_arn, stored = stored_queue_policy(sqs, queue_url)
     assert stored == policy.queue_policy(queue_arn, SENDER)
-    assert policy.check_queue(sqs, queue_url, SENDER) == []
+    assert destinations.check_queue(sqs, queue_url, SENDER) == []
 
 
 def test_a_fifo_queue_deduplicates_by_the_id_openturk_sends(local_aws: LocalAWS) -> None:
     sqs = sqs_client(local_aws.url)
-    queue_url = policy.create_queue(sqs, unique("notify") + ".fifo", SENDER, fifo=True)
+    queue_url = destinations.create_queue(sqs, unique("notify") + ".fifo", SENDER, fifo=True)
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
     assert (attributes["FifoQueue"], attributes["ContentBasedDeduplication"]) == ("true", "false")
     assert json.loads(attributes["Policy"]) == policy.queue_policy(attributes["QueueArn"], SENDER)
-    assert policy.check_queue(sqs, queue_url, SENDER) == []
+    assert destinations.check_queue(sqs, queue_url, SENDER) == []
 
 
 def test_fifo_without_the_suffix_is_refused_before_anything_is_created(local_aws: LocalAWS) -> None:
     sqs = sqs_client(local_aws.url)
     name = unique("notify")
     with pytest.raises(ValueError, match=r"\.fifo"):
-        policy.create_queue(sqs, name, SENDER, fifo=True)
+        destinations.create_queue(sqs, name, SENDER, fifo=True)
     assert sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []
 
 
 def test_creating_again_restores_a_loosened_policy(local_aws: LocalAWS) -> None:
     sqs = sqs_client(local_aws.url)
     name = unique("notify")
-    queue_url = policy.create_queue(sqs, name, SENDER)
+    queue_url = destinations.create_queue(sqs, name, SENDER)
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(OPEN_TO_ALL)})
-    assert policy.create_queue(sqs, name, SENDER) == queue_url
-    assert policy.check_queue(sqs, queue_url, SENDER) == []
+    assert destinations.create_queue(sqs, name, SENDER) == queue_url
+    assert destinations.check_queue(sqs, queue_url, SENDER) == []
 
 
 def test_create_topic_stores_the_guidance_policy_and_checks_clean(local_aws: LocalAWS) -> None:
     sns = sns_client(local_aws.url)
     for name in (unique("notify"), unique("notify") + ".fifo"):
-        topic_arn = policy.create_topic(sns, name, SENDER)
+        topic_arn = destinations.create_topic(sns, name, SENDER)
         attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
         assert json.loads(attributes["Policy"]) == policy.topic_policy(topic_arn, SENDER)
         assert attributes.get("FifoTopic", "false") == ("true" if name.endswith(".fifo") else "false")
-        assert policy.check_topic(sns, topic_arn, SENDER) == []
+        assert destinations.check_topic(sns, topic_arn, SENDER) == []
 
 
 def test_a_queue_open_to_everyone_is_reported(local_aws: LocalAWS) -> None:
     sqs = sqs_client(local_aws.url)
     queue_url = sqs.create_queue(QueueName=unique("open"))["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(OPEN_TO_ALL)})
-    findings = policy.check_queue(sqs, queue_url, SENDER)
+    findings = destinations.check_queue(sqs, queue_url, SENDER)
     assert ("error", "public-access") in codes(findings)
     assert "sqs:*" in findings[0].message
 
 
 def test_a_queue_for_someone_else_blocks_a_sender_from_another_account(local_aws: LocalAWS) -> None:
     sqs = sqs_client(local_aws.url)
-    queue_url = policy.create_queue(sqs, unique("mturk"), "arn:aws:iam::755651556756:user/MTurk-SQS")
-    findings = policy.check_queue(sqs, queue_url, "arn:aws:iam::111122223333:user/openturk")
+    queue_url = destinations.create_queue(sqs, unique("mturk"), "arn:aws:iam::755651556756:user/MTurk-SQS")
+    findings = destinations.check_queue(sqs, queue_url, "arn:aws:iam::111122223333:user/openturk")
     assert codes(findings) == [("error", "sender-not-allowed"), ("warning", "other-principals")]
 
 
 def test_the_default_topic_policy_is_too_broad(local_aws: LocalAWS) -> None:
     sns = sns_client(local_aws.url)
     topic_arn = sns.create_topic(Name=unique("plain"))["TopicArn"]
-    assert {"other-principals", "extra-actions"} <= {code for _, code in codes(policy.check_topic(sns, topic_arn,
+    assert {"other-principals", "extra-actions"} <= {code for _, code in codes(destinations.check_topic(sns, topic_arn,
                                                                                                  SENDER))}
     sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(
         {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": topic_arn}]}))
-    assert codes(policy.check_topic(sns, topic_arn, SENDER))[0] == ("error", "public-access")
+    assert codes(destinations.check_topic(sns, topic_arn, SENDER))[0] == ("error", "public-access")
 
 
 def test_a_missing_queue_or_topic_is_an_error_finding(local_aws: LocalAWS) -> None:
     sqs, sns = sqs_client(local_aws.url), sns_client(local_aws.url)
-    queue_url = policy.create_queue(sqs, unique("gone"), SENDER)
+    queue_url = destinations.create_queue(sqs, unique("gone"), SENDER)
     sqs.delete_queue(QueueUrl=queue_url)
-    assert codes(policy.check_queue(sqs, queue_url, SENDER)) == [("error", "destination-missing")]
+    assert codes(destinations.check_queue(sqs, queue_url, SENDER)) == [("error", "destination-missing")]
     topic_arn = f"arn:aws:sns:us-east-1:123456789012:{unique('never')}"
-    assert codes(policy.check_topic(sns, topic_arn, SENDER)) == [("error", "destination-missing")]
+    assert codes(destinations.check_topic(sns, topic_arn, SENDER)) == [("error", "destination-missing")]
 
 
 # --- `openturk destinations`, through the same register()/run() the main parser will use -------

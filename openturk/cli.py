@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         owner.add_argument("--customer-id", help="the requester's CustomerId")
         owner.add_argument(
             "--access-key-id",
-            help="the requester's access key (under --auth open a new key makes its requester, as the API would)",
+            help="the requester's access key (create: an unknown key makes its requester, as --auth open would)",
         )
         layout_parser.add_argument("--starting-balance", default="10000.00", help="for a requester made here")
         _db_option(layout_parser)
@@ -280,12 +280,21 @@ def requesters_create(args: argparse.Namespace) -> int:
 
 
 def layouts_command(args: argparse.Namespace) -> int:
-    from openturk.requester.account import requester_for_open_key
+    from openturk.requester.account import requester_for_open_key, requester_of_key
     from openturk.requester.layouts import create_hit_layout, hit_layouts_of
 
     db = _migrated(args.db)
     now = SystemClock().now_ms()
-    customer_id = args.customer_id or requester_for_open_key(db, args.access_key_id, now, _cents(args.starting_balance))
+    if args.customer_id:
+        customer_id = args.customer_id
+    elif args.action == "create":
+        customer_id = requester_for_open_key(db, args.access_key_id, now, _cents(args.starting_balance))
+    else:
+        known = requester_of_key(db, args.access_key_id)
+        if known is None:
+            console.print(f"[red]No requester has the access key {args.access_key_id}.[/red]")
+            return 2
+        customer_id = known
     if args.action == "list":
         found = hit_layouts_of(db, customer_id)
         if args.json:

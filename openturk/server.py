@@ -120,6 +120,11 @@ def build_app(settings: Settings, db: Database | None = None) -> FastPath:
 
         db.on_outbox_commit(wake_dispatcher)
         tasks = [asyncio.create_task(_timer_loop(db, clock, settings.timer_interval_s))]
+        if db.is_sqlite:
+            # API writes commit on the event loop: SQLite's WAL checkpoints (page copies and fsyncs)
+            # move from inside those commits to a thread.
+            db.checkpoint_in_background()
+            tasks.append(asyncio.create_task(_checkpoint_loop(db)))
         if settings.dispatch:
             tasks.append(asyncio.create_task(dispatcher.run(wake)))
         try:
@@ -143,6 +148,15 @@ def dispatcher_settings(settings: Settings) -> DispatcherSettings:
         max_attempts=settings.max_attempts,
     )
     return DispatcherSettings(batch_window_s=settings.batch_window_s, retry=retry)
+
+
+async def _checkpoint_loop(db: Database, interval_s: float = 1.0) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(db.checkpoint)
+        except Exception:
+            log.exception("WAL checkpoint failed; it will run again")
 
 
 async def _timer_loop(db: Database, clock: Clock, interval_s: float) -> None:

@@ -20,10 +20,13 @@ def target_prefix() -> str:
     return str(service_model().metadata["targetPrefix"])
 
 
-@cache
 def operation_for_target(target: str) -> OperationModel | None:
     """The operation named by an ``X-Amz-Target`` header, or None."""
-    prefix, _, name = target.partition(".")
-    if prefix != target_prefix() or name not in service_model().operation_names:
-        return None
-    return service_model().operation_model(name)
+    return _operations_by_target().get(target)
+
+
+@cache
+def _operations_by_target() -> dict[str, OperationModel]:
+    # Built once from the model: a lookup keyed on what callers send must not grow with what they send.
+    model = service_model()
+    return {f"{target_prefix()}.{name}": model.operation_model(name) for name in model.operation_names}

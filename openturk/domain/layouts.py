@@ -14,11 +14,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from openturk.domain.questions import HTML_QUESTION_NAMESPACE, MAX_QUESTION_BYTES
-from openturk.errors import InvalidParameterValue
+from openturk.domain.questions import HTML_QUESTION_NAMESPACE, MAX_QUESTION_BYTES, parse_question
+from openturk.errors import InvalidParameterValue, XMLParseError
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
-_DOCTYPE = re.compile(r"\s*<!doctype\s+html", re.IGNORECASE)
+_DOCTYPE = re.compile(r"\s*<!doctype", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,20 @@ def placeholders(template: str) -> list[str]:
     return list(dict.fromkeys(PLACEHOLDER.findall(template)))
 
 
-def check_template(template: str) -> None:
-    """Raise ``ValueError`` for a template no HIT could ever be made from."""
+def check_template(template: str, frame_height: int = 0) -> None:
+    """Raise ``ValueError`` for a template no HIT could ever be made from.
+
+    The test is making one: every placeholder filled with its own name must give a valid Question.
+    """
     if not template.strip():
         raise ValueError("The layout template is empty.")
     if len(template.encode("utf-8")) > MAX_QUESTION_BYTES:
         raise ValueError(f"The layout template must be at most {MAX_QUESTION_BYTES} bytes.")
+    trial = HITLayout("trial", "", "", template, frame_height)
+    try:
+        parse_question(render(trial, [{"Name": name, "Value": name} for name in trial.parameter_names]))
+    except XMLParseError as error:
+        raise ValueError(f"A HIT made from this template would be refused: {error.message}") from error
 
 
 def render(layout: HITLayout, parameters: Sequence[Mapping[str, str]]) -> str:

@@ -38,12 +38,18 @@ def create_requester(
     return customer_id
 
 
-def requester_for_open_key(db: Database, access_key_id: str, now: int, starting_balance_cents: int) -> str:
-    """Open mode: the access key id names the requester, created on first use."""
+def requester_of_key(db: Database, access_key_id: str) -> str | None:
+    """The CustomerId an access key belongs to, if it is known."""
     with db.read() as conn:
         found = Repository(conn).access_key(access_key_id)
-    if found is not None:
-        return found[0]
+    return found[0] if found is not None else None
+
+
+def requester_for_open_key(db: Database, access_key_id: str, now: int, starting_balance_cents: int) -> str:
+    """Open mode: the access key id names the requester, created on first use."""
+    known = requester_of_key(db, access_key_id)
+    if known is not None:
+        return known
     try:
         return create_requester(db, access_key_id, now, starting_balance_cents, access_key_id=access_key_id)
     except IntegrityError:

@@ -16,9 +16,9 @@ def create_hit_layout(
     db: Database, customer_id: str, name: str, template: str, frame_height: int, now: int
 ) -> HITLayout:
     """Store a layout for ``customer_id``; raises ``ValueError`` for an unusable template or requester."""
-    layouts.check_template(template)
     if frame_height < 0:
         raise ValueError("The frame height must be 0 (fit the page) or more pixels.")
+    layouts.check_template(template, frame_height)
     layout = HITLayout(ids.entity_id(), customer_id, name, template, frame_height)
     with db.write() as conn:
         repo = Repository(conn)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
 _WRITE = "openturk_write"
-_NOWAIT = "openturk_nowait"
+_BEGUN = "openturk_begun"  # write() already issued BEGIN IMMEDIATE on the driver connection
 BUSY_TIMEOUT_MS = 30_000
 # Set in a connection's info by whoever writes outbox rows; read once the transaction committed.
 OUTBOX_WRITTEN = "openturk_outbox_written"
@@ -62,6 +62,7 @@ class Database:
         # processes still meet busy_timeout.
         self._local_writer = threading.Lock() if self.is_sqlite else None
         self._writer_connection: Connection | None = None
+        self._checkpoints_elsewhere = False
 
     def on_outbox_commit(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (from the committing thread) after any transaction that wrote outbox rows."""
@@ -88,19 +89,20 @@ class Database:
         attempt = _non_blocking.get()
         nowait = attempt is not None and not attempt.written
         with self._sqlite_writer(nowait) if self._local_writer is not None else self.engine.connect() as conn:
-            conn.execution_options(**{_WRITE: True, _NOWAIT: nowait})
             try:
+                if nowait and self._local_writer is not None:
+                    _begin_immediate_or_give_up(conn)
+                conn.execution_options(**{_WRITE: True, _BEGUN: nowait and self._local_writer is not None})
                 transaction = conn.begin()
             except BaseException:
-                self._drop_writer_connection()  # a failed BEGIN leaves SQLAlchemy's Connection half-begun
+                self._drop_writer_if_broken(conn)
                 raise
             try:
                 with transaction:
                     yield conn
             except BaseException:
                 conn.info.pop(OUTBOX_WRITTEN, None)
-                if conn.invalidated:
-                    self._drop_writer_connection()
+                self._drop_writer_if_broken(conn)
                 raise
             written = conn.info.pop(OUTBOX_WRITTEN, False)
         if attempt is not None:
@@ -122,15 +124,43 @@ class Database:
         try:
             if self._writer_connection is None:
                 self._writer_connection = self.engine.connect()
+                if self._checkpoints_elsewhere:
+                    self._writer_connection.connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
             yield self._writer_connection
         finally:
             self._local_writer.release()
+
+    def _drop_writer_if_broken(self, conn: Connection) -> None:
+        """Keep the SQLite writer after a failure only if it is whole: not invalidated, and not left inside
+        a transaction (a failed COMMIT leaves SQLite's transaction open, holding the database's write lock)."""
+        if conn is not self._writer_connection:
+            return
+        raw = None if conn.invalidated else conn.connection.dbapi_connection
+        if raw is None or raw.in_transaction:
+            self._drop_writer_connection()
 
     def _drop_writer_connection(self) -> None:
         connection, self._writer_connection = self._writer_connection, None
         if connection is not None:
             connection.invalidate()
             connection.close()
+
+    def checkpoint_in_background(self) -> None:
+        """Stop this process's SQLite writer from checkpointing the WAL inside its commits; the caller
+        then runs ``checkpoint()`` regularly off the event loop (commits may run on it)."""
+        if self._local_writer is None:
+            return
+        with self._local_writer:
+            self._checkpoints_elsewhere = True
+            if self._writer_connection is not None:
+                self._drop_writer_connection()  # the next one is opened with autocheckpoint off
+
+    def checkpoint(self) -> None:
+        """Copy committed WAL pages into the database file without waiting for anyone (PASSIVE)."""
+        if self._local_writer is None:
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -153,6 +183,21 @@ class Database:
                 if connection is not None:
                     connection.close()
         self.engine.dispose()
+
+
+def _begin_immediate_or_give_up(conn: Connection) -> None:
+    """Take SQLite's write lock now, or raise ``WriterBusy`` if another process holds it (no waiting)."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # a real fault (I/O, read-only…) stays one
+            raise
+        raise WriterBusy(str(error)) from error
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _create_engine(url: str, is_sqlite: bool) -> Engine:
@@ -179,22 +224,12 @@ def _create_engine(url: str, is_sqlite: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        options = conn.get_execution_options()
+        if options.get(_BEGUN, False):
+            return
         # Straight to the driver: SQLAlchemy's statement machinery cost more than the BEGIN itself.
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        options = conn.get_execution_options()
-        if not options.get(_WRITE, False):
-            raw.execute("BEGIN")
-        elif not options.get(_NOWAIT, False):
-            raw.execute("BEGIN IMMEDIATE")
-        else:
-            # Another process holds the write lock: give up at once instead of after busy_timeout.
-            raw.execute("PRAGMA busy_timeout=0")
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                raise WriterBusy(str(error)) from error
-            finally:
-                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        raw.execute("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
     return engine

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable, Insert
 
 
@@ -87,8 +88,17 @@ class Prepared:
         compiled = self._by_shape.get(shape)
         if compiled is None:
             compiled = self._by_shape[shape] = _Compiled(self.statement, dialect, shape[1])
+        parameters = compiled.parameters(params)
         cursor = conn.connection.cursor()
-        cursor.execute(compiled.sql, compiled.parameters(params))
+        try:
+            cursor.execute(compiled.sql, parameters)
+        except Exception as error:
+            cursor.close()
+            # Callers catch SQLAlchemy's exceptions (IntegrityError and the like), as for Connection.execute.
+            base = dialect.loaded_dbapi.Error
+            if isinstance(error, base):
+                raise DBAPIError.instance(compiled.sql, parameters, error, base, dialect=dialect) from error
+            raise
         return cursor, compiled
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:

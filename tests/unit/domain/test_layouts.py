@@ -57,3 +57,8 @@ def test_unusable_templates() -> None:
         check_template("  \n")
     with pytest.raises(ValueError, match="at most"):
         check_template("x" * 70_000)
+    # Not HTML5: every HIT made from it would be refused, so it is refused when stored.
+    with pytest.raises(ValueError, match="would be refused"):
+        check_template('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"><html><p>${a}</p></html>')
+    check_template("<p>${a}</p>")  # a fragment is fine: it is wrapped
+    check_template("  <!doctype HTML><html><p>${a}</p></html>")

@@ -126,3 +126,33 @@ def test_failed_statement_leaves_the_writer_usable(db: Database) -> None:
     with db.write() as conn:
         conn.execute(text("INSERT INTO t VALUES (2)"))
     assert _rows(db) == [2]
+
+
+def test_failed_commit_releases_the_database(db: Database, tmp_path: Path) -> None:
+    """A COMMIT that fails leaves SQLite's transaction open; the writer must not keep holding its lock."""
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        conn.execute(text("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id))"))
+    with pytest.raises(Exception, match="FOREIGN KEY"), db.write() as conn:
+        conn.execute(text("PRAGMA defer_foreign_keys=ON"))  # the violation surfaces at COMMIT
+        conn.execute(text("INSERT INTO child VALUES (7)"))
+    other = sqlite3.connect(tmp_path / "store.db", isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # would be "database is locked" if the failed writer kept it
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert _rows(db) == [1]
+
+
+def test_checkpoints_can_move_out_of_commits(db: Database) -> None:
+    db.checkpoint_in_background()
+    with db.write() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 0
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    db.checkpoint()
+    with db.read() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 1000  # readers keep the default
+    assert _rows(db) == [1]

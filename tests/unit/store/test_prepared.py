@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from openturk.store.database import Database
 from openturk.store.prepared import Prepared
@@ -56,6 +57,16 @@ def test_rolled_back_with_the_transaction(db: Database) -> None:
         raise RuntimeError("abort")
     with db.read() as conn:
         assert Prepared(select(things)).all(conn, {}) == []
+
+
+def test_driver_errors_arrive_as_sqlalchemy_errors(db: Database) -> None:
+    insert_thing = Prepared(insert(things))
+    with db.write() as conn:
+        insert_thing.run(conn, {"thing_id": 1, "name": "a", "done": False, "size": 0})
+    with pytest.raises(IntegrityError), db.write() as conn:
+        insert_thing.run(conn, {"thing_id": 1, "name": "again", "done": False, "size": 0})
+    with db.read() as conn:
+        assert [row.name for row in Prepared(select(things)).all(conn, {})] == ["a"]
 
 
 def test_refuses_what_it_would_get_wrong(db: Database) -> None:

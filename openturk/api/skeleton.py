@@ -11,6 +11,7 @@ everything else makes one hop to a worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -101,11 +102,9 @@ class MTurkEndpoint:
                 and operation.name not in WAITS_OUTSIDE_STORE
                 and self._authenticator.knows(signed)
             ):
-                try:
-                    with self._inline():
-                        payload = self._call(operation, signed, method, path, headers, body, request_id)
-                except WriterBusy:
-                    payload = None
+                # WriterBusy: the call did nothing; it runs below, where waiting is allowed.
+                with contextlib.suppress(WriterBusy), self._inline():
+                    payload = self._call(operation, signed, method, path, headers, body, request_id)
             if payload is None:
                 payload = await asyncio.get_running_loop().run_in_executor(
                     self._executor, self._call, operation, signed, method, path, headers, body, request_id

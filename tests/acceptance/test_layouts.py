@@ -21,14 +21,15 @@ TEMPLATE = (
 )
 
 
-def _layouts(server: ServerProcess, *args: str) -> str:
+def _layouts(server: ServerProcess, *args: str, returncode: int = 0) -> str:
+    """Run ``openturk layouts ARGS`` against the server's database; its output, after checking the exit code."""
     done = subprocess.run(
         [sys.executable, "-m", "openturk.cli", "layouts", *args, "--db", server.db_url],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0, done.stderr + done.stdout
+    assert done.returncode == returncode, done.stderr + done.stdout
     return done.stdout
 
 
@@ -113,11 +114,5 @@ def test_layout_errors_name_the_problem_and_write_nothing(
 def test_layout_cli_refuses_unusable_templates(server: ServerProcess, tmp_path: Path) -> None:
     empty = tmp_path / "empty.html"
     empty.write_text("   ", encoding="utf-8")
-    command = ["layouts", "create", "x", str(empty), "--access-key-id", "AKIDEMPTY1", "--db", server.db_url]
-    done = subprocess.run(
-        [sys.executable, "-m", "openturk.cli", *command],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2 and "empty" in done.stdout
+    out = _layouts(server, "create", "x", str(empty), "--access-key-id", "AKIDEMPTY1", returncode=2)
+    assert "empty" in out

@@ -58,15 +58,18 @@ def paginate(
     key_of: Callable[[T], Any],
     sample_key: Any,
 ) -> tuple[list[T], str | None]:
-    """Fetch one page after the token's position; return the items and the next token, if any.
+    """Fetch one page after the token's position; return the items and the next token.
+
+    As MTurk paged: every non-empty page carries a ``NextToken`` (the position after its last
+    item), and only the empty page after the last item has none. Frameworks depend on it:
+    Mephisto's ``get_outstanding_hits`` and oTree's ``get_all_assignments`` read ``NextToken``
+    after every non-empty page and stop on the first empty one; boto3's paginators stop at the
+    page without a token.
 
     ``sample_key`` is a key of the shape ``key_of`` returns (e.g. ``[0, ""]``): a forged token whose
     key has another shape is refused before it reaches a query.
     """
     size = page_size(params)
     after = decode(params.get("NextToken"), operation, sample_key)
-    items = list(fetch(after, size + 1))
-    if len(items) > size:
-        items = items[:size]
-        return items, encode(key_of(items[-1]), operation)
-    return items, None
+    items = list(fetch(after, size))
+    return items, encode(key_of(items[-1]), operation) if items else None

@@ -160,9 +160,11 @@ def test_list_hits_paginates_stably_over_several_pages(mturk: Any) -> None:
             # A HIT created between pages comes after everything already listed, never duplicated.
             created.append(mturk.create_hit(**hit_params())["HIT"]["HITId"])
         token = page.get("NextToken")
+        # As MTurk paged: a token on every non-empty page, none on the empty page after the last.
+        assert bool(token) == bool(page["HITs"])
         if not token:
             break
-    assert pages == 3
+    assert pages == 4
     assert seen == created
     assert len(set(seen)) == len(seen)
 

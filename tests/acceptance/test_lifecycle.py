@@ -74,7 +74,8 @@ def test_last_submission_makes_hit_reviewable(server: ServerProcess, mturk: Any)
     assert listed["NumResults"] == 1 and listed["NextToken"]
     rest = mturk.list_assignments_for_hit(HITId=hit["HITId"], MaxResults=1, NextToken=listed["NextToken"])
     assert [a["AssignmentId"] for a in listed["Assignments"] + rest["Assignments"]] == [a1, a2]
-    assert "NextToken" not in rest
+    after_last = mturk.list_assignments_for_hit(HITId=hit["HITId"], MaxResults=1, NextToken=rest["NextToken"])
+    assert after_last["NumResults"] == 0 and "NextToken" not in after_last
     mturk.reject_assignment(AssignmentId=a2, RequesterFeedback="Wrong")
     assert [
         a["AssignmentId"]

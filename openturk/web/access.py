@@ -252,9 +252,8 @@ async def _refuse(refusal: Refused, owner: Owner | None, send: Send) -> None:
         payload = {"Error": refusal.code, "Message": refusal.message}
         headers = [(b"content-type", b"application/json")]
     body = json.dumps(payload).encode()
+    # No "Connection: close": the server then discards (never buffers) whatever body is still on
+    # its way, so a client that sends the whole body before reading still gets this answer.
     headers.append((b"content-length", str(len(body)).encode()))
-    if refusal.status == 413:
-        # The rest of the body is never read, so the connection cannot carry another request.
-        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

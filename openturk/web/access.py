@@ -159,11 +159,11 @@ class Boundary:
         if token is None:
             raise Refused(401, "MissingCredentials", "A worker bearer token is required.")
 
-        def lookup() -> str | None:
+        def lookup(hashed: str) -> str | None:
             with self.db.read() as conn:
-                return Repository(conn).worker_for_token(token_hash(token))
+                return Repository(conn).worker_for_token(hashed)
 
-        worker_id = await asyncio.to_thread(lookup)
+        worker_id = await asyncio.to_thread(lookup, token_hash(token))
         if worker_id is None:
             raise Refused(401, "InvalidCredentials", "The worker token is not valid.")
         return worker_id

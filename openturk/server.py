@@ -186,7 +186,7 @@ class DeliveriesAPI:
         try:
             limit = min(1000, max(1, int(query.get("Limit", "100"))))
             since = int(float(query["Since"]) * 1000) if "Since" in query else None
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: Since=inf
             return JSONResponse({"Error": "InvalidParameter", "Message": "Limit and Since must be numbers."}, 400)
         state = query.get("State")
         if state is not None and state not in deliveries.STATES:

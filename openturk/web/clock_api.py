@@ -40,7 +40,7 @@ class ClockAPI:
         """Move the clock forward ``Seconds``, firing every timer due in that span, in order."""
         try:
             seconds = json.loads(await request.body() or b"{}").get("Seconds")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             seconds = None
         if (
             isinstance(seconds, bool)

@@ -53,7 +53,7 @@ class WorkerAPI:
     async def _body(self, request: Request) -> dict[str, Any]:
         try:
             body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
             raise WorkerError(400, "InvalidJSON", "The request body must be a JSON object.") from exc
         if not isinstance(body, dict):
             raise WorkerError(400, "InvalidJSON", "The request body must be a JSON object.")

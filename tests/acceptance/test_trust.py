@@ -126,6 +126,9 @@ def _open_submitted(server: ServerProcess) -> tuple[Any, str, str]:
 def test_admin_routes_answer_loopback_clients_in_open_mode_without_a_token(server: ServerProcess) -> None:
     for method, path in ADMIN_ROUTES[:3]:
         assert _call(server, method, path).status_code == 200, path
+    for since in ("inf", "-inf", "nan", "x"):
+        refused = httpx.get(server.base_url + "/api/deliveries", params={"Since": since})
+        assert refused.status_code == 400 and refused.json()["Error"] == "InvalidParameter", refused.text
 
 
 # -- externalSubmit --------------------------------------------------------------------------
@@ -282,3 +285,15 @@ def test_any_json_to_the_worker_api_never_faults(
 ) -> None:
     path = "/api/worker/" + route.format(hit=roomy_hit if hit == "real" else hit, assignment=hit)
     _check(httpx.post(server.base_url + path, json=body, timeout=30))
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_a_400(server: ServerProcess, roomy_hit: str) -> None:
+    deep = b"[" * 20_000  # under every cap, past Python's recursion limit
+    worker = Worker(server.base_url, "A" + uuid.uuid4().hex[:13].upper())
+    assignment_id = worker.accept(roomy_hit).json()["AssignmentId"]
+    for path in (f"/api/worker/hits/{roomy_hit}/accept", f"/api/worker/assignments/{assignment_id}/submit"):
+        response = httpx.post(server.base_url + path, content=deep, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400 and response.json()["Error"] == "InvalidJSON", response.text
+    clock = httpx.post(server.base_url + "/api/clock/advance", content=deep[:10_000])
+    assert clock.status_code == 400 and clock.json()["Error"] == "InvalidSeconds", clock.text
+    assert _status(server, assignment_id) == "Accepted"

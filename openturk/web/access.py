@@ -177,8 +177,16 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    """One header's value (the first), without building them all: this runs on every API call."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def _bearer(scope: Scope) -> str | None:
-    header = _headers(scope).get("authorization", "")
+    header = _header(scope, b"authorization") or ""
     if not header.lower().startswith("bearer "):
         return None
     return header[7:].strip() or None
@@ -198,7 +206,7 @@ def _is_loopback(scope: Scope) -> bool:
 
 
 def _content_length(scope: Scope) -> int | None:
-    declared = _headers(scope).get("content-length")
+    declared = _header(scope, b"content-length")
     if declared is None:
         return None
     if not declared.strip().isdigit():

@@ -104,7 +104,7 @@ def test_admin_routes_need_the_admin_token_when_one_is_set(
     guarded: ServerProcess, open_guarded: ServerProcess, mode: str
 ) -> None:
     server = guarded if mode == "sigv4" else open_guarded
-    mturk, _, assignment_id = _submitted(server) if mode == "sigv4" else _open_submitted(server)
+    _, _, assignment_id = _submitted(server) if mode == "sigv4" else _open_submitted(server)
     for method, path in ADMIN_ROUTES:
         missing = _call(server, method, path)
         assert missing.status_code == 401 and missing.json()["Error"] == "MissingCredentials", (path, missing.text)

@@ -148,7 +148,8 @@ class Boundary:
             presented = _bearer(scope)
             if presented is None:
                 raise Refused(401, "MissingCredentials", "An admin token is required (Authorization: Bearer).")
-            if not hmac.compare_digest(presented.encode(), token.encode()):
+            # The header's own bytes (it was decoded as latin-1) against the token's, in constant time.
+            if not hmac.compare_digest(presented.encode("latin-1"), token.encode()):
                 raise Refused(401, "InvalidCredentials", "The admin token is not valid.")
         elif self.settings.auth == "sigv4":
             raise Refused(403, "Forbidden", f"{scope['path']} is off under --auth sigv4 without --admin-token.")

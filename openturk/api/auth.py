@@ -5,9 +5,9 @@ on first use, like LocalStack's accounts). ``sigv4``: the signature is recompute
 secret and must match. The body's hash is computed here, never taken from the client (a
 ``X-Amz-Content-SHA256`` that differs from it, ``UNSIGNED-PAYLOAD`` included, is refused), and
 ``host``, ``x-amz-date`` and ``x-amz-target`` must be among the signed headers, so neither the body
-nor the operation of a captured request can be changed. Clients that hard-code MTurk's hostnames reach openturk through a redirect
-or proxy, so the signature is checked against the Host it was signed for: the received Host,
-``X-Forwarded-Host``, or one of MTurk's own endpoint names.
+nor the operation of a captured request can be changed. Clients that hard-code MTurk's hostnames
+reach openturk through a redirect or proxy, so the signature is checked against the Host it was
+signed for: the received Host, ``X-Forwarded-Host``, or one of MTurk's own endpoint names.
 """
 
 from __future__ import annotations

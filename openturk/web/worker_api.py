@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -101,8 +102,15 @@ class WorkerAPI:
         return {"AssignmentId": assignment_id, "AssignmentStatus": "Returned"}
 
     async def external_submit(self, request: Request) -> Response:
-        """MTurk's form target: every non-reserved field becomes a FreeText answer, in order."""
-        form = await request.form()
+        """MTurk's form target: every non-reserved field becomes a FreeText answer, in order.
+
+        Whatever fails (a form that cannot be parsed, a missing or foreign assignment) is answered
+        with the same HTML page and a 4xx, and nothing is submitted."""
+        try:
+            form = await request.form()
+        except HTTPException as error:  # Starlette's 400 for a malformed multipart or urlencoded body
+            page = _page("Not submitted", f"The form could not be read: {error.detail}")
+            return HTMLResponse(page, status_code=error.status_code)
         assignment_id = form.get("assignmentId")
         try:
             if not isinstance(assignment_id, str) or not assignment_id:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
 from openturk.web import access
-from tests.conftest import EXTERNAL_QUESTION, cli_keys, events_of, hit_params
+from tests.conftest import EXTERNAL_QUESTION, cli_keys, events_of, hit_params, new_worker
 
 ADMIN_TOKEN = "admin-" + uuid.uuid4().hex
 MONTH_S = 30 * 24 * 3600
@@ -151,6 +151,29 @@ def test_external_submit_needs_the_assignments_worker_under_sigv4(locked: Server
     assert holder.http.post(url, data={"assignmentId": assignment_id, "answer": "mine"}).status_code == 200
     assert _status(locked, assignment_id) == "Submitted"
     assert "<FreeText>mine</FreeText>" in mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["Answer"]
+
+
+MALFORMED_FORMS = {
+    "no boundary": ("multipart/form-data", b"assignmentId={assignment}&answer=junk"),
+    "no parts": ("multipart/form-data; boundary=b", b"\x00\xff garbage without a boundary"),
+    "part without a name": ("multipart/form-data; boundary=b", b"--b\r\nX-Nope: y\r\n\r\n{assignment}\r\n--b--\r\n"),
+    "header without a colon": ("multipart/form-data; boundary=b", b"--b\r\nno colon here\r\n\r\nv\r\n--b--\r\n"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED_FORMS)
+def test_a_malformed_external_submit_form_is_a_400_page(server: ServerProcess, mturk: Any, case: str) -> None:
+    hit_id = mturk.create_hit(**hit_params(Question=EXTERNAL_QUESTION))["HIT"]["HITId"]
+    assignment_id = new_worker(server).accept(hit_id).json()["AssignmentId"]
+    content_type, body = MALFORMED_FORMS[case]
+    refused = httpx.post(
+        server.base_url + "/mturk/externalSubmit",
+        content=body.replace(b"{assignment}", assignment_id.encode()),
+        headers={"Content-Type": content_type},
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.headers["content-type"].startswith("text/html") and "Not submitted" in refused.text, refused.text
+    assert _status(server, assignment_id) == "Accepted"
 
 
 # -- body caps -------------------------------------------------------------------------------

@@ -72,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--starting-balance", default="10000.00", help="each new requester's opening balance (USD)")
     serve.add_argument("--no-dispatch", action="store_true", help="deliver from separate `openturk dispatch` processes")
     serve.add_argument("--local-aws-port", type=int, default=0, help="port of the embedded SQS/SNS endpoint")
-    serve.add_argument("--admin-token", default=None, help="bearer token for /api/deliveries under --auth sigv4")
+    serve.add_argument(
+        "--admin-token",
+        default=None,
+        help="bearer token required by the admin routes (/api/clock, /api/deliveries, /metrics) when set; "
+        "without it they answer loopback clients under --auth open and nobody under --auth sigv4",
+    )
     serve.add_argument("--log-level", default="warning")
     _delivery_options(serve)
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from openturk import __version__, timers
 from openturk.api import auth
 from openturk.api.skeleton import FastPath, MTurkEndpoint
+from openturk.cache import LRU
 from openturk.clock import Clock, SystemClock, VirtualClock
 from openturk.errors import ProtocolError
 from openturk.notify import deliveries, transports
@@ -26,10 +27,13 @@ from openturk.requester.context import Context
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.store.repository import Repository
+from openturk.web.access import Boundary
 from openturk.web.clock_api import ClockAPI
 from openturk.web.worker_api import WorkerAPI
 
 log = logging.getLogger("openturk.server")
+# Access keys whose owner (and secret) the process keeps in memory.
+KNOWN_KEYS = 10_000
 
 
 class Authenticator:
@@ -37,8 +41,9 @@ class Authenticator:
 
     def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
         self.db, self.clock, self.settings = db, clock, settings
-        # Access keys never change owner, so a found key may be remembered for the process's life.
-        self._known: dict[str, tuple[str, str | None]] = {}
+        # Access keys never change owner, so a found key may be remembered; open mode makes a
+        # requester for any key a caller invents, so what is remembered has a size.
+        self._known: LRU[str, tuple[str, str | None]] = LRU(KNOWN_KEYS)
 
     def _lookup(self, access_key_id: str) -> tuple[str, str | None] | None:
         found = self._known.get(access_key_id)
@@ -46,7 +51,7 @@ class Authenticator:
             with self.db.read() as conn:
                 found = Repository(conn).access_key(access_key_id)
             if found is not None:
-                self._known[access_key_id] = found
+                self._known.put(access_key_id, found)
         return found
 
     def verify(
@@ -71,7 +76,9 @@ class Authenticator:
         )
 
 
-def build_app(settings: Settings, db: Database | None = None) -> FastPath:
+def build_app(settings: Settings, db: Database | None = None) -> Boundary:
+    """The whole server as one ASGI application: ``Boundary`` in front of every route (see
+    ``openturk.web.access``), then the API's fast path for ``POST /`` and Starlette for the rest."""
     db = db or Database(settings.db_url)
     clock: Clock = VirtualClock() if settings.virtual_clock else SystemClock()
     wake = asyncio.Event()
@@ -101,7 +108,7 @@ def build_app(settings: Settings, db: Database | None = None) -> FastPath:
         Route("/", endpoint.handle, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        Route("/api/deliveries", DeliveriesAPI(db, settings).list, methods=["GET"]),
+        Route("/api/deliveries", DeliveriesAPI(db).list, methods=["GET"]),
         *WorkerAPI(db, clock, settings).routes(),
     ]
     if isinstance(clock, VirtualClock):
@@ -138,7 +145,7 @@ def build_app(settings: Settings, db: Database | None = None) -> FastPath:
             db.dispose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    return FastPath(endpoint, app)
+    return Boundary(FastPath(endpoint, app), app.routes, settings, db)
 
 
 def dispatcher_settings(settings: Settings) -> DispatcherSettings:
@@ -166,25 +173,20 @@ async def _timer_loop(db: Database, clock: Clock, interval_s: float) -> None:
 
 
 class DeliveriesAPI:
-    """``GET /api/deliveries``: messages and their attempt logs, newest first.
+    """``GET /api/deliveries``: every requester's messages and their attempt logs, newest first.
 
-    Open to loopback clients under ``--auth open``; under ``--auth sigv4`` it needs
-    ``Authorization: Bearer <--admin-token>`` and is off without one.
+    An admin route: ``openturk.web.access`` has admitted the caller before this runs.
     """
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.db, self.settings = db, settings
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     async def list(self, request: Request) -> JSONResponse:
-        if self.settings.auth == "sigv4":
-            token = self.settings.admin_token
-            if not token or request.headers.get("authorization", "") != f"Bearer {token}":
-                return JSONResponse({"Error": "Forbidden", "Message": "An admin token is required."}, 403)
         query = request.query_params
         try:
             limit = min(1000, max(1, int(query.get("Limit", "100"))))
             since = int(float(query["Since"]) * 1000) if "Since" in query else None
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: Since=inf
             return JSONResponse({"Error": "InvalidParameter", "Message": "Limit and Since must be numbers."}, 400)
         state = query.get("State")
         if state is not None and state not in deliveries.STATES:

@@ -33,7 +33,8 @@ class Settings:
     retry_cap_s: float = 300.0
     max_attempts: int = 12
     dispatch: bool = True
-    # Bearer token for /api/deliveries under --auth sigv4 (the endpoint is off without one).
+    # Bearer token the admin routes (clock, deliveries, metrics) require when set; without one they
+    # answer loopback clients under --auth open and nobody under --auth sigv4 (openturk.web.access).
     admin_token: str | None = None
 
     @property

@@ -33,6 +33,7 @@ class ServerProcess:
         extra_args: list[str] | None = None,
         port: int | None = None,
         startup_timeout: float = 30.0,
+        admin_token: str | None = None,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="openturk-")
         self.db_path = Path(self._tmp.name) / "openturk.db"
@@ -40,6 +41,9 @@ class ServerProcess:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(self._tmp.name) / "server.log"
+        # The admin routes (clock, deliveries, metrics) need it when set; without it they answer
+        # loopback clients under --auth open, and nobody under --auth sigv4.
+        self.admin_token = admin_token
         self._args = [
             sys.executable,
             "-m",
@@ -54,6 +58,7 @@ class ServerProcess:
             "--auth",
             auth,
             *(["--virtual-clock"] if virtual_clock else []),
+            *(["--admin-token", admin_token] if admin_token else []),
             *(extra_args or []),
         ]
         self._startup_timeout = startup_timeout
@@ -106,9 +111,15 @@ class ServerProcess:
 
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the virtual clock; every timer due in the span fires before this returns."""
-        response = httpx.post(f"{self.base_url}/api/clock/advance", json={"Seconds": seconds}, timeout=60)
+        response = httpx.post(
+            f"{self.base_url}/api/clock/advance", json={"Seconds": seconds}, headers=self.admin_headers(), timeout=60
+        )
         response.raise_for_status()
         return dict(response.json())
+
+    def admin_headers(self) -> dict[str, str]:
+        """What an admin route needs from this test process (a loopback client)."""
+        return {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
 
     def __enter__(self) -> ServerProcess:
         return self.start()

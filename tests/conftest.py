@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -86,6 +89,18 @@ def events_of(server: ServerProcess, hit_id: str) -> list[tuple[str, str | None]
             "SELECT event_type, assignment_id FROM events WHERE hit_id = ? ORDER BY event_id", (hit_id,)
         ).fetchall()
     return [(row[0], row[1]) for row in rows]
+
+
+def cli_keys(db_url: str, *args: str) -> dict[str, str]:
+    """Run ``openturk ARGS --db DB_URL`` and read the ``NAME VALUE`` lines it prints (keys, tokens)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "openturk.cli", *args, "--db", db_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return dict(re.findall(r"^(\S+)\s+(\S+)$", out, re.MULTILINE))
 
 
 def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:

@@ -2,13 +2,17 @@
 
 ``open``: any SigV4-shaped request is accepted and its access key id names the requester (created
 on first use, like LocalStack's accounts). ``sigv4``: the signature is recomputed with the stored
-secret and must match. Clients that hard-code MTurk's hostnames reach openturk through a redirect
-or proxy, so the signature is checked against the Host it was signed for: the received Host,
-``X-Forwarded-Host``, or one of MTurk's own endpoint names.
+secret and must match. The body's hash is computed here, never taken from the client (a
+``X-Amz-Content-SHA256`` that differs from it, ``UNSIGNED-PAYLOAD`` included, is refused), and
+``host``, ``x-amz-date`` and ``x-amz-target`` must be among the signed headers, so neither the body
+nor the operation of a captured request can be changed. Clients that hard-code MTurk's hostnames
+reach openturk through a redirect or proxy, so the signature is checked against the Host it was
+signed for: the received Host, ``X-Forwarded-Host``, or one of MTurk's own endpoint names.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from collections.abc import Mapping
@@ -29,6 +33,8 @@ MTURK_HOSTS = (
     "mturk-requester-sandbox.us-east-1.amazonaws.com",
 )
 MAX_CLOCK_SKEW_SECONDS = 15 * 60
+# Without these signed, a captured request could be replayed to another host or operation.
+REQUIRED_SIGNED_HEADERS = ("host", "x-amz-date", "x-amz-target")
 
 _AUTH_HEADER = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
@@ -81,7 +87,9 @@ def verify_signature(
     headers: Mapping[str, str],
     body: bytes,
 ) -> None:
-    """Recompute the signature with ``secret``; raise ``InvalidSignatureException`` on mismatch."""
+    """Recompute the signature with ``secret`` over ``body`` as received; raise
+    ``InvalidSignatureException`` on a mismatch, an unsigned required header or a claimed body hash
+    that is not the body's (``IncompleteSignatureException`` when X-Amz-Date is unusable)."""
     amz_date = headers.get("x-amz-date", "")
     try:
         signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
@@ -90,8 +98,18 @@ def verify_signature(
     skew = abs((datetime.now(UTC) - signed_at).total_seconds())
     if skew > MAX_CLOCK_SKEW_SECONDS:
         raise ProtocolError("InvalidSignatureException", "Signature expired: the request time is too skewed.", 403)
-    if "host" not in signed.signed_headers:
-        raise ProtocolError("InvalidSignatureException", "The Host header must be signed.", 403)
+    unsigned = [name for name in REQUIRED_SIGNED_HEADERS if name not in signed.signed_headers]
+    if unsigned:
+        raise ProtocolError(
+            "InvalidSignatureException", f"These headers must be signed: {', '.join(unsigned)}.", 403
+        )
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is not None and claimed.lower() != hashlib.sha256(body).hexdigest():
+        raise ProtocolError(
+            "InvalidSignatureException",
+            "X-Amz-Content-SHA256 is not the SHA-256 of the request body (UNSIGNED-PAYLOAD is not accepted).",
+            403,
+        )
     candidates = [headers.get("host", ""), headers.get("x-forwarded-host", ""), *MTURK_HOSTS]
     for host in dict.fromkeys(h for h in candidates if h):
         expected = _signature(signed, secret, method, path_and_query, headers, body, host, amz_date)
@@ -117,6 +135,10 @@ def _signature(
 ) -> str:
     signed_values = {name: headers.get(name, "") for name in signed.signed_headers}
     signed_values["host"] = host
+    if "x-amz-content-sha256" in signed_values:
+        # botocore's signer takes a present X-Amz-Content-SHA256 as the payload hash; only the
+        # body's own hash (checked equal to the claimed one above) may stand there.
+        signed_values["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
     request = AWSRequest(method=method, url=f"http://{host}{path_and_query}", data=body, headers=signed_values)
     request.context["timestamp"] = amz_date
     signer = SigV4Auth(Credentials(signed.access_key_id, secret), signed.service, signed.region)

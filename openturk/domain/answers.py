@@ -59,13 +59,32 @@ def answers_document(fields: Iterable[tuple[str, Any]]) -> str:
     return document.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
-def is_valid_value(value: Any) -> bool:
-    """Values the worker API accepts for one answer field."""
+_TEXT_PARTS = ("OtherSelectionText", "FreeText", "UploadedFileKey")
+_PARTS = {"SelectionIdentifiers", "UploadedFileSizeInBytes", *_TEXT_PARTS}
+
+
+def value_problem(identifier: str, value: Any) -> str | None:
+    """Why the worker API cannot take ``value`` as the answer ``identifier``, naming the field;
+    None when it can: a string, a list of strings, or an object of QuestionFormAnswers parts."""
+    field = f"Answers.{identifier}"
     if isinstance(value, str):
-        return True
+        return None
     if isinstance(value, list):
-        return all(isinstance(item, str) for item in value)
-    if isinstance(value, Mapping):
-        known = {"SelectionIdentifiers", "OtherSelectionText", "FreeText", "UploadedFileKey", "UploadedFileSizeInBytes"}
-        return set(value) <= known
-    return False
+        if all(isinstance(item, str) for item in value):
+            return None
+        return f"{field} must be a string or a list of strings."
+    if not isinstance(value, Mapping):
+        return f"{field} must be a string, a list of strings or an object."
+    unknown = sorted(str(key) for key in value if key not in _PARTS)
+    if unknown:
+        return f"{field} has unknown parts {', '.join(unknown)}; allowed: {', '.join(sorted(_PARTS))}."
+    selections = value.get("SelectionIdentifiers", [])
+    if not isinstance(selections, list) or not all(isinstance(item, str) for item in selections):
+        return f"{field}.SelectionIdentifiers must be a list of strings."
+    for part in _TEXT_PARTS:
+        if part in value and not isinstance(value[part], str):
+            return f"{field}.{part} must be a string."
+    size = value.get("UploadedFileSizeInBytes", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        return f"{field}.UploadedFileSizeInBytes must be a whole number of bytes."
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from openturk.store.schema import delivery_attempts, events, messages, outbox
 
@@ -102,15 +102,24 @@ def metrics_text(conn: Connection) -> str:
         f"openturk_queue_depth {waiting + by_state.get('pending', 0) + by_state.get('sending', 0)}",
     ]
     latency = messages.c.delivered_at - messages.c.first_committed_at
-    delivered = messages.c.state == "delivered"
+    # The whole histogram in one pass over the delivered messages: a scrape costs a few aggregate
+    # queries, however many buckets there are.
+    row = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(latency), 0),
+            *(func.coalesce(func.sum(case((latency <= bucket, 1), else_=0)), 0) for bucket in LATENCY_BUCKETS_MS),
+        ).where(messages.c.state == "delivered")
+    ).one()
+    total, summed, counts = row[0], row[1], row[2:]
     lines += [
         "# HELP openturk_delivery_latency_ms From event commit to destination acknowledgement.",
         "# TYPE openturk_delivery_latency_ms histogram",
     ]
-    for bucket in LATENCY_BUCKETS_MS:
-        count = conn.execute(select(func.count()).where(delivered, latency <= bucket)).scalar_one()
-        lines.append(f'openturk_delivery_latency_ms_bucket{{le="{bucket}"}} {count}')
-    total, summed = conn.execute(select(func.count(), func.coalesce(func.sum(latency), 0)).where(delivered)).one()
+    lines += [
+        f'openturk_delivery_latency_ms_bucket{{le="{bucket}"}} {count}'
+        for bucket, count in zip(LATENCY_BUCKETS_MS, counts, strict=True)
+    ]
     lines += [
         f'openturk_delivery_latency_ms_bucket{{le="+Inf"}} {total}',
         f"openturk_delivery_latency_ms_sum {summed}",

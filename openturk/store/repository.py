@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
 
+from openturk.cache import LRU
 from openturk.domain.layouts import HITLayout
 from openturk.domain.lifecycle import AUTO_DISPOSE_AFTER_MS, REVIEW
 from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
@@ -147,8 +148,10 @@ _SAVE_ASSIGNMENT = Prepared(
 )
 _COUNTED = ("Accepted", "Submitted", "Approved", "Rejected")
 
-# HIT types never change once created, so a row read is kept for the process's life.
-_hit_type_cache: dict[str, HITType] = {}
+# HIT types never change once created, so a row read may be kept; any caller can create HIT types
+# (in open mode any caller at all), so the cache has a size.
+HIT_TYPE_CACHE_SIZE = 4096
+_hit_type_cache: LRU[str, HITType] = LRU(HIT_TYPE_CACHE_SIZE)
 
 
 class Repository:
@@ -224,7 +227,8 @@ class Repository:
         row = _HIT_TYPE.first(self.conn, {"hit_type_id": hit_type_id})
         if row is None:
             return None
-        found = _hit_type_cache[hit_type_id] = _hit_type(row)
+        found = _hit_type(row)
+        _hit_type_cache.put(hit_type_id, found)
         return found
 
     def hit_type_by_digest(self, customer_id: str, digest: str) -> HITType | None:

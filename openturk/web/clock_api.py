@@ -1,4 +1,8 @@
-"""``/api/clock``: exists only with ``--virtual-clock``; moves time and fires what falls due."""
+"""``/api/clock``: exists only with ``--virtual-clock``; moves time and fires what falls due.
+
+Admin routes: advancing the clock expires HITs and auto-approves (pays) submissions, so only an
+admin may call them (``openturk.web.access``).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ class ClockAPI:
         """Move the clock forward ``Seconds``, firing every timer due in that span, in order."""
         try:
             seconds = json.loads(await request.body() or b"{}").get("Seconds")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             seconds = None
         if (
             isinstance(seconds, bool)

@@ -1,7 +1,9 @@
 """The worker JSON API and MTurk's ``/mturk/externalSubmit`` form endpoint.
 
-Under ``--auth open`` the API trusts the WorkerId it is given (like the sandbox without a login);
-under ``--auth sigv4`` it needs ``Authorization: Bearer <token>`` from ``openturk workers create``.
+Who the worker is was settled at the trust boundary (``openturk.web.access``): under ``--auth sigv4``
+the worker named by the bearer token from ``openturk workers create``; under ``--auth open`` the API
+trusts the WorkerId it is given (like the sandbox without a login), and externalSubmit trusts the
+assignment id, as MTurk's form did.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ from html import escape
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from openturk.clock import Clock
 from openturk.errors import WorkerError
-from openturk.requester.account import token_hash
 from openturk.settings import Settings
 from openturk.store.database import Database
-from openturk.store.repository import Repository
+from openturk.web import access
 from openturk.workers import actions
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -52,39 +54,31 @@ class WorkerAPI:
     async def _body(self, request: Request) -> dict[str, Any]:
         try:
             body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
             raise WorkerError(400, "InvalidJSON", "The request body must be a JSON object.") from exc
         if not isinstance(body, dict):
             raise WorkerError(400, "InvalidJSON", "The request body must be a JSON object.")
         return body
 
-    async def _worker(self, request: Request, claimed: Any) -> str:
+    def _worker(self, request: Request, claimed: Any) -> str:
         """The acting worker: the claimed WorkerId in open mode, the token's worker in sigv4 mode."""
-        if self.settings.auth == "open":
-            return actions.check_worker_id(claimed)
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
-            raise WorkerError(401, "MissingCredentials", "A worker bearer token is required.")
-
-        def lookup() -> str | None:
-            with self.db.read() as conn:
-                return Repository(conn).worker_for_token(token_hash(header[7:].strip()))
-
-        worker_id = await run_in_threadpool(lookup)
+        worker_id = access.worker_of(request.scope)
         if worker_id is None:
-            raise WorkerError(401, "InvalidCredentials", "The worker token is not valid.")
+            if self.settings.auth == "sigv4":  # the boundary admits no worker route without a token
+                raise WorkerError(401, "MissingCredentials", "A worker bearer token is required.")
+            return actions.check_worker_id(claimed)
         if claimed is not None and claimed != worker_id:
             raise WorkerError(403, "WorkerMismatch", "WorkerId does not match the worker token.")
         return worker_id
 
     async def list_hits(self, request: Request) -> Any:
-        worker_id = await self._worker(request, request.query_params.get("WorkerId"))
+        worker_id = self._worker(request, request.query_params.get("WorkerId"))
         hits = await run_in_threadpool(actions.available_hits, self.db, self.clock, worker_id)
         return {"HITs": hits, "NumResults": len(hits)}
 
     async def accept(self, request: Request) -> Any:
         body = await self._body(request)
-        worker_id = await self._worker(request, body.get("WorkerId"))
+        worker_id = self._worker(request, body.get("WorkerId"))
         accepted = await run_in_threadpool(
             actions.accept, self.db, self.clock, worker_id, request.path_params["hit_id"]
         )
@@ -92,7 +86,7 @@ class WorkerAPI:
 
     async def submit(self, request: Request) -> Any:
         body = await self._body(request)
-        worker_id = await self._worker(request, body.get("WorkerId"))
+        worker_id = self._worker(request, body.get("WorkerId"))
         answers = body.get("Answers", {})
         if not isinstance(answers, dict):
             raise WorkerError(400, "InvalidAnswer", "Answers must be an object of QuestionIdentifier to value.")
@@ -102,14 +96,21 @@ class WorkerAPI:
 
     async def return_(self, request: Request) -> Any:
         body = await self._body(request)
-        worker_id = await self._worker(request, body.get("WorkerId"))
+        worker_id = self._worker(request, body.get("WorkerId"))
         assignment_id = request.path_params["assignment_id"]
         await run_in_threadpool(actions.return_assignment, self.db, self.clock, worker_id, assignment_id)
         return {"AssignmentId": assignment_id, "AssignmentStatus": "Returned"}
 
     async def external_submit(self, request: Request) -> Response:
-        """MTurk's form target: every non-reserved field becomes a FreeText answer, in order."""
-        form = await request.form()
+        """MTurk's form target: every non-reserved field becomes a FreeText answer, in order.
+
+        Whatever fails (a form that cannot be parsed, a missing or foreign assignment) is answered
+        with the same HTML page and a 4xx, and nothing is submitted."""
+        try:
+            form = await request.form()
+        except HTTPException as error:  # Starlette's 400 for a malformed multipart or urlencoded body
+            page = _page("Not submitted", f"The form could not be read: {error.detail}")
+            return HTMLResponse(page, status_code=error.status_code)
         assignment_id = form.get("assignmentId")
         try:
             if not isinstance(assignment_id, str) or not assignment_id:
@@ -117,7 +118,9 @@ class WorkerAPI:
             if assignment_id == actions.PREVIEW_ASSIGNMENT_ID:
                 raise WorkerError(400, "PreviewSubmit", "You must accept the HIT before you can submit it.")
             fields = [(k, v) for k, v in form.multi_items() if k not in actions.RESERVED_FIELDS and isinstance(v, str)]
-            await run_in_threadpool(actions.submit, self.db, self.clock, None, assignment_id, fields)
+            # None: under --auth open the form proves nothing beyond the assignment id.
+            worker_id = access.worker_of(request.scope)
+            await run_in_threadpool(actions.submit, self.db, self.clock, worker_id, assignment_id, fields)
         except WorkerError as error:
             return HTMLResponse(_page("Not submitted", error.message), status_code=error.status)
         return HTMLResponse(_page("Submitted", f"Assignment {escape(assignment_id)} was submitted. Thank you."))

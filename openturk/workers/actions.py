@@ -136,8 +136,9 @@ def submit(
     """Submit answers; ``worker_id`` None means the caller proved nothing beyond the assignment id
     (MTurk's externalSubmit form)."""
     for identifier, value in fields:
-        if not identifier or not answers.is_valid_value(value):
-            raise WorkerError(400, "InvalidAnswer", f"Answer {identifier!r} must be a string or a list of strings.")
+        problem = answers.value_problem(identifier, value) if identifier else "QuestionIdentifier must not be empty."
+        if problem is not None:
+            raise WorkerError(400, "InvalidAnswer", problem)
     with db.write() as conn:
         repo = Repository(conn)
         now = clock.now_ms()

@@ -1,7 +1,8 @@
 """Clients other than boto3, used unchanged: the AWS SDK for JavaScript v3 and the AWS CLI (v1).
 
 Both talk to the session's real ``openturk serve`` process; each test names a brand-new requester
-(open auth mode: the access key id is the requester) so listings see only that test's HITs.
+(open auth mode: the access key id is the requester) so listings see only that test's HITs. Each
+also signs for a ``--auth sigv4`` server, where the signature is verified.
 A missing ``node``/``npm``/``awscli`` is a failure, never a skip: these tests are the proof.
 """
 
@@ -14,14 +15,15 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess
-from tests.conftest import HTML_QUESTION
+from tests.conftest import HTML_QUESTION, cli_keys
 
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 SMOKE_SCRIPT = JS_DIR / "mturk_smoke.mjs"
@@ -64,19 +66,29 @@ def _ensure_node_modules(npm: str) -> None:
     assert result.returncode == 0, f"`npm ci` in {JS_DIR} failed:\n{_describe(result)}"
 
 
-@pytest.mark.timeout(NPM_CI_TIMEOUT + CLIENT_TIMEOUT + 60)
-def test_javascript_sdk_v3_smoke(server: ServerProcess) -> None:
+@pytest.fixture(scope="module")
+def sigv4_server(local_aws: LocalAWS) -> Iterator[ServerProcess]:
+    """Signatures verified: each client must sign exactly as AWS does, body hash and X-Amz-Target included."""
+    with ServerProcess(auth="sigv4", virtual_clock=False, extra_args=["--aws-endpoint", local_aws.url]) as running:
+        yield running
+
+
+def _smoke(base_url: str, access_key_id: str, secret: str | None = None) -> None:
     node, npm = _tool("node"), _tool("npm")
     _ensure_node_modules(npm)
 
     result = subprocess.run(
-        [node, str(SMOKE_SCRIPT), server.base_url],
+        [node, str(SMOKE_SCRIPT), base_url],
         cwd=JS_DIR,
         capture_output=True,
         text=True,
         timeout=CLIENT_TIMEOUT,
         check=False,
-        env={**os.environ, "OPENTURK_ACCESS_KEY_ID": _new_requester()},
+        env={
+            **os.environ,
+            "OPENTURK_ACCESS_KEY_ID": access_key_id,
+            **({"OPENTURK_SECRET_ACCESS_KEY": secret} if secret else {}),
+        },
     )
 
     lines = result.stdout.strip().splitlines()
@@ -88,15 +100,25 @@ def test_javascript_sdk_v3_smoke(server: ServerProcess) -> None:
     assert len(summary["result"]["hitIds"]) == 3 and summary["result"]["pages"] >= 3
 
 
-@pytest.fixture
-def aws(server: ServerProcess, tmp_path: Path) -> AwsCli:
-    """Run ``aws mturk ...`` (the venv's awscli) as a fresh requester, isolated from any user config."""
+@pytest.mark.timeout(NPM_CI_TIMEOUT + CLIENT_TIMEOUT + 60)
+def test_javascript_sdk_v3_smoke(server: ServerProcess) -> None:
+    _smoke(server.base_url, _new_requester())
+
+
+@pytest.mark.timeout(NPM_CI_TIMEOUT + CLIENT_TIMEOUT + 60)
+def test_javascript_sdk_v3_signatures_verify_under_sigv4(sigv4_server: ServerProcess) -> None:
+    keys = cli_keys(sigv4_server.db_url, "requesters", "create", "js-sdk")
+    _smoke(sigv4_server.base_url, keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
+
+
+def _aws_cli(base_url: str, tmp_path: Path, access_key_id: str, secret: str) -> AwsCli:
+    """Run ``aws mturk ...`` (the venv's awscli) with these keys, isolated from any user config."""
     if importlib.util.find_spec("awscli") is None:
         pytest.fail("the `awscli` package is not installed: `pip install -e .[test]`", pytrace=False)
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": _new_requester(),
-        "AWS_SECRET_ACCESS_KEY": "openturk-test-secret",
+        "AWS_ACCESS_KEY_ID": access_key_id,
+        "AWS_SECRET_ACCESS_KEY": secret,
         "AWS_CONFIG_FILE": str(tmp_path / "no-such-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-such-credentials"),
         "AWS_PAGER": "",
@@ -121,7 +143,7 @@ def aws(server: ServerProcess, tmp_path: Path) -> AwsCli:
             "mturk",
             *args,
             "--endpoint-url",
-            server.base_url,
+            base_url,
             "--region",
             "us-east-1",
             "--output",
@@ -130,6 +152,12 @@ def aws(server: ServerProcess, tmp_path: Path) -> AwsCli:
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=CLIENT_TIMEOUT, check=False)
 
     return run
+
+
+@pytest.fixture
+def aws(server: ServerProcess, tmp_path: Path) -> AwsCli:
+    """The AWS CLI as a fresh requester (open mode: the access key names it)."""
+    return _aws_cli(server.base_url, tmp_path, _new_requester(), "openturk-test-secret")
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> Any:
@@ -166,6 +194,16 @@ def test_cli_get_account_balance(aws: AwsCli) -> None:
     balance = _ok(aws("get-account-balance"))
 
     assert float(balance["AvailableBalance"]) >= 0
+
+
+def test_cli_signatures_verify_under_sigv4(sigv4_server: ServerProcess, tmp_path: Path) -> None:
+    keys = cli_keys(sigv4_server.db_url, "requesters", "create", "aws-cli")
+    signed = _aws_cli(sigv4_server.base_url, tmp_path, keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
+    hit = _create_hit(signed, "Signed by the AWS CLI")
+    assert _ok(signed("get-hit", "--hit-id", hit["HITId"]))["HIT"]["Title"] == "Signed by the AWS CLI"
+    wrong = _aws_cli(sigv4_server.base_url, tmp_path, keys["AWS_ACCESS_KEY_ID"], "not-the-secret")
+    refused = wrong("get-account-balance")
+    assert refused.returncode != 0 and "InvalidSignatureException" in refused.stderr, _describe(refused)
 
 
 def test_cli_create_hit_then_get_hit(aws: AwsCli) -> None:

@@ -1,7 +1,8 @@
 // Smoke test: the AWS SDK for JavaScript v3 MTurk client, unchanged, against an openturk server.
 //
 // Usage: node mturk_smoke.mjs [ENDPOINT_URL]   (or OPENTURK_ENDPOINT=...; default http://127.0.0.1:8000)
-// Optional: OPENTURK_ACCESS_KEY_ID names the requester (open auth mode).
+// Optional: OPENTURK_ACCESS_KEY_ID names the requester (open auth mode); with OPENTURK_SECRET_ACCESS_KEY
+// the pair from `openturk requesters create` (--auth sigv4, where the signature is verified).
 //
 // Prints one JSON line {"ok": bool, "endpoint", "requester", "checks": <count>, "result", "failures": [...]}
 // on stdout and exits 0 only when every check passed.
@@ -110,7 +111,7 @@ async function run(client) {
 const client = new MTurkClient({
   endpoint,
   region: "us-east-1",
-  credentials: { accessKeyId, secretAccessKey: "openturk-test-secret" },
+  credentials: { accessKeyId, secretAccessKey: process.env.OPENTURK_SECRET_ACCESS_KEY || "openturk-test-secret" },
   maxAttempts: 1,
 });
 

@@ -1,7 +1,8 @@
 """SQS and SNS through boto3, to real AWS or any compatible endpoint (moto's server locally).
 
-Clients are made once per (service, region) and shared by the dispatcher's threads (boto3
-clients are thread-safe). botocore's own retries are off: the outbox retries, and records each try.
+Clients are made once per (service, region), the ``AWS_CLIENTS`` most recently used kept, and
+shared by the dispatcher's threads (boto3 clients are thread-safe). botocore's own retries are
+off: the outbox retries, and records each try.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from openturk.cache import LRU
 from openturk.notify.transports.base import Outgoing, describe
 
 _SQS_REGION = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 DEFAULT_REGION = "us-east-1"
+AWS_CLIENTS = 32
 SQS_BATCH = 10
 
 
@@ -34,28 +37,31 @@ class AwsTarget:
 class AwsClients:
     def __init__(self, target: AwsTarget) -> None:
         self.target = target
-        self._clients: dict[tuple[str, str], Any] = {}
+        # Regions come from destinations any requester names (in open mode, anyone): bounded.
+        self._clients: LRU[tuple[str, str], Any] = LRU(AWS_CLIENTS)
         self._lock = threading.Lock()
         self._config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}, max_pool_connections=32)
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
         with self._lock:
-            if key not in self._clients:
+            found = self._clients.get(key)
+            if found is None:
                 credentials = {}
                 if self.target.access_key_id:
                     credentials = {
                         "aws_access_key_id": self.target.access_key_id,
                         "aws_secret_access_key": self.target.secret_access_key,
                     }
-                self._clients[key] = boto3.session.Session().client(
+                found = boto3.session.Session().client(
                     service,
                     region_name=region,
                     endpoint_url=self.target.endpoint_url,
                     config=self._config,
                     **credentials,
                 )
-            return self._clients[key]
+                self._clients.put(key, found)
+            return found
 
 
 def sqs_region(queue_url: str) -> str:

@@ -1,0 +1,268 @@
+"""The trust boundary: who may call each route, decided in one place before any body is read.
+
+Every route of the application has an owner in ``OWNERS``, and ``Boundary`` (the outermost ASGI
+layer, in front of the API's fast path too) enforces it:
+
+- ``requester``: ``POST /``, the Requester API. Under ``--auth sigv4`` a SigV4 Authorization header
+  is required here; the signature covers the body, so the endpoint verifies it once the capped body
+  has been read.
+- ``worker``: the worker API and ``/mturk/externalSubmit``. Under ``--auth sigv4`` a worker bearer
+  token (``openturk workers create``) is required here, and the worker it names is what the handlers
+  act as (``worker_of``); under ``--auth open`` the handlers trust the WorkerId (or, for
+  externalSubmit, the assignment id) they are given.
+- ``admin``: metrics, deliveries and the virtual clock. With ``--admin-token`` that token is
+  required (``Authorization: Bearer``, compared in constant time); without one they answer loopback
+  clients under ``--auth open`` and nobody under ``--auth sigv4``.
+- ``public``: ``/health``.
+
+An unknown path (404), a wrong method (405) and a route without an owner (403) are refused. A body
+larger than its owner's cap is refused with 413 before it is read in full: at once when the
+Content-Length says so, otherwise as soon as the bytes received pass the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openturk.api import auth
+from openturk.errors import ProtocolError
+from openturk.requester.account import token_hash
+from openturk.settings import Settings
+from openturk.store.database import Database
+from openturk.store.repository import Repository
+
+Owner = Literal["requester", "worker", "admin", "public"]
+
+# Every route, by its path template. A route missing here is refused (and fails a test).
+OWNERS: Mapping[str, Owner] = {
+    "/": "requester",
+    "/health": "public",
+    "/metrics": "admin",
+    "/api/deliveries": "admin",
+    "/api/clock": "admin",
+    "/api/clock/advance": "admin",
+    "/api/worker/hits": "worker",
+    "/api/worker/hits/{hit_id}/accept": "worker",
+    "/api/worker/assignments/{assignment_id}/submit": "worker",
+    "/api/worker/assignments/{assignment_id}/return": "worker",
+    "/mturk/externalSubmit": "worker",
+}
+
+KiB = 1024
+# MTurk caps a Question at 64 KiB and a HIT's other strings far below that; with HITLayoutParameters
+# and JSON's escaping (a control character becomes six bytes) a real CreateHIT stays well under this.
+API_MAX_BODY = 512 * KiB
+# One assignment's answers, as JSON or as the externalSubmit form.
+WORKER_MAX_BODY = 256 * KiB
+# The admin and public routes take at most a tiny JSON object (the clock's {"Seconds": N}).
+SMALL_MAX_BODY = 16 * KiB
+MAX_BODY: Mapping[Owner, int] = {
+    "requester": API_MAX_BODY,
+    "worker": WORKER_MAX_BODY,
+    "admin": SMALL_MAX_BODY,
+    "public": SMALL_MAX_BODY,
+}
+
+_WORKER_ID = "openturk.worker_id"
+
+
+class Refused(Exception):
+    """A request the boundary answers itself: status, error code and a message naming the cause."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def worker_of(scope: Scope) -> str | None:
+    """The worker the boundary authenticated for this request (``--auth sigv4``), else None."""
+    found = scope.get(_WORKER_ID)
+    return found if isinstance(found, str) else None
+
+
+class Boundary:
+    """ASGI middleware: resolve the route's owner, admit the caller, read the capped body, then call
+    ``app`` with that body. Nothing behind it runs for a refused request."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], settings: Settings, db: Database) -> None:
+        self.app, self.routes, self.settings, self.db = app, list(routes), settings, db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})  # no route speaks anything else
+            return
+        owner: Owner | None = None
+        try:
+            owner = self.owner(scope)
+            await self._admit(owner, scope)
+            body = await _read_capped(receive, _content_length(scope), MAX_BODY[owner])
+        except Refused as refusal:
+            await _refuse(refusal, owner, send)
+            return
+        except _Disconnected:
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    def owner(self, scope: Scope) -> Owner:
+        """The owner of the route ``scope`` asks for; ``Refused`` if none may be called."""
+        method_mismatch = False
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                path = getattr(route, "path", None)
+                owner = OWNERS.get(path) if isinstance(path, str) else None
+                if owner is None:
+                    raise Refused(403, "Forbidden", f"No caller may call {scope['path']}: the route has no owner.")
+                return owner
+            method_mismatch = method_mismatch or match == Match.PARTIAL
+        if method_mismatch:
+            raise Refused(405, "MethodNotAllowed", f"{scope['method']} is not allowed on {scope['path']}.")
+        raise Refused(404, "NotFound", f"There is no {scope['path']}.")
+
+    async def _admit(self, owner: Owner, scope: Scope) -> None:
+        if owner == "requester" and self.settings.auth == "sigv4":
+            try:
+                auth.parse_authorization(_headers(scope))
+            except ProtocolError as error:
+                raise Refused(error.status, error.wire_type, error.message) from error
+        elif owner == "worker" and self.settings.auth == "sigv4":
+            scope[_WORKER_ID] = await self._worker(_bearer(scope))
+        elif owner == "admin":
+            self._admit_admin(scope)
+
+    def _admit_admin(self, scope: Scope) -> None:
+        token = self.settings.admin_token
+        if token:
+            presented = _bearer(scope)
+            if presented is None:
+                raise Refused(401, "MissingCredentials", "An admin token is required (Authorization: Bearer).")
+            # The header's own bytes (it was decoded as latin-1) against the token's, in constant time.
+            if not hmac.compare_digest(presented.encode("latin-1"), token.encode()):
+                raise Refused(401, "InvalidCredentials", "The admin token is not valid.")
+        elif self.settings.auth == "sigv4":
+            raise Refused(403, "Forbidden", f"{scope['path']} is off under --auth sigv4 without --admin-token.")
+        elif not _is_loopback(scope):
+            raise Refused(403, "Forbidden", f"{scope['path']} answers loopback clients only without --admin-token.")
+
+    async def _worker(self, token: str | None) -> str:
+        if token is None:
+            raise Refused(401, "MissingCredentials", "A worker bearer token is required.")
+
+        def lookup(hashed: str) -> str | None:
+            with self.db.read() as conn:
+                return Repository(conn).worker_for_token(hashed)
+
+        worker_id = await asyncio.to_thread(lookup, token_hash(token))
+        if worker_id is None:
+            raise Refused(401, "InvalidCredentials", "The worker token is not valid.")
+        return worker_id
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived: there is nobody to answer."""
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """One header's value (the first), without building them all: this runs on every API call."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _bearer(scope: Scope) -> str | None:
+    header = _header(scope, b"authorization") or ""
+    if not header.lower().startswith("bearer "):
+        return None
+    return header[7:].strip() or None
+
+
+def _is_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _content_length(scope: Scope) -> int | None:
+    declared = _header(scope, b"content-length")
+    if declared is None:
+        return None
+    if not declared.strip().isdigit():
+        raise Refused(400, "InvalidContentLength", "Content-Length must be a non-negative integer.")
+    return int(declared)
+
+
+def _too_large(cap: int) -> Refused:
+    return Refused(413, "RequestEntityTooLarge", f"The request body is larger than {cap} bytes.")
+
+
+async def _read_capped(receive: Receive, declared: int | None, cap: int) -> bytes:
+    """The whole body, or ``Refused`` (413) as soon as it is known to pass ``cap`` bytes."""
+    if declared is not None and declared > cap:
+        raise _too_large(cap)
+    chunks: list[bytes] = []
+    size = 0
+    while True:  # each message carries more of a body that may not pass ``cap``
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise _too_large(cap)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the app: the body already read, then the client's later messages (disconnect)."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(refusal: Refused, owner: Owner | None, send: Send) -> None:
+    """API callers get AWS JSON 1.1 errors an SDK reads; everyone else ``{"Error", "Message"}``."""
+    if owner == "requester":
+        payload = {"__type": refusal.code, "Message": refusal.message}
+        headers = [(b"content-type", b"application/x-amz-json-1.1"), (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
+    else:
+        payload = {"Error": refusal.code, "Message": refusal.message}
+        headers = [(b"content-type", b"application/json")]
+    body = json.dumps(payload).encode()
+    # No "Connection: close": the server then discards (never buffers) whatever body is still on
+    # its way, so a client that sends the whole body before reading still gets this answer.
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,73 @@
+"""The Prometheus text: right counts, from a few aggregate queries however many buckets there are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert
+
+from openturk.notify import deliveries
+from openturk.store.database import Database
+from openturk.store.schema import messages
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def _message(n: int, state: str, latency_ms: int | None) -> dict[str, Any]:
+    return {
+        "doc_id": f"doc-{n}",
+        "customer_id": "A1",
+        "transport": "SQS",
+        "destination": "http://127.0.0.1/1/q",
+        "version": "2014-08-15",
+        "body": "{}",
+        "event_count": 1,
+        "event_types": "AssignmentSubmitted",
+        "hit_type_ids": "[]",
+        "state": state,
+        "attempts": 1,
+        "next_attempt_at": 0,
+        "first_committed_at": 1_000,
+        "created_at": 1_000,
+        "delivered_at": None if latency_ms is None else 1_000 + latency_ms,
+        "is_test": False,
+    }
+
+
+def test_metrics_histogram_counts_and_query_count(db: Database) -> None:
+    rows = [_message(0, "delivered", 3), _message(1, "delivered", 40), _message(2, "delivered", 70_000)]
+    rows.append(_message(3, "pending", None))
+    with db.write() as conn:
+        conn.execute(insert(messages), rows)
+    selects: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.read() as conn:
+            text = deliveries.metrics_text(conn)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    # Once one query per latency bucket (18 in all): a scrape scanned the messages table that often.
+    assert len(selects) <= 5, selects
+    lines = set(text.splitlines())
+    assert 'openturk_delivery_latency_ms_bucket{le="5"} 1' in lines
+    assert 'openturk_delivery_latency_ms_bucket{le="50"} 2' in lines
+    assert 'openturk_delivery_latency_ms_bucket{le="60000"} 2' in lines
+    assert 'openturk_delivery_latency_ms_bucket{le="+Inf"} 3' in lines
+    assert "openturk_delivery_latency_ms_sum 70043" in lines
+    assert "openturk_delivery_latency_ms_count 3" in lines
+    assert 'openturk_messages{state="pending"} 1' in lines
+    assert "openturk_queue_depth 1" in lines

@@ -1,0 +1,148 @@
+"""The trust boundary as plain ASGI: owners, admission and body caps, without a server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from openturk.server import build_app
+from openturk.settings import Settings
+from openturk.store.database import Database
+from openturk.web import access
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    yield database
+    database.dispose()
+
+
+def test_every_route_of_the_app_has_an_owner(db: Database) -> None:
+    """A route added without an owner fails here (and the boundary would refuse every call to it)."""
+    app = build_app(Settings(db_url=db.url, virtual_clock=True, dispatch=False), db)
+    assert {getattr(route, "path", None) for route in app.routes} == set(access.OWNERS)
+
+
+class Downstream:
+    """The application behind the boundary: records what reached it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        self.bodies.append(message.get("body", b""))
+        await PlainTextResponse("ok")(scope, receive, send)
+
+
+async def never_called(request: Request) -> Response:
+    raise AssertionError("the boundary calls the application it wraps, not the routes it reads owners from")
+
+
+ROUTES = [Route(path, never_called, methods=["POST"]) for path in ("/", "/metrics", "/health", "/unowned")]
+
+
+def call(
+    boundary: access.Boundary,
+    path: str,
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    chunks: tuple[bytes, ...] = (b"",),
+    client: tuple[str, int] = ("127.0.0.1", 50000),
+) -> tuple[int, dict[str, Any]]:
+    """Send one request through ``boundary``: (status, JSON body or {})."""
+    pending = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1} for i, chunk in enumerate(chunks)
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "client": client,
+    }
+    asyncio.run(boundary(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = {}
+    return sent[0]["status"], document if isinstance(document, dict) else {}
+
+
+def boundary(db: Database, downstream: Downstream, **settings: Any) -> access.Boundary:
+    return access.Boundary(downstream, ROUTES, Settings(db_url=db.url, **settings), db)
+
+
+def test_unknown_paths_wrong_methods_and_unowned_routes_are_refused(db: Database) -> None:
+    downstream = Downstream()
+    guard = boundary(db, downstream)
+    assert call(guard, "/nowhere") == (404, {"Error": "NotFound", "Message": "There is no /nowhere."})
+    assert call(guard, "/health", method="GET")[0] == 405
+    status, document = call(guard, "/unowned")
+    assert (status, document["Error"]) == (403, "Forbidden")
+    assert downstream.bodies == []
+
+
+def test_admin_routes_in_open_mode_answer_loopback_only(db: Database) -> None:
+    downstream = Downstream()
+    guard = boundary(db, downstream)
+    assert call(guard, "/metrics", client=("10.1.2.3", 4000))[0] == 403
+    assert call(guard, "/metrics", client=("::ffff:10.1.2.3", 4000))[0] == 403
+    assert downstream.bodies == []
+    assert call(guard, "/metrics", client=("::1", 4000))[0] == 200
+    assert call(guard, "/metrics", client=("::ffff:127.0.0.1", 4000))[0] == 200
+
+
+def test_admin_token_is_required_from_anywhere_once_set(db: Database) -> None:
+    downstream = Downstream()
+    guard = boundary(db, downstream, admin_token="t0ken")
+    assert call(guard, "/metrics")[1]["Error"] == "MissingCredentials"
+    assert call(guard, "/metrics", headers={"Authorization": "Bearer t0ke"})[1]["Error"] == "InvalidCredentials"
+    assert call(guard, "/metrics", headers={"Authorization": "Bearer t0kén"})[1]["Error"] == "InvalidCredentials"
+    assert downstream.bodies == []
+    remote = ("10.1.2.3", 4000)
+    assert call(guard, "/metrics", headers={"Authorization": "Bearer t0ken"}, client=remote)[0] == 200
+
+
+def test_api_without_signature_is_refused_before_the_body_under_sigv4(db: Database) -> None:
+    downstream = Downstream()
+    status, document = call(boundary(db, downstream, auth="sigv4"), "/", chunks=(b"{}",))
+    assert (status, document["__type"]) == (403, "MissingAuthenticationTokenException")
+    assert downstream.bodies == []
+
+
+def test_bodies_over_the_cap_are_refused_and_smaller_ones_pass_whole(db: Database) -> None:
+    downstream = Downstream()
+    guard = boundary(db, downstream)
+    cap = access.API_MAX_BODY
+    declared = call(guard, "/", headers={"Content-Length": str(cap + 1)}, chunks=(b"x" * 10,))
+    assert declared[0] == 413 and declared[1]["__type"] == "RequestEntityTooLarge"
+    streamed = call(guard, "/", chunks=(b"x" * cap, b"x"))
+    assert streamed[0] == 413
+    assert call(guard, "/health", chunks=(b"x" * (access.SMALL_MAX_BODY + 1),))[0] == 413
+    assert call(guard, "/", headers={"Content-Length": "ten"})[0] == 400
+    assert downstream.bodies == []
+    assert call(guard, "/", chunks=(b"a" * (cap // 2), b"b" * (cap // 2)))[0] == 200
+    assert downstream.bodies == [b"a" * (cap // 2) + b"b" * (cap // 2)]

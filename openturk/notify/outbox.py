@@ -142,9 +142,7 @@ def claim(
     if busy:
         query = query.where(messages.c.destination.not_in(list(busy)))
     rows = conn.execute(
-        query.order_by(messages.c.next_attempt_at, messages.c.message_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        query.order_by(messages.c.next_attempt_at, messages.c.message_id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     if rows:
         conn.execute(

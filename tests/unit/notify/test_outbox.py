@@ -33,9 +33,7 @@ def queue_events(db: Database, destination: str, hit_ids: list[str]) -> None:
         for hit_id in hit_ids:
             event_id = conn.execute(
                 insert(events)
-                .values(
-                    customer_id="C1", event_type="HITReviewable", event_time=NOW, hit_type_id="T1", hit_id=hit_id
-                )
+                .values(customer_id="C1", event_type="HITReviewable", event_time=NOW, hit_type_id="T1", hit_id=hit_id)
                 .returning(events.c.event_id)
             ).scalar_one()
             conn.execute(

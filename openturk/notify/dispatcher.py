@@ -66,7 +66,7 @@ class Dispatcher:
     def form_and_claim(self, busy: Collection[str] = ()) -> list[Outgoing]:
         """Batch waiting events into messages and lease what is due, except for ``busy``, in one transaction."""
         with self.db.write() as conn:
-            outbox.form_messages(conn, _wall_ms())
+            outbox.form_messages(conn, _wall_ms(), busy)
             return outbox.claim(conn, self.owner, _wall_ms(), self._lease_ms(), self.settings.claim_limit, busy)
 
     def send(self, transport: str, batch: Sequence[Outgoing]) -> list[outbox.Result]:

@@ -60,21 +60,24 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
             )
 
 
-def form_messages(conn: Connection, now: int) -> int:
-    """Batch every waiting event into messages per (requester, transport, destination, version)."""
+def form_messages(conn: Connection, now: int, busy: Collection[str] = ()) -> int:
+    """Batch every waiting event into messages per (requester, transport, destination, version).
+
+    Events for ``busy`` destinations keep waiting: they go into fuller messages once one of that
+    destination's sends ended, as they would have had the destination answered sooner.
+    """
+    query = select(
+        outbox,
+        events.c.event_type,
+        events.c.event_time,
+        events.c.hit_type_id,
+        events.c.hit_id,
+        events.c.assignment_id,
+    ).join(events, events.c.event_id == outbox.c.event_id)
+    if busy:
+        query = query.where(outbox.c.destination.not_in(list(busy)))
     rows = conn.execute(
-        select(
-            outbox,
-            events.c.event_type,
-            events.c.event_time,
-            events.c.hit_type_id,
-            events.c.hit_id,
-            events.c.assignment_id,
-        )
-        .join(events, events.c.event_id == outbox.c.event_id)
-        .order_by(outbox.c.event_id)
-        .limit(FORM_LIMIT)
-        .with_for_update(of=outbox, skip_locked=True)
+        query.order_by(outbox.c.event_id).limit(FORM_LIMIT).with_for_update(of=outbox, skip_locked=True)
     ).all()
     if not rows:
         return 0
@@ -237,10 +240,13 @@ def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None
 def pending_work(conn: Connection, now: int, busy: Collection[str] = ()) -> tuple[int, int | None]:
     """(events waiting to be batched, the earliest time a pending message falls due or a lease lapses).
 
-    Messages for ``busy`` destinations are not counted: they wait for one of that destination's
-    sends to end, not for a time.
+    Events and messages for ``busy`` destinations are not counted: they wait for one of that
+    destination's sends to end, not for a time.
     """
-    waiting = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+    unformed = select(func.count()).select_from(outbox)
+    if busy:
+        unformed = unformed.where(outbox.c.destination.not_in(list(busy)))
+    waiting = conn.execute(unformed).scalar_one()
     pending = select(func.min(messages.c.next_attempt_at)).where(messages.c.state == "pending")
     if busy:
         pending = pending.where(messages.c.destination.not_in(list(busy)))

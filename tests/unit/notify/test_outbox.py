@@ -67,15 +67,18 @@ def test_a_standard_queue_batches_across_hits(db: Database) -> None:
     assert formed_hits(db) == [["H1", "H2", "H1"]]
 
 
-def test_a_claim_leaves_busy_destinations_alone(db: Database) -> None:
+def test_busy_destinations_are_neither_formed_nor_claimed_nor_waited_for(db: Database) -> None:
+    """A destination sending its full share keeps its events unbatched and its messages unclaimed."""
     other = QUEUE + "-other"
     queue_events(db, QUEUE, ["H1"])
     queue_events(db, other, ["H2"])
     with db.write() as conn:
+        assert outbox.form_messages(conn, NOW, busy=[QUEUE]) == 1
+        assert outbox.pending_work(conn, NOW, busy=[QUEUE]) == (0, NOW)
+        assert outbox.pending_work(conn, NOW) == (1, NOW)
         outbox.form_messages(conn, NOW)
         claimed = outbox.claim(conn, "me", NOW, 1000, 10, busy=[QUEUE])
-    assert [m.destination for m in claimed] == [other]
-    with db.read() as conn:
+        assert [m.destination for m in claimed] == [other]
         assert outbox.pending_work(conn, NOW, busy=[QUEUE]) == (0, NOW + 1000)  # only the lease's end
         assert outbox.pending_work(conn, NOW) == (0, NOW)
 

@@ -205,6 +205,41 @@ def test_events_committed_together_share_a_message(server: ServerProcess, mturk:
     assert len(documents) < 120
 
 
+def test_a_fifo_queue_gets_one_hit_per_message_grouped_by_that_hit(
+    server: ServerProcess, mturk: Any, local_aws: LocalAWS
+) -> None:
+    """Under the same load that batches a standard queue's events, each FIFO message holds one HIT, its group."""
+    sqs = sqs_client(local_aws.url)
+    queue = str(
+        sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    )
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue, events=["HITCreated"]))
+    clients = [server.client(mturk._request_signer._credentials.access_key) for _ in range(8)]
+
+    def create(i: int) -> str:
+        return str(
+            clients[i % 8].create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)[
+                "HIT"
+            ]["HITId"]
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        hit_ids = set(pool.map(create, range(60)))
+    groups: dict[str, set[str]] = {}  # MessageGroupId -> the HITs of its messages' events
+    deadline = time.monotonic() + 30
+    while {hit_id for hits in groups.values() for hit_id in hits} != hit_ids:
+        assert time.monotonic() < deadline, f"not every HIT arrived: {len(groups)} groups"
+        response = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["MessageGroupId"]
+        )
+        for message in response.get("Messages", []):
+            events = json.loads(message["Body"])["Events"]
+            groups.setdefault(message["Attributes"]["MessageGroupId"], set()).update(e["HITId"] for e in events)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    assert groups == {hit_id: {hit_id} for hit_id in hit_ids}
+
+
 def test_replace_and_active_toggle(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
     first, second = new_queue(local_aws), new_queue(local_aws)
     sqs = sqs_client(local_aws.url)

@@ -173,7 +173,7 @@ def black_hole() -> Iterator[int]:
 
 
 def test_a_dead_destination_does_not_delay_another_tenants_deliveries(local_aws: LocalAWS) -> None:
-    """Tenant A's email server never answers (each try hangs 10 s); tenant B's SQS events still arrive at once."""
+    """Tenant A's email server never answers (each try hangs 10 s); tenant B's SQS events arrive within 5 s."""
     sqs = sqs_client(local_aws.url)
     queue = str(sqs.create_queue(QueueName=f"prompt-{uuid.uuid4().hex[:8]}")["QueueUrl"])
     with (
@@ -196,7 +196,7 @@ def test_a_dead_destination_does_not_delay_another_tenants_deliveries(local_aws:
         began = time.monotonic()
         hit_ids = create_hits(tenant_b, type_b, 3)
         documents = drain(sqs, queue, lambda d: hit_ids <= {e["HITId"] for e in events_in(d)}, timeout=30)
-        assert time.monotonic() - began < 3.0, "tenant B waited for tenant A's dead destination"
+        assert time.monotonic() - began < 5.0, "tenant B waited for tenant A's dead destination (10 s a try)"
         assert len(events_in(documents)) == 3
         states = Counter(m["State"] for m in messages_of(server, type_a))
         assert states["delivered"] == 0 and states["sending"] <= 2, states

@@ -50,6 +50,12 @@ def _delivery_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-base", type=float, default=1.0, help="first retry delay, seconds")
     parser.add_argument("--retry-cap", type=float, default=300.0, help="longest delay between tries, seconds")
     parser.add_argument("--max-attempts", type=int, default=12, help="tries before a message is dead-lettered")
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=30.0,
+        help="seconds a dispatcher's claim lasts unrenewed (a send in flight renews it every third)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +164,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
         retry_base_s=args.retry_base,
         retry_cap_s=args.retry_cap,
         max_attempts=args.max_attempts,
+        lease_s=args.lease,
         **extra,  # type: ignore[arg-type]
     )
 

@@ -154,7 +154,7 @@ def dispatcher_settings(settings: Settings) -> DispatcherSettings:
         cap_ms=int(settings.retry_cap_s * 1000),
         max_attempts=settings.max_attempts,
     )
-    return DispatcherSettings(batch_window_s=settings.batch_window_s, retry=retry)
+    return DispatcherSettings(batch_window_s=settings.batch_window_s, lease_s=settings.lease_s, retry=retry)
 
 
 async def _checkpoint_loop(db: Database, interval_s: float = 1.0) -> None:

@@ -32,6 +32,7 @@ class Settings:
     retry_base_s: float = 1.0
     retry_cap_s: float = 300.0
     max_attempts: int = 12
+    lease_s: float = 30.0
     dispatch: bool = True
     # Bearer token the admin routes (clock, deliveries, metrics) require when set; without one they
     # answer loopback clients under --auth open and nobody under --auth sigv4 (openturk.web.access).

@@ -2,22 +2,29 @@
 
 Runs inside ``openturk serve`` (woken the moment events commit) or alone as ``openturk dispatch``
 (polling). Any number may run against one PostgreSQL database: claims never overlap.
+
+Each destination's messages are sent by their own send, and finished (delivered, retry scheduled or
+dead) the moment that destination answered, whatever other destinations are doing. A send in flight
+renews its leases (the heartbeat), so a slow destination never lets another dispatcher take its
+messages over; only a dispatcher that stopped renewing (died) loses them. A destination has at most
+``per_destination`` sends in flight (FIFO destinations one, to keep each HIT's messages in order) out
+of ``max_sends``: a slow or unreachable destination delays only its own messages.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
-from openturk.notify.transports.base import Outgoing, Transport, describe
+from openturk.notify.transports.base import Outgoing, Transport, describe, is_fifo
 from openturk.store.database import Database
 
 log = logging.getLogger("openturk.dispatcher")
@@ -28,10 +35,12 @@ class DispatcherSettings:
     # Events closer together than this go into one message.
     batch_window_s: float = 0.005
     poll_interval_s: float = 0.5
+    # A claim lapses this long after its last renewal; sends in flight renew every third of it.
     lease_s: float = 30.0
     claim_limit: int = 200
-    # Batches being sent at once while the next pass forms and claims.
-    max_in_flight: int = 2
+    # Sends in flight to one destination, and in all: a destination's share of the sending threads.
+    per_destination: int = 2
+    max_sends: int = 32
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -47,15 +56,18 @@ class Dispatcher:
         self.transports = transports
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        # Event-loop state only (never touched from the worker threads).
+        self._sending: dict[str, int] = {}  # destination -> sends in flight
+        self._leased: set[int] = set()  # message ids whose sends are in flight: the heartbeat renews them
+        self._freed = asyncio.Event()  # a busy destination's send ended: its waiting messages may go
+        self._pool = ThreadPoolExecutor(settings.max_sends, thread_name_prefix="openturk-send")
 
-    # -- one pass, synchronous (runs in a worker thread) ---------------------------------------------
-    def form_and_claim(self) -> list[Outgoing]:
-        """Batch waiting events into messages and lease what is due, in one transaction."""
+    # -- synchronous steps (each runs in a worker thread) -------------------------------------------
+    def form_and_claim(self, busy: Collection[str] = ()) -> list[Outgoing]:
+        """Batch waiting events into messages and lease what is due, except for ``busy``, in one transaction."""
         with self.db.write() as conn:
-            outbox.form_messages(conn, _wall_ms())
-            return outbox.claim(
-                conn, self.owner, _wall_ms(), int(self.settings.lease_s * 1000), self.settings.claim_limit
-            )
+            outbox.form_messages(conn, _wall_ms(), busy)
+            return outbox.claim(conn, self.owner, _wall_ms(), self._lease_ms(), self.settings.claim_limit, busy)
 
     def send(self, transport: str, batch: Sequence[Outgoing]) -> list[outbox.Result]:
         started = _wall_ms()
@@ -72,74 +84,108 @@ class Dispatcher:
         with self.db.write() as conn:
             outbox.finish(conn, self.owner, results, self.settings.retry, _wall_ms())
 
-    def next_wake_s(self) -> float:
+    def renew(self, message_ids: Collection[int]) -> None:
+        with self.db.write() as conn:
+            outbox.renew(conn, self.owner, message_ids, _wall_ms() + self._lease_ms())
+
+    def next_wake_s(self, busy: Collection[str] = ()) -> float:
         with self.db.read() as conn:
-            waiting, next_due = outbox.pending_work(conn, _wall_ms())
+            waiting, next_due = outbox.pending_work(conn, _wall_ms(), busy)
         if waiting:
             return 0.0
         if next_due is None:
             return self.settings.poll_interval_s
         return max(0.0, min(self.settings.poll_interval_s, (next_due - _wall_ms()) / 1000))
 
-    # -- the loop -----------------------------------------------------------------------------------------
-    async def deliver(self, claimed: Sequence[Outgoing]) -> None:
-        """Send leased messages, one concurrent batch per transport, and record the outcomes."""
-        by_transport: dict[str, list[Outgoing]] = {}
-        for message in claimed:
-            by_transport.setdefault(message.transport, []).append(message)
-        sent = await asyncio.gather(
-            *(asyncio.to_thread(self.send, transport, batch) for transport, batch in by_transport.items())
-        )
-        await asyncio.to_thread(self.finish, [result for results in sent for result in results])
+    def _lease_ms(self) -> int:
+        return int(self.settings.lease_s * 1000)
 
+    # -- sending ------------------------------------------------------------------------------------------
+    def share(self, destination: str) -> int:
+        """How many sends may be in flight to ``destination`` at once."""
+        return 1 if is_fifo(destination) else self.settings.per_destination
+
+    def busy(self) -> list[str]:
+        """Destinations sending their full share now: the next claim leaves their messages alone."""
+        return [d for d, count in self._sending.items() if count >= self.share(d)]
+
+    def start(self, claimed: Sequence[Outgoing]) -> list[asyncio.Task[None]]:
+        """One send per destination of the claimed messages, each finished on its own."""
+        by_destination: dict[tuple[str, str], list[Outgoing]] = {}
+        for message in claimed:
+            by_destination.setdefault((message.transport, message.destination), []).append(message)
+        tasks = []
+        for (transport, destination), batch in by_destination.items():
+            self._sending[destination] = self._sending.get(destination, 0) + 1
+            self._leased.update(m.message_id for m in batch)
+            tasks.append(asyncio.create_task(self._send_and_finish(transport, destination, batch)))
+        return tasks
+
+    async def _send_and_finish(self, transport: str, destination: str, batch: Sequence[Outgoing]) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(self._pool, self.send, transport, batch)
+            await asyncio.to_thread(self.finish, results)
+        except Exception:
+            log.exception("delivery to %s failed; the leases will lapse and the messages be retried", destination)
+        finally:
+            self._leased.difference_update(m.message_id for m in batch)
+            was_busy = self._sending[destination] >= self.share(destination)
+            self._sending[destination] -= 1
+            if not self._sending[destination]:
+                del self._sending[destination]
+            if was_busy:
+                self._freed.set()
+
+    async def heartbeat(self) -> None:
+        """Renew the leases of every send in flight, every third of the lease, until cancelled."""
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            if not self._leased:
+                continue
+            try:
+                await asyncio.to_thread(self.renew, set(self._leased))
+            except Exception:
+                log.exception("lease renewal failed; it is tried again shortly")
+
+    # -- the loop -----------------------------------------------------------------------------------------
     async def run_once(self) -> int:
         """Form, claim and send once, to the end; returns how many messages were attempted."""
-        claimed = await asyncio.to_thread(self.form_and_claim)
-        if claimed:
-            await self.deliver(claimed)
+        heartbeat = asyncio.create_task(self.heartbeat())
+        try:
+            claimed = await asyncio.to_thread(self.form_and_claim, self.busy())
+            await asyncio.gather(*self.start(claimed))
+        finally:
+            heartbeat.cancel()
         return len(claimed)
 
     async def run(self, wake: asyncio.Event | None = None) -> None:
         """Deliver until cancelled. ``wake`` is set right after a transaction that queued events commits.
 
-        Passes overlap: while one claimed batch is being sent, the next pass already forms and claims
-        what committed since (up to ``max_in_flight`` batches), so an event never waits for an
-        earlier event's round trip to the destination. Leases keep the batches disjoint.
+        Sends overlap claims: while messages are being sent, the next pass already forms and claims
+        what committed since, for every destination not at its share, so an event never waits for
+        an earlier event's round trip, nor for another destination. Leases keep claims disjoint.
         """
         for transport in self.transports.values():
             await asyncio.to_thread(transport.warm)
-        slots = asyncio.Semaphore(self.settings.max_in_flight)
-        in_flight: set[asyncio.Task[None]] = set()
-
-        async def deliver_then_free(claimed: list[Outgoing]) -> None:
-            try:
-                await self.deliver(claimed)
-            except Exception:
-                log.exception("delivery failed; the leases will expire and the messages be retried")
-            finally:
-                slots.release()
-
+        in_flight: set[asyncio.Task[None]] = {asyncio.create_task(self.heartbeat())}
         try:
             while True:
-                await slots.acquire()
+                self._freed.clear()
                 try:
-                    claimed = await asyncio.to_thread(self.form_and_claim)
+                    claimed = await asyncio.to_thread(self.form_and_claim, self.busy())
                 except Exception:
-                    slots.release()
                     log.exception("dispatcher pass failed; retrying shortly")
                     await asyncio.sleep(self.settings.poll_interval_s)
                     continue
-                if claimed:
-                    task = asyncio.create_task(deliver_then_free(claimed))
+                for task in self.start(claimed):
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
-                    if len(claimed) >= self.settings.claim_limit:
-                        continue  # more is waiting
-                else:
-                    slots.release()
-                if wake is None or not wake.is_set():
+                if len(claimed) >= self.settings.claim_limit:
+                    continue  # more is waiting
+                if (wake is None or not wake.is_set()) and not self._freed.is_set():
                     try:
-                        delay = await asyncio.to_thread(self.next_wake_s)
+                        delay = await asyncio.to_thread(self.next_wake_s, self.busy())
                     except Exception:
                         log.exception("dispatcher idle check failed")
                         delay = self.settings.poll_interval_s
@@ -151,13 +197,15 @@ class Dispatcher:
         finally:
             for task in in_flight:
                 task.cancel()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
-    @staticmethod
-    async def _sleep(delay: float, wake: asyncio.Event | None) -> None:
+    async def _sleep(self, delay: float, wake: asyncio.Event | None) -> None:
+        """Wait ``delay`` seconds, or less if ``wake`` is set or a busy destination's send ends."""
         if delay <= 0:
             return
-        if wake is None:
-            await asyncio.sleep(delay)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=delay)
+        waiters = [asyncio.create_task(event.wait()) for event in (wake, self._freed) if event is not None]
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()

@@ -55,8 +55,17 @@ def document(doc_id: str, version: str, customer_id: str, events: Sequence[Event
     return json.dumps(body, separators=(",", ":"))
 
 
-def batches(events: Sequence[EventRecord]) -> list[list[EventRecord]]:
-    """Split events (already in commit order) into runs that respect the count and size caps."""
+def batches(events: Sequence[EventRecord], one_hit: bool = False) -> list[list[EventRecord]]:
+    """Split events (already in commit order) into runs that respect the count and size caps.
+
+    With ``one_hit`` (a FIFO destination) every run holds the events of one HIT only, in commit order,
+    so the run's ``MessageGroupId`` (its HIT) orders it among that HIT's other messages.
+    """
+    if one_hit:
+        by_hit: dict[str, list[EventRecord]] = {}
+        for event in events:
+            by_hit.setdefault(event.hit_id, []).append(event)
+        return [run for hit_events in by_hit.values() for run in batches(hit_events)]
     result: list[list[EventRecord]] = []
     current: list[EventRecord] = []
     size = 200  # the envelope around the events

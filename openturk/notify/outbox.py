@@ -8,7 +8,7 @@ dispatchers never take the same message; on SQLite the write lock serialises the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, s
 from openturk.domain.model import Event
 from openturk.notify import message as doc
 from openturk.notify.retry import RetryPolicy
-from openturk.notify.transports.base import Outgoing
+from openturk.notify.transports.base import Outgoing, is_fifo
 from openturk.store.database import OUTBOX_WRITTEN
 from openturk.store.prepared import Prepared
 from openturk.store.schema import delivery_attempts, events, messages, notification_settings, outbox
@@ -60,21 +60,24 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
             )
 
 
-def form_messages(conn: Connection, now: int) -> int:
-    """Batch every waiting event into messages per (requester, transport, destination, version)."""
+def form_messages(conn: Connection, now: int, busy: Collection[str] = ()) -> int:
+    """Batch every waiting event into messages per (requester, transport, destination, version).
+
+    Events for ``busy`` destinations keep waiting: they go into fuller messages once one of that
+    destination's sends ended, as they would have had the destination answered sooner.
+    """
+    query = select(
+        outbox,
+        events.c.event_type,
+        events.c.event_time,
+        events.c.hit_type_id,
+        events.c.hit_id,
+        events.c.assignment_id,
+    ).join(events, events.c.event_id == outbox.c.event_id)
+    if busy:
+        query = query.where(outbox.c.destination.not_in(list(busy)))
     rows = conn.execute(
-        select(
-            outbox,
-            events.c.event_type,
-            events.c.event_time,
-            events.c.hit_type_id,
-            events.c.hit_id,
-            events.c.assignment_id,
-        )
-        .join(events, events.c.event_id == outbox.c.event_id)
-        .order_by(outbox.c.event_id)
-        .limit(FORM_LIMIT)
-        .with_for_update(of=outbox, skip_locked=True)
+        query.order_by(outbox.c.event_id).limit(FORM_LIMIT).with_for_update(of=outbox, skip_locked=True)
     ).all()
     if not rows:
         return 0
@@ -90,7 +93,7 @@ def form_messages(conn: Connection, now: int) -> int:
             )
             for row in members
         ]
-        for batch in doc.batches(records):
+        for batch in doc.batches(records, one_hit=is_fifo(destination)):
             doc_id = doc.new_doc_id()
             message_id = conn.execute(
                 insert(messages)
@@ -126,18 +129,23 @@ def _outgoing(row: Any) -> Outgoing:
     )
 
 
-def claim(conn: Connection, owner: str, now: int, lease_ms: int, limit: int) -> list[Outgoing]:
-    """Lease up to ``limit`` messages that are due, or whose previous lease ran out."""
+def claim(
+    conn: Connection, owner: str, now: int, lease_ms: int, limit: int, busy: Collection[str] = ()
+) -> list[Outgoing]:
+    """Lease up to ``limit`` messages that are due, or whose previous lease ran out unrenewed.
+
+    Destinations in ``busy`` (those already sending as much as they may) are left for a later claim,
+    so their messages are not held, leased and idle, while the destination answers slowly.
+    """
     due = or_(
         and_(messages.c.state == "pending", messages.c.next_attempt_at <= now),
         and_(messages.c.state == "sending", messages.c.lease_until < now),
     )
+    query = select(messages).where(due)
+    if busy:
+        query = query.where(messages.c.destination.not_in(list(busy)))
     rows = conn.execute(
-        select(messages)
-        .where(due)
-        .order_by(messages.c.next_attempt_at, messages.c.message_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        query.order_by(messages.c.next_attempt_at, messages.c.message_id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     if rows:
         conn.execute(
@@ -146,6 +154,26 @@ def claim(conn: Connection, owner: str, now: int, lease_ms: int, limit: int) -> 
             .values(state="sending", lease_owner=owner, lease_until=now + lease_ms)
         )
     return [_outgoing(row) for row in rows]
+
+
+def renew(conn: Connection, owner: str, message_ids: Collection[int], until: int) -> int:
+    """Extend the leases ``owner`` still holds on ``message_ids`` to ``until``; returns how many.
+
+    The heartbeat of a send in flight: a lease lapses, and another dispatcher may take the message
+    over, only when its holder stopped renewing it (the process died or hung).
+    """
+    if not message_ids:
+        return 0
+    result = conn.execute(
+        update(messages)
+        .where(
+            messages.c.message_id.in_(list(message_ids)),
+            messages.c.state == "sending",
+            messages.c.lease_owner == owner,
+        )
+        .values(lease_until=until)
+    )
+    return int(result.rowcount or 0)
 
 
 @dataclass(frozen=True)
@@ -209,12 +237,20 @@ def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None
     )
 
 
-def pending_work(conn: Connection, now: int) -> tuple[int, int | None]:
-    """(events waiting to be batched, the earliest time a pending message falls due)."""
-    waiting = conn.execute(select(func.count()).select_from(outbox)).scalar_one()
-    next_due = conn.execute(
-        select(func.min(messages.c.next_attempt_at)).where(messages.c.state == "pending")
-    ).scalar_one_or_none()
+def pending_work(conn: Connection, now: int, busy: Collection[str] = ()) -> tuple[int, int | None]:
+    """(events waiting to be batched, the earliest time a pending message falls due or a lease lapses).
+
+    Events and messages for ``busy`` destinations are not counted: they wait for one of that
+    destination's sends to end, not for a time.
+    """
+    unformed = select(func.count()).select_from(outbox)
+    if busy:
+        unformed = unformed.where(outbox.c.destination.not_in(list(busy)))
+    waiting = conn.execute(unformed).scalar_one()
+    pending = select(func.min(messages.c.next_attempt_at)).where(messages.c.state == "pending")
+    if busy:
+        pending = pending.where(messages.c.destination.not_in(list(busy)))
+    next_due = conn.execute(pending).scalar_one_or_none()
     lease_end = conn.execute(
         select(func.min(messages.c.lease_until)).where(messages.c.state == "sending")
     ).scalar_one_or_none()

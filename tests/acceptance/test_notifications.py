@@ -117,8 +117,10 @@ def test_every_event_type_arrives_at_sqs(server: ServerProcess, mturk: Any, loca
     by_hit = [(e["EventType"], e["HITId"]) for e in events_in(documents)]
     assert ("HITExpired", ids["short"]) in by_hit and ("HITDisposed", ids["short"]) in by_hit
     attributes = documents[0]["_attributes"]
-    assert attributes["HITTypeId"]["StringValue"] == type_id
-    assert set(attributes["EventTypes"]["StringValue"].split(",")) == {e["EventType"] for e in documents[0]["Events"]}
+    assert attributes["HITTypeId"] == {"DataType": "String.Array", "StringValue": json.dumps([type_id])}
+    assert attributes["EventTypes"]["DataType"] == "String.Array"
+    event_types = json.loads(attributes["EventTypes"]["StringValue"])
+    assert event_types == list(dict.fromkeys(e["EventType"] for e in documents[0]["Events"]))
 
 
 def test_every_event_type_arrives_through_sns(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
@@ -132,6 +134,32 @@ def test_every_event_type_arrives_through_sns(server: ServerProcess, mturk: Any,
     drive_every_event(server, mturk, type_id)
     documents = drain(sqs, queue, covers_every_event, unwrap_sns=True)
     check_documents(documents, customer_of(server, mturk), type_id, "2006-05-05")
+
+
+def test_sns_filter_policy_on_event_types_sees_batched_messages(
+    server: ServerProcess, mturk: Any, local_aws: LocalAWS
+) -> None:
+    """A subscription filtering on one event type receives a message that batches it with another."""
+    sns, sqs = sns_client(local_aws.url), sqs_client(local_aws.url)
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:12]}")["TopicArn"]
+    reviewable, everything = new_queue(local_aws), new_queue(local_aws)
+    for queue, policy in ((reviewable, {"EventTypes": ["HITReviewable"]}), (everything, None)):
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes = {"FilterPolicy": json.dumps(policy)} if policy else {}
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(
+        HITTypeId=type_id, Notification=spec(topic, "SNS", events=["HITExpired", "HITReviewable"])
+    )
+    hit_id = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)["HIT"][
+        "HITId"
+    ]
+    # One transaction makes both events, so they share one message.
+    mturk.update_expiration_for_hit(HITId=hit_id, ExpireAt=0)
+    [unfiltered] = drain(sqs, everything, lambda d: len(events_in(d)) >= 2, unwrap_sns=True)
+    assert [e["EventType"] for e in unfiltered["Events"]] == ["HITExpired", "HITReviewable"]
+    [filtered] = drain(sqs, reviewable, lambda d: len(d) >= 1, unwrap_sns=True)
+    assert filtered["EventDocId"] == unfiltered["EventDocId"]
 
 
 def test_every_event_type_arrives_by_email(server: ServerProcess, mturk: Any, smtp: SMTPServer) -> None:
@@ -175,6 +203,41 @@ def test_events_committed_together_share_a_message(server: ServerProcess, mturk:
     assert len(events_in(documents)) == 120
     assert max(len(d["Events"]) for d in documents) > 1, "under load, several events share one message"
     assert len(documents) < 120
+
+
+def test_a_fifo_queue_gets_one_hit_per_message_grouped_by_that_hit(
+    server: ServerProcess, mturk: Any, local_aws: LocalAWS
+) -> None:
+    """Under the same load that batches a standard queue's events, each FIFO message holds one HIT, its group."""
+    sqs = sqs_client(local_aws.url)
+    queue = str(
+        sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    )
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue, events=["HITCreated"]))
+    clients = [server.client(mturk._request_signer._credentials.access_key) for _ in range(8)]
+
+    def create(i: int) -> str:
+        return str(
+            clients[i % 8].create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)[
+                "HIT"
+            ]["HITId"]
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        hit_ids = set(pool.map(create, range(60)))
+    groups: dict[str, set[str]] = {}  # MessageGroupId -> the HITs of its messages' events
+    deadline = time.monotonic() + 30
+    while {hit_id for hits in groups.values() for hit_id in hits} != hit_ids:
+        assert time.monotonic() < deadline, f"not every HIT arrived: {len(groups)} groups"
+        response = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageSystemAttributeNames=["MessageGroupId"]
+        )
+        for message in response.get("Messages", []):
+            events = json.loads(message["Body"])["Events"]
+            groups.setdefault(message["Attributes"]["MessageGroupId"], set()).update(e["HITId"] for e in events)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    assert groups == {hit_id: {hit_id} for hit_id in hit_ids}
 
 
 def test_replace_and_active_toggle(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:

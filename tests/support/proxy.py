@@ -1,16 +1,21 @@
-"""A TCP proxy the tests can close and reopen, to take a destination away and bring it back."""
+"""A TCP proxy the tests can close and reopen, to take a destination away and bring it back.
+
+With ``delay_s`` every chunk the destination answers is held that long first: a slow destination.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 
 
 class TCPProxy:
-    def __init__(self, upstream_port: int, port: int = 0) -> None:
+    def __init__(self, upstream_port: int, port: int = 0, delay_s: float = 0.0) -> None:
         self.upstream_port = upstream_port
         self.port = port
+        self.delay_s = delay_s
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -60,13 +65,15 @@ class TCPProxy:
                     upstream.close()
                     return
                 self._connections += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            for source, sink, delay_s in ((client, upstream, 0.0), (upstream, client, self.delay_s)):
+                threading.Thread(target=self._pipe, args=(source, sink, delay_s), daemon=True).start()
 
     @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(source: socket.socket, sink: socket.socket, delay_s: float) -> None:
         try:
             while data := source.recv(65536):
+                if delay_s:
+                    time.sleep(delay_s)  # the simulated slowness of the destination, not a wait for a condition
                 sink.sendall(data)
         except OSError:
             pass

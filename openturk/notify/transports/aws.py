@@ -7,6 +7,7 @@ off: the outbox retries, and records each try.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ import boto3
 from botocore.config import Config
 
 from openturk.cache import LRU
-from openturk.notify.transports.base import Outgoing, describe
+from openturk.notify.transports.base import Outgoing, describe, is_fifo
 
 _SQS_REGION = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
 DEFAULT_REGION = "us-east-1"
@@ -73,11 +74,17 @@ def sns_region(topic_arn: str) -> str:
     return topic_arn.split(":")[3] or DEFAULT_REGION
 
 
-def _attributes(message: Outgoing) -> dict[str, dict[str, str]]:
-    # Lets SNS filter policies and SQS consumers route without parsing the body.
+def attributes(message: Outgoing) -> dict[str, dict[str, str]]:
+    """``EventTypes`` and ``HITTypeId`` as ``String.Array`` (JSON arrays), on SQS and SNS alike.
+
+    SNS filter policies match an array attribute when any element matches, so a subscription filtering
+    on ``{"EventTypes": ["HITReviewable"]}`` sees every message that carries a HITReviewable event, batched
+    or not (a comma-joined ``String`` would match only a message of that one type). SQS takes
+    ``String.Array`` as a custom string type, so a consumer reads the attributes the same way from both.
+    """
     return {
-        "EventTypes": {"DataType": "String", "StringValue": message.event_types},
-        "HITTypeId": {"DataType": "String", "StringValue": message.hit_type_ids or "none"},
+        "EventTypes": {"DataType": "String.Array", "StringValue": json.dumps(message.event_type_list())},
+        "HITTypeId": {"DataType": "String.Array", "StringValue": json.dumps(message.hit_type_id_list())},
     }
 
 
@@ -101,13 +108,13 @@ class SQSTransport:
         return results
 
     def _send_chunk(self, queue_url: str, chunk: list[Outgoing]) -> list[str | None]:
-        fifo = queue_url.endswith(".fifo")
+        fifo = is_fifo(queue_url)
         entries = []
         for position, message in enumerate(chunk):
             entry: dict[str, Any] = {
                 "Id": str(position),
                 "MessageBody": message.body,
-                "MessageAttributes": _attributes(message),
+                "MessageAttributes": attributes(message),
             }
             if fifo:
                 entry["MessageGroupId"] = message.first_hit_id()
@@ -138,10 +145,10 @@ class SNSTransport:
         for message in batch:
             try:
                 extra: dict[str, Any] = {}
-                if message.destination.endswith(".fifo"):
+                if is_fifo(message.destination):
                     extra = {"MessageGroupId": message.first_hit_id(), "MessageDeduplicationId": message.doc_id}
                 self.clients.client("sns", sns_region(message.destination)).publish(
-                    TopicArn=message.destination, Message=message.body, MessageAttributes=_attributes(message), **extra
+                    TopicArn=message.destination, Message=message.body, MessageAttributes=attributes(message), **extra
                 )
                 results.append(None)
             except Exception as exc:  # noqa: BLE001 - any failure fails this message; it is retried

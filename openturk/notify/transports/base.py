@@ -19,8 +19,20 @@ class Outgoing:
     hit_type_ids: str  # comma-separated, distinct
 
     def first_hit_id(self) -> str:
+        """The HIT of a FIFO destination's message: the outbox gives those one HIT each."""
         events = json.loads(self.body).get("Events") or [{}]
         return str(events[0].get("HITId", "none"))
+
+    def event_type_list(self) -> list[str]:
+        return self.event_types.split(",") if self.event_types else []
+
+    def hit_type_id_list(self) -> list[str]:
+        return self.hit_type_ids.split(",") if self.hit_type_ids else []
+
+
+def is_fifo(destination: str) -> bool:
+    """A FIFO SQS queue (URL) or SNS topic (ARN): both names end in ``.fifo``."""
+    return destination.endswith(".fifo")
 
 
 class Transport(Protocol):

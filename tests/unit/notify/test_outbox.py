@@ -1,0 +1,96 @@
+"""The outbox in SQL on a real SQLite file: FIFO messages hold one HIT, claims skip busy destinations, renewals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from openturk.notify import outbox
+from openturk.store.database import Database
+from openturk.store.schema import events, messages
+from openturk.store.schema import outbox as outbox_rows
+
+QUEUE = "http://127.0.0.1:4566/000000000000/events"
+FIFO_QUEUE = "http://127.0.0.1:4566/000000000000/events.fifo"
+NOW = 1_800_000_000_000
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def queue_events(db: Database, destination: str, hit_ids: list[str]) -> None:
+    """One HITCreated-like event per HIT id, in this commit order, waiting in the outbox for ``destination``."""
+    with db.write() as conn:
+        for hit_id in hit_ids:
+            event_id = conn.execute(
+                insert(events)
+                .values(customer_id="C1", event_type="HITReviewable", event_time=NOW, hit_type_id="T1", hit_id=hit_id)
+                .returning(events.c.event_id)
+            ).scalar_one()
+            conn.execute(
+                insert(outbox_rows).values(
+                    event_id=event_id,
+                    customer_id="C1",
+                    transport="SQS",
+                    destination=destination,
+                    version="2014-08-15",
+                    committed_at=NOW,
+                )
+            )
+
+
+def formed_hits(db: Database) -> list[list[str]]:
+    """The HIT ids of each formed message's events, in message order."""
+    with db.write() as conn:
+        outbox.form_messages(conn, NOW)
+    with db.read() as conn:
+        bodies = conn.execute(select(messages.c.body).order_by(messages.c.message_id)).scalars()
+        return [[e["HITId"] for e in json.loads(body)["Events"]] for body in bodies]
+
+
+def test_a_fifo_destination_gets_one_hit_per_message_in_commit_order(db: Database) -> None:
+    queue_events(db, FIFO_QUEUE, ["H1", "H2", "H1", "H3", "H2"])
+    assert formed_hits(db) == [["H1", "H1"], ["H2", "H2"], ["H3"]]
+
+
+def test_a_standard_queue_batches_across_hits(db: Database) -> None:
+    queue_events(db, QUEUE, ["H1", "H2", "H1"])
+    assert formed_hits(db) == [["H1", "H2", "H1"]]
+
+
+def test_busy_destinations_are_neither_formed_nor_claimed_nor_waited_for(db: Database) -> None:
+    """A destination sending its full share keeps its events unbatched and its messages unclaimed."""
+    other = QUEUE + "-other"
+    queue_events(db, QUEUE, ["H1"])
+    queue_events(db, other, ["H2"])
+    with db.write() as conn:
+        assert outbox.form_messages(conn, NOW, busy=[QUEUE]) == 1
+        assert outbox.pending_work(conn, NOW, busy=[QUEUE]) == (0, NOW)
+        assert outbox.pending_work(conn, NOW) == (1, NOW)
+        outbox.form_messages(conn, NOW)
+        claimed = outbox.claim(conn, "me", NOW, 1000, 10, busy=[QUEUE])
+        assert [m.destination for m in claimed] == [other]
+        assert outbox.pending_work(conn, NOW, busy=[QUEUE]) == (0, NOW + 1000)  # only the lease's end
+        assert outbox.pending_work(conn, NOW) == (0, NOW)
+
+
+def test_a_renewed_lease_is_not_taken_over_and_only_its_owner_renews(db: Database) -> None:
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, NOW)
+        [mine] = outbox.claim(conn, "me", NOW, 1000, 10)
+        assert outbox.renew(conn, "someone-else", [mine.message_id], NOW + 9000) == 0
+        assert outbox.renew(conn, "me", [mine.message_id], NOW + 3000) == 1
+    with db.write() as conn:
+        assert outbox.claim(conn, "other", NOW + 2000, 1000, 10) == []  # past the first lease, within the renewal
+        [taken] = outbox.claim(conn, "other", NOW + 3001, 1000, 10)  # renewals stopped: the lease lapsed
+    assert taken.message_id == mine.message_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from openturk import transitions
+from openturk import expiry, transitions
 from openturk.clock import Clock, VirtualClock
 from openturk.domain import lifecycle
 from openturk.requester.assignments import pay
@@ -41,16 +41,11 @@ def fire_due(db: Database, until: int, clock: VirtualClock | None = None) -> int
 
 
 def _expire(repo: Repository, hit_id: str, now: int) -> None:
-    hit = repo.hit(hit_id, for_update=True)
-    if hit is None or hit.expiry_processed or hit.status == "Disposed" or hit.expiration > now:
-        return
-    counts = repo.slot_count(hit_id)
-    hit, events = lifecycle.expire(hit, counts, now)
-    transitions.record(repo, hit, counts, events, now)
+    expiry.locked_hit(repo, hit_id, now)
 
 
 def _abandon(repo: Repository, assignment_id: str, now: int) -> None:
-    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    found = expiry.locked_assignment(repo, assignment_id, now)
     if found is None or found[0].status != "Accepted" or found[0].deadline > now:
         return
     assignment, hit = found
@@ -60,7 +55,7 @@ def _abandon(repo: Repository, assignment_id: str, now: int) -> None:
 
 
 def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
-    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    found = expiry.locked_assignment(repo, assignment_id, now)
     due = found is not None and found[0].status == "Submitted" and (found[0].auto_approval_time or now + 1) <= now
     if found is None or not due:
         return
@@ -72,7 +67,7 @@ def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
 
 
 def _dispose(repo: Repository, hit_id: str, due: int) -> None:
-    hit = repo.hit(hit_id, for_update=True)
+    hit = expiry.locked_hit(repo, hit_id, due)
     if hit is None or hit.status not in lifecycle.REVIEW or hit.creation_time + lifecycle.AUTO_DISPOSE_AFTER_MS > due:
         return
     counts = repo.slot_count(hit_id)

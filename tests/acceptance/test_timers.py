@@ -1,9 +1,10 @@
-"""HITExpired exactly once, at the expiration, when a worker or requester acts between a HIT's
-expiration and the next pass of the timer loop.
+"""Timers against a real server: HITExpired exactly once, at the expiration, when a worker or
+requester acts between a HIT's expiration and the next timer pass; a failing timer item neither
+blocks the others nor breaks a clock advance, and fires once its cause is gone.
 
 The server here runs its timer loop once an hour: after its start-up pass, a HIT's lifetime can
 pass (the virtual clock runs on with real time) with no timer pass, which is the window the real
-one-second loop leaves open in production.
+one-second loop leaves open in production, and only clock advances fire timers.
 """
 
 from __future__ import annotations
@@ -146,3 +147,28 @@ def test_expire_now_after_the_lifetime_records_the_expiration(
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=datetime.fromtimestamp(0))
     server.advance(60)
     assert _expired_at(server, hit["HITId"]) == [expires_ms]
+
+
+def test_a_failing_timer_item_is_backed_off_and_fires_once_healthy(server: ServerProcess, mturk: Any) -> None:
+    poisoned = mturk.create_hit(**hit_params(LifetimeInSeconds=60))["HIT"]
+    healthy = mturk.create_hit(**hit_params(LifetimeInSeconds=120))["HIT"]
+    # A row the transition code cannot process (its HIT type is gone): every attempt to expire it raises.
+    with sqlite3.connect(server.db_path) as conn:
+        conn.execute("UPDATE hits SET hit_type_id = 'MISSING' WHERE hit_id = ?", (poisoned["HITId"],))
+
+    server.advance(300)  # no 500, no endless retrying within the advance
+    assert [kind for kind, _ in events_of(server, healthy["HITId"])][-2:] == ["HITExpired", "HITReviewable"]
+    assert events_of(server, poisoned["HITId"]) == [("HITCreated", None)]
+    with sqlite3.connect(server.db_path) as conn:
+        attempts, retry_at = conn.execute(
+            "SELECT attempts, retry_at FROM timer_failures WHERE kind = 'expire' AND item_id = ?", (poisoned["HITId"],)
+        ).fetchone()
+    assert attempts == 1 and retry_at > _clock_ms(server)
+
+    with sqlite3.connect(server.db_path) as conn:
+        conn.execute("UPDATE hits SET hit_type_id = ? WHERE hit_id = ?", (poisoned["HITTypeId"], poisoned["HITId"]))
+    server.advance(2)  # past the first backoff (at most a second)
+    assert [kind for kind, _ in events_of(server, poisoned["HITId"])] == ["HITCreated", "HITExpired", "HITReviewable"]
+    assert _expired_at(server, poisoned["HITId"]) == [round(poisoned["Expiration"].timestamp() * 1000)]
+    with sqlite3.connect(server.db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM timer_failures").fetchone()[0] == 0

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openturk import timers
 from openturk.errors import WorkerError
@@ -161,3 +163,59 @@ def test_deadline_at_the_expiration_instant_expires_before_abandoning(world: Wor
         "HITReviewable",
     ]
     assert _expired_at(world, hit_id) == [T0 + 600_000]
+
+
+@st.composite
+def _schedules(draw: st.DrawFn) -> tuple[int, int, int, str, int, list[int]]:
+    """A HIT's lifetime, one worker's accept, their last action and when, and when timer passes run
+    (seconds from creation); the drawn order of equal times is the order they happen in."""
+    lifetime = draw(st.integers(30, 300))
+    duration = draw(st.integers(30, 300))
+    accepted = draw(st.integers(0, lifetime - 1))
+    action = draw(st.sampled_from(["submit", "return", "abandon"]))
+    acted = draw(st.integers(accepted, accepted + duration - 1))
+    passes = draw(st.lists(st.integers(0, accepted + duration + 10), max_size=4))
+    return lifetime, duration, accepted, action, acted, passes
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(schedule=_schedules())
+def test_hit_expired_once_at_the_expiration_whatever_the_order(
+    schedule: tuple[int, int, int, str, int, list[int]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    lifetime, duration, accepted, action, acted, passes = schedule
+    world = _shared_world(tmp_path_factory)
+    start = world.clock.now = world.clock.now + 10 * 86_400_000  # clear of every earlier example
+    hit_id = world.create_hit(LifetimeInSeconds=lifetime, AssignmentDurationInSeconds=duration)
+    expiration = start + lifetime * 1000
+    steps = sorted([(accepted, 0, "accept"), (acted, 1, action)] + [(at, 2, "pass") for at in passes])
+    assignment_id = ""
+    for at, _, step in steps:
+        world.clock.now = max(world.clock.now, start + at * 1000)
+        if step == "accept":
+            assignment_id = world.accept(hit_id)
+        elif step == "submit":
+            world.submit(assignment_id)
+        elif step == "return":
+            world.return_(assignment_id)
+        elif step == "pass":
+            timers.fire_due(world.db, world.clock.now)
+    world.clock.now = start + (lifetime + duration + 1) * 1000
+    timers.fire_due(world.db, world.clock.now)
+
+    recorded = world.events(hit_id)
+    open_at_expiration = not (action == "submit" and acted < lifetime)
+    assert _expired_at(world, hit_id) == ([expiration] if open_at_expiration else [])
+    times = [event.event_time for event in recorded]
+    assert times == sorted(times), [(event.event_type, event.event_time - start) for event in recorded]
+    assert world.hit(hit_id).status == "Reviewable"
+
+
+_worlds: dict[str, World] = {}
+
+
+def _shared_world(factory: pytest.TempPathFactory) -> World:
+    """One store for every example (a migration per example would dominate the run)."""
+    if "world" not in _worlds:
+        _worlds["world"] = World(factory.mktemp("schedules") / "store.db")
+    return _worlds["world"]

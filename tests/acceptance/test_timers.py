@@ -26,19 +26,10 @@ from tests.support.queues import drain, events_in, sqs_client, wait_for
 
 @pytest.fixture(scope="module")
 def server(local_aws: LocalAWS) -> Iterator[ServerProcess]:
+    """This module's own server (conftest's ``mturk`` and ``worker`` use it here)."""
     args = ["--aws-endpoint", local_aws.url, "--timer-interval", "3600", *FAST_RETRIES]
     with ServerProcess(virtual_clock=True, extra_args=args) as running:
         yield running
-
-
-@pytest.fixture
-def mturk(server: ServerProcess) -> Any:
-    return server.client(f"AKID{uuid.uuid4().hex[:16].upper()}")
-
-
-@pytest.fixture
-def worker(server: ServerProcess) -> Worker:
-    return Worker(server.base_url, "A" + uuid.uuid4().hex[:13].upper())
 
 
 def _clock_ms(server: ServerProcess) -> int:

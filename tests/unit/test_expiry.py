@@ -178,7 +178,7 @@ def _schedules(draw: st.DrawFn) -> tuple[int, int, int, str, int, list[int]]:
     return lifetime, duration, accepted, action, acted, passes
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(schedule=_schedules())
 def test_hit_expired_once_at_the_expiration_whatever_the_order(
     schedule: tuple[int, int, int, str, int, list[int]], tmp_path_factory: pytest.TempPathFactory

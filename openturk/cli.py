@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bearer token required by the admin routes (/api/clock, /api/deliveries, /metrics) when set; "
         "without it they answer loopback clients under --auth open and nobody under --auth sigv4",
     )
+    serve.add_argument(
+        "--timer-interval",
+        type=_positive_seconds,
+        default=1.0,
+        help="seconds between passes of the timer loop (expiry, abandonment, auto-approval)",
+    )
     serve.add_argument("--log-level", default="warning")
     _delivery_options(serve)
 
@@ -146,6 +153,16 @@ def _cents(text: str) -> int:
     return parse_amount(text, "--starting-balance")
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
+
+
 def _settings(args: argparse.Namespace, **extra: object) -> Settings:
     from openturk.notify.local_aws import LOCAL_ACCESS_KEY, LOCAL_SECRET, real_credentials_configured
 
@@ -184,6 +201,7 @@ def serve(args: argparse.Namespace) -> int:
         starting_balance_cents=_cents(args.starting_balance),
         dispatch=not args.no_dispatch,
         admin_token=args.admin_token,
+        timer_interval_s=args.timer_interval,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     local_aws = None

@@ -4,27 +4,38 @@ Due work is found by query (the database is the schedule), oldest first, and eac
 its own write transaction that re-checks it is still due, so the real-time loop, a virtual-clock
 advance and several server processes can race harmlessly. An item fires at its due time: events
 carry the moment the transition logically happened.
+
+An item whose firing raises is logged and stored in ``timer_failures`` with a retry time after the
+pass (exponential backoff, capped): the items due after it fire meanwhile, in due order, and it
+fires at a later pass once the cause is gone (at that pass's time; a HIT's expiry is still recorded
+at its expiration, see ``expiry``). A pass tries each item at most once.
 """
 
 from __future__ import annotations
 
 import logging
 
-from openturk import transitions
+from openturk import expiry, transitions
 from openturk.clock import Clock, VirtualClock
 from openturk.domain import lifecycle
+from openturk.notify.retry import RetryPolicy
 from openturk.requester.assignments import pay
 from openturk.store.database import Database
-from openturk.store.repository import Repository
+from openturk.store.repository import DueTimer, Repository
 
 log = logging.getLogger("openturk.timers")
+# Delay before a failed item is tried again: 1 s doubling to 10 minutes, with jitter. No last attempt:
+# a timer is a promise MTurk keeps (expiry, abandonment, payment), so it is retried until it fires.
+BACKOFF = RetryPolicy(base_ms=1_000, cap_ms=600_000)
+MAX_ERROR_CHARS = 2000
 
 
 def fire_due(db: Database, until: int, clock: VirtualClock | None = None) -> int:
     """Fire every timer due at or before ``until`` in due order; return how many fired.
 
     With a ``VirtualClock``, the clock is moved to each item's due time before it fires, so a
-    multi-hour advance replays the hours in order.
+    multi-hour advance replays the hours in order. An item that raises is backed off to after
+    ``until`` (``back_off``) and the pass goes on; only a failure to record that escapes.
     """
     fired = 0
     while True:
@@ -32,25 +43,43 @@ def fire_due(db: Database, until: int, clock: VirtualClock | None = None) -> int
             due = Repository(conn).next_due(until)
         if due is None:
             return fired
-        when, kind, item_id = due
         if clock is not None:
-            clock.advance_to(when)
-        with db.write() as conn:
-            _FIRE[kind](Repository(conn), item_id, when)
-        fired += 1
+            clock.advance_to(due.at)
+        try:
+            with db.write() as conn:
+                repo = Repository(conn)
+                _FIRE[due.kind](repo, due.item_id, due.at)
+                if due.retry:
+                    repo.clear_timer_failure(due.kind, due.item_id)
+        except Exception as error:
+            attempts, retry_at = back_off(db, due, until, error)
+            log.exception(
+                "timer %s of %s failed (attempt %d); next try at %d ms", due.kind, due.item_id, attempts, retry_at
+            )
+        else:
+            fired += 1
+
+
+def back_off(db: Database, due: DueTimer, until: int, error: Exception) -> tuple[int, int]:
+    """Store the failed item's next try, a backoff after ``until``; return (attempts, retry time).
+
+    Counting from the end of the pass rather than the item's due time keeps one pass (a long
+    virtual-clock advance above all) from retrying the same failure over and over.
+    """
+    with db.write() as conn:
+        repo = Repository(conn)
+        attempts = repo.timer_failure_attempts(due.kind, due.item_id) + 1
+        retry_at = until + BACKOFF.delay_ms(attempts)
+        repo.save_timer_failure(due.kind, due.item_id, attempts, retry_at, repr(error)[:MAX_ERROR_CHARS], due.at)
+    return attempts, retry_at
 
 
 def _expire(repo: Repository, hit_id: str, now: int) -> None:
-    hit = repo.hit(hit_id, for_update=True)
-    if hit is None or hit.expiry_processed or hit.status == "Disposed" or hit.expiration > now:
-        return
-    counts = repo.slot_count(hit_id)
-    hit, events = lifecycle.expire(hit, counts, now)
-    transitions.record(repo, hit, counts, events, now)
+    expiry.locked_hit(repo, hit_id, now)
 
 
 def _abandon(repo: Repository, assignment_id: str, now: int) -> None:
-    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    found = expiry.locked_assignment(repo, assignment_id, now)
     if found is None or found[0].status != "Accepted" or found[0].deadline > now:
         return
     assignment, hit = found
@@ -60,7 +89,7 @@ def _abandon(repo: Repository, assignment_id: str, now: int) -> None:
 
 
 def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
-    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    found = expiry.locked_assignment(repo, assignment_id, now)
     due = found is not None and found[0].status == "Submitted" and (found[0].auto_approval_time or now + 1) <= now
     if found is None or not due:
         return
@@ -72,7 +101,7 @@ def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
 
 
 def _dispose(repo: Repository, hit_id: str, due: int) -> None:
-    hit = repo.hit(hit_id, for_update=True)
+    hit = expiry.locked_hit(repo, hit_id, due)
     if hit is None or hit.status not in lifecycle.REVIEW or hit.creation_time + lifecycle.AUTO_DISPOSE_AFTER_MS > due:
         return
     counts = repo.slot_count(hit_id)

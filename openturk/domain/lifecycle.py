@@ -30,6 +30,11 @@ def is_expired(hit: HIT, now: int) -> bool:
     return hit.expiration <= now
 
 
+def expiry_due(hit: HIT, now: int) -> bool:
+    """Whether the HIT's lifetime ended by ``now`` and nothing has processed that end yet."""
+    return not hit.expiry_processed and hit.status != "Disposed" and is_expired(hit, now)
+
+
 def settle(hit: HIT, counts: SlotCounts, now: int) -> tuple[HIT, list[Event]]:
     """Derive an open HIT's status from its slots and expiry; emit HITReviewable on entry.
 
@@ -53,7 +58,13 @@ def create(hit: HIT, now: int) -> tuple[HIT, list[Event]]:
 
 
 def expire(hit: HIT, counts: SlotCounts, now: int) -> tuple[HIT, list[Event]]:
-    """Process the lifetime's end: HITExpired once, if work was still outstanding, then settle."""
+    """Process the lifetime's end at ``now``: HITExpired once, if work was still outstanding, then settle.
+
+    ``now`` is when the lifetime ended: the expiration itself when it passed on its own (whoever
+    notices it, the timer or a later transition), the request time for UpdateExpirationForHIT to
+    the past. A HIT whose every assignment was submitted before the end emits no HITExpired
+    (notifications.md: "before all assignments were submitted").
+    """
     events: list[Event] = []
     hit = hit.evolve(expiry_processed=True, expiration=min(hit.expiration, now))
     if hit.status in OPEN:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from openturk import transitions
+from openturk import expiry, transitions
 from openturk.domain import lifecycle
 from openturk.domain.model import HIT, Assignment
 from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState, InvalidParameterValue
@@ -38,16 +38,19 @@ def assignment_to_wire(assignment: Assignment) -> dict[str, Any]:
 
 
 def owned_assignment(
-    repo: Repository, ctx: Context, assignment_id: str, *, for_update: bool = False
+    repo: Repository, ctx: Context, assignment_id: str, *, lock_at: int | None = None
 ) -> tuple[Assignment, HIT]:
     """A submitted (or decided) assignment of one of the caller's HITs.
 
     DECISION: an assignment still in progress does not exist for the requester, as on MTurk.
+    With ``lock_at`` both are locked for a transition at that time, the HIT's passed expiry applied
+    first (``expiry.catch_up``).
     """
-    found = repo.assignment_with_hit(assignment_id, for_update=for_update)
+    found = repo.assignment_with_hit(assignment_id, for_update=lock_at is not None)
     if found is None or found[1].customer_id != ctx.customer_id or found[0].status not in VISIBLE:
         raise AssignmentDoesNotExist(f"Assignment {assignment_id} does not exist.")
-    return found
+    assignment, hit = found
+    return (assignment, hit) if lock_at is None else (assignment, expiry.catch_up(repo, hit, lock_at))
 
 
 def _feedback(params: dict[str, Any]) -> str | None:
@@ -98,7 +101,7 @@ def approve_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = Repository(conn)
         now = ctx.clock.now_ms()
-        assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"], for_update=True)
+        assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"], lock_at=now)
         if assignment.status == "Rejected" and override:
             assert assignment.submit_time is not None
             if now - assignment.submit_time > OVERRIDE_WINDOW_MS or hit.status == "Disposed":
@@ -120,7 +123,7 @@ def reject_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = Repository(conn)
         now = ctx.clock.now_ms()
-        assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"], for_update=True)
+        assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"], lock_at=now)
         if assignment.status != "Submitted":
             raise InvalidAssignmentState("This operation can be called with a status of: Submitted")
         rejected, events = lifecycle.reject(hit, assignment, feedback, now)

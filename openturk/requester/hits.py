@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from openturk import transitions
+from openturk import expiry, transitions
 from openturk.domain import ids, layouts, lifecycle, money, qualifications, questions
 from openturk.domain.model import HIT, HITType, SlotCounts
 from openturk.errors import (
@@ -83,12 +83,16 @@ def hits_to_wire(repo: Repository, hits: list[HIT]) -> list[dict[str, Any]]:
 
 
 # -- lookups -------------------------------------------------------------------------------------
-def owned_hit(repo: Repository, ctx: Context, hit_id: str, *, for_update: bool = False) -> HIT:
-    """The caller's HIT; another requester's HIT answers like a missing one (DECISION)."""
-    hit = repo.hit(hit_id, for_update=for_update)
+def owned_hit(repo: Repository, ctx: Context, hit_id: str, *, lock_at: int | None = None) -> HIT:
+    """The caller's HIT; another requester's HIT answers like a missing one (DECISION).
+
+    With ``lock_at`` the HIT is locked for a transition at that time, its passed expiry applied first
+    (``expiry.catch_up``).
+    """
+    hit = repo.hit(hit_id, for_update=lock_at is not None)
     if hit is None or hit.customer_id != ctx.customer_id:
         raise HITDoesNotExist(f"Hit {hit_id} does not exist.")
-    return hit
+    return hit if lock_at is None else expiry.catch_up(repo, hit, lock_at)
 
 
 def owned_hit_type(repo: Repository, ctx: Context, hit_type_id: str) -> HITType:
@@ -283,7 +287,8 @@ def update_hit_review_status(ctx: Context, params: dict[str, Any]) -> dict[str, 
     revert = params.get("Revert", False)
     with ctx.db.write() as conn:
         repo = Repository(conn)
-        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        now = ctx.clock.now_ms()
+        hit = owned_hit(repo, ctx, params["HITId"], lock_at=now)
         changed = lifecycle.set_review_status(hit, revert)
         if changed is None:
             allowed = "Reviewing" if revert else "Reviewable"
@@ -299,7 +304,7 @@ def update_expiration_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str,
     with ctx.db.write() as conn:
         repo = Repository(conn)
         now = ctx.clock.now_ms()
-        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        hit = owned_hit(repo, ctx, params["HITId"], lock_at=now)
         if hit.status == "Disposed":
             raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
         expire_at = params["ExpireAt"]
@@ -323,7 +328,7 @@ def update_hit_type_of_hit(ctx: Context, params: dict[str, Any]) -> dict[str, An
     with ctx.db.write() as conn:
         repo = Repository(conn)
         now = ctx.clock.now_ms()
-        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        hit = owned_hit(repo, ctx, params["HITId"], lock_at=now)
         hit_type = owned_hit_type(repo, ctx, params["HITTypeId"])
         if hit.status == "Disposed":
             raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
@@ -343,7 +348,7 @@ def create_additional_assignments_for_hit(ctx: Context, params: dict[str, Any]) 
         repo = Repository(conn)
         now = ctx.clock.now_ms()
         idempotency.check(repo, ctx.customer_id, token, now)
-        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        hit = owned_hit(repo, ctx, params["HITId"], lock_at=now)
         if hit.status == "Disposed":
             raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
         if hit.max_assignments < EXTENSION_LIMIT <= hit.max_assignments + number:
@@ -375,7 +380,7 @@ def delete_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = Repository(conn)
         now = ctx.clock.now_ms()
-        hit = owned_hit(repo, ctx, params["HITId"], for_update=True)
+        hit = owned_hit(repo, ctx, params["HITId"], lock_at=now)
         if hit.status == "Disposed":
             return {}
         counts = repo.slot_count(hit.hit_id)

@@ -206,6 +206,21 @@ clock_state = Table(
     Column("offset_ms", BigInteger, nullable=False),
 )
 
+# Timer items whose firing raised. Each waits here until ``retry_at`` (exponential backoff) while
+# every other due item fires; the firing that succeeds deletes its row. Stored, not remembered in a
+# process, so restarts and several servers back off the same item alike.
+timer_failures = Table(
+    "timer_failures",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # expire | abandon | auto_approve | dispose
+    Column("item_id", ID, primary_key=True),  # the HITId or AssignmentId
+    Column("attempts", Integer, nullable=False),
+    Column("retry_at", BigInteger, nullable=False),
+    Column("first_failed_at", BigInteger, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Index("ix_timer_failures_retry", "retry_at"),
+)
+
 
 # -- notifications ------------------------------------------------------------------------------
 

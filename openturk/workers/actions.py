@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openturk import transitions
+from openturk import expiry, transitions
 from openturk.clock import Clock
 from openturk.domain import answers, ids, lifecycle, money, qualifications
 from openturk.domain.model import HIT, Assignment, HITType
@@ -82,7 +82,7 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
     with db.write() as conn:
         repo = Repository(conn)
         now = clock.now_ms()
-        hit = repo.hit(hit_id, for_update=True)
+        hit = expiry.locked_hit(repo, hit_id, now)
         if hit is None:
             raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
         hit_type = repo.hit_type(hit.hit_type_id)
@@ -117,7 +117,7 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
 def _own_open_assignment(
     repo: Repository, worker_id: str | None, assignment_id: str, now: int
 ) -> tuple[Assignment, HIT]:
-    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    found = expiry.locked_assignment(repo, assignment_id, now)
     if found is None:
         raise WorkerError(404, "AssignmentNotFound", f"Assignment {assignment_id} does not exist.")
     locked, hit = found

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from openturk import transitions
+from openturk import ledger, transitions
 from openturk.clock import Clock, VirtualClock
 from openturk.domain import lifecycle
-from openturk.requester.assignments import pay
 from openturk.store.database import Database
 from openturk.store.repository import Repository
 
@@ -67,7 +66,7 @@ def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
     assignment, hit = found
     approved, events = lifecycle.approve(hit, assignment, None, now)
     repo.save_assignment(approved)
-    pay(repo, hit, approved, now)
+    ledger.pay_assignment(repo, hit, assignment, now)
     transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
 
 

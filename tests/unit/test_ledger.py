@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from openturk import timers
-from openturk.errors import InsufficientFunds, RequestError, WorkerError
+from openturk.errors import RequestError, WorkerError
 from openturk.requester import account, assignments, hits
 from openturk.requester.context import Context
 from openturk.settings import Settings
@@ -108,24 +108,28 @@ class LedgerMachine(RuleBasedStateMachine):
             digest.update(repr(self.rows.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()).encode())
         return digest.hexdigest()
 
-    def _requester(self, operation: Any, params: dict[str, Any]) -> None:
+    def _requester(self, operation: Any, params: dict[str, Any]) -> dict[str, Any] | None:
         """Run a requester operation; if it is refused, nothing may have changed."""
         before = self._digest()
         try:
-            operation(self.ctx, params)
+            result: dict[str, Any] = operation(self.ctx, params)
         except RequestError as error:
             event(f"refused: {type(error).__name__}")
             assert self._digest() == before, f"{type(error).__name__} changed rows"
-            return
+            return None
         event(f"done: {operation.__name__}")
+        return result
 
     def _worker(self, action: Any, *args: Any) -> Any:
         before = self._digest()
         try:
-            return action(self.db, self.clock, *args)
-        except WorkerError:
+            result = action(self.db, self.clock, *args)
+        except WorkerError as error:
+            event(f"worker refused: {error.code}")
             assert self._digest() == before
             return None
+        event(f"worker done: {action.__name__}")
+        return result
 
     def _worker_of(self, assignment_id: str) -> str:
         query = "SELECT worker_id FROM assignments WHERE assignment_id = ?"
@@ -133,6 +137,13 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _pick(self, items: list[str], index: int) -> str:
         return items[index % len(items)]
+
+    def _pick_assignment(self, index: int, *statuses: str) -> str:
+        """Mostly an assignment in one of ``statuses`` (so the operation can happen), else any."""
+        marks = ",".join("?" * len(statuses))
+        query = f"SELECT assignment_id FROM assignments WHERE status IN ({marks}) ORDER BY accept_time, assignment_id"
+        fitting = [row[0] for row in self.rows.execute(query, statuses)]
+        return self._pick(fitting if fitting and index % 8 else self.assignment_ids, index)
 
     # -- requester operations ---------------------------------------------------------------------
     @rule(
@@ -149,12 +160,8 @@ class LedgerMachine(RuleBasedStateMachine):
             AutoApprovalDelayInSeconds=approval,
             AssignmentDurationInSeconds=120,
         )
-        before = self._digest()
-        try:
-            created = hits.create_hit(self.ctx, params)
-        except InsufficientFunds:
-            event("refused: InsufficientFunds")
-            assert self._digest() == before
+        created = self._requester(hits.create_hit, params)
+        if created is None:
             return
         self.hit_ids.append(created["HIT"]["HITId"])
         self.hit_type_ids.append(created["HIT"]["HITTypeId"])
@@ -175,14 +182,9 @@ class LedgerMachine(RuleBasedStateMachine):
             "LifetimeInSeconds": lifetime,
             "Question": hit_params()["Question"],
         }
-        before = self._digest()
-        try:
-            created = hits.create_hit_with_hit_type(self.ctx, params)
-        except InsufficientFunds:
-            event("refused: InsufficientFunds")
-            assert self._digest() == before
-            return
-        self.hit_ids.append(created["HIT"]["HITId"])
+        created = self._requester(hits.create_hit_with_hit_type, params)
+        if created is not None:
+            self.hit_ids.append(created["HIT"]["HITId"])
 
     @precondition(lambda self: self.hit_ids)
     @rule(index=st.integers(0, 50), number=st.integers(1, 3))
@@ -208,19 +210,24 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.assignment_ids)
     @rule(index=st.integers(0, 50), override=st.booleans())
     def approve(self, index: int, override: bool) -> None:
-        params = {"AssignmentId": self._pick(self.assignment_ids, index), "OverrideRejection": override}
-        self._requester(assignments.approve_assignment, params)
+        wanted = ("Rejected", "Submitted") if override else ("Submitted",)
+        assignment_id = self._pick_assignment(index, *wanted)
+        was = self.rows.execute("SELECT status FROM assignments WHERE assignment_id = ?", (assignment_id,)).fetchone()
+        if self._requester(
+            assignments.approve_assignment, {"AssignmentId": assignment_id, "OverrideRejection": override}
+        ):
+            event(f"approved: {was[0]}")
 
     @precondition(lambda self: self.assignment_ids)
     @rule(index=st.integers(0, 50))
     def reject(self, index: int) -> None:
-        params = {"AssignmentId": self._pick(self.assignment_ids, index), "RequesterFeedback": "no"}
+        params = {"AssignmentId": self._pick_assignment(index, "Submitted"), "RequesterFeedback": "no"}
         self._requester(assignments.reject_assignment, params)
 
     @precondition(lambda self: self.assignment_ids)
     @rule(index=st.integers(0, 50), amount=st.sampled_from(["0.01", "1.00", "3.00"]))
     def send_bonus(self, index: int, amount: str) -> None:
-        assignment_id = self._pick(self.assignment_ids, index)
+        assignment_id = self._pick_assignment(index, "Submitted", "Approved", "Rejected")
         worker_id = self._worker_of(assignment_id)
         params = {"AssignmentId": assignment_id, "WorkerId": worker_id, "BonusAmount": amount, "Reason": "thanks"}
         self._requester(account.send_bonus, params)
@@ -231,22 +238,37 @@ class LedgerMachine(RuleBasedStateMachine):
         self._requester(hits.delete_hit, {"HITId": self._pick(self.hit_ids, index)})
 
     # -- workers and time -------------------------------------------------------------------------
+    def _pick_hit(self, index: int) -> str:
+        """Mostly a HIT a worker may take, else any."""
+        query = "SELECT hit_id FROM hits WHERE status = 'Assignable' AND expiration > ? ORDER BY creation_time, hit_id"
+        fitting = [row[0] for row in self.rows.execute(query, (self.clock.now,))]
+        return self._pick(fitting if fitting and index % 8 else self.hit_ids, index)
+
     @precondition(lambda self: self.hit_ids)
     @rule(index=st.integers(0, 50), worker=st.sampled_from(WORKERS))
     def accept(self, index: int, worker: str) -> None:
-        accepted = self._worker(actions.accept, worker, self._pick(self.hit_ids, index))
+        accepted = self._worker(actions.accept, worker, self._pick_hit(index))
         if accepted is not None:
             self.assignment_ids.append(accepted.assignment_id)
+
+    @precondition(lambda self: self.hit_ids)
+    @rule(index=st.integers(0, 50), worker=st.sampled_from(WORKERS))
+    def accept_and_submit(self, index: int, worker: str) -> None:
+        """A worker does the whole task in one step, so that sequences reach review and payment."""
+        accepted = self._worker(actions.accept, worker, self._pick_hit(index))
+        if accepted is not None:
+            self.assignment_ids.append(accepted.assignment_id)
+            self._worker(actions.submit, worker, accepted.assignment_id, [("answer", "yes")])
 
     @precondition(lambda self: self.assignment_ids)
     @rule(index=st.integers(0, 50))
     def submit(self, index: int) -> None:
-        self._worker(actions.submit, None, self._pick(self.assignment_ids, index), [("answer", "yes")])
+        self._worker(actions.submit, None, self._pick_assignment(index, "Accepted"), [("answer", "yes")])
 
     @precondition(lambda self: self.assignment_ids)
     @rule(index=st.integers(0, 50))
     def return_assignment(self, index: int) -> None:
-        assignment_id = self._pick(self.assignment_ids, index)
+        assignment_id = self._pick_assignment(index, "Accepted")
         worker_id = self._worker_of(assignment_id)
         self._worker(actions.return_assignment, worker_id, assignment_id)
 
@@ -254,7 +276,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def advance_clock(self, seconds: int) -> None:
         """Time passes and every due timer fires: expiry, abandonment, auto-approval, disposal."""
         self.clock.now += seconds * 1000
-        timers.fire_due(self.db, self.clock.now)
+        if timers.fire_due(self.db, self.clock.now):
+            event("timers fired")
 
     # -- the invariants ---------------------------------------------------------------------------
     @invariant()

@@ -14,28 +14,15 @@ from openturk.errors import InsufficientFunds
 from openturk.requester import account
 from openturk.store.database import Database
 from openturk.store.repository import Repository
-
-NOW = 1_800_000_000_000
+from tests.unit.domain.test_lifecycle import NOW, make_hit
 
 
 def _hit(**changes: object) -> HIT:
-    hit = HIT(
-        hit_id="HIT1",
-        customer_id="C1",
-        hit_type_id="T1",
-        question="<q/>",
-        max_assignments=3,
-        status="Assignable",
-        review_status="NotReviewed",
-        creation_time=NOW,
-        expiration=NOW + 3_600_000,
-        expiry_processed=False,
-    )
-    return hit.evolve(**changes)
+    return make_hit(max_assignments=3).evolve(**changes)
 
 
 def _type(reward_cents: int) -> HITType:
-    return HITType("T1", "C1", "t", "d", None, reward_cents, 60, 60)
+    return HITType("1T", "AC", "t", "d", None, reward_cents, 60, 60)
 
 
 def test_open_slots_of_a_live_hit_cost_reward_plus_fee() -> None:

@@ -28,7 +28,8 @@ def record_new(
 ) -> None:
     """Insert a new HIT, reserve its escrow (``InsufficientFunds`` if it cannot), append its events."""
     repo.insert_hit(hit, review_policies)
-    ledger.hold_for(repo, hit, SlotCounts(), hit_type, _why(events, "HITCreated"), now)
+    # A new HIT holds nothing and has no assignments: its whole escrow is reserved, no reads needed.
+    ledger.reserve(repo, hit, ledger.escrow_cents(hit, hit_type, SlotCounts(), []), _why(events, "HITCreated"), now)
     outbox.record_events(repo.conn, events, int(time.time() * 1000))
 
 

@@ -213,10 +213,19 @@ class LedgerMachine(RuleBasedStateMachine):
         wanted = ("Rejected", "Submitted") if override else ("Submitted",)
         assignment_id = self._pick_assignment(index, *wanted)
         was = self.rows.execute("SELECT status FROM assignments WHERE assignment_id = ?", (assignment_id,)).fetchone()
-        if self._requester(
-            assignments.approve_assignment, {"AssignmentId": assignment_id, "OverrideRejection": override}
-        ):
+        params = {"AssignmentId": assignment_id, "OverrideRejection": override}
+        if self._requester(assignments.approve_assignment, params) is not None:
             event(f"approved: {was[0]}")
+
+    @precondition(lambda self: self.assignment_ids)
+    @rule(index=st.integers(0, 50))
+    def reject_then_override(self, index: int) -> None:
+        """The requester rejects submitted work and then pays it after all (from the available balance)."""
+        assignment_id = self._pick_assignment(index, "Submitted")
+        self._requester(assignments.reject_assignment, {"AssignmentId": assignment_id, "RequesterFeedback": "no"})
+        params = {"AssignmentId": assignment_id, "OverrideRejection": True}
+        if self._requester(assignments.approve_assignment, params) is not None:
+            event("approved: overridden rejection")
 
     @precondition(lambda self: self.assignment_ids)
     @rule(index=st.integers(0, 50))
@@ -342,7 +351,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 LedgerMachine.TestCase.settings = settings(
     max_examples=MAX_EXAMPLES,
-    stateful_step_count=25,
+    stateful_step_count=20,
     deadline=None,
     derandomize=True,
     database=None,

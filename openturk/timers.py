@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 
-from openturk import expiry, transitions
+from openturk import expiry, ledger, transitions
 from openturk.clock import Clock, VirtualClock
 from openturk.domain import lifecycle
 from openturk.notify.retry import RetryPolicy
-from openturk.requester.assignments import pay
 from openturk.store.database import Database
 from openturk.store.repository import DueTimer, Repository
 
@@ -96,7 +95,7 @@ def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
     assignment, hit = found
     approved, events = lifecycle.approve(hit, assignment, None, now)
     repo.save_assignment(approved)
-    pay(repo, hit, approved, now)
+    ledger.pay_assignment(repo, hit, assignment, now)
     transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
 
 

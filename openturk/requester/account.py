@@ -1,4 +1,4 @@
-"""Requester accounts: identities, the balance ledger, and bonuses."""
+"""Requester accounts: identities, balances and bonuses (the money itself moves in ``openturk.ledger``)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from openturk import ledger
 from openturk.domain import ids, money
-from openturk.errors import InsufficientFunds, InvalidParameterValue
+from openturk.errors import InvalidParameterValue
 from openturk.requester import idempotency, paging
 from openturk.requester.assignments import owned_assignment
 from openturk.requester.context import Context
 from openturk.requester.hits import owned_hit
 from openturk.store.database import Database
 from openturk.store.repository import Repository
-
-INSUFFICIENT = "This Requester has insufficient funds in their account to complete this transaction."
 
 
 def create_requester(
@@ -34,7 +33,7 @@ def create_requester(
         repo.insert_requester(customer_id, name, now)
         repo.insert_access_key(access_key_id or ids.access_key_id(), customer_id, secret, now)
         if starting_balance_cents:
-            repo.add_ledger_entry(customer_id, starting_balance_cents, "starting_balance", None, now)
+            ledger.credit(repo, customer_id, starting_balance_cents, "starting_balance", now)
     return customer_id
 
 
@@ -74,8 +73,11 @@ def token_hash(token: str) -> str:
 
 def get_account_balance(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        balance, on_hold = Repository(conn).balances(ctx.customer_id)
-    return {"AvailableBalance": money.format_amount(balance - on_hold), "OnHoldBalance": money.format_amount(on_hold)}
+        balances = ledger.balances(Repository(conn), ctx.customer_id)
+    return {
+        "AvailableBalance": money.format_amount(balances.available_cents),
+        "OnHoldBalance": money.format_amount(balances.on_hold_cents),
+    }
 
 
 def send_bonus(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -94,10 +96,7 @@ def send_bonus(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             raise InvalidParameterValue(
                 f"WorkerId {params['WorkerId']} did not work on assignment {assignment.assignment_id}."
             )
-        fee = money.bonus_fee(amount)
-        balance, on_hold = repo.balances(ctx.customer_id, for_update=True)
-        if amount + fee > balance - on_hold:
-            raise InsufficientFunds(INSUFFICIENT)
+        ledger.send_bonus(repo, hit, assignment.assignment_id, amount, now)
         repo.insert_bonus(
             customer_id=ctx.customer_id,
             worker_id=assignment.worker_id,
@@ -107,8 +106,6 @@ def send_bonus(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             reason=reason,
             grant_time=now,
         )
-        repo.add_ledger_entry(ctx.customer_id, -amount, "bonus", assignment.assignment_id, now)
-        repo.add_ledger_entry(ctx.customer_id, -fee, "bonus_fee", assignment.assignment_id, now)
         idempotency.remember(repo, ctx.customer_id, token, "SendBonus", assignment.assignment_id, ctx.request_id, now)
     return {}
 

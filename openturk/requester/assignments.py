@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from openturk import expiry, transitions
+from openturk import expiry, ledger, transitions
 from openturk.domain import lifecycle
 from openturk.domain.model import HIT, Assignment
 from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState, InvalidParameterValue
@@ -86,15 +86,6 @@ def list_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, 
         return {"NextToken": token, "NumResults": len(page), "Assignments": [assignment_to_wire(a) for a in page]}
 
 
-def pay(repo: Repository, hit: HIT, assignment: Assignment, now: int) -> None:
-    """Debit reward and fee; the held escrow shrinks through ``transitions.record``.
-
-    An overridden rejection is paid the same way; it had no escrow left to release.
-    """
-    repo.add_ledger_entry(hit.customer_id, -assignment.reward_cents, "reward", assignment.assignment_id, now)
-    repo.add_ledger_entry(hit.customer_id, -assignment.fee_cents, "fee", assignment.assignment_id, now)
-
-
 def approve_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     feedback = _feedback(params)
     override = params.get("OverrideRejection", False)
@@ -110,9 +101,9 @@ def approve_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 )
         elif assignment.status != "Submitted":
             raise InvalidAssignmentState("This operation can be called with a status of: Submitted")
+        ledger.pay_assignment(repo, hit, assignment, now)
         approved, events = lifecycle.approve(hit, assignment, feedback, now)
         repo.save_assignment(approved)
-        pay(repo, hit, approved, now)
         transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
     return {}
 

@@ -14,7 +14,6 @@ from openturk.domain.model import HIT, HITType, SlotCounts
 from openturk.errors import (
     HITDoesNotExist,
     HITTypeDoesNotExist,
-    InsufficientFunds,
     InvalidHITState,
     InvalidMaximumAssignmentsIncrease,
     InvalidParameterValue,
@@ -233,17 +232,10 @@ def _create(
             expiry_processed=False,
             requester_annotation=params.get("RequesterAnnotation"),
         )
-        counts = SlotCounts()
-        cost = transitions.held_cents(hit, counts, hit_type, now)
-        balance, on_hold = repo.balances(ctx.customer_id, for_update=True)
-        if cost > balance - on_hold:
-            raise InsufficientFunds(
-                "This Requester has insufficient funds in their account to complete this transaction."
-            )
         hit, events = lifecycle.create(hit, now)
         transitions.record_new(repo, hit, hit_type, events, now, policies)  # type: ignore[arg-type]
         idempotency.remember(repo, ctx.customer_id, token, operation, hit.hit_id, ctx.request_id, now)
-        return {"HIT": hit_to_wire(hit, hit_type, counts)}
+        return {"HIT": hit_to_wire(hit, hit_type, SlotCounts())}
 
 
 def get_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
@@ -333,7 +325,7 @@ def update_hit_type_of_hit(ctx: Context, params: dict[str, Any]) -> dict[str, An
         if hit.status == "Disposed":
             raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
         hit = lifecycle.change_type(hit, hit_type.hit_type_id)
-        transitions.record(repo, hit, repo.slot_count(hit.hit_id), [], now, hit_type)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), [], now, hit_type, why="UpdateHITTypeOfHIT")
     return {}
 
 
@@ -362,12 +354,6 @@ def create_additional_assignments_for_hit(ctx: Context, params: dict[str, Any]) 
         hit_type = repo.hit_type(hit.hit_type_id)
         assert hit_type is not None
         extended, events = lifecycle.add_assignments(hit, counts, number, now)
-        extra = transitions.held_cents(extended, counts, hit_type, now) - repo.held_cents(hit.hit_id)
-        balance, on_hold = repo.balances(ctx.customer_id, for_update=True)
-        if extra > balance - on_hold:
-            raise InsufficientFunds(
-                "This Requester has insufficient funds in their account to complete this transaction."
-            )
         transitions.record(repo, extended, counts, events, now, hit_type)
         idempotency.remember(
             repo, ctx.customer_id, token, "CreateAdditionalAssignmentsForHIT", hit.hit_id, ctx.request_id, now

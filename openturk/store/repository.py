@@ -104,7 +104,19 @@ _CHANGE_BALANCES = Prepared(
 )
 _INSERT_LEDGER = Prepared(insert(ledger))
 _HELD = Prepared(select(hits.c.held_cents).where(hits.c.hit_id == _P("hit_id")))
-_SET_HELD = Prepared(update(hits).where(hits.c.hit_id == _P("b_hit_id")).values(held_cents=_P("b_held")))
+_CHANGE_HELD = Prepared(
+    update(hits).where(hits.c.hit_id == _P("b_hit_id")).values(held_cents=hits.c.held_cents + _P("b_held"))
+)
+_PRICE = (assignments.c.reward_cents + assignments.c.fee_cents).label("price")
+# Accepted and Submitted only, spelled out rather than an expanding IN so it can be Prepared.
+_UNPAID = Prepared(
+    select(assignments.c.status, _PRICE, func.count().label("number"))
+    .where(
+        assignments.c.hit_id == _P("hit_id"),
+        (assignments.c.status == "Accepted") | (assignments.c.status == "Submitted"),
+    )
+    .group_by(assignments.c.status, _PRICE)
+)
 _HIT_TYPE = Prepared(select(hit_types).where(hit_types.c.hit_type_id == _P("hit_type_id")))
 _HIT_QUERY = select(hits).where(hits.c.hit_id == _P("hit_id"))
 _HIT = Prepared(_HIT_QUERY)
@@ -211,19 +223,31 @@ class Repository:
         ).scalar_one_or_none()
 
     # -- ledger -------------------------------------------------------------------------------
-    def add_ledger_entry(self, customer_id: str, amount_cents: int, kind: str, reference: str | None, now: int) -> None:
-        """Record money moving and keep the requester's running balance in step."""
+    def insert_ledger_entry(
+        self,
+        customer_id: str,
+        amount_cents: int,
+        from_account: str,
+        to_account: str,
+        kind: str,
+        reference: str | None,
+        hit_id: str | None,
+        now: int,
+    ) -> None:
+        """One journal row; only ``openturk.ledger`` calls this, with the totals it changes."""
         _INSERT_LEDGER.run(
             self.conn,
             {
                 "customer_id": customer_id,
                 "amount_cents": amount_cents,
+                "from_account": from_account,
+                "to_account": to_account,
                 "kind": kind,
                 "reference": reference,
+                "hit_id": hit_id,
                 "created_at": now,
             },
         )
-        self.change_balances(customer_id, balance=amount_cents)
 
     def balances(self, customer_id: str, *, for_update: bool = False) -> tuple[int, int]:
         """(balance, on hold) in cents."""
@@ -237,8 +261,13 @@ class Repository:
     def held_cents(self, hit_id: str) -> int:
         return int(_HELD.first(self.conn, {"hit_id": hit_id})[0])
 
-    def set_held_cents(self, hit_id: str, cents: int) -> None:
-        _SET_HELD.run(self.conn, {"b_hit_id": hit_id, "b_held": cents})
+    def change_held_cents(self, hit_id: str, cents: int) -> None:
+        _CHANGE_HELD.run(self.conn, {"b_hit_id": hit_id, "b_held": cents})
+
+    def unpaid_assignments(self, hit_id: str) -> list[tuple[str, int, int]]:
+        """(status, reward + fee, number) of the HIT's Accepted and Submitted assignments."""
+        rows = _UNPAID.all(self.conn, {"hit_id": hit_id})
+        return [(str(status), int(price), int(number)) for status, price, number in rows]
 
     # -- HIT types ------------------------------------------------------------------------------
     def hit_type(self, hit_type_id: str) -> HITType | None:
@@ -314,9 +343,8 @@ class Repository:
         row = (_HIT_FOR_UPDATE if for_update else _HIT).first(self.conn, {"hit_id": hit_id})
         return _hit(row) if row else None
 
-    def insert_hit(
-        self, hit: HIT, review_policies: tuple[str | None, str | None] = (None, None), held: int = 0
-    ) -> None:
+    def insert_hit(self, hit: HIT, review_policies: tuple[str | None, str | None] = (None, None)) -> None:
+        """A new HIT holding nothing yet: ``openturk.ledger`` reserves its escrow."""
         _INSERT_HIT.run(
             self.conn,
             {
@@ -332,7 +360,7 @@ class Repository:
                 "creation_time": hit.creation_time,
                 "expiration": hit.expiration,
                 "expiry_processed": hit.expiry_processed,
-                "held_cents": held,
+                "held_cents": 0,
                 "assignment_review_policy": review_policies[0],
                 "hit_review_policy": review_policies[1],
             },

@@ -37,8 +37,9 @@ requesters = Table(
     metadata,
     Column("customer_id", ID, primary_key=True),
     Column("name", String(255), nullable=False),
-    # Running totals kept in step with ``ledger`` and ``hits.held_cents`` in the same transactions,
-    # so a balance check costs one row read however many HITs a requester has.
+    # Running totals kept in step with ``ledger`` and ``hits.held_cents`` in the same transactions
+    # (only by ``openturk.ledger``), so a balance check costs one row read however many HITs a
+    # requester has. ``balance_cents`` is everything not yet paid: available plus on hold.
     Column("balance_cents", BigInteger, nullable=False, default=0),
     Column("on_hold_cents", BigInteger, nullable=False, default=0),
     Column("created_at", BigInteger, nullable=False),
@@ -59,9 +60,16 @@ ledger = Table(
     metadata,
     Column("entry_id", Integer, primary_key=True, autoincrement=True),
     Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False, index=True),
+    # One movement of ``amount_cents`` (never negative) between two of a requester's accounts:
+    # outside -> available (credit), available <-> held (escrow), held or available -> paid.
     Column("amount_cents", BigInteger, nullable=False),
+    Column("from_account", String(16), nullable=False),
+    Column("to_account", String(16), nullable=False),
+    # Why it moved: the transition or payment (HITCreated, UpdateHITTypeOfHIT, reward, bonus_fee...).
     Column("kind", String(32), nullable=False),
+    # The assignment paid, or the HIT whose escrow moved.
     Column("reference", ID),
+    Column("hit_id", ID),
     Column("created_at", BigInteger, nullable=False),
 )
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
+from openturk.store import database
 from openturk.store.database import Database
 from openturk.store.schema import metadata
 
@@ -17,5 +21,36 @@ def test_migrated_sqlite_matches_schema(tmp_path: Path) -> None:
         db.migrate()
         with db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        db.dispose()
+
+
+def test_ledger_rows_from_before_0005_name_their_accounts(tmp_path: Path) -> None:
+    """Old rows were signed amounts against the balance: a credit came from outside, the rest was paid."""
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+    try:
+        with db.engine.connect() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0004")
+            conn.execute(text("INSERT INTO requesters VALUES ('C1', 'r', 1000, 0, 0)"))
+            conn.execute(
+                text(
+                    "INSERT INTO ledger (customer_id, amount_cents, kind, reference, created_at) VALUES "
+                    "('C1', 1000, 'starting_balance', NULL, 0), ('C1', -50, 'reward', 'A1', 1), "
+                    "('C1', -10, 'fee', 'A1', 1)"
+                )
+            )
+            command.upgrade(config, "head")
+            rows = conn.execute(
+                text("SELECT amount_cents, from_account, to_account, kind FROM ledger ORDER BY entry_id")
+            ).all()
+            conn.commit()
+        assert [tuple(row) for row in rows] == [
+            (1000, "outside", "available", "starting_balance"),
+            (50, "available", "paid", "reward"),
+            (10, "available", "paid", "fee"),
+        ]
     finally:
         db.dispose()

@@ -1,0 +1,146 @@
+"""The one door for money: every change of what a requester holds or pays goes through here.
+
+A requester's money sits in three accounts: ``available`` (may be spent), ``held`` (escrow for
+slots that may still be paid, kept per HIT in ``hits.held_cents``) and ``paid`` (gone to workers
+and fees); ``outside`` is where credits come from. Each movement writes one ``ledger`` row (amount,
+from, to, why, reference) and keeps the running totals in step, in the caller's transaction.
+
+Every gate that takes money from ``available`` checks it first and raises ``InsufficientFunds``
+before writing anything, so a refused operation (whose transaction then rolls back) changes
+nothing. Nothing else may call ``Repository.change_balances`` or write ``hits.held_cents``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from openturk.domain import lifecycle, money
+from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
+from openturk.errors import InsufficientFunds
+from openturk.store.repository import Repository
+
+Account = Literal["outside", "available", "held", "paid"]
+INSUFFICIENT = "This Requester has insufficient funds in their account to complete this transaction."
+
+
+@dataclass(frozen=True)
+class Balances:
+    available_cents: int
+    on_hold_cents: int
+
+
+def balances(repo: Repository, customer_id: str, *, for_update: bool = False) -> Balances:
+    """What the requester may spend and what is held, as GetAccountBalance reports them."""
+    unpaid, on_hold = repo.balances(customer_id, for_update=for_update)
+    return Balances(available_cents=unpaid - on_hold, on_hold_cents=on_hold)
+
+
+def _check_available(repo: Repository, customer_id: str, cents: int) -> None:
+    if cents > balances(repo, customer_id, for_update=True).available_cents:
+        raise InsufficientFunds(INSUFFICIENT)
+
+
+def _move(
+    repo: Repository,
+    customer_id: str,
+    cents: int,
+    source: Account,
+    target: Account,
+    kind: str,
+    reference: str | None,
+    hit_id: str | None,
+    now: int,
+) -> None:
+    unpaid = int(source == "outside") - int(target == "paid")
+    on_hold = int(target == "held") - int(source == "held")
+    repo.insert_ledger_entry(customer_id, cents, source, target, kind, reference, hit_id, now)
+    repo.change_balances(customer_id, balance=unpaid * cents, on_hold=on_hold * cents)
+    if on_hold and hit_id is not None:
+        repo.change_held_cents(hit_id, on_hold * cents)
+
+
+def credit(repo: Repository, customer_id: str, cents: int, kind: str, now: int) -> None:
+    """Money from outside (the starting balance) becomes available."""
+    if cents > 0:
+        _move(repo, customer_id, cents, "outside", "available", kind, None, None, now)
+
+
+def reserve(repo: Repository, hit: HIT, cents: int, kind: str, now: int) -> None:
+    """Hold ``cents`` more for ``hit``; raises ``InsufficientFunds`` (writing nothing) if not available."""
+    if cents > 0:
+        _check_available(repo, hit.customer_id, cents)
+        _move(repo, hit.customer_id, cents, "available", "held", kind, hit.hit_id, hit.hit_id, now)
+
+
+def release(repo: Repository, hit: HIT, cents: int, kind: str, now: int) -> None:
+    """Hand ``cents`` of ``hit``'s escrow back to the available balance."""
+    if cents > 0:
+        _move(repo, hit.customer_id, cents, "held", "available", kind, hit.hit_id, hit.hit_id, now)
+
+
+def pay(
+    repo: Repository,
+    hit: HIT,
+    reference: str,
+    parts: Sequence[tuple[int, str]],
+    now: int,
+    *,
+    source: Literal["held", "available"],
+) -> None:
+    """Pay every (cents, why) part for ``reference`` (an assignment) of ``hit``: out of the HIT's
+    escrow, or out of the available balance after checking it covers all of them
+    (``InsufficientFunds``, writing nothing, when it does not)."""
+    if source == "available":
+        _check_available(repo, hit.customer_id, sum(cents for cents, _ in parts))
+    for cents, kind in parts:
+        if cents > 0:
+            _move(repo, hit.customer_id, cents, source, "paid", kind, reference, hit.hit_id, now)
+
+
+def pay_assignment(repo: Repository, hit: HIT, assignment: Assignment, now: int) -> None:
+    """Pay an assignment's reward and fee, given the assignment as it was before approval.
+
+    A Submitted assignment is paid from the escrow its slot holds; an overridden rejection held
+    nothing any more, so it is paid from the available balance, checked first.
+    """
+    parts = [(assignment.reward_cents, "reward"), (assignment.fee_cents, "fee")]
+    source: Literal["held", "available"] = "held" if assignment.status == "Submitted" else "available"
+    pay(repo, hit, assignment.assignment_id, parts, now, source=source)
+
+
+def send_bonus(repo: Repository, hit: HIT, assignment_id: str, amount_cents: int, now: int) -> None:
+    """Pay a bonus and its fee from the available balance."""
+    parts = [(amount_cents, "bonus"), (money.bonus_fee(amount_cents), "bonus_fee")]
+    pay(repo, hit, assignment_id, parts, now, source="available")
+
+
+def escrow_cents(hit: HIT, hit_type: HITType, counts: SlotCounts, unpaid: list[tuple[str, int, int]]) -> int:
+    """The most ``hit``'s slots may still cost, which is what must be held for it.
+
+    An open slot of a live HIT (not yet expired by the timer, nor closed) costs its type's reward
+    plus fee. A submitted assignment costs what it was accepted at. An accepted one costs that,
+    or the current price if dearer, because a return or abandonment reopens it at that price.
+    ``unpaid`` is ``Repository.unpaid_assignments``: (status, reward + fee, number).
+    """
+    unit = hit_type.reward_cents + money.assignment_fee(hit_type.reward_cents, hit.max_assignments)
+    live = hit.status in lifecycle.OPEN and not hit.expiry_processed
+    total = counts.available(hit.max_assignments) * unit if live else 0
+    for status, price, number in unpaid:
+        total += number * (max(price, unit) if status == "Accepted" else price)
+    return total
+
+
+def hold_for(repo: Repository, hit: HIT, counts: SlotCounts, hit_type: HITType, kind: str, now: int) -> None:
+    """Move ``hit``'s escrow to what its slots need now: reserve the difference (refused with
+    ``InsufficientFunds`` when it is not available) or release it.
+
+    ``hit`` must already be saved; ``kind`` says why (the transition) in the journal.
+    """
+    needed = escrow_cents(hit, hit_type, counts, repo.unpaid_assignments(hit.hit_id))
+    difference = needed - repo.held_cents(hit.hit_id)
+    if difference > 0:
+        reserve(repo, hit, difference, kind, now)
+    elif difference < 0:
+        release(repo, hit, -difference, kind, now)

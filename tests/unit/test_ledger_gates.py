@@ -1,0 +1,92 @@
+"""The ledger's gates one at a time: the escrow figure, refusals that write nothing, the journal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from openturk import ledger
+from openturk.domain.model import HIT, HITType, SlotCounts
+from openturk.errors import InsufficientFunds
+from openturk.requester import account
+from openturk.store.database import Database
+from openturk.store.repository import Repository
+from tests.unit.domain.test_lifecycle import NOW, make_hit
+
+
+def _hit(**changes: object) -> HIT:
+    return make_hit(max_assignments=3).evolve(**changes)
+
+
+def _type(reward_cents: int) -> HITType:
+    return HITType("1T", "AC", "t", "d", None, reward_cents, 60, 60)
+
+
+def test_open_slots_of_a_live_hit_cost_reward_plus_fee() -> None:
+    assert ledger.escrow_cents(_hit(), _type(100), SlotCounts(), []) == 3 * 120
+
+
+def test_processed_expiry_closed_or_disposed_hits_hold_nothing_for_open_slots() -> None:
+    for hit in (_hit(expiry_processed=True), _hit(status="Reviewable"), _hit(status="Disposed")):
+        assert ledger.escrow_cents(hit, _type(100), SlotCounts(), []) == 0
+
+
+def test_submitted_work_keeps_its_price_and_accepted_work_holds_the_dearer() -> None:
+    counts = SlotCounts(pending=1, submitted=1)
+    unpaid = [("Accepted", 60, 1), ("Submitted", 60, 1)]
+    # One open slot and the accepted one at today's $1.20; the submitted one at its own $0.60.
+    assert ledger.escrow_cents(_hit(), _type(100), counts, unpaid) == 120 + 120 + 60
+    # Cheaper today: each keeps the price it was accepted at.
+    assert ledger.escrow_cents(_hit(), _type(10), counts, unpaid) == 12 + 60 + 60
+    # After expiry only the work already taken is held.
+    assert ledger.escrow_cents(_hit(expiry_processed=True), _type(100), counts, unpaid) == 120 + 60
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[tuple[Repository, str]]:
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    db.migrate()
+    customer_id = account.create_requester(db, "r", NOW, 500)
+    try:
+        with db.write() as conn:
+            yield Repository(conn), customer_id
+    finally:
+        db.dispose()
+
+
+def _journal(repo: Repository) -> list[tuple[int, str, str, str]]:
+    rows = repo.conn.execute(text("SELECT amount_cents, from_account, to_account, kind FROM ledger ORDER BY entry_id"))
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+def test_refused_gates_write_nothing(repo: tuple[Repository, str]) -> None:
+    store, customer_id = repo
+    hit = _hit(customer_id=customer_id)
+    before = (_journal(store), ledger.balances(store, customer_id))
+    with pytest.raises(InsufficientFunds):
+        ledger.reserve(store, hit, 501, "HITCreated", NOW)
+    with pytest.raises(InsufficientFunds):
+        ledger.pay(store, hit, "A1", [(400, "bonus"), (101, "bonus_fee")], NOW, source="available")
+    assert (_journal(store), ledger.balances(store, customer_id)) == before
+
+
+def test_every_movement_is_one_journal_row_between_two_accounts(repo: tuple[Repository, str]) -> None:
+    store, customer_id = repo
+    hit = _hit(customer_id=customer_id)
+    ledger.reserve(store, hit, 300, "HITCreated", NOW)
+    ledger.pay(store, hit, "A1", [(100, "reward"), (20, "fee")], NOW, source="held")
+    ledger.release(store, hit, 180, "HITExpired", NOW)
+    ledger.pay(store, hit, "A1", [(50, "bonus"), (10, "bonus_fee")], NOW, source="available")
+    assert _journal(store) == [
+        (500, "outside", "available", "starting_balance"),
+        (300, "available", "held", "HITCreated"),
+        (100, "held", "paid", "reward"),
+        (20, "held", "paid", "fee"),
+        (180, "held", "available", "HITExpired"),
+        (50, "available", "paid", "bonus"),
+        (10, "available", "paid", "bonus_fee"),
+    ]
+    assert ledger.balances(store, customer_id) == ledger.Balances(available_cents=320, on_hold_cents=0)

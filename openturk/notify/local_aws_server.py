@@ -46,7 +46,14 @@ class Snapshots:
         self._saved = 0
         self._last: bytes | None = None
         self._writing = threading.Lock()
+        self._closed = False
         threading.Thread(target=self._run, name="local-aws-snapshots", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the writing thread (after its write under way, if any)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
     def note(self) -> int:
         """Record a change; the caller holds ``STATE_LOCK``. Returns the number to ``wait`` for."""
@@ -55,7 +62,7 @@ class Snapshots:
             self._changed.notify_all()
             return self._noted
 
-    def wait(self, change: int, wait_s: float = 10.0) -> bool:
+    def wait(self, change: int, wait_s: float) -> bool:
         """Whether a snapshot including ``change`` reached the disk within ``wait_s``."""
         with self._changed:
             return self._changed.wait_for(lambda: self._saved >= change, timeout=wait_s)
@@ -80,7 +87,9 @@ class Snapshots:
     def _run(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._noted > self._saved)
+                self._changed.wait_for(lambda: self._closed or self._noted > self._saved)
+                if self._closed:
+                    return
             # Pickled and written under one lock, so an older snapshot never replaces a newer one.
             with self._writing:
                 with state.STATE_LOCK:
@@ -97,10 +106,15 @@ class Snapshots:
 
 
 class DurableApp:
-    """WSGI middleware: runs each request under ``STATE_LOCK`` and answers after its snapshot."""
+    """WSGI middleware: runs each request under ``STATE_LOCK`` and answers after its snapshot.
 
-    def __init__(self, app: WSGIApp, snapshots: Snapshots | None, identity: dict[str, Any]) -> None:
-        self.app, self.snapshots = app, snapshots
+    A request whose snapshot is not on disk within ``answer_within_s`` gets a 503, never a 200.
+    """
+
+    def __init__(
+        self, app: WSGIApp, snapshots: Snapshots | None, identity: dict[str, Any], answer_within_s: float = 10.0
+    ) -> None:
+        self.app, self.snapshots, self.answer_within_s = app, snapshots, answer_within_s
         self.identity = json.dumps(identity).encode()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -125,7 +139,7 @@ class DurableApp:
                 if close is not None:
                     close()
             change = self.snapshots.note()
-        if not self.snapshots.wait(change):
+        if not self.snapshots.wait(change, self.answer_within_s):
             message = f"the local AWS could not save its state to {self.snapshots.path}"
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [message.encode()]
@@ -149,16 +163,6 @@ class _UnlockedHTTP:
             state.STATE_LOCK._acquire_restore(held)  # type: ignore[attr-defined]
 
 
-def _restore(path: Path) -> None:
-    try:
-        if state.restore(path):
-            log.info("local AWS state loaded from %s", path)
-    except state.StateUnreadable as exc:
-        aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
-        path.replace(aside)
-        log.warning("%s; it was moved to %s and the local AWS starts empty", exc, aside)
-
-
 def build(state_path: Path | None) -> tuple[WSGIApp, Snapshots | None]:
     """moto's server application, wrapped; with a state path, restored and made durable."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -170,7 +174,9 @@ def build(state_path: Path | None) -> tuple[WSGIApp, Snapshots | None]:
         state.bind_queue_conditions()
         # moto's SNS calls the module's name ``requests.post``; replacing that name is the one seam.
         vars(moto.sns.models)["requests"] = _UnlockedHTTP()
-        _restore(state_path)
+        warning = state.restore_or_set_aside(state_path)
+        if warning is not None:
+            log.warning("%s", warning)
         snapshots = Snapshots(state_path)
     identity = {"pid": os.getpid(), "state": str(state_path) if state_path else None}
     return DurableApp(DomainDispatcherApplication(create_backend_app), snapshots, identity), snapshots
@@ -184,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state", type=Path, default=None, help="state file (default: memory only)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app, snapshots = build(args.state)
 
@@ -198,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # Everything acknowledged is saved already; this keeps what was under way at the signal.
         if snapshots is not None:
+            snapshots.close()
             snapshots.save_now()
     return 0
 

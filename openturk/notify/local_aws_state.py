@@ -17,6 +17,7 @@ import io
 import os
 import pickle
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,17 @@ def restore(path: Path) -> bool:
             for region, backend in regions.items():
                 backends[name][account][region] = backend
     return True
+
+
+def restore_or_set_aside(path: Path) -> str | None:
+    """Load ``path`` if it is there; an unreadable file is renamed aside (kept) and the state starts empty.
+
+    Returns None, or the warning to log: why the file was set aside and where it went.
+    """
+    try:
+        restore(path)
+    except StateUnreadable as exc:
+        aside = path.with_name(f"{path.name}.unreadable-{int(time.time())}")
+        path.replace(aside)
+        return f"{exc}; it was moved to {aside} and the local AWS starts empty"
+    return None

@@ -26,6 +26,17 @@ from openturk.store.database import Database
 console = Console(soft_wrap=True)
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
+    return port
+
+
 def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -73,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-dispatch", action="store_true", help="deliver from separate `openturk dispatch` processes")
     serve.add_argument(
         "--local-aws-port",
-        type=int,
+        type=_port,
         default=Settings.embedded_aws_port,
         help="port of the embedded SQS/SNS endpoint (default %(default)s, beside the API's 8443)",
     )

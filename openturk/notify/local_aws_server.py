@@ -68,7 +68,10 @@ class Snapshots:
             return self._changed.wait_for(lambda: self._saved >= change, timeout=wait_s)
 
     def save_now(self, lock_wait_s: float = 5.0) -> None:
-        """Write the current state at once (at shutdown), unless a request holds the state that long."""
+        """Write the current state at once (at start and at shutdown), unless a request holds it that long.
+
+        Raises ``OSError`` when the file cannot be written.
+        """
         with self._writing:
             if not state.STATE_LOCK.acquire(timeout=lock_wait_s):
                 return
@@ -178,6 +181,7 @@ def build(state_path: Path | None) -> tuple[WSGIApp, Snapshots | None]:
         if warning is not None:
             log.warning("%s", warning)
         snapshots = Snapshots(state_path)
+        snapshots.save_now()  # a file that cannot be written fails the start, not every request
     identity = {"pid": os.getpid(), "state": str(state_path) if state_path else None}
     return DurableApp(DomainDispatcherApplication(create_backend_app), snapshots, identity), snapshots
 
@@ -192,7 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app, snapshots = build(args.state)
+    try:
+        app, snapshots = build(args.state)
+    except OSError as exc:
+        log.error("the local AWS cannot keep its state in %s: %s", args.state, exc)
+        return 2
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise SystemExit(0)

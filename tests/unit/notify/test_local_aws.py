@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from openturk import cli
 from openturk.notify import local_aws_state as state
 from openturk.notify.local_aws import LocalAWS, LocalAWSError, state_path
 from openturk.notify.local_aws_server import DurableApp, Snapshots, _UnlockedHTTP
@@ -173,3 +174,20 @@ def test_a_port_held_by_another_openturk_local_aws_is_waited_for_then_refused() 
             LocalAWS(other.port).start(handover_s=0.3)
     finally:
         other.stop()
+
+
+def test_a_state_file_that_cannot_be_written_fails_the_start(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    unwritable = tmp_path / "no such directory" / "state"
+    with pytest.raises(LocalAWSError, match="exited at start"):
+        LocalAWS(free_port(), unwritable).start()
+    assert f"the local AWS cannot keep its state in {unwritable}" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "eighty"])
+def test_a_local_aws_port_that_is_no_port_is_refused_naming_the_option(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--local-aws-port", port])
+    assert exited.value.code == 2
+    assert f"argument --local-aws-port: {port!r} is not a port" in capsys.readouterr().err

@@ -27,6 +27,17 @@ from openturk.store.database import Database
 console = Console(soft_wrap=True)
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free one)")
+    return port
+
+
 def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -78,7 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--starting-balance", default="10000.00", help="each new requester's opening balance (USD)")
     serve.add_argument("--no-dispatch", action="store_true", help="deliver from separate `openturk dispatch` processes")
-    serve.add_argument("--local-aws-port", type=int, default=0, help="port of the embedded SQS/SNS endpoint")
+    serve.add_argument(
+        "--local-aws-port",
+        type=_port,
+        default=Settings.embedded_aws_port,
+        help="port of the embedded SQS/SNS endpoint (default %(default)s, beside the API's 8443)",
+    )
+    serve.add_argument(
+        "--local-aws-state",
+        default=None,
+        help="file the embedded SQS/SNS endpoint keeps its queues, topics and messages in "
+        "(default: next to an SQLite database, DB.local-aws; ./openturk.local-aws for PostgreSQL)",
+    )
     serve.add_argument(
         "--admin-token",
         default=None,
@@ -189,7 +211,7 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from openturk.notify.local_aws import LOCAL_ACCESS_KEY, LOCAL_SECRET, LocalAWS, real_credentials_configured
+    from openturk.notify import local_aws as embedded
     from openturk.server import build_app
 
     settings = _settings(
@@ -202,13 +224,23 @@ def serve(args: argparse.Namespace) -> int:
         dispatch=not args.no_dispatch,
         admin_token=args.admin_token,
         timer_interval_s=args.timer_interval,
+        embedded_aws_port=args.local_aws_port,
+        embedded_aws_state=args.local_aws_state,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     local_aws = None
-    if settings.aws_endpoint is None and not real_credentials_configured():
-        local_aws = LocalAWS(args.local_aws_port).start()
+    if settings.aws_endpoint is None and not embedded.real_credentials_configured():
+        state = embedded.state_path(settings.embedded_aws_state, settings.db_url)
+        try:
+            local_aws = embedded.LocalAWS(settings.embedded_aws_port, state).start()
+        except embedded.LocalAWSError as error:
+            console.print(f"[red]openturk serve: {error}[/red]")
+            return 2
         settings = replace(
-            settings, aws_endpoint=local_aws.url, aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_SECRET
+            settings,
+            aws_endpoint=local_aws.url,
+            aws_access_key_id=embedded.LOCAL_ACCESS_KEY,
+            aws_secret_access_key=embedded.LOCAL_SECRET,
         )
     try:
         app = build_app(settings)
@@ -222,6 +254,7 @@ def serve(args: argparse.Namespace) -> int:
                 f"  local SQS/SNS endpoint at [cyan]{local_aws.url}[/cyan] "
                 f'(boto3.client("sqs", endpoint_url="{local_aws.url}", region_name="us-east-1"))'
             )
+            console.print(f"  {embedded.what_is_kept(local_aws.state_path)}")
         sys.stdout.flush()
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
     finally:

@@ -25,9 +25,12 @@ class Settings:
     email_sender: str = "openturk@localhost"
     aws_access_key_id: str | None = None
     aws_secret_access_key: str | None = None
-    # Start moto's server as the local SQS/SNS endpoint when no --aws-endpoint and no AWS credentials.
+    # Start moto's server as the local SQS/SNS endpoint when no --aws-endpoint and no AWS credentials,
+    # on a fixed port beside the API's (saved queue URLs stay valid across restarts; see
+    # docs/decisions.md), keeping its state in embedded_aws_state (None: next to the database).
     embedded_aws: bool = True
-    embedded_aws_port: int = 0
+    embedded_aws_port: int = 8444
+    embedded_aws_state: str | None = None
     batch_window_s: float = 0.005
     retry_base_s: float = 1.0
     retry_cap_s: float = 300.0

@@ -4,7 +4,9 @@
         mturk = server.client("AKIDEXAMPLE")
         ...
 
-The server gets a free loopback port and its own SQLite file unless a database URL is given.
+The server gets a free loopback port and its own SQLite file unless a database URL is given, and
+its embedded SQS/SNS endpoint (used when no ``--aws-endpoint`` is given) a free port of its own, so
+servers run side by side; ``stop()`` then ``start()`` restarts it on the same ports and files.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class ServerProcess:
         auth: str = "open",
         extra_args: list[str] | None = None,
         port: int | None = None,
+        local_aws_port: int | None = None,
         startup_timeout: float = 30.0,
         admin_token: str | None = None,
     ) -> None:
@@ -40,6 +43,7 @@ class ServerProcess:
         self.db_url = db_url or f"sqlite:///{self.db_path}"
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.local_aws_port = local_aws_port or free_port()
         self.log_path = Path(self._tmp.name) / "server.log"
         # The admin routes (clock, deliveries, metrics) need it when set; without it they answer
         # loopback clients under --auth open, and nobody under --auth sigv4.
@@ -59,6 +63,10 @@ class ServerProcess:
             auth,
             *(["--virtual-clock"] if virtual_clock else []),
             *(["--admin-token", admin_token] if admin_token else []),
+            "--local-aws-port",
+            str(self.local_aws_port),
+            # Beside the server's own SQLite file it goes there by default; never into the cwd.
+            *([] if db_url is None else ["--local-aws-state", str(Path(self._tmp.name) / "openturk.local-aws")]),
             *(extra_args or []),
         ]
         self._startup_timeout = startup_timeout

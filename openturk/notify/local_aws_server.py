@@ -1,0 +1,221 @@
+"""The embedded local AWS's own process: moto's server, with its SQS/SNS state kept in a file.
+
+Started by ``LocalAWS`` as ``python -m openturk.notify.local_aws_server --port P [--state PATH]``.
+With a state file, the state is loaded at start and every request is answered only once a
+snapshot taken after it is on disk (group commit: requests that finish together share one write),
+so whatever this endpoint acknowledged survives a SIGKILL of it or of ``openturk serve``.
+``GET /openturk/local-aws`` tells who answers on the port (``{"pid", "state"}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from openturk.notify import local_aws_state as state
+
+log = logging.getLogger("openturk.local_aws")
+
+# Answered by this process itself, whatever moto serves: who is on the port (``{"pid", "state"}``).
+IDENTITY_PATH = "/openturk/local-aws"
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Snapshots:
+    """Writes the state after changes; ``wait`` returns once a change is on disk.
+
+    One thread writes; a failed write (a full disk) is retried, and the requests waiting on it
+    fail after ``wait_s`` instead of being acknowledged without being saved.
+    """
+
+    def __init__(self, path: Path, retry_s: float = 0.5) -> None:
+        self.path, self.retry_s = path, retry_s
+        self._changed = threading.Condition()
+        self._noted = 0
+        self._saved = 0
+        self._last: bytes | None = None
+        self._writing = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._run, name="local-aws-snapshots", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the writing thread (after its write under way, if any)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def note(self) -> int:
+        """Record a change; the caller holds ``STATE_LOCK``. Returns the number to ``wait`` for."""
+        with self._changed:
+            self._noted += 1
+            self._changed.notify_all()
+            return self._noted
+
+    def wait(self, change: int, wait_s: float) -> bool:
+        """Whether a snapshot including ``change`` reached the disk within ``wait_s``."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._saved >= change, timeout=wait_s)
+
+    def save_now(self, lock_wait_s: float = 5.0) -> None:
+        """Write the current state at once (at start and at shutdown), unless a request holds it that long.
+
+        Raises ``OSError`` when the file cannot be written.
+        """
+        with self._writing:
+            if not state.STATE_LOCK.acquire(timeout=lock_wait_s):
+                return
+            try:
+                data = state.snapshot()
+            finally:
+                state.STATE_LOCK.release()
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        # An unchanged state (a read, an empty receive) costs a pickle but no disk write.
+        if data != self._last:
+            state.write(self.path, data)
+            self._last = data
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._closed or self._noted > self._saved)
+                if self._closed:
+                    return
+            # Pickled and written under one lock, so an older snapshot never replaces a newer one.
+            with self._writing:
+                with state.STATE_LOCK:
+                    change, data = self._noted, state.snapshot()
+                try:
+                    self._write(data)
+                except OSError as exc:
+                    log.error("local AWS state could not be saved to %s (%s); retrying", self.path, exc)
+                    time.sleep(self.retry_s)
+                    continue
+            with self._changed:
+                self._saved = change
+                self._changed.notify_all()
+
+
+class DurableApp:
+    """WSGI middleware: runs each request under ``STATE_LOCK`` and answers after its snapshot.
+
+    A request whose snapshot is not on disk within ``answer_within_s`` gets a 503, never a 200.
+    """
+
+    def __init__(
+        self, app: WSGIApp, snapshots: Snapshots | None, identity: dict[str, Any], answer_within_s: float = 10.0
+    ) -> None:
+        self.app, self.snapshots, self.answer_within_s = app, snapshots, answer_within_s
+        self.identity = json.dumps(identity).encode()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == IDENTITY_PATH:
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [self.identity]
+        if self.snapshots is None:
+            return self.app(environ, start_response)
+        answer: list[Any] = []
+        chunks: list[bytes] = []
+
+        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            answer[:] = [status, headers]
+            return chunks.append
+
+        with state.STATE_LOCK:
+            body = self.app(environ, hold)
+            try:
+                chunks.extend(body)
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+            change = self.snapshots.note()
+        if not self.snapshots.wait(change, self.answer_within_s):
+            message = f"the local AWS could not save its state to {self.snapshots.path}"
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [message.encode()]
+        start_response(*answer)
+        return chunks
+
+
+class _UnlockedHTTP:
+    """What moto's SNS calls to POST to HTTP subscribers, with ``STATE_LOCK`` let go meanwhile.
+
+    A subscriber may call this endpoint back before it answers; holding the lock would deadlock.
+    """
+
+    def post(self, *args: Any, **kwargs: Any) -> Any:
+        import requests
+
+        held = state.STATE_LOCK._release_save()  # type: ignore[attr-defined]
+        try:
+            return requests.post(*args, **kwargs)
+        finally:
+            state.STATE_LOCK._acquire_restore(held)  # type: ignore[attr-defined]
+
+
+def build(state_path: Path | None) -> tuple[WSGIApp, Snapshots | None]:
+    """moto's server application, wrapped; with a state path, restored and made durable."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    snapshots = None
+    if state_path is not None:
+        import moto.sns.models
+
+        state.bind_queue_conditions()
+        # moto's SNS calls the module's name ``requests.post``; replacing that name is the one seam.
+        vars(moto.sns.models)["requests"] = _UnlockedHTTP()
+        warning = state.restore_or_set_aside(state_path)
+        if warning is not None:
+            log.warning("%s", warning)
+        snapshots = Snapshots(state_path)
+        snapshots.save_now()  # a file that cannot be written fails the start, not every request
+    identity = {"pid": os.getpid(), "state": str(state_path) if state_path else None}
+    return DurableApp(DomainDispatcherApplication(create_backend_app), snapshots, identity), snapshots
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from werkzeug.serving import run_simple
+
+    parser = argparse.ArgumentParser(prog="python -m openturk.notify.local_aws_server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, default=None, help="state file (default: memory only)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    try:
+        app, snapshots = build(args.state)
+    except OSError as exc:
+        log.error("the local AWS cannot keep its state in %s: %s", args.state, exc)
+        return 2
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        run_simple(args.host, args.port, app, threaded=True)
+    finally:
+        # Everything acknowledged is saved already; this keeps what was under way at the signal.
+        if snapshots is not None:
+            snapshots.close()
+            snapshots.save_now()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

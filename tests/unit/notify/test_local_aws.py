@@ -1,0 +1,193 @@
+"""The local AWS's state file, its durable answers, its port check and where its state lives."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openturk import cli
+from openturk.notify import local_aws_state as state
+from openturk.notify.local_aws import LocalAWS, LocalAWSError, state_path
+from openturk.notify.local_aws_server import DurableApp, Snapshots, _UnlockedHTTP
+from openturk.ports import free_port
+
+ACCOUNT = "000000004242"  # an account no other test uses: moto's backends are process-global
+REGION = "us-east-1"
+
+
+def sqs_backend() -> Any:
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends[ACCOUNT][REGION]
+
+
+@pytest.fixture
+def clean_account() -> Iterator[None]:
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+
+    yield
+    for backends in (sqs_backends, sns_backends):
+        backends.pop(ACCOUNT, None)
+
+
+def forget_account() -> None:
+    """As after a restart: the account's backends are gone from this process."""
+    from moto.sqs.models import sqs_backends
+
+    sqs_backends.pop(ACCOUNT, None)
+
+
+@pytest.mark.parametrize(
+    ("given", "db_url", "expected"),
+    [
+        (None, "sqlite:///data/openturk.db", Path("data/openturk.db.local-aws")),
+        (None, "sqlite:////srv/x.db", Path("/srv/x.db.local-aws")),
+        (None, "postgresql://u@h/db", Path("openturk.local-aws")),
+        (None, "sqlite://", None),
+        (None, "sqlite:///:memory:", None),
+        ("/elsewhere/aws.state", "sqlite:///openturk.db", Path("/elsewhere/aws.state")),
+    ],
+)
+def test_the_state_lives_next_to_the_database_unless_given(given: str | None, db_url: str, expected: Path) -> None:
+    assert state_path(given, db_url) == expected
+
+
+def test_a_snapshot_brings_back_queues_and_messages_in_flight_with_their_handles(
+    tmp_path: Path, clean_account: None
+) -> None:
+    backend = sqs_backend()
+    backend.create_queue("kept", VisibilityTimeout="600")
+    backend.send_message("kept", "waiting")
+    backend.send_message("kept", "in flight")
+    [received] = backend.receive_message("kept", 1, 0, 600)
+    path = tmp_path / "state"
+    with state.STATE_LOCK:
+        state.write(path, state.snapshot())
+    forget_account()
+
+    assert state.restore(path) is True
+    queue = sqs_backend().get_queue("kept")
+    assert queue.visibility_timeout == 600
+    assert sorted(m.body for m in queue._messages) == ["in flight", "waiting"]
+    [visible] = sqs_backend().receive_message("kept", 10, 0, 30)
+    assert visible.body != received.body  # the other one is still in flight
+    sqs_backend().delete_message("kept", received.receipt_handle)  # its handle still names it
+    # A long poll on a restored queue waits on the state lock's Condition, so it lets the lock go.
+    assert queue._messages_lock._lock is state.STATE_LOCK
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_no_file_is_a_first_start(tmp_path: Path) -> None:
+    assert state.restore(tmp_path / "missing") is False
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"not a pickle", "not a readable local AWS state file"),
+        (pickle.dumps({"format": 1, "moto": "0.0.1", "services": {}}), "written by moto 0.0.1"),
+    ],
+)
+def test_an_unreadable_file_is_set_aside_and_kept(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "state"
+    path.write_bytes(content)
+    with pytest.raises(state.StateUnreadable, match=reason):
+        state.restore(path)
+    warning = state.restore_or_set_aside(path)
+    assert warning is not None and reason in warning
+    [aside] = tmp_path.glob("state.unreadable-*")
+    assert aside.read_bytes() == content and not path.exists() and str(aside) in warning
+
+
+def creates_a_queue(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    sqs_backend().create_queue(environ["PATH_INFO"].strip("/"))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"created"]
+
+
+def call(app: DurableApp, path: str) -> tuple[str, bytes]:
+    answered: list[str] = []
+    body = b"".join(app({"PATH_INFO": path}, lambda status, headers, exc_info=None: answered.append(status)))
+    return answered[0], body
+
+
+def test_a_change_is_on_disk_before_it_is_answered(tmp_path: Path, clean_account: None) -> None:
+    path = tmp_path / "state"
+    snapshots = Snapshots(path)
+    app = DurableApp(creates_a_queue, snapshots, {"pid": 1, "state": str(path)})
+    assert call(app, "/first") == ("200 OK", b"created")
+    assert call(app, "/second") == ("200 OK", b"created")
+    snapshots.close()
+    forget_account()
+    state.restore(path)
+    assert {q.name for q in sqs_backend().queues.values()} == {"first", "second"}
+
+
+def test_a_change_that_cannot_be_saved_is_never_acknowledged(tmp_path: Path, clean_account: None) -> None:
+    path = tmp_path / "no such directory" / "state"
+    snapshots = Snapshots(path, retry_s=0.05)
+    app = DurableApp(creates_a_queue, snapshots, {"pid": 1, "state": str(path)}, 0.5)
+    status, body = call(app, "/unsaved")
+    snapshots.close()
+    assert status.startswith("503") and b"could not save its state" in body
+
+
+def test_an_http_subscriber_is_called_with_the_state_lock_let_go() -> None:
+    lock_was_free: list[bool] = []
+
+    class Subscriber(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            # A subscriber calling the local AWS back needs the lock; it must not wait for the publisher.
+            got = state.STATE_LOCK.acquire(timeout=5)
+            lock_was_free.append(got)
+            if got:
+                state.STATE_LOCK.release()
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Subscriber)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with state.STATE_LOCK, state.STATE_LOCK:  # held twice, as inside a request that took a queue's Condition
+            _UnlockedHTTP().post(f"http://127.0.0.1:{server.server_address[1]}/", json={}, timeout=10)
+            assert state.STATE_LOCK._is_owned()  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert lock_was_free == [True]
+
+
+def test_a_port_held_by_another_openturk_local_aws_is_waited_for_then_refused() -> None:
+    other = LocalAWS(free_port()).start()
+    try:
+        with pytest.raises(LocalAWSError, match=f"port {other.port} is held by the local AWS of another openturk"):
+            LocalAWS(other.port).start(handover_s=0.3)
+    finally:
+        other.stop()
+
+
+def test_a_state_file_that_cannot_be_written_fails_the_start(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    unwritable = tmp_path / "no such directory" / "state"
+    with pytest.raises(LocalAWSError, match="exited at start"):
+        LocalAWS(free_port(), unwritable).start()
+    assert f"the local AWS cannot keep its state in {unwritable}" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "eighty"])
+def test_a_local_aws_port_that_is_no_port_is_refused_naming_the_option(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["serve", "--local-aws-port", port])
+    assert exited.value.code == 2
+    assert f"argument --local-aws-port: {port!r} is not a port" in capsys.readouterr().err

@@ -8,6 +8,14 @@ document after the prose). Unknown fields are kept in ``extra``. A malformed doc
 
 DECISION: a document without ``EventDocId`` (hand-written test events such as the seed's Lambda
 example) gets a stable id from a SHA-256 of its canonical JSON, so de-duplication still works.
+
+DECISION (one key for the real and the reconciled event): an event of a type the reconciliation
+sweeper can make up (``OCCURRENCE_KEYED``) is de-duplicated by what happened — (EventType, HITId,
+AssignmentId, EventTimestamp's epoch second) — not by its delivery (EventDocId, index): the
+sweeper's event carries the same four values (it takes the time from the assignment's SubmitTime,
+ApprovalTime or RejectionTime, or the HIT's last SubmitTime, which the server stamps on the real
+event too), so whichever of the two comes second is skipped as done. Every other event, and one
+without HITId or EventTimestamp, keeps the delivery key.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 _DOCUMENT_KEYS = {"EventDocVersion", "EventDocId", "CustomerId", "Events"}
+# The types ``Reconciler`` can synthesise: the ones a second source may report.
+OCCURRENCE_KEYED = frozenset({"AssignmentSubmitted", "AssignmentApproved", "AssignmentRejected", "HITReviewable"})
 _EVENT_KEYS = {"EventType", "EventTimestamp", "HITTypeId", "HITId", "AssignmentId", "EventIndex"}
 
 
@@ -42,7 +52,11 @@ class Event:
 
     @property
     def key(self) -> tuple[str, int]:
-        """What de-duplication is keyed on: the document's id and this event's place in it."""
+        """What de-duplication is keyed on: (EventType:HITId:AssignmentId, epoch second) for an
+        ``OCCURRENCE_KEYED`` event, else the document's id and this event's place in it."""
+        if self.event_type in OCCURRENCE_KEYED and self.hit_id and self.event_timestamp is not None:
+            happening = f"{self.event_type}:{self.hit_id}:{self.assignment_id or ''}"
+            return (happening, int(self.event_timestamp.timestamp()))
         return (self.doc_id, self.index)
 
 

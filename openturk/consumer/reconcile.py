@@ -59,7 +59,7 @@ class ObservedRouter(Router):
     (handled now, handled before, or with no handler); a failed event is not recorded."""
 
     def __init__(self, inner: Router, observed: ObservedStore) -> None:
-        super().__init__(dedup=inner.dedup)
+        super().__init__(dedup=inner.dedup, customer_id=inner.customer_id)
         self.inner, self.observed = inner, observed
 
     def add(self, event_type: str, handler: Handler) -> None:

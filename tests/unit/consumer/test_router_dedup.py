@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 from pathlib import Path
 
 import pytest
@@ -65,15 +66,16 @@ def test_a_failing_handler_releases_its_claim_and_others_still_run() -> None:
 
 def test_memory_store_expiry_and_claims() -> None:
     store = MemoryDedup(expiry_s=0.0, claim_ttl_s=60)
-    assert store.claim(("d", 0)) is Verdict.CLAIMED
-    assert store.claim(("d", 0)) is Verdict.BUSY
-    store.complete(("d", 0))
-    assert store.claim(("d", 0)) is Verdict.CLAIMED  # the record already expired
+    assert store.claim(("d", 0), "a") is Verdict.CLAIMED
+    assert store.claim(("d", 0), "b") is Verdict.BUSY
+    assert store.complete(("d", 0), "a")
+    assert store.claim(("d", 0), "b") is Verdict.CLAIMED  # the record already expired
 
 
 def _claim_many(path: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     store = SQLiteDedup(path)
-    results.put([store.claim(("doc", i)) is Verdict.CLAIMED for i in range(200)])
+    owner = uuid.uuid4().hex
+    results.put([store.claim(("doc", i), owner) is Verdict.CLAIMED for i in range(200)])
 
 
 def test_sqlite_store_never_grants_one_claim_twice_across_processes(tmp_path: Path) -> None:
@@ -93,13 +95,13 @@ def test_sqlite_store_never_grants_one_claim_twice_across_processes(tmp_path: Pa
 def test_sqlite_store_persists_and_expires(tmp_path: Path) -> None:
     path = str(tmp_path / "seen.db")
     first = SQLiteDedup(path)
-    assert first.claim(("d", 0)) is Verdict.CLAIMED
-    first.complete(("d", 0))
-    assert SQLiteDedup(path).claim(("d", 0)) is Verdict.DONE  # a restarted consumer remembers
+    assert first.claim(("d", 0), "a") is Verdict.CLAIMED
+    assert first.complete(("d", 0), "a")
+    assert SQLiteDedup(path).claim(("d", 0), "b") is Verdict.DONE  # a restarted consumer remembers
     other = SQLiteDedup(path)
-    assert other.claim(("d", 1)) is Verdict.CLAIMED
-    other.release(("d", 1))
-    assert first.claim(("d", 1)) is Verdict.CLAIMED
+    assert other.claim(("d", 1), "c") is Verdict.CLAIMED
+    assert other.release(("d", 1), "c")
+    assert first.claim(("d", 1), "d") is Verdict.CLAIMED
     short = SQLiteDedup(path, claim_ttl_s=0.0)
-    assert short.claim(("d", 2)) is Verdict.CLAIMED
-    assert first.claim(("d", 2)) is Verdict.CLAIMED  # an abandoned claim can be taken over
+    assert short.claim(("d", 2), "e") is Verdict.CLAIMED
+    assert first.claim(("d", 2), "f") is Verdict.CLAIMED  # an abandoned claim can be taken over

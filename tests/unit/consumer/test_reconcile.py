@@ -141,3 +141,30 @@ def test_a_router_already_observed_into_another_store_is_refused() -> None:
     assert Reconciler(FakeMTurk(), observed).router is observed
     with pytest.raises(ValueError, match="another observed store"):
         Reconciler(FakeMTurk(), observed, seen=MemoryObserved())
+
+
+def test_a_real_notification_arriving_after_its_synthesised_twin_does_not_run_handlers_again() -> None:
+    mturk = FakeMTurk()
+    mturk.add("H1", [("A1", "Submitted", 5)])
+    router, handled = recording_router()
+    reconciler = Reconciler(mturk, router, grace_s=0)
+    assert len(reconciler.run_once().synthesized) == 2  # AssignmentSubmitted A1, HITReviewable H1
+    late = [real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
+            real("HITReviewable", "H1", T0 + timedelta(seconds=5))]
+    for event in late:  # the real ones, delayed past grace_s, arrive after all
+        reconciler.router.handle_event(event)
+    assert [e.synthesized for e in handled] == [True, True]
+
+
+def test_a_synthesised_event_for_a_real_one_the_sweeper_did_not_see_does_not_run_handlers_again() -> None:
+    mturk = FakeMTurk()
+    mturk.add("H1", [("A1", "Submitted", 5)])
+    router, handled = recording_router()
+    # A consumer wired to the bare router (not reconciler.router): the sweeper's observed store
+    # never hears of what it handled, only the shared de-duplication store does.
+    for event in (real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
+                  real("HITReviewable", "H1", T0 + timedelta(seconds=5))):
+        router.handle_event(event)
+    reconciler = Reconciler(mturk, router, grace_s=0)
+    assert reconciler.run_once().synthesized == []
+    assert [e.synthesized for e in handled] == [False, False]

@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 DEFAULT_EXPIRY_S = 24 * 3600.0
 # Short, because a live owner renews it (every third of it); it bounds how long an event whose
@@ -257,12 +258,12 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def _where(key: Key, step: str = EVENT) -> tuple[object, ...]:
+def _where(key: Key, step: str = EVENT) -> tuple[ColumnElement[bool], ...]:
     doc_id, index = key
     return (_seen.c.doc_id == doc_id, _seen.c.event_index == index, _seen.c.step == step)
 
 
-def _owned(key: Key, owner: str) -> tuple[object, ...]:
+def _owned(key: Key, owner: str) -> tuple[ColumnElement[bool], ...]:
     return (*_where(key), _seen.c.state == "claimed", _seen.c.owner == owner)
 
 

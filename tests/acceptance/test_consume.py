@@ -110,6 +110,11 @@ def consumer(workdir: Path, *args: str, delay: float = 0.0, endpoint: str | None
                 raise
 
 
+def in_memory(queue: str, local_aws: LocalAWS) -> list[str]:
+    """``consume`` options for ``handlers:record`` on ``queue`` with an in-memory store."""
+    return ["--queue-url", queue, "--handler", "handlers:record", "--aws-endpoint", local_aws.url, "--dedup", "memory:"]
+
+
 def receive_all(sqs: Any, queue_url: str, expected: int, timeout: float = 20.0) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
@@ -250,14 +255,7 @@ def test_sigterm_stops_an_idle_consumer_within_2_seconds_without_waiting_out_its
     queue = new_queue(sqs)
     with consumer(
         workdir,
-        "--queue-url",
-        queue,
-        "--handler",
-        "handlers:record",
-        "--aws-endpoint",
-        local_aws.url,
-        "--dedup",
-        "memory:",
+        *in_memory(queue, local_aws),
         "--wait-seconds",
         "20",
     ) as running:
@@ -278,14 +276,7 @@ def test_sigterm_returns_the_message_of_a_handler_outliving_the_shutdown_timeout
     sqs.send_message(QueueUrl=queue, MessageBody=body("slow"))
     with consumer(
         workdir,
-        "--queue-url",
-        queue,
-        "--handler",
-        "handlers:record",
-        "--aws-endpoint",
-        local_aws.url,
-        "--dedup",
-        "memory:",
+        *in_memory(queue, local_aws),
         "--visibility-timeout",
         "120",
         "--shutdown-timeout",
@@ -312,14 +303,7 @@ def test_documents_of_another_customer_are_refused_and_dead_lettered(local_aws: 
     sqs.send_message(QueueUrl=queue, MessageBody=body("theirs"))  # CustomerId C1
     with consumer(
         workdir,
-        "--queue-url",
-        queue,
-        "--handler",
-        "handlers:record",
-        "--aws-endpoint",
-        local_aws.url,
-        "--dedup",
-        "memory:",
+        *in_memory(queue, local_aws),
         "--customer-id",
         "A1REQUESTER",
         "--dead-letter-queue",

@@ -154,7 +154,6 @@ def main() -> int:
                         store = Path(tmp) / f"seen-{round_}.db"
                         rate = consumer(sqs, queue_url, args.documents, args.seconds, args.concurrency, store)
                     rates[name].append(rate)
-                    sqs.delete_queue(QueueUrl=queue_url)  # keep moto's server as light as in round 1
                     print(f"round {round_ + 1} {name:<8} {rate:8.1f} documents/s", flush=True)
             path_dps = router_only(max(args.documents, 2000), Path(tmp) / "router-only.db")
         consumer_dps, bare_dps = statistics.median(rates["consumer"]), statistics.median(rates["bare"])

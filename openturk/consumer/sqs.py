@@ -290,6 +290,8 @@ class SQSConsumer:
                     MessageAttributeNames=["All"],
                 )
             except ClientError as exc:
+                if self._stop.is_set():  # a poll outliving stop(): nothing waits for its answer
+                    return
                 code = str(exc.response.get("Error", {}).get("Code", ""))
                 if code in FATAL_CODES:
                     self._fatal = ConsumerError(f"cannot consume {self.queue_url}: {exc}")

@@ -10,12 +10,13 @@ DECISION: a document without ``EventDocId`` (hand-written test events such as th
 example) gets a stable id from a SHA-256 of its canonical JSON, so de-duplication still works.
 
 DECISION (one key for the real and the reconciled event): an event of a type the reconciliation
-sweeper can make up (``OCCURRENCE_KEYED``) is de-duplicated by what happened — (EventType, HITId,
-AssignmentId, EventTimestamp's epoch second) — not by its delivery (EventDocId, index): the
-sweeper's event carries the same four values (it takes the time from the assignment's SubmitTime,
-ApprovalTime or RejectionTime, or the HIT's last SubmitTime, which the server stamps on the real
-event too), so whichever of the two comes second is skipped as done. Every other event, and one
-without HITId or EventTimestamp, keeps the delivery key.
+sweeper can make up (``OCCURRENCE_KEYED``) has an ``occurrence`` key — (EventType, HITId,
+AssignmentId, EventTimestamp's epoch second) — that the sweeper's twin of it shares (the sweeper
+takes the time from the assignment's SubmitTime, ApprovalTime or RejectionTime, or the HIT's last
+SubmitTime, the instants the server stamps on the real events). The twin is de-duplicated by it;
+the real event by its delivery (EventDocId, index) *and* it (see ``Router``), so whichever of the
+two comes second is skipped, while two real events that share it (a HIT reviewable twice within one
+second, as under a virtual clock) both run.
 """
 
 from __future__ import annotations
@@ -52,12 +53,20 @@ class Event:
 
     @property
     def key(self) -> tuple[str, int]:
-        """What de-duplication is keyed on: (EventType:HITId:AssignmentId, epoch second) for an
-        ``OCCURRENCE_KEYED`` event, else the document's id and this event's place in it."""
+        """What de-duplication of this delivery is keyed on: the document's id and this event's place
+        in it — or, for an event the sweeper made up, its ``occurrence``."""
+        if self.synthesized and self.occurrence is not None:
+            return self.occurrence
+        return (self.doc_id, self.index)
+
+    @property
+    def occurrence(self) -> tuple[str, int] | None:
+        """(EventType:HITId:AssignmentId, epoch second) for an ``OCCURRENCE_KEYED`` event with a HITId
+        and an EventTimestamp: the key a real event and the sweeper's twin of it share; else None."""
         if self.event_type in OCCURRENCE_KEYED and self.hit_id and self.event_timestamp is not None:
             happening = f"{self.event_type}:{self.hit_id}:{self.assignment_id or ''}"
             return (happening, int(self.event_timestamp.timestamp()))
-        return (self.doc_id, self.index)
+        return None
 
 
 @dataclass(frozen=True)

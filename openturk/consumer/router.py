@@ -19,6 +19,12 @@ recorded as a step of the claim, so a retry after a later handler failed runs on
 did not succeed (a handler's step name is its module and qualified name, numbered when repeated:
 rename a handler and it counts as new).
 
+A real event of a type the reconciliation sweeper can make up also claims its ``occurrence`` key,
+which the sweeper's twin of it is keyed by: if the twin ran first the real event is skipped, and
+once the real one ran (marked by a ``DELIVERED`` step) the twin is skipped. An occurrence already
+marked by another *real* event (same type, HIT, assignment and second: a HIT reviewable twice within
+one second) is a distinct happening and runs.
+
 ``Router(customer_id=...)`` refuses a document whose CustomerId differs (or is missing):
 ``handle_document`` raises ``ForeignCustomer`` before any handler runs, and the carriers treat it
 like a failed message (SQS: never deleted, so it reaches the dead-letter queue).
@@ -26,10 +32,12 @@ like a failed message (SQS: never deleted, so it reaches the dead-letter queue).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from openturk.consumer.claims import ClaimKeeper
 from openturk.consumer.dedup import DedupStore, MemoryDedup, Verdict
@@ -37,6 +45,8 @@ from openturk.consumer.events import Document, Event
 
 log = logging.getLogger("openturk.consumer")
 Handler = Callable[[Event], object]
+DELIVERED = "openturk:delivered"  # the step marking an occurrence handled for a real event
+TwinHandled = Literal["twin handled"]  # _claim_twin's answer: the sweeper's twin of this event ran
 
 
 class HandlerFailed(Exception):
@@ -113,11 +123,51 @@ class Router:
             return
         if verdict is Verdict.BUSY:
             raise HandlerFailed([(event, None)])
-        with self._claims.held(self.dedup, event.key, owner):
-            self._run(event, handlers, owner)
-        if not self.dedup.complete(event.key, owner):
-            log.warning("%s[%s]: handled, but another consumer took the claim over", event.event_type, event.key)
+        claimed = [event.key]
+        with contextlib.ExitStack() as renewing:
+            renewing.enter_context(self._claims.held(self.dedup, event.key, owner))
+            twin = self._claim_twin(event, owner)
+            if twin == "twin handled":
+                self._complete(event, claimed, owner)
+                outcome.skipped.append(event)
+                return
+            if isinstance(twin, tuple):
+                claimed.append(twin)
+                renewing.enter_context(self._claims.held(self.dedup, twin, owner))
+            try:
+                self._run(event, handlers, owner)
+            except HandlerFailed:
+                for key in claimed:
+                    self.dedup.release(key, owner)
+                raise
+        if len(claimed) > 1:  # mark the occurrence as a real event's, not the sweeper's twin's
+            self.dedup.complete_step(claimed[1], DELIVERED, owner)
+        self._complete(event, reversed(claimed), owner)
         outcome.handled.append(event)
+
+    def _claim_twin(self, event: Event, owner: str) -> tuple[str, int] | TwinHandled | None:
+        """For a real event, claim its ``occurrence`` too, shared with the sweeper's twin of it.
+
+        Returns the occurrence key (claimed), None (nothing to share, or an earlier *real* event
+        holds it: a distinct happening with the same key, which runs), or "twin handled" (the sweeper's
+        twin ran: skip). Raises HandlerFailed, the event's own claim released, while another
+        consumer runs the occurrence.
+        """
+        occurrence = None if event.synthesized else event.occurrence
+        if occurrence is None:
+            return None
+        verdict = self.dedup.claim(occurrence, owner)
+        if verdict is Verdict.CLAIMED:
+            return occurrence
+        if verdict is Verdict.DONE:
+            return None if DELIVERED in self.dedup.steps_done(occurrence) else "twin handled"
+        self.dedup.release(event.key, owner)
+        raise HandlerFailed([(event, None)])
+
+    def _complete(self, event: Event, keys: Iterable[tuple[str, int]], owner: str) -> None:
+        for key in keys:
+            if not self.dedup.complete(key, owner):
+                log.warning("%s[%s]: handled, but another consumer took the claim over", event.event_type, key)
 
     def _run(self, event: Event, handlers: list[Handler], owner: str) -> None:
         """Run the handlers that have not succeeded before; record each success but the last."""
@@ -129,7 +179,6 @@ class Router:
             try:
                 handler(event)
             except Exception as exc:
-                self.dedup.release(event.key, owner)
                 raise HandlerFailed([(event, exc)]) from exc
             if position < len(handlers) - 1:  # the last one's success is the event's completion
                 self.dedup.complete_step(event.key, step, owner)

@@ -168,3 +168,19 @@ def test_a_synthesised_event_for_a_real_one_the_sweeper_did_not_see_does_not_run
     reconciler = Reconciler(mturk, router, grace_s=0)
     assert reconciler.run_once().synthesized == []
     assert [e.synthesized for e in handled] == [False, False]
+
+
+def test_two_real_events_sharing_an_occurrence_key_both_run_and_a_later_twin_does_not() -> None:
+    mturk = FakeMTurk()
+    mturk.add("H1", [("A1", "Submitted", 5)])
+    router, handled = recording_router()
+    # Reviewable, CreateAdditionalAssignmentsForHIT, reviewable again — all within one second (as
+    # under a virtual clock): two real HITReviewable documents with one (type, HIT, time).
+    at = T0 + timedelta(seconds=5)
+    for doc_id in ("first", "second"):
+        item = {"EventType": "HITReviewable", "EventTimestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "HITId": "H1"}
+        router.handle_event(parse_document({"EventDocId": doc_id, "Events": [item]}).events[0])
+    assert [e.doc_id for e in handled] == ["first", "second"]
+    mturk.hits["H1"]["MaxAssignments"] = 1
+    reconciler = Reconciler(mturk, router, grace_s=0)
+    assert [e.event_type for e in reconciler.run_once().synthesized] == ["AssignmentSubmitted"]

@@ -13,6 +13,7 @@ another owner took the event over) is logged; the store then refuses this owner'
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -41,16 +42,19 @@ class ClaimKeeper:
         self._kept: dict[tuple[Key, str], _Kept] = {}
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._wake_at = math.inf  # when the renewing thread looks next (under _changed)
 
     @contextmanager
     def held(self, store: DedupStore, key: Key, owner: str) -> Iterator[None]:
         """Renew ``owner``'s claim of ``key`` in ``store`` until the block ends."""
+        kept = _Kept(store, time.monotonic())
         with self._changed:
-            self._kept[(key, owner)] = _Kept(store, time.monotonic())
+            self._kept[(key, owner)] = kept
             if self._thread is None:
                 self._thread = threading.Thread(target=self._renew_loop, name="openturk-claims", daemon=True)
                 self._thread.start()
-            self._changed.notify_all()
+            if kept.due_at < self._wake_at:  # waking the thread for nothing costs a busy consumer dearly
+                self._changed.notify_all()
         try:
             yield
         finally:
@@ -63,8 +67,9 @@ class ClaimKeeper:
                 now = time.monotonic()
                 due = [(claim, kept) for claim, kept in self._kept.items() if kept.due_at <= now]
                 if not due:
-                    soonest = min((kept.due_at for kept in self._kept.values()), default=now + IDLE_WAIT_S)
-                    self._changed.wait(max(0.0, soonest - now))
+                    self._wake_at = min((kept.due_at for kept in self._kept.values()), default=now + IDLE_WAIT_S)
+                    self._changed.wait(max(0.0, self._wake_at - now))
+                    self._wake_at = math.inf
                     continue
             for (key, owner), kept in due:
                 self._renew(kept, key, owner)

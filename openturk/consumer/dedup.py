@@ -10,7 +10,8 @@ makes a fresh one each time). A store answers ``claim(key, owner)`` with one of 
 Only the owner moves its claim on:
 - ``renew(key, owner)`` pushes the claim's end ``claim_ttl_s`` ahead (the router's heartbeat calls it
   while handlers run, so a long handler never loses its claim to a second consumer);
-- ``complete(key, owner)`` records success (kept ``expiry_s``, default 24 h);
+- ``complete(key, owner, mark)`` records success (kept ``expiry_s``, default 24 h), with an optional
+  ``mark`` saying who completed it, read back by ``mark_of(key)``;
 - ``release(key, owner)`` drops the claim after a handler failed so the retry can run it;
 - ``complete_step(key, step, owner)`` records that one handler (``step``) of the event succeeded,
   and ``steps_done(key)`` lists those, so a retry after a later handler failed skips them.
@@ -34,6 +35,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -43,7 +45,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.elements import ColumnElement
 
 DEFAULT_EXPIRY_S = 24 * 3600.0
 # Short, because a live owner renews it (every third of it); it bounds how long an event whose
@@ -65,7 +66,8 @@ class DedupStore(Protocol):
 
     def claim(self, key: Key, owner: str) -> Verdict: ...
     def renew(self, key: Key, owner: str) -> bool: ...
-    def complete(self, key: Key, owner: str) -> bool: ...
+    def complete(self, key: Key, owner: str, mark: str | None = None) -> bool: ...
+    def mark_of(self, key: Key) -> str | None: ...
     def release(self, key: Key, owner: str) -> bool: ...
     def complete_step(self, key: Key, step: str, owner: str) -> bool: ...
     def steps_done(self, key: Key) -> set[str]: ...
@@ -82,6 +84,7 @@ class MemoryDedup:
     ) -> None:
         self.expiry_s, self.claim_ttl_s, self.clock = expiry_s, claim_ttl_s, clock
         self._entries: dict[Key, tuple[str, str, float]] = {}  # key → (state, owner, until)
+        self._marks: dict[Key, str] = {}
         self._steps: dict[Key, dict[str, float]] = {}  # key → step → until
         self._lock = threading.Lock()
 
@@ -94,10 +97,23 @@ class MemoryDedup:
             return Verdict.CLAIMED
 
     def renew(self, key: Key, owner: str) -> bool:
-        return self._move_on(key, owner, "claimed", self.claim_ttl_s)
+        with self._lock:
+            return self._move_on(key, owner, "claimed", self.claim_ttl_s)
 
-    def complete(self, key: Key, owner: str) -> bool:
-        return self._move_on(key, owner, "done", self.expiry_s)
+    def complete(self, key: Key, owner: str, mark: str | None = None) -> bool:
+        with self._lock:
+            if not self._move_on(key, owner, "done", self.expiry_s):
+                return False
+            if mark is None:
+                self._marks.pop(key, None)
+            else:
+                self._marks[key] = mark
+            return True
+
+    def mark_of(self, key: Key) -> str | None:
+        with self._lock:
+            state, _, until = self._entries.get(key, ("", "", 0.0))
+            return self._marks.get(key) if state == "done" and until > self.clock() else None
 
     def release(self, key: Key, owner: str) -> bool:
         with self._lock:
@@ -123,11 +139,11 @@ class MemoryDedup:
         return state == "claimed" and holder == owner
 
     def _move_on(self, key: Key, owner: str, state: str, ttl_s: float) -> bool:
-        with self._lock:
-            if not self._owns(key, owner):
-                return False
-            self._entries[key] = (state, owner, self.clock() + ttl_s)
-            return True
+        """Under _lock."""
+        if not self._owns(key, owner):
+            return False
+        self._entries[key] = (state, owner, self.clock() + ttl_s)
+        return True
 
 
 _metadata = MetaData()
@@ -142,6 +158,7 @@ _seen = Table(
     Column("state", String(8), nullable=False),  # claimed | done
     Column("owner", String(64), nullable=False),
     Column("until", BigInteger, nullable=False),  # epoch ms: claim or record expiry
+    Column("mark", String(255), nullable=True),  # who completed it, when the completer said
 )
 
 
@@ -171,27 +188,23 @@ class SQLDedup:
         now = _ms(self.clock())
         until = now + _ms(self.claim_ttl_s)
         doc_id, index = key
+        record = {"doc_id": doc_id, "event_index": index, "step": EVENT, "state": "claimed", "owner": owner}
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    insert(_seen).values(
-                        doc_id=doc_id, event_index=index, step=EVENT, state="claimed", owner=owner, until=until
-                    )
-                )
+                conn.execute(_INSERT, {**record, "until": until, "mark": None})
             self._maybe_purge()
             return Verdict.CLAIMED
         except IntegrityError:
             pass  # seen before: decide from the record, and take it over only if it expired
         with self.engine.begin() as conn:
-            row = conn.execute(select(_seen.c.state, _seen.c.until).where(*_where(key))).first()
+            row = conn.execute(_READ, _key(key)).first()
             if row is None:
                 return Verdict.BUSY  # removed between our insert and read: let the retry decide
             if row.until > now:
                 return Verdict.DONE if row.state == "done" else Verdict.BUSY
             taken = conn.execute(
-                update(_seen)
-                .where(*_where(key), _seen.c.state == row.state, _seen.c.until == row.until)
-                .values(state="claimed", owner=owner, until=until)
+                _TAKE_OVER,
+                {**_key(key), "b_state": row.state, "b_until": row.until, "b_new_owner": owner, "b_new_until": until},
             ).rowcount
             return Verdict.CLAIMED if taken == 1 else Verdict.BUSY
 
@@ -199,54 +212,48 @@ class SQLDedup:
         with self.engine.begin() as conn:
             return self._move_on(conn, key, owner, "claimed", self.claim_ttl_s)
 
-    def complete(self, key: Key, owner: str) -> bool:
+    def complete(self, key: Key, owner: str, mark: str | None = None) -> bool:
         with self.engine.begin() as conn:
-            return self._move_on(conn, key, owner, "done", self.expiry_s)
+            return self._move_on(conn, key, owner, "done", self.expiry_s, mark=mark)
+
+    def mark_of(self, key: Key) -> str | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(_READ, _key(key)).first()
+        done = row is not None and row.state == "done" and row.until > _ms(self.clock())
+        return row.mark if done and row is not None else None
 
     def release(self, key: Key, owner: str) -> bool:
         with self.engine.begin() as conn:
-            gone = conn.execute(delete(_seen).where(*_owned(key, owner))).rowcount
-        return gone == 1
+            return bool(conn.execute(_RELEASE, {**_key(key), "b_owner": owner}).rowcount == 1)
 
     def complete_step(self, key: Key, step: str, owner: str) -> bool:
         """Record ``step`` done, in one transaction with a check (and renewal) of the claim."""
-        doc_id, index = key
         until = _ms(self.clock() + self.expiry_s)
         with self.engine.begin() as conn:
             if not self._move_on(conn, key, owner, "claimed", self.claim_ttl_s):
                 return False
-            done = update(_seen).where(*_where(key, step)).values(state="done", owner=owner, until=until)
-            if conn.execute(done).rowcount == 0:  # a step done before may linger past its expiry
-                conn.execute(
-                    insert(_seen).values(
-                        doc_id=doc_id, event_index=index, step=step, state="done", owner=owner, until=until
-                    )
-                )
+            params = {**_key(key, step), "b_new_owner": owner, "b_new_until": until}
+            if conn.execute(_STEP_DONE_AGAIN, params).rowcount == 0:  # a step done before may linger past expiry
+                doc_id, index = key
+                row = {"doc_id": doc_id, "event_index": index, "step": step, "state": "done", "owner": owner}
+                conn.execute(_INSERT, {**row, "until": until, "mark": None})
         return True
 
     def steps_done(self, key: Key) -> set[str]:
-        doc_id, index = key
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(_seen.c.step).where(
-                    _seen.c.doc_id == doc_id,
-                    _seen.c.event_index == index,
-                    _seen.c.step != EVENT,
-                    _seen.c.until > _ms(self.clock()),
-                )
-            ).all()
+            rows = conn.execute(_STEPS_DONE, {**_key(key), "b_now": _ms(self.clock())}).all()
         return {row.step for row in rows}
 
     def purge(self) -> int:
         """Forget records whose expiry passed."""
         with self.engine.begin() as conn:
-            return int(conn.execute(delete(_seen).where(_seen.c.until < _ms(self.clock()))).rowcount or 0)
+            return int(conn.execute(_PURGE, {"b_now": _ms(self.clock())}).rowcount or 0)
 
-    def _move_on(self, conn: Connection, key: Key, owner: str, state: str, ttl_s: float) -> bool:
-        moved = conn.execute(
-            update(_seen).where(*_owned(key, owner)).values(state=state, until=_ms(self.clock() + ttl_s))
-        ).rowcount
-        return moved == 1
+    def _move_on(
+        self, conn: Connection, key: Key, owner: str, state: str, ttl_s: float, mark: str | None = None
+    ) -> bool:
+        params = {**_key(key), "b_owner": owner, "b_new_state": state, "b_new_until": _ms(self.clock() + ttl_s)}
+        return bool(conn.execute(_MOVE_ON, {**params, "b_mark": mark}).rowcount == 1)
 
     def _maybe_purge(self) -> None:
         self._claims += 1
@@ -258,13 +265,34 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def _where(key: Key, step: str = EVENT) -> tuple[ColumnElement[bool], ...]:
+def _key(key: Key, step: str = EVENT) -> dict[str, object]:
     doc_id, index = key
-    return (_seen.c.doc_id == doc_id, _seen.c.event_index == index, _seen.c.step == step)
+    return {"b_doc": doc_id, "b_index": index, "b_step": step}
 
 
-def _owned(key: Key, owner: str) -> tuple[ColumnElement[bool], ...]:
-    return (*_where(key), _seen.c.state == "claimed", _seen.c.owner == owner)
+# Every statement the store runs, built once (building SQLAlchemy expressions per call cost more
+# than the SQLite work itself); parameters are named b_* to stay clear of the column names.
+_KEY = (_seen.c.doc_id == bindparam("b_doc"), _seen.c.event_index == bindparam("b_index"))
+_RECORD = (*_KEY, _seen.c.step == bindparam("b_step"))
+_OWNED = (*_RECORD, _seen.c.state == "claimed", _seen.c.owner == bindparam("b_owner"))
+_INSERT = insert(_seen)
+_READ = select(_seen.c.state, _seen.c.until, _seen.c.mark).where(*_RECORD)
+_TAKE_OVER = (
+    update(_seen)
+    .where(*_RECORD, _seen.c.state == bindparam("b_state"), _seen.c.until == bindparam("b_until"))
+    .values(state="claimed", owner=bindparam("b_new_owner"), until=bindparam("b_new_until"), mark=None)
+)
+_MOVE_ON = (
+    update(_seen)
+    .where(*_OWNED)
+    .values(state=bindparam("b_new_state"), until=bindparam("b_new_until"), mark=bindparam("b_mark"))
+)
+_RELEASE = delete(_seen).where(*_OWNED)
+_STEP_DONE_AGAIN = (
+    update(_seen).where(*_RECORD).values(state="done", owner=bindparam("b_new_owner"), until=bindparam("b_new_until"))
+)
+_STEPS_DONE = select(_seen.c.step).where(*_KEY, _seen.c.step != EVENT, _seen.c.until > bindparam("b_now"))
+_PURGE = delete(_seen).where(_seen.c.until < bindparam("b_now"))
 
 
 def SQLiteDedup(path: str, **kwargs: Any) -> SQLDedup:

@@ -10,13 +10,13 @@ DECISION: a document without ``EventDocId`` (hand-written test events such as th
 example) gets a stable id from a SHA-256 of its canonical JSON, so de-duplication still works.
 
 DECISION (one key for the real and the reconciled event): an event of a type the reconciliation
-sweeper can make up (``OCCURRENCE_KEYED``) has an ``occurrence`` key — (EventType, HITId,
-AssignmentId, EventTimestamp's epoch second) — that the sweeper's twin of it shares (the sweeper
+sweeper can make up (``OCCURRENCE_KEYED``) is keyed by its ``occurrence`` — (EventType, HITId,
+AssignmentId, EventTimestamp's epoch second) — which the sweeper's twin of it shares (the sweeper
 takes the time from the assignment's SubmitTime, ApprovalTime or RejectionTime, or the HIT's last
-SubmitTime, the instants the server stamps on the real events). The twin is de-duplicated by it;
-the real event by its delivery (EventDocId, index) *and* it (see ``Router``), so whichever of the
-two comes second is skipped, while two real events that share it (a HIT reviewable twice within one
-second, as under a virtual clock) both run.
+SubmitTime, the instants the server stamps on the real events), so whichever of the two comes
+second is skipped. A real event also marks the occurrence with its ``delivery`` (see ``Router``),
+so that two real events sharing an occurrence key (a HIT reviewable twice within one second, as
+under a virtual clock) both run. Every other event is keyed by its delivery (EventDocId, index).
 """
 
 from __future__ import annotations
@@ -53,10 +53,14 @@ class Event:
 
     @property
     def key(self) -> tuple[str, int]:
-        """What de-duplication of this delivery is keyed on: the document's id and this event's place
-        in it — or, for an event the sweeper made up, its ``occurrence``."""
-        if self.synthesized and self.occurrence is not None:
-            return self.occurrence
+        """What de-duplication is keyed on first: the ``occurrence`` if there is one, else the
+        ``delivery``."""
+        occurrence = self.occurrence
+        return occurrence if occurrence is not None else self.delivery
+
+    @property
+    def delivery(self) -> tuple[str, int]:
+        """The document's id and this event's place in it."""
         return (self.doc_id, self.index)
 
     @property

@@ -19,11 +19,11 @@ recorded as a step of the claim, so a retry after a later handler failed runs on
 did not succeed (a handler's step name is its module and qualified name, numbered when repeated:
 rename a handler and it counts as new).
 
-A real event of a type the reconciliation sweeper can make up also claims its ``occurrence`` key,
-which the sweeper's twin of it is keyed by: if the twin ran first the real event is skipped, and
-once the real one ran (marked by a ``DELIVERED`` step) the twin is skipped. An occurrence already
-marked by another *real* event (same type, HIT, assignment and second: a HIT reviewable twice within
-one second) is a distinct happening and runs.
+Events of the types the reconciliation sweeper can make up are keyed by their ``occurrence``, which
+the sweeper's twin of a real event shares, so the handlers run once whichever comes first. A real
+event marks the occurrence with its delivery (``complete``'s mark): a second real event finding the
+occurrence done by *another* delivery (same type, HIT, assignment and second: a HIT reviewable twice
+within one second) is a distinct happening and runs, keyed by its delivery.
 
 ``Router(customer_id=...)`` refuses a document whose CustomerId differs (or is missing):
 ``handle_document`` raises ``ForeignCustomer`` before any handler runs, and the carriers treat it
@@ -32,21 +32,18 @@ like a failed message (SQS: never deleted, so it reaches the dead-letter queue).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from openturk.consumer.claims import ClaimKeeper
-from openturk.consumer.dedup import DedupStore, MemoryDedup, Verdict
+from openturk.consumer.dedup import DedupStore, Key, MemoryDedup, Verdict
 from openturk.consumer.events import Document, Event
 
 log = logging.getLogger("openturk.consumer")
 Handler = Callable[[Event], object]
-DELIVERED = "openturk:delivered"  # the step marking an occurrence handled for a real event
-TwinHandled = Literal["twin handled"]  # _claim_twin's answer: the sweeper's twin of this event ran
+DELIVERED = "delivered:"  # an occurrence's mark when a real delivery of it completed it
 
 
 class HandlerFailed(Exception):
@@ -117,62 +114,39 @@ class Router:
             outcome.unrouted.append(event)
             return
         owner = uuid.uuid4().hex
-        verdict = self.dedup.claim(event.key, owner)
+        key = event.key
+        verdict = self.dedup.claim(key, owner)
+        if verdict is Verdict.DONE and self._another_real_happening(event):
+            key = event.delivery
+            verdict = self.dedup.claim(key, owner)
         if verdict is Verdict.DONE:
             outcome.skipped.append(event)
             return
         if verdict is Verdict.BUSY:
             raise HandlerFailed([(event, None)])
-        claimed = [event.key]
-        with contextlib.ExitStack() as renewing:
-            renewing.enter_context(self._claims.held(self.dedup, event.key, owner))
-            twin = self._claim_twin(event, owner)
-            if twin == "twin handled":
-                self._complete(event, claimed, owner)
-                outcome.skipped.append(event)
-                return
-            if isinstance(twin, tuple):
-                claimed.append(twin)
-                renewing.enter_context(self._claims.held(self.dedup, twin, owner))
+        with self._claims.held(self.dedup, key, owner):
             try:
-                self._run(event, handlers, owner)
+                self._run(event, key, handlers, owner)
             except HandlerFailed:
-                for key in claimed:
-                    self.dedup.release(key, owner)
+                self.dedup.release(key, owner)
                 raise
-        if len(claimed) > 1:  # mark the occurrence as a real event's, not the sweeper's twin's
-            self.dedup.complete_step(claimed[1], DELIVERED, owner)
-        self._complete(event, reversed(claimed), owner)
+        mark = delivered(event) if key == event.occurrence and not event.synthesized else None
+        if not self.dedup.complete(key, owner, mark):
+            log.warning("%s[%s]: handled, but another consumer took the claim over", event.event_type, key)
         outcome.handled.append(event)
 
-    def _claim_twin(self, event: Event, owner: str) -> tuple[str, int] | TwinHandled | None:
-        """For a real event, claim its ``occurrence`` too, shared with the sweeper's twin of it.
+    def _another_real_happening(self, event: Event) -> bool:
+        """Whether the occurrence key ``event`` found done was marked by a different real delivery:
+        then ``event`` is a distinct happening that shares the key (and is keyed by its delivery)."""
+        if event.synthesized or event.occurrence is None:
+            return False
+        mark = self.dedup.mark_of(event.occurrence)
+        return mark is not None and mark != delivered(event)
 
-        Returns the occurrence key (claimed), None (nothing to share, or an earlier *real* event
-        holds it: a distinct happening with the same key, which runs), or "twin handled" (the sweeper's
-        twin ran: skip). Raises HandlerFailed, the event's own claim released, while another
-        consumer runs the occurrence.
-        """
-        occurrence = None if event.synthesized else event.occurrence
-        if occurrence is None:
-            return None
-        verdict = self.dedup.claim(occurrence, owner)
-        if verdict is Verdict.CLAIMED:
-            return occurrence
-        if verdict is Verdict.DONE:
-            return None if DELIVERED in self.dedup.steps_done(occurrence) else "twin handled"
-        self.dedup.release(event.key, owner)
-        raise HandlerFailed([(event, None)])
-
-    def _complete(self, event: Event, keys: Iterable[tuple[str, int]], owner: str) -> None:
-        for key in keys:
-            if not self.dedup.complete(key, owner):
-                log.warning("%s[%s]: handled, but another consumer took the claim over", event.event_type, key)
-
-    def _run(self, event: Event, handlers: list[Handler], owner: str) -> None:
+    def _run(self, event: Event, key: Key, handlers: list[Handler], owner: str) -> None:
         """Run the handlers that have not succeeded before; record each success but the last."""
         steps = step_names(handlers)
-        done = self.dedup.steps_done(event.key) if len(handlers) > 1 else set()
+        done = self.dedup.steps_done(key) if len(handlers) > 1 else set()
         for position, (step, handler) in enumerate(zip(steps, handlers, strict=True)):
             if step in done:
                 continue
@@ -181,7 +155,7 @@ class Router:
             except Exception as exc:
                 raise HandlerFailed([(event, exc)]) from exc
             if position < len(handlers) - 1:  # the last one's success is the event's completion
-                self.dedup.complete_step(event.key, step, owner)
+                self.dedup.complete_step(key, step, owner)
 
     def handle_document(self, document: Document) -> Outcome:
         """Handle a document's events; raise ForeignCustomer (running nothing) for another customer's."""
@@ -203,6 +177,12 @@ class Router:
         if failures:
             raise HandlerFailed(failures)
         return outcome
+
+
+def delivered(event: Event) -> str:
+    """The mark of an occurrence completed by this real delivery of it."""
+    doc_id, index = event.delivery
+    return f"{DELIVERED}{doc_id}#{index}"
 
 
 def step_names(handlers: list[Handler]) -> list[str]:

@@ -128,3 +128,18 @@ def test_expired_records_can_be_claimed_again(make_store: MakeStore) -> None:
     assert store.complete(k, "a") is True
     clock.now += 3601
     assert store.claim(k, "b") is Verdict.CLAIMED
+
+
+def test_a_completion_mark_is_read_back_only_once_done(make_store: MakeStore) -> None:
+    clock = ManualClock()
+    store = make_store(clock)
+    marked, plain = key(), key()
+    assert store.claim(marked, "a") is Verdict.CLAIMED
+    assert store.mark_of(marked) is None  # claimed, not done
+    assert store.complete(marked, "a", "delivered:doc-1#0") is True
+    assert store.mark_of(marked) == "delivered:doc-1#0"
+    assert store.claim(plain, "a") is Verdict.CLAIMED
+    assert store.complete(plain, "a") is True
+    assert store.mark_of(plain) is None
+    clock.now += 3601
+    assert store.mark_of(marked) is None  # expired with its record

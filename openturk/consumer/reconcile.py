@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from openturk.consumer.dedup import DedupStore
 from openturk.consumer.events import Event
 from openturk.consumer.observed import MemoryObserved, ObservedStore
 from openturk.consumer.router import Handler, HandlerFailed, Outcome, Router
@@ -64,8 +65,17 @@ class ObservedRouter(Router):
     (handled now, handled before, or with no handler); a failed event is not recorded."""
 
     def __init__(self, inner: Router, observed: ObservedStore) -> None:
-        super().__init__(dedup=inner.dedup, customer_id=inner.customer_id)
         self.inner, self.observed = inner, observed
+        super().__init__(dedup=inner.dedup, customer_id=inner.customer_id)
+
+    @property
+    def dedup(self) -> DedupStore:
+        """The inner router's store: replacing it here (``consume --dedup``) replaces the one in use."""
+        return self.inner.dedup
+
+    @dedup.setter
+    def dedup(self, store: DedupStore) -> None:
+        self.inner.dedup = store
 
     def add(self, event_type: str, handler: Handler) -> None:
         self.inner.add(event_type, handler)

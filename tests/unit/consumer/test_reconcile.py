@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from openturk.consumer import Event, MemoryDedup, Router, parse_document
+from openturk.consumer.dedup import Verdict
 from openturk.consumer.observed import MemoryObserved, SQLObserved
 from openturk.consumer.reconcile import Reconciler
 
@@ -184,3 +185,13 @@ def test_two_real_events_sharing_an_occurrence_key_both_run_and_a_later_twin_doe
     mturk.hits["H1"]["MaxAssignments"] = 1
     reconciler = Reconciler(mturk, router, grace_s=0)
     assert [e.event_type for e in reconciler.run_once().synthesized] == ["AssignmentSubmitted"]
+
+
+def test_replacing_the_observed_routers_store_replaces_the_one_in_use() -> None:
+    router, _ = recording_router()
+    reconciler = Reconciler(FakeMTurk(), router, grace_s=0)
+    store = MemoryDedup()
+    reconciler.router.dedup = store  # what `consume --dedup` does to the Router it loads
+    event = real("AssignmentSubmitted", "H1", T0, "A1")
+    reconciler.router.handle_event(event)
+    assert store.claim(event.key, "other") is Verdict.DONE

@@ -253,13 +253,16 @@ def test_sigterm_stops_an_idle_consumer_within_2_seconds_without_waiting_out_its
 ) -> None:
     sqs = sqs_client(local_aws.url)
     queue = new_queue(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody=body("before-idle"))
     with consumer(
         workdir,
         *in_memory(queue, local_aws),
         "--wait-seconds",
         "20",
     ) as running:
-        wait_for(lambda: counts(sqs, queue) == (0, 0), what="the queue looked at")  # the poll is under way
+        # Once the message is handled and deleted, the receiver is in its next 20 s long poll.
+        wait_for(lambda: len(lines(workdir / "handled.txt")) == 1, what="the message handled")
+        wait_for(lambda: counts(sqs, queue) == (0, 0), what="the message deleted")
         started = time.monotonic()
         running.process.send_signal(signal.SIGTERM)
         assert running.process.wait(timeout=10) == 0, running.log.read_text()

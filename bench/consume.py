@@ -2,8 +2,9 @@
 
     python bench/consume.py [--documents 300] [--seconds 20] [--concurrency 1] [--rounds 5]
 
-Starts moto's server (``LocalAWS``), makes one queue, then, ``--rounds`` times, for each contender:
-fills the queue with ``--documents`` notification documents (one event each, distinct EventDocIds,
+Starts moto's server (``LocalAWS``), then, ``--rounds`` times, for each contender: makes a fresh
+queue (moto ≥ 5.2 allows PurgeQueue once per 60 s, so queues are not reused), fills it with
+``--documents`` notification documents (one event each, distinct EventDocIds,
 SendMessageBatch from 8 threads, not timed) and times draining it:
 
 * bare: one thread, ReceiveMessage (MaxNumberOfMessages=10, WaitTimeSeconds=1) then DeleteMessageBatch
@@ -111,8 +112,9 @@ def consumer(sqs: Any, queue_url: str, documents: int, seconds: float, concurren
     return done / elapsed
 
 
-def drain(sqs: Any, queue_url: str) -> None:
-    sqs.purge_queue(QueueUrl=queue_url)
+def fresh_queue(sqs: Any) -> str:
+    """A new, empty queue for one contender's round (no PurgeQueue: moto allows one per 60 s)."""
+    return str(sqs.create_queue(QueueName=f"bench-consume-{uuid.uuid4().hex[:12]}")["QueueUrl"])
 
 
 def router_only(documents: int, store: Path) -> float:
@@ -140,12 +142,11 @@ def main() -> int:
     aws = LocalAWS().start()
     try:
         sqs = make_sqs_client(aws.url, "us-east-1", max_pool_connections=args.concurrency + 8)
-        queue_url = sqs.create_queue(QueueName=f"bench-consume-{uuid.uuid4().hex[:8]}")["QueueUrl"]
         rates: dict[str, list[float]] = {"bare": [], "consumer": []}
         with tempfile.TemporaryDirectory(prefix="openturk-bench-") as tmp:
             for round_ in range(args.rounds):
                 for name in ("bare", "consumer"):
-                    drain(sqs, queue_url)
+                    queue_url = fresh_queue(sqs)
                     fill(sqs, queue_url, args.documents)
                     if name == "bare":
                         rate = bare(sqs, queue_url, args.documents, args.seconds)

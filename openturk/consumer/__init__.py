@@ -20,7 +20,7 @@ from openturk.consumer.events import Document, Event, MalformedNotification, doc
 from openturk.consumer.lambda_adapter import LambdaHandler, SQSBatchFailed, lambda_handler
 from openturk.consumer.observed import MemoryObserved, SQLObserved
 from openturk.consumer.reconcile import Reconciler
-from openturk.consumer.router import HandlerFailed, Router
+from openturk.consumer.router import ForeignCustomer, HandlerFailed, Router
 from openturk.consumer.sns import (
     CertificateUnavailable,
     InvalidSNSMessage,
@@ -37,6 +37,7 @@ __all__ = [
     "DedupStore",
     "Document",
     "Event",
+    "ForeignCustomer",
     "HandlerFailed",
     "InvalidSNSMessage",
     "LambdaHandler",

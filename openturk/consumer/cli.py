@@ -4,6 +4,11 @@ The main parser calls ``register(sub)`` and sends ``args.command in ("consume", 
 ``run(args)``. Exit status: 0 done or stopped by SIGTERM/SIGINT, 1 the queue cannot be consumed,
 2 bad input (a handler that cannot be loaded, inconsistent options).
 
+SIGTERM/SIGINT stop ``consume`` at once when idle, and after at most ``--shutdown-timeout`` seconds
+(default 30) when handlers are running: those that finish are acknowledged, the messages of the
+others are returned to the queue undeleted. ``--customer-id`` makes the router refuse documents of
+any other CustomerId: they fail like a rejected sender (never deleted; dead-lettered).
+
 ``--handler module:name`` names either a ``Router`` (used as it is; ``--dedup``, when given, replaces
 its store) or a callable taking one ``Event`` (it becomes the default handler of a new Router whose
 store is ``--dedup``, by default the SQLite file ./openturk-consumer.db). The module is imported from
@@ -85,6 +90,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="first retry delay of a failed message; doubles with each receive",
     )
     consume.add_argument("--batch-size", type=int, default=10, metavar="N", help="messages per receive, 1..10")
+    consume.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="on SIGTERM/SIGINT, how long running handlers may finish; unfinished messages are returned undeleted",
+    )
+    consume.add_argument(
+        "--customer-id",
+        default=None,
+        metavar="ID",
+        help="refuse (never handle, never delete) documents whose CustomerId is not this requester's",
+    )
 
     tail = subparsers.add_parser("tail", help="print the events in an SQS queue as they arrive, without deleting")
     _queue_options(tail)
@@ -155,6 +173,8 @@ def consume(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         router = load_router(args.handler, args.dedup)
+        if args.customer_id is not None:
+            router.customer_id = args.customer_id
         consumer = SQSConsumer(
             args.queue_url,
             router,
@@ -168,6 +188,7 @@ def consume(args: argparse.Namespace) -> int:
             dead_letter_queue_url=args.dead_letter_queue,
             max_receives=args.max_receives,
             sender_id=args.sender_id,
+            shutdown_timeout_s=args.shutdown_timeout,
         )
     except ValueError as exc:
         err.print(f"[red]error[/red] {escape(str(exc))}")

@@ -8,6 +8,15 @@ document after the prose). Unknown fields are kept in ``extra``. A malformed doc
 
 DECISION: a document without ``EventDocId`` (hand-written test events such as the seed's Lambda
 example) gets a stable id from a SHA-256 of its canonical JSON, so de-duplication still works.
+
+DECISION (one key for the real and the reconciled event): an event of a type the reconciliation
+sweeper can make up (``OCCURRENCE_KEYED``) is keyed by its ``occurrence`` — (EventType, HITId,
+AssignmentId, EventTimestamp's epoch second) — which the sweeper's twin of it shares (the sweeper
+takes the time from the assignment's SubmitTime, ApprovalTime or RejectionTime, or the HIT's last
+SubmitTime, the instants the server stamps on the real events), so whichever of the two comes
+second is skipped. A real event also marks the occurrence with its ``delivery`` (see ``Router``),
+so that two real events sharing an occurrence key (a HIT reviewable twice within one second, as
+under a virtual clock) both run. Every other event is keyed by its delivery (EventDocId, index).
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 _DOCUMENT_KEYS = {"EventDocVersion", "EventDocId", "CustomerId", "Events"}
+# The types ``Reconciler`` can synthesise: the ones a second source may report.
+OCCURRENCE_KEYED = frozenset({"AssignmentSubmitted", "AssignmentApproved", "AssignmentRejected", "HITReviewable"})
 _EVENT_KEYS = {"EventType", "EventTimestamp", "HITTypeId", "HITId", "AssignmentId", "EventIndex"}
 
 
@@ -42,8 +53,24 @@ class Event:
 
     @property
     def key(self) -> tuple[str, int]:
-        """What de-duplication is keyed on: the document's id and this event's place in it."""
+        """What de-duplication is keyed on first: the ``occurrence`` if there is one, else the
+        ``delivery``."""
+        occurrence = self.occurrence
+        return occurrence if occurrence is not None else self.delivery
+
+    @property
+    def delivery(self) -> tuple[str, int]:
+        """The document's id and this event's place in it."""
         return (self.doc_id, self.index)
+
+    @property
+    def occurrence(self) -> tuple[str, int] | None:
+        """(EventType:HITId:AssignmentId, epoch second) for an ``OCCURRENCE_KEYED`` event with a HITId
+        and an EventTimestamp: the key a real event and the sweeper's twin of it share; else None."""
+        if self.event_type in OCCURRENCE_KEYED and self.hit_id and self.event_timestamp is not None:
+            happening = f"{self.event_type}:{self.hit_id}:{self.assignment_id or ''}"
+            return (happening, int(self.event_timestamp.timestamp()))
+        return None
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@
     handler = lambda_handler(router)            # the function's handler: module.handler
 
 SNS events (``Records[].Sns.Message``): every record is handled; if a handler failed or a message
-is malformed, the handler raises, so Lambda retries the invocation and at last sends the event to
-the function's on-failure destination — never a silent success. On the retry the de-duplication
-store skips the events already handled.
+is malformed or of another CustomerId (``Router(customer_id=...)``), the handler raises, so Lambda
+retries the invocation and at last sends the event to the function's on-failure destination —
+never a silent success. On the retry the de-duplication store skips the events already handled.
 
 SQS events (``Records[].body``, an SNS envelope or the raw document): each record stands alone;
 the ones that failed, malformed ones included, are answered as
@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from openturk.consumer.events import Event, MalformedNotification, documents_from
-from openturk.consumer.router import HandlerFailed, Router
+from openturk.consumer.router import ForeignCustomer, HandlerFailed, Router
 
 log = logging.getLogger("openturk.consumer.lambda")
 
@@ -41,7 +41,7 @@ class SQSBatchFailed(Exception):
 
 
 def _handle(router: Router, payload: Any, where: str) -> None:
-    """Handle every document in ``payload``; raise MalformedNotification or HandlerFailed."""
+    """Handle every document in ``payload``; raise MalformedNotification, ForeignCustomer or HandlerFailed."""
     if not isinstance(payload, (str, bytes, Mapping)):
         raise MalformedNotification(f"{where} is not a notification")
     failures: list[tuple[Event, BaseException | None]] = []
@@ -76,7 +76,7 @@ def _handle_sns(router: Router, records: list[Mapping[str, Any]]) -> None:
         where = f"Records[{index}].Sns.Message"
         try:
             _handle(router, record["Sns"].get("Message"), where)
-        except MalformedNotification as exc:
+        except (MalformedNotification, ForeignCustomer) as exc:
             malformed.append(f"{where}: {exc}")
         except HandlerFailed as exc:
             failures.extend(exc.failures)
@@ -96,7 +96,7 @@ def _handle_sqs(router: Router, records: list[Mapping[str, Any]], report: bool) 
     for index, (record, message_id) in enumerate(zip(records, ids, strict=True)):
         try:
             _handle(router, record["body"], f"Records[{index}].body")
-        except (MalformedNotification, HandlerFailed) as exc:
+        except (MalformedNotification, HandlerFailed, ForeignCustomer) as exc:
             log.error("SQS message %s failed: %s: %s", message_id, type(exc).__name__, exc)
             failed.append({"itemIdentifier": str(message_id)})
     if failed and not report:

@@ -22,11 +22,16 @@ EventTimestamp, all in server time, so the two clocks never meet. Give ``reconci
 consumer (SQS, SNS, Lambda) instead of the router itself; the sweeper and the consumer must share
 the observed store (``MemoryObserved`` in one process, ``SQLObserved`` across processes).
 
-Handled once: a made-up event has a deterministic EventDocId (``reconcile:AssignmentSubmitted:<id>``,
-``reconcile:HITReviewable:<HITId>:<epoch s>``), so the router's de-duplication runs it once even if
-two sweepers race, and once handled it is observed, so the next sweep does not make it again. A
-handler that fails is retried at the next sweep. A gap must persist ``grace_s`` (by this machine's
-monotonic clock) before it is repaired, so a notification still in flight is not doubled.
+Handled once: a made-up event has the same de-duplication key as the real one (``Event.key``:
+(EventType, HITId, AssignmentId, EventTimestamp's second) for the types swept here), so the router
+runs it once whichever comes first — the sweeper's event or a late real notification — and once
+even if two sweepers race; once handled it is observed, so the next sweep does not make it again.
+Its EventDocId (``reconcile:AssignmentSubmitted:<id>``, ``reconcile:HITReviewable:<HITId>:<epoch s>``)
+only names it in logs. Limit: a HIT that became Reviewable by expiring is stamped with its
+Expiration, while the server stamps the real HITReviewable when its timer ran (or the last
+assignment was returned), so those two may both run. A handler that fails is retried at the next
+sweep. A gap must persist ``grace_s`` (by this machine's monotonic clock) before it is repaired, so
+a notification still in flight is not doubled.
 
 Limits: only Reviewable HITs are swept (a submitted assignment of a HIT still open is repaired when
 the HIT becomes reviewable); a HIT you moved to Reviewing or disposed is no longer looked at.
@@ -42,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from openturk.consumer.dedup import DedupStore
 from openturk.consumer.events import Event
 from openturk.consumer.observed import MemoryObserved, ObservedStore
 from openturk.consumer.router import Handler, HandlerFailed, Outcome, Router
@@ -59,8 +65,17 @@ class ObservedRouter(Router):
     (handled now, handled before, or with no handler); a failed event is not recorded."""
 
     def __init__(self, inner: Router, observed: ObservedStore) -> None:
-        super().__init__(dedup=inner.dedup)
         self.inner, self.observed = inner, observed
+        super().__init__(dedup=inner.dedup, customer_id=inner.customer_id)
+
+    @property
+    def dedup(self) -> DedupStore:
+        """The inner router's store: replacing it here (``consume --dedup``) replaces the one in use."""
+        return self.inner.dedup
+
+    @dedup.setter
+    def dedup(self, store: DedupStore) -> None:
+        self.inner.dedup = store
 
     def add(self, event_type: str, handler: Handler) -> None:
         self.inner.add(event_type, handler)

@@ -44,7 +44,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from openturk.consumer.events import MalformedNotification, documents_from
-from openturk.consumer.router import HandlerFailed, Outcome, Router
+from openturk.consumer.router import ForeignCustomer, HandlerFailed, Outcome, Router
 
 log = logging.getLogger("openturk.consumer.sns")
 
@@ -309,6 +309,9 @@ class SNSReceiver:
         for document in documents:
             try:
                 outcome = self.router.handle_document(document)
+            except ForeignCustomer as exc:
+                # Another requester's document: not ours to handle, and a retry cannot change that.
+                return Reply(403, f"ForeignCustomer: {exc}")
             except HandlerFailed as exc:
                 failures.append(str(exc))
                 continue

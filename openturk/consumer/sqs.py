@@ -26,10 +26,15 @@ Contract:
   whatever credentials sent it.
 - ``concurrency`` worker threads handle messages in parallel; one receiver thread long-polls ahead
   (about one batch beyond what the workers hold), so receiving overlaps handling.
-- ``stop()`` stops receiving, returns messages not yet started at once (visibility 0), lets the
-  handlers already running finish and acknowledges them; ``run`` then returns. The poll in progress
-  (at most ``wait_seconds``) is waited for, and whatever it brings is returned at once too — it may
-  be those same returned messages, which then count one receive more.
+- ``stop()`` stops receiving and returns messages not yet started at once (visibility 0); ``run``
+  returns within about 0.1 s when nothing is being handled — it does not wait for the long poll in
+  progress: whatever that poll brings is returned at once by the receiver thread (if the process
+  ends first, those messages come back after ``visibility_timeout``). Handlers already running are
+  given ``shutdown_timeout_s`` to finish and are acknowledged; the messages of those still running
+  then are returned (visibility 0) without being deleted, so nothing is lost — their events' claims
+  stay held while those handlers live, so a new consumer meets them as BUSY until they finish or,
+  if the process exits, until the claims lapse (``claim_ttl_s``).
+- A document of another CustomerId (``Router(customer_id=...)``) fails like a rejected sender.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from openturk.consumer.events import MalformedNotification, documents_from
-from openturk.consumer.router import HandlerFailed, Router
+from openturk.consumer.router import ForeignCustomer, HandlerFailed, Router
 
 log = logging.getLogger("openturk.consumer.sqs")
 
@@ -55,6 +60,7 @@ MAX_BATCH = 10  # SQS's limit for ReceiveMessage, DeleteMessageBatch and ChangeM
 MAX_VISIBILITY_S = 43_200
 MAX_ATTRIBUTE_TEXT = 4096
 ACK_LINGER_S = 0.05  # longest an acknowledged message waits for others to share its DeleteMessageBatch
+STOP_POLL_S = 0.1  # how often ``run`` looks at the stop flag: the idle shutdown's latency
 PLACEHOLDER_KEY = "openturk-consumer"
 # Errors no retry can fix: the consumer stops and ``run`` raises ConsumerError.
 FATAL_CODES = {
@@ -179,6 +185,7 @@ class SQSConsumer:
         dead_letter_queue_url: str | None = None,
         max_receives: int | None = None,
         sender_id: str | None = None,
+        shutdown_timeout_s: float = 30.0,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -192,6 +199,8 @@ class SQSConsumer:
             raise ValueError("dead_letter_queue_url and max_receives go together")
         if max_receives is not None and max_receives < 1:
             raise ValueError("max_receives must be at least 1")
+        if shutdown_timeout_s < 0:
+            raise ValueError("shutdown_timeout_s must not be negative")
         self.queue_url, self.router = queue_url, router
         self.sqs = sqs_client or make_sqs_client(
             endpoint_url, region, queue_url=queue_url, max_pool_connections=concurrency + 4
@@ -200,7 +209,7 @@ class SQSConsumer:
         self.visibility_timeout = visibility_timeout
         self.failure_backoff_s, self.max_backoff_s = failure_backoff_s, max_backoff_s
         self.dead_letter_queue_url, self.max_receives = dead_letter_queue_url, max_receives
-        self.sender_id = sender_id
+        self.sender_id, self.shutdown_timeout_s = sender_id, shutdown_timeout_s
         self.stats = Stats()
         self._stop = threading.Event()
         self._work: queue.Queue[_Held | None] = queue.Queue()
@@ -210,6 +219,7 @@ class SQSConsumer:
         self._changed = threading.Condition(self._lock)  # an ack arrived or fewer messages are held
         self._visibility_lock = threading.Lock()  # a heartbeat never overrides a failure's backoff
         self._fatal: ConsumerError | None = None
+        self._closing = False  # under _lock: the receiver hands nothing more to the workers
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -234,15 +244,20 @@ class SQSConsumer:
         for thread in (*workers, receiver, heartbeat, acker):
             thread.start()
         log.info("consuming %s with %d worker(s)", self.queue_url, self.concurrency)
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(STOP_POLL_S):
             pass
+        with self._lock:
+            self._closing = True
         self._return_unstarted()
         for _ in workers:
             self._work.put(None)
+        deadline = time.monotonic() + self.shutdown_timeout_s
         for worker in workers:
-            worker.join()
-        receiver.join(timeout=self.wait_seconds + 30)
-        self._return_unstarted()  # whatever the last poll slipped in behind the workers' end
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self._return_unfinished(sum(worker.is_alive() for worker in workers))
+        # The receiver is not waited for: a long poll can take wait_seconds, and it returns what it
+        # brings itself once it sees _closing.
+        self._return_unstarted()
         with self._changed:
             acks_done.set()
             self._changed.notify_all()
@@ -275,6 +290,8 @@ class SQSConsumer:
                     MessageAttributeNames=["All"],
                 )
             except ClientError as exc:
+                if self._stop.is_set():  # a poll outliving stop(): nothing waits for its answer
+                    return
                 code = str(exc.response.get("Error", {}).get("Code", ""))
                 if code in FATAL_CODES:
                     self._fatal = ConsumerError(f"cannot consume {self.queue_url}: {exc}")
@@ -295,15 +312,17 @@ class SQSConsumer:
             if not held:
                 continue
             self.stats.add(received=len(held))
-            if self._stop.is_set():  # the poll outlived stop(): possibly the very messages stop() returned
+            with self._lock:
+                closing = self._closing
+                if not closing:
+                    self._held.update((h.receipt, h) for h in held)
+                    for item in held:
+                        self._work.put(item)
+            if closing:  # the poll outlived stop(): possibly the very messages stop() returned
                 self._change_visibility(held, 0)
                 self.stats.add(returned=len(held))
                 log.info("returned %d message(s) received while stopping", len(held))
                 return
-            with self._lock:
-                self._held.update((h.receipt, h) for h in held)
-            for item in held:
-                self._work.put(item)
 
     # -- handling ---------------------------------------------------------------------------------------------
 
@@ -322,7 +341,7 @@ class SQSConsumer:
             self._check_sender(held.message)
             for document in documents_from(held.message["Body"]):
                 self.router.handle_document(document)
-        except (HandlerFailed, MalformedNotification, SenderRejected) as exc:
+        except (HandlerFailed, MalformedNotification, SenderRejected, ForeignCustomer) as exc:
             self._failed(held, exc)
         except Exception as exc:
             log.error("message %s: unexpected error", held.message.get("MessageId"), exc_info=True)
@@ -450,6 +469,20 @@ class SQSConsumer:
             if item is not None:
                 waiting.append(item)
         self._give_back(waiting)
+
+    def _return_unfinished(self, running: int) -> None:
+        """After the shutdown timeout: hand back, undeleted, the messages whose handlers still run."""
+        if not running:
+            return
+        with self._lock:
+            unfinished = list(self._held.values())
+        log.warning(
+            "%d handler(s) still running after the %ss shutdown timeout: returning %d message(s) undeleted",
+            running,
+            self.shutdown_timeout_s,
+            len(unfinished),
+        )
+        self._give_back(unfinished)
 
     def _give_back(self, held: list[_Held]) -> None:
         if not held:

@@ -110,6 +110,11 @@ def consumer(workdir: Path, *args: str, delay: float = 0.0, endpoint: str | None
                 raise
 
 
+def in_memory(queue: str, local_aws: LocalAWS) -> list[str]:
+    """``consume`` options for ``handlers:record`` on ``queue`` with an in-memory store."""
+    return ["--queue-url", queue, "--handler", "handlers:record", "--aws-endpoint", local_aws.url, "--dedup", "memory:"]
+
+
 def receive_all(sqs: Any, queue_url: str, expected: int, timeout: float = 20.0) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
@@ -241,6 +246,81 @@ def test_sigterm_exits_0_and_returns_unstarted_messages_at_once(local_aws: Local
     assert len(lines(workdir / "handled.txt")) == 1
     assert counts(sqs, queue) == (5, 0)  # the in-flight one finished and was deleted
     assert "returned 5 unstarted message(s)" in running.log.read_text()
+
+
+def test_sigterm_stops_an_idle_consumer_within_2_seconds_without_waiting_out_its_long_poll(
+    local_aws: LocalAWS, workdir: Path
+) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody=body("before-idle"))
+    with consumer(
+        workdir,
+        *in_memory(queue, local_aws),
+        "--wait-seconds",
+        "20",
+    ) as running:
+        # Once the message is handled and deleted, the receiver is in its next 20 s long poll.
+        wait_for(lambda: len(lines(workdir / "handled.txt")) == 1, what="the message handled")
+        wait_for(lambda: counts(sqs, queue) == (0, 0), what="the message deleted")
+        started = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=10) == 0, running.log.read_text()
+        stopped_in = time.monotonic() - started
+    assert stopped_in < 2.0, f"took {stopped_in:.2f}s"
+    print(f"idle consumer stopped {stopped_in:.2f}s after SIGTERM")
+
+
+def test_sigterm_returns_the_message_of_a_handler_outliving_the_shutdown_timeout(
+    local_aws: LocalAWS, workdir: Path
+) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody=body("slow"))
+    with consumer(
+        workdir,
+        *in_memory(queue, local_aws),
+        "--visibility-timeout",
+        "120",
+        "--shutdown-timeout",
+        "1",
+        delay=60,
+    ) as running:
+        wait_for(lambda: len(lines(workdir / "handled.txt")) == 1, what="the handler started")
+        started = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=10) == 0, running.log.read_text()
+        stopped_in = time.monotonic() - started
+    assert 1.0 <= stopped_in < 3.0, f"took {stopped_in:.2f}s"
+    # Not deleted, and visible again at once rather than after the 120 s visibility timeout.
+    wait_for(lambda: counts(sqs, queue) == (1, 0), timeout=5, what="the unfinished message back in the queue")
+    assert "still running after the 1.0s shutdown timeout" in running.log.read_text()
+
+
+def test_documents_of_another_customer_are_refused_and_dead_lettered(local_aws: LocalAWS, workdir: Path) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue, dlq = new_queue(sqs), new_queue(sqs)
+    mine = json.loads(body("mine"))
+    mine["CustomerId"] = "A1REQUESTER"
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(mine))
+    sqs.send_message(QueueUrl=queue, MessageBody=body("theirs"))  # CustomerId C1
+    with consumer(
+        workdir,
+        *in_memory(queue, local_aws),
+        "--customer-id",
+        "A1REQUESTER",
+        "--dead-letter-queue",
+        dlq,
+        "--max-receives",
+        "1",
+    ) as running:
+        [moved] = receive_all(sqs, dlq, 1)
+        wait_for(lambda: counts(sqs, queue) == (0, 0), what="the source queue emptied")
+    assert moved["Body"] == body("theirs")
+    error = moved["MessageAttributes"]["openturk.error"]["StringValue"]
+    assert error.startswith("ForeignCustomer: document theirs: CustomerId 'C1'") and "A1REQUESTER" in error
+    assert [line[1] for line in lines(workdir / "handled.txt")] == ["mine"]
+    assert "refused: document theirs" in running.log.read_text()
 
 
 def test_notifications_from_real_hit_activity_reach_typed_handlers(

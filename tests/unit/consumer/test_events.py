@@ -31,7 +31,7 @@ def test_typed_events_keep_unknown_fields() -> None:
     first, second = document.events
     assert first.event_timestamp == datetime(2026, 11, 23, 10, 15, 2, tzinfo=UTC)
     assert (first.assignment_id, second.assignment_id) == (None, "A1")
-    assert (second.doc_id, second.index, second.key) == ("abc123", 1, ("abc123", 1))
+    assert (second.doc_id, second.index, first.key) == ("abc123", 1, ("abc123", 0))
     assert second.extra == {"Extra": 1}
 
 

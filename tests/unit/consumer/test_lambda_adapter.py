@@ -198,3 +198,14 @@ def test_the_seed_sns_lambda_flow_on_the_toolkit() -> None:
     assert handler(SEED_TEST_EVENT, None) is None  # the same test event again: handled once
     assert mturk.calls == ["31ANT7FQN71LA48IQEXAMPLE"]
     assert results == [{"WorkerId": "AWORKER1", "Answer": {"label": "cat"}}]
+
+
+def test_another_customers_document_is_a_failed_record_and_runs_nothing() -> None:
+    recorder = Recorder()
+    recorder.router.customer_id = "A2SOMEONEELSE"
+    handler = lambda_handler(recorder.router)
+    sqs_event = {"Records": [sqs_record("m-1", notification_document("doc-f", "HITReviewable"))]}
+    assert handler(sqs_event, None) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    with pytest.raises(MalformedNotification, match="CustomerId 'A1REQUESTER' is not the expected 'A2SOMEONEELSE'"):
+        handler({"Records": [sns_record(notification_document("doc-g", "HITReviewable"))]}, None)
+    assert recorder.seen == []

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from openturk.consumer import Event, MemoryDedup, Router, parse_document
+from openturk.consumer.dedup import Verdict
 from openturk.consumer.observed import MemoryObserved, SQLObserved
 from openturk.consumer.reconcile import Reconciler
 
@@ -141,3 +142,56 @@ def test_a_router_already_observed_into_another_store_is_refused() -> None:
     assert Reconciler(FakeMTurk(), observed).router is observed
     with pytest.raises(ValueError, match="another observed store"):
         Reconciler(FakeMTurk(), observed, seen=MemoryObserved())
+
+
+def test_a_real_notification_arriving_after_its_synthesised_twin_does_not_run_handlers_again() -> None:
+    mturk = FakeMTurk()
+    mturk.add("H1", [("A1", "Submitted", 5)])
+    router, handled = recording_router()
+    reconciler = Reconciler(mturk, router, grace_s=0)
+    assert len(reconciler.run_once().synthesized) == 2  # AssignmentSubmitted A1, HITReviewable H1
+    late = [real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
+            real("HITReviewable", "H1", T0 + timedelta(seconds=5))]
+    for event in late:  # the real ones, delayed past grace_s, arrive after all
+        reconciler.router.handle_event(event)
+    assert [e.synthesized for e in handled] == [True, True]
+
+
+def test_a_synthesised_event_for_a_real_one_the_sweeper_did_not_see_does_not_run_handlers_again() -> None:
+    mturk = FakeMTurk()
+    mturk.add("H1", [("A1", "Submitted", 5)])
+    router, handled = recording_router()
+    # A consumer wired to the bare router (not reconciler.router): the sweeper's observed store
+    # never hears of what it handled, only the shared de-duplication store does.
+    for event in (real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
+                  real("HITReviewable", "H1", T0 + timedelta(seconds=5))):
+        router.handle_event(event)
+    reconciler = Reconciler(mturk, router, grace_s=0)
+    assert reconciler.run_once().synthesized == []
+    assert [e.synthesized for e in handled] == [False, False]
+
+
+def test_two_real_events_sharing_an_occurrence_key_both_run_and_a_later_twin_does_not() -> None:
+    mturk = FakeMTurk()
+    mturk.add("H1", [("A1", "Submitted", 5)])
+    router, handled = recording_router()
+    # Reviewable, CreateAdditionalAssignmentsForHIT, reviewable again — all within one second (as
+    # under a virtual clock): two real HITReviewable documents with one (type, HIT, time).
+    at = T0 + timedelta(seconds=5)
+    for doc_id in ("first", "second"):
+        item = {"EventType": "HITReviewable", "EventTimestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "HITId": "H1"}
+        router.handle_event(parse_document({"EventDocId": doc_id, "Events": [item]}).events[0])
+    assert [e.doc_id for e in handled] == ["first", "second"]
+    mturk.hits["H1"]["MaxAssignments"] = 1
+    reconciler = Reconciler(mturk, router, grace_s=0)
+    assert [e.event_type for e in reconciler.run_once().synthesized] == ["AssignmentSubmitted"]
+
+
+def test_replacing_the_observed_routers_store_replaces_the_one_in_use() -> None:
+    router, _ = recording_router()
+    reconciler = Reconciler(FakeMTurk(), router, grace_s=0)
+    store = MemoryDedup()
+    reconciler.router.dedup = store  # what `consume --dedup` does to the Router it loads
+    event = real("AssignmentSubmitted", "H1", T0, "A1")
+    reconciler.router.handle_event(event)
+    assert store.claim(event.key, "other") is Verdict.DONE

@@ -256,3 +256,12 @@ def test_receiver_confirms_only_verified_subscriptions(signer: SNSSigner) -> Non
 
     failing, _ = receiver_for(signer, down)
     assert failing.handle(json.dumps(good).encode(), "SubscriptionConfirmation").status == 502
+
+
+def test_receiver_refuses_another_customers_document_without_handling_it(signer: SNSSigner) -> None:
+    router, seen = Router(customer_id="A2SOMEONEELSE"), list[Event]()
+    router.default(seen.append)
+    receiver = SNSReceiver(router, verifier_for(signer), lambda url: None)
+    reply = receiver.handle(json.dumps(signer.notification(DOC)).encode(), "Notification")
+    assert reply.status == 403 and reply.text.startswith("ForeignCustomer: document doc-1: CustomerId 'A1REQUESTER'")
+    assert seen == []

@@ -102,7 +102,7 @@ def test_retry_delay_doubles_and_is_capped() -> None:
 
 def test_parts_in_different_queues_keep_distinct_dedup_keys() -> None:
     parts = split(DOC, table()).parts
-    keys = [{e.key for e in parse_document(p.body).events} for p in parts]
+    keys = [{(e.doc_id, e.index) for e in parse_document(p.body).events} for p in parts]
     assert keys == [{("doc-1", 1)}, {("doc-1", 2), ("doc-1", 3)}]
 
 

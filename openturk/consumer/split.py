@@ -9,8 +9,9 @@ the source queue and republishes its document into target queues chosen by event
 - each event carries ``EventIndex``, its position in the *original* document (kept when it already
   has one, so splitting twice is stable), because a split document renumbers its events and
   consumers de-duplicate by (EventDocId, event index);
-- each message carries the ``EventTypes`` and ``HITTypeId`` message attributes openturk sends,
-  computed for the events it holds;
+- each message carries the ``EventTypes`` and ``HITTypeId`` message attributes openturk sends
+  (``String.Array``: JSON arrays, so SNS filter policies match any one of them), computed for the
+  events it holds;
 - the source message is deleted only after every target accepted its part (SendMessageBatch
   reported it Successful). Otherwise it stays in the source queue and is made visible again after a
   backoff; the parts already accepted are sent again on the next try, with the same EventDocId and
@@ -94,15 +95,15 @@ class Part:
     target: str
     doc_id: str
     body: str
-    event_types: str  # comma-separated, distinct, in document order
-    hit_type_ids: str
+    event_types: tuple[str, ...]  # distinct, in document order
+    hit_type_ids: tuple[str, ...]
     first_hit_id: str | None
 
     def attributes(self) -> dict[str, dict[str, str]]:
         """The message attributes openturk itself sends, so SNS filters and consumers still work."""
         return {
-            "EventTypes": {"DataType": "String", "StringValue": self.event_types},
-            "HITTypeId": {"DataType": "String", "StringValue": self.hit_type_ids or "none"},
+            "EventTypes": {"DataType": "String.Array", "StringValue": json.dumps(list(self.event_types))},
+            "HITTypeId": {"DataType": "String.Array", "StringValue": json.dumps(list(self.hit_type_ids))},
         }
 
     def entry(self, entry_id: str) -> dict[str, Any]:
@@ -156,8 +157,8 @@ def split(body: str | Mapping[str, Any], table: RouteTable) -> Split:
                 target=target,
                 doc_id=doc_id,
                 body=json.dumps(document, separators=(",", ":")),
-                event_types=",".join(dict.fromkeys(str(e["EventType"]) for e in events)),
-                hit_type_ids=",".join(dict.fromkeys(str(e["HITTypeId"]) for e in events if e.get("HITTypeId"))),
+                event_types=tuple(dict.fromkeys(str(e["EventType"]) for e in events)),
+                hit_type_ids=tuple(dict.fromkeys(str(e["HITTypeId"]) for e in events if e.get("HITTypeId"))),
                 first_hit_id=next((str(e["HITId"]) for e in events if e.get("HITId")), None),
             )
         )

@@ -105,9 +105,10 @@ def test_a_mixed_queue_is_split_into_per_type_queues(server: ServerProcess, mtur
         for document in got:
             attributes = document.pop("_attributes")
             assert document in wanted
-            assert attributes["EventTypes"]["StringValue"] == ",".join(
+            assert attributes["EventTypes"]["DataType"] == "String.Array"
+            assert json.loads(attributes["EventTypes"]["StringValue"]) == list(
                 dict.fromkeys(e["EventType"] for e in document["Events"]))
-            assert attributes["HITTypeId"]["StringValue"] == type_id
+            assert json.loads(attributes["HITTypeId"]["StringValue"]) == [type_id]
 
 
 def test_the_source_is_kept_until_every_target_accepted_and_rerunning_is_harmless(local_aws: LocalAWS) -> None:

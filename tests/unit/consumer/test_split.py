@@ -45,8 +45,8 @@ def test_each_target_gets_one_document_with_only_its_events_and_the_original_ids
     assert submitted["Events"] == [{**DOC["Events"][1], "EventIndex": 1}]  # every original field kept
     assert review["Events"] == [{**DOC["Events"][2], "EventIndex": 2}, {**DOC["Events"][3], "EventIndex": 3}]
     assert parts[REVIEW].attributes() == {
-        "EventTypes": {"DataType": "String", "StringValue": "HITReviewable,HITExpired"},
-        "HITTypeId": {"DataType": "String", "StringValue": "T1,T2"},
+        "EventTypes": {"DataType": "String.Array", "StringValue": '["HITReviewable", "HITExpired"]'},
+        "HITTypeId": {"DataType": "String.Array", "StringValue": '["T1", "T2"]'},
     }
     assert [e["EventType"] for e in result.dropped] == ["AssignmentAccepted"]
 

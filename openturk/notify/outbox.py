@@ -251,8 +251,11 @@ def pending_work(conn: Connection, now: int, busy: Collection[str] = ()) -> tupl
     if busy:
         pending = pending.where(messages.c.destination.not_in(list(busy)))
     next_due = conn.execute(pending).scalar_one_or_none()
-    lease_end = conn.execute(
-        select(func.min(messages.c.lease_until)).where(messages.c.state == "sending")
-    ).scalar_one_or_none()
+    # A lapsed lease to a destination this dispatcher is already sending its share to cannot be
+    # taken over now either: counting it would wake the loop at once, over and over.
+    leased = select(func.min(messages.c.lease_until)).where(messages.c.state == "sending")
+    if busy:
+        leased = leased.where(messages.c.destination.not_in(list(busy)))
+    lease_end = conn.execute(leased).scalar_one_or_none()
     candidates = [t for t in (next_due, lease_end) if t is not None]
     return int(waiting), (min(candidates) if candidates else None)

@@ -83,6 +83,19 @@ def test_busy_destinations_are_neither_formed_nor_claimed_nor_waited_for(db: Dat
         assert outbox.pending_work(conn, NOW) == (0, NOW)
 
 
+def test_a_lapsed_lease_to_a_busy_destination_does_not_wake_the_dispatcher(db: Database) -> None:
+    """Another dispatcher died holding a message to a destination this one already sends its share
+    to: that message cannot be taken over now, so it must not make the loop wake at once (a spin of
+    write transactions); it is waited for once the destination frees a slot."""
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, NOW)
+        assert len(outbox.claim(conn, "dead", NOW, 1000, 10)) == 1
+        lapsed = NOW + 5000
+        assert outbox.pending_work(conn, lapsed, busy=[QUEUE]) == (0, None)
+        assert outbox.pending_work(conn, lapsed) == (0, NOW + 1000)
+
+
 def test_a_renewed_lease_is_not_taken_over_and_only_its_owner_renews(db: Database) -> None:
     queue_events(db, QUEUE, ["H1"])
     with db.write() as conn:

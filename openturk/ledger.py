@@ -80,6 +80,31 @@ def release(repo: Repository, hit: HIT, cents: int, kind: str, now: int) -> None
         _move(repo, hit.customer_id, cents, "held", "available", kind, hit.hit_id, hit.hit_id, now)
 
 
+def restate_escrow(repo: Repository, hit: HIT, now: int) -> int:
+    """Set ``hit``'s escrow to what ``escrow_cents`` says, moving the difference unchecked; return
+    the cents moved into escrow (negative when released).
+
+    Only for upgrading rows written before this ledger (migration 0007). Earlier versions held by
+    another rule (a retype to a cheaper type lowered the hold of accepted and submitted work), so
+    an old HIT may hold less than its slots may still cost. Left so, the next transition of that
+    HIT (a worker's submit, an auto-approval) would have to reserve the difference and could be
+    refused; instead the difference is moved once, at upgrade, even if the available balance then
+    goes below zero: that is the debt the earlier rule hid, and new holds are refused until it is
+    covered.
+    """
+    if hit.status == "Disposed":
+        return 0
+    hit_type = repo.hit_type(hit.hit_type_id)
+    assert hit_type is not None
+    needed = escrow_cents(hit, hit_type, repo.slot_count(hit.hit_id), repo.unpaid_assignments(hit.hit_id))
+    difference = needed - repo.held_cents(hit.hit_id)
+    if difference > 0:
+        _move(repo, hit.customer_id, difference, "available", "held", "escrow_restated", hit.hit_id, hit.hit_id, now)
+    elif difference < 0:
+        _move(repo, hit.customer_id, -difference, "held", "available", "escrow_restated", hit.hit_id, hit.hit_id, now)
+    return difference
+
+
 def pay(
     repo: Repository,
     hit: HIT,

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from openturk.clock import Clock
-from openturk.errors import WorkerError
+from openturk.errors import OpenTurkError, WorkerError
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access
@@ -48,6 +48,10 @@ class WorkerAPI:
                 return JSONResponse(await handler(request))
             except WorkerError as error:
                 return JSONResponse(error.body(), status_code=error.status)
+            except OpenTurkError as error:
+                # A rule of the requester's side refused the action (e.g. an escrow that cannot be
+                # covered): a 4xx naming it, never a 500.
+                return JSONResponse({"Error": type(error).__name__, "Message": error.message}, error.status)
 
         return endpoint
 
@@ -122,6 +126,8 @@ class WorkerAPI:
             worker_id = access.worker_of(request.scope)
             await run_in_threadpool(actions.submit, self.db, self.clock, worker_id, assignment_id, fields)
         except WorkerError as error:
+            return HTMLResponse(_page("Not submitted", error.message), status_code=error.status)
+        except OpenTurkError as error:
             return HTMLResponse(_page("Not submitted", error.message), status_code=error.status)
         return HTMLResponse(_page("Submitted", f"Assignment {escape(assignment_id)} was submitted. Thank you."))
 

@@ -54,3 +54,38 @@ def test_ledger_rows_from_before_0005_name_their_accounts(tmp_path: Path) -> Non
         ]
     finally:
         db.dispose()
+
+
+def test_0007_restates_escrow_held_by_the_older_rule(tmp_path: Path) -> None:
+    """A HIT that holds less than its slots may cost (an older version's cheaper retype) is
+    restated once at upgrade, so no later worker action or timer has to reserve money."""
+    from openturk import ledger
+    from openturk.store.repository import Repository
+    from tests.support.world import World
+
+    world = World(tmp_path / "store.db")
+    hit_id = world.create_hit(Reward="1.00", MaxAssignments=2)
+    assignment_id = world.accept(hit_id)
+    with world.db.write() as conn:
+        # What an older version could leave: 2 slots at $1.20 should be held, only $0.40 is.
+        conn.execute(text("UPDATE hits SET held_cents = 40 WHERE hit_id = :h"), {"h": hit_id})
+        conn.execute(text("UPDATE requesters SET on_hold_cents = 40, balance_cents = 40"))
+    config = Config()
+    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+    try:
+        with world.db.engine.connect() as conn:
+            config.attributes["connection"] = conn
+            command.stamp(config, "0006")
+            command.upgrade(config, "head")
+            conn.commit()
+        with world.db.read() as conn:
+            repo = Repository(conn)
+            assert repo.held_cents(hit_id) == 240
+            available = ledger.balances(repo, world.ctx.customer_id)
+            assert (available.available_cents, available.on_hold_cents) == (-200, 240)
+            kinds = conn.execute(text("SELECT kind, amount_cents FROM ledger WHERE kind = 'escrow_restated'")).all()
+            assert [tuple(k) for k in kinds] == [("escrow_restated", 200)]
+        # The worker's submit no longer needs to reserve anything, so it is not refused.
+        world.submit(assignment_id)
+    finally:
+        world.db.dispose()

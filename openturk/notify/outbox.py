@@ -129,6 +129,27 @@ def _outgoing(row: Any) -> Outgoing:
     )
 
 
+def _next_in_its_fifo_line() -> Any:
+    """A FIFO destination's messages go out one at a time, oldest first, across every dispatcher.
+
+    ``MessageGroupId`` = HITId orders a HIT's messages by their arrival at SQS/SNS, so a message is
+    claimed only when no older one to the same destination is still undelivered: in flight at any
+    dispatcher, lapsed (it is claimed first) or waiting for its retry. Dead-lettered messages do
+    not hold the line. Standard queues and topics are not ordered and skip the check.
+    """
+    older = messages.alias("older")
+    waiting_before = (
+        select(older.c.message_id)
+        .where(
+            older.c.destination == messages.c.destination,
+            older.c.message_id < messages.c.message_id,
+            older.c.state.in_(("pending", "sending")),
+        )
+        .exists()
+    )
+    return or_(messages.c.destination.not_like("%.fifo"), ~waiting_before)
+
+
 def claim(
     conn: Connection, owner: str, now: int, lease_ms: int, limit: int, busy: Collection[str] = ()
 ) -> list[Outgoing]:
@@ -141,7 +162,7 @@ def claim(
         and_(messages.c.state == "pending", messages.c.next_attempt_at <= now),
         and_(messages.c.state == "sending", messages.c.lease_until < now),
     )
-    query = select(messages).where(due)
+    query = select(messages).where(due, _next_in_its_fifo_line())
     if busy:
         query = query.where(messages.c.destination.not_in(list(busy)))
     rows = conn.execute(

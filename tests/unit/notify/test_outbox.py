@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from openturk.notify import outbox
+from openturk.notify.retry import RetryPolicy
 from openturk.store.database import Database
 from openturk.store.schema import events, messages
 from openturk.store.schema import outbox as outbox_rows
@@ -107,3 +108,29 @@ def test_a_renewed_lease_is_not_taken_over_and_only_its_owner_renews(db: Databas
         assert outbox.claim(conn, "other", NOW + 2000, 1000, 10) == []  # past the first lease, within the renewal
         [taken] = outbox.claim(conn, "other", NOW + 3001, 1000, 10)  # renewals stopped: the lease lapsed
     assert taken.message_id == mine.message_id
+
+
+def test_a_fifo_destinations_messages_go_out_one_at_a_time_across_dispatchers(db: Database) -> None:
+    """Per-HIT order on a FIFO queue holds with several dispatchers: a message is claimed only when
+    no older one to that destination is in flight anywhere or waiting for its retry."""
+    for _ in range(3):
+        queue_events(db, FIFO_QUEUE, ["H1"])
+        with db.write() as conn:
+            outbox.form_messages(conn, NOW)
+    with db.write() as conn:
+        [first] = outbox.claim(conn, "a", NOW, 1000, 10)
+        assert outbox.claim(conn, "b", NOW, 1000, 10) == []  # the second waits for the first, at any dispatcher
+        outbox.finish(conn, "a", [outbox.Result(first.message_id, "throttled", NOW, 5)], RetryPolicy(), NOW)
+        assert outbox.claim(conn, "b", NOW, 1000, 10) == []  # nor does it overtake the first's retry
+    later = NOW + 3_600_000
+    with db.write() as conn:
+        [retried] = outbox.claim(conn, "b", later, 1000, 10)
+        assert retried.message_id == first.message_id
+        outbox.finish(conn, "b", [outbox.Result(retried.message_id, None, later, 5)], RetryPolicy(), later)
+        [second] = outbox.claim(conn, "a", later, 1000, 10)
+        assert second.message_id > first.message_id
+    # A standard queue is not held in line.
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, later)
+        assert [m.destination for m in outbox.claim(conn, "c", later, 1000, 10)] == [QUEUE]

@@ -27,9 +27,10 @@ Handled once: a made-up event has the same de-duplication key as the real one (`
 runs it once whichever comes first — the sweeper's event or a late real notification — and once
 even if two sweepers race; once handled it is observed, so the next sweep does not make it again.
 Its EventDocId (``reconcile:AssignmentSubmitted:<id>``, ``reconcile:HITReviewable:<HITId>:<epoch s>``)
-only names it in logs. Limit: a HIT that became Reviewable by expiring is stamped with its
-Expiration, while the server stamps the real HITReviewable when its timer ran (or the last
-assignment was returned), so those two may both run. A handler that fails is retried at the next
+only names it in logs. A HIT that became Reviewable by expiring is stamped with its Expiration,
+as openturk stamps the real HITReviewable. Limit: a HIT whose last assignment in progress was
+returned or abandoned after the Expiration becomes Reviewable at that later moment, which the
+sweeper cannot see, so those two may both run. A handler that fails is retried at the next
 sweep. A gap must persist ``grace_s`` (by this machine's monotonic clock) before it is repaired, so
 a notification still in flight is not doubled.
 

@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     workers = sub.add_parser("workers", help="manage worker identities").add_subparsers(dest="action", required=True)
     create_worker = workers.add_parser("create", help="create a worker and print its bearer token")
     create_worker.add_argument("name")
+    create_worker.add_argument("--email", help="where NotifyWorkers messages are also emailed")
     _db_option(create_worker)
     policy_cli.register(sub)
     route_cli.register(sub)
@@ -394,7 +395,7 @@ def layouts_command(args: argparse.Namespace) -> int:
 def workers_create(args: argparse.Namespace) -> int:
     from openturk.requester.account import create_worker
 
-    worker_id, token = create_worker(_migrated(args.db), args.name, SystemClock().now_ms())
+    worker_id, token = create_worker(_migrated(args.db), args.name, SystemClock().now_ms(), email=args.email)
     console.print(f"WorkerId {worker_id}")
     console.print(f"Token    {token}")
     return 0

@@ -16,6 +16,7 @@ from openturk.requester.context import Context
 from openturk.requester.hits import owned_hit
 from openturk.store.database import Database
 from openturk.store.repository import Repository
+from openturk.store.workers import WorkerRepository
 
 
 def create_requester(
@@ -59,11 +60,14 @@ def requester_for_open_key(db: Database, access_key_id: str, now: int, starting_
         return found[0]
 
 
-def create_worker(db: Database, name: str, now: int) -> tuple[str, str]:
-    """A worker identity and its bearer token (only the token's hash is stored)."""
+def create_worker(db: Database, name: str, now: int, email: str | None = None) -> tuple[str, str]:
+    """A worker identity and its bearer token (only the token's hash is stored); ``email`` is where
+    NotifyWorkers messages are also sent."""
     worker_id, token = ids.worker_id(), ids.secret_access_key()
     with db.write() as conn:
         Repository(conn).insert_worker(worker_id, name, token_hash(token), now)
+        if email is not None:
+            WorkerRepository(conn).set_email(worker_id, email)
     return worker_id, token
 
 

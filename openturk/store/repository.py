@@ -32,6 +32,7 @@ from openturk.store.schema import (
     request_tokens,
     requesters,
     timer_failures,
+    worker_blocks,
     workers,
 )
 
@@ -486,11 +487,17 @@ class Repository:
         return approved, approved + int(rows.get("Rejected", 0))
 
     def open_hits_for_worker(self, worker_id: str, now: int, limit: int) -> list[HIT]:
-        """Assignable, unexpired HITs the worker has never accepted, newest first."""
+        """Assignable, unexpired HITs the worker has never accepted, of requesters not blocking it, newest first."""
         mine = select(assignments.c.hit_id).where(assignments.c.worker_id == worker_id)
+        blocking = select(worker_blocks.c.customer_id).where(worker_blocks.c.worker_id == worker_id)
         query = (
             select(hits)
-            .where(hits.c.status == "Assignable", hits.c.expiration > now, hits.c.hit_id.not_in(mine))
+            .where(
+                hits.c.status == "Assignable",
+                hits.c.expiration > now,
+                hits.c.hit_id.not_in(mine),
+                hits.c.customer_id.not_in(blocking),  # a blocked worker sees nothing of that requester
+            )
             .order_by(hits.c.creation_time.desc(), hits.c.hit_id)
             .limit(limit)
         )

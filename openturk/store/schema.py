@@ -80,6 +80,7 @@ workers = Table(
     Column("name", String(255)),
     Column("token_hash", String(128), unique=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("email", String(254)),
 )
 
 hit_types = Table(
@@ -300,4 +301,31 @@ delivery_attempts = Table(
     Column("error", Text),
     Column("dispatcher", String(64), nullable=False),
     Index("ix_attempts_message", "message_id", "attempt_id"),
+)
+
+
+# A requester's block of a worker: the worker sees nothing of that requester (CreateWorkerBlock).
+worker_blocks = Table(
+    "worker_blocks",
+    metadata,
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), primary_key=True),
+    Column("worker_id", ID, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_worker_blocks_worker", "worker_id"),
+)
+
+# NotifyWorkers messages: the durable inbox the worker API lists; email is sent from these rows.
+worker_messages = Table(
+    "worker_messages",
+    metadata,
+    Column("message_id", Integer, primary_key=True, autoincrement=True),
+    Column("worker_id", ID, nullable=False),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message_text", Text, nullable=False),
+    Column("sent_time", BigInteger, nullable=False),
+    Column("emailed_at", BigInteger),
+    Column("email_error", Text),
+    Index("ix_worker_messages_worker", "worker_id", "message_id"),
 )

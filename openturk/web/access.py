@@ -52,6 +52,7 @@ OWNERS: Mapping[str, Owner] = {
     "/api/clock/advance": "admin",
     "/api/worker/hits": "worker",
     "/api/worker/hits/{hit_id}/accept": "worker",
+    "/api/worker/messages": "worker",
     "/api/worker/assignments/{assignment_id}/submit": "worker",
     "/api/worker/assignments/{assignment_id}/return": "worker",
     "/mturk/externalSubmit": "worker",

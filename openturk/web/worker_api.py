@@ -37,6 +37,7 @@ class WorkerAPI:
         return [
             Route("/api/worker/hits", self._json(self.list_hits), methods=["GET"]),
             Route("/api/worker/hits/{hit_id}/accept", self._json(self.accept), methods=["POST"]),
+            Route("/api/worker/messages", self._json(self.list_messages), methods=["GET"]),
             Route("/api/worker/assignments/{assignment_id}/submit", self._json(self.submit), methods=["POST"]),
             Route("/api/worker/assignments/{assignment_id}/return", self._json(self.return_), methods=["POST"]),
             Route("/mturk/externalSubmit", self.external_submit, methods=["POST"]),
@@ -79,6 +80,11 @@ class WorkerAPI:
         worker_id = self._worker(request, request.query_params.get("WorkerId"))
         hits = await run_in_threadpool(actions.available_hits, self.db, self.clock, worker_id)
         return {"HITs": hits, "NumResults": len(hits)}
+
+    async def list_messages(self, request: Request) -> Any:
+        worker_id = self._worker(request, request.query_params.get("WorkerId"))
+        found = await run_in_threadpool(actions.messages, self.db, worker_id)
+        return {"Messages": found, "NumResults": len(found)}
 
     async def accept(self, request: Request) -> Any:
         body = await self._body(request)

@@ -17,6 +17,7 @@ from openturk.domain.model import HIT, Assignment, HITType
 from openturk.errors import WorkerError
 from openturk.store.database import Database
 from openturk.store.repository import Repository
+from openturk.store.workers import WorkerRepository
 
 WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}$")
 # Form fields MTurk reserved on /mturk/externalSubmit: never stored as answers.
@@ -83,7 +84,8 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
         repo = Repository(conn)
         now = clock.now_ms()
         hit = expiry.locked_hit(repo, hit_id, now)
-        if hit is None:
+        if hit is None or WorkerRepository(conn).is_blocked(hit.customer_id, worker_id):
+            # A blocked worker learns nothing: the answer of a HIT that does not exist.
             raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
         hit_type = repo.hit_type(hit.hit_type_id)
         assert hit_type is not None
@@ -162,3 +164,19 @@ def return_assignment(db: Database, clock: Clock, worker_id: str, assignment_id:
         hit, released, events = lifecycle.release(hit, repo.slot_count(hit.hit_id), assignment, "return", now)
         repo.save_assignment(released)
         transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+
+
+def messages(db: Database, worker_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The worker's NotifyWorkers inbox, newest first."""
+    with db.read() as conn:
+        rows = WorkerRepository(conn).inbox(worker_id, limit)
+    return [
+        {
+            "MessageId": str(row.message_id),
+            "RequesterId": row.customer_id,
+            "Subject": row.subject,
+            "MessageText": row.message_text,
+            "SentTime": row.sent_time / 1000,
+        }
+        for row in rows
+    ]

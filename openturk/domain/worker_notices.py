@@ -1,0 +1,58 @@
+"""Pure rules of worker blocks and NotifyWorkers (no I/O).
+
+Limits are MTurk's: a block's Reason is required (≤100,000 characters); NotifyWorkers takes 1–100
+WorkerIds, a Subject ≤200 and a MessageText ≤4,096 characters, and reaches only workers who did
+work for the caller. Every other named worker comes back as a failure status, and the call succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from openturk.errors import InvalidParameterValue, ParameterOutOfRange
+
+MAX_REASON = 100_000
+MAX_SUBJECT = 200
+MAX_MESSAGE_TEXT = 4_096
+MAX_WORKER_IDS = 100
+NOT_WORKED = "HardFailure"
+
+
+def check_reason(reason: str, required: bool) -> None:
+    if required and not reason.strip():
+        raise InvalidParameterValue("Value for Reason must not be empty.")
+    if len(reason) > MAX_REASON:
+        raise ParameterOutOfRange(f"Value for Reason must have at most {MAX_REASON} characters.")
+
+
+@dataclass(frozen=True)
+class Notice:
+    subject: str
+    text: str
+    worker_ids: tuple[str, ...]  # distinct, in the order given
+
+
+def notice(subject: str, text: str, worker_ids: Sequence[str]) -> Notice:
+    """The validated message; raises a RequestError naming the field."""
+    if not subject.strip():
+        raise InvalidParameterValue("Value for Subject must not be empty.")
+    if len(subject) > MAX_SUBJECT:
+        raise ParameterOutOfRange(f"Value for Subject must have at most {MAX_SUBJECT} characters.")
+    if not text.strip():
+        raise InvalidParameterValue("Value for MessageText must not be empty.")
+    if len(text) > MAX_MESSAGE_TEXT:
+        raise ParameterOutOfRange(f"Value for MessageText must have at most {MAX_MESSAGE_TEXT} characters.")
+    if not 1 <= len(worker_ids) <= MAX_WORKER_IDS:
+        raise ParameterOutOfRange(f"Value for WorkerIds must have between 1 and {MAX_WORKER_IDS} members.")
+    return Notice(subject, text, tuple(dict.fromkeys(worker_ids)))
+
+
+def failure(worker_id: str) -> dict[str, str]:
+    """The failure status of a worker who has done no work for the caller."""
+    return {
+        "NotifyWorkersFailureCode": NOT_WORKED,
+        "NotifyWorkersFailureMessage": f"Cannot send a notification to worker {worker_id}: "
+        "the worker has not submitted work for you.",
+        "WorkerId": worker_id,
+    }

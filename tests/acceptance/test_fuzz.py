@@ -153,6 +153,8 @@ def fuzz() -> Iterator[Fuzz]:
             mturk.send_bonus(WorkerId=assignments[0][1], AssignmentId=assignments[0][0], BonusAmount=amount,
                              Reason="good work")
         mturk.update_hit_review_status(HITId=reviewable[2])
+        for blocked in ("ABLOCKEDFUZZ01", "ABLOCKEDFUZZ02"):
+            mturk.create_worker_block(WorkerId=blocked, Reason="fuzz")
         foreign = other.create_hit(**params)["HIT"]
         (foreign_assignment, _), = _submitted_by(server, foreign["HITId"], 1)
         next_tokens = {
@@ -160,6 +162,7 @@ def fuzz() -> Iterator[Fuzz]:
             "ListReviewableHITs": mturk.list_reviewable_hits(MaxResults=1)["NextToken"],
             "ListAssignmentsForHIT": mturk.list_assignments_for_hit(HITId=open_hit["HITId"], MaxResults=1)["NextToken"],
             "ListBonusPayments": mturk.list_bonus_payments(HITId=open_hit["HITId"], MaxResults=1)["NextToken"],
+            "ListWorkerBlocks": mturk.list_worker_blocks(MaxResults=1)["NextToken"],
         }
         yield Fuzz(
             server=server, http=http, hits=[open_hit["HITId"], *reviewable, external],
@@ -306,6 +309,10 @@ DOMAIN_EDGES: dict[str, list[Any]] = {
     "AutoApprovalDelayInSeconds": [0, 2_592_000, 2_592_001, -1],
     "AssignmentDurationInSeconds": [29, 30, 31_536_000, 31_536_001],
     "LifetimeInSeconds": [29, 31_536_000, 31_536_001, -1],
+    "Subject": ["", " ", "s" * 200, "s" * 201],
+    "MessageText": ["", "\t", "m" * 4096, "m" * 4097],
+    "WorkerIds": [[], ["ABLOCKEDFUZZ01"] * 100, ["ABLOCKEDFUZZ01"] * 101, ["ABLOCKEDFUZZ01", "not-a-worker"]],
+    "Reason": ["", " ", "r" * 100_000, "r" * 100_001],
 }
 
 
@@ -391,7 +398,7 @@ def _token(payload: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode("ascii").rstrip("=")
 
 
-LIST_OPERATIONS = ["ListHITs", "ListReviewableHITs", "ListAssignmentsForHIT", "ListBonusPayments"]
+LIST_OPERATIONS = ["ListHITs", "ListReviewableHITs", "ListAssignmentsForHIT", "ListBonusPayments", "ListWorkerBlocks"]
 # Tokens in openturk's own format (base64 JSON naming an operation and a sort key) with any key,
 # tokens of other shapes, and garbage: a client may send any string back.
 FORGED_TOKENS = st.one_of(
@@ -462,6 +469,10 @@ def valid_request(draw: st.DrawFn, fuzz: Fuzz, operations: list[str] = OPERATION
         "UpdateExpirationForHIT": {"HITId": hit, "ExpireAt": int(time.time()) + LIFETIME_S},
         "UpdateHITReviewStatus": {"HITId": hit, "Revert": draw(st.booleans())},
         "UpdateHITTypeOfHIT": {"HITId": hit, "HITTypeId": hit_type},
+        "CreateWorkerBlock": {"WorkerId": worker_id, "Reason": "Spam answers"},
+        "DeleteWorkerBlock": {"WorkerId": worker_id, "Reason": "Appealed"},
+        "ListWorkerBlocks": page,
+        "NotifyWorkers": {"Subject": "More work", "MessageText": "New HITs tomorrow.", "WorkerIds": [worker_id]},
     }
     params = by_operation.get(operation, {})  # an operation newer than this table starts empty
     members = input_shape(operation).members
@@ -578,7 +589,7 @@ def test_valid_requests_with_one_field_mutated(fuzz: Fuzz, data: st.DataObject) 
 WRITES = [op for op in OPERATIONS if op in (
     "ApproveAssignment", "CreateAdditionalAssignmentsForHIT", "CreateHIT", "CreateHITType", "CreateHITWithHITType",
     "DeleteHIT", "RejectAssignment", "SendBonus", "UpdateExpirationForHIT", "UpdateHITReviewStatus",
-    "UpdateHITTypeOfHIT")]
+    "UpdateHITTypeOfHIT", "CreateWorkerBlock", "DeleteWorkerBlock", "NotifyWorkers")]
 
 
 @settings(FUZZ, max_examples=200)

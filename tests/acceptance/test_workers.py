@@ -167,3 +167,19 @@ def test_failed_email_keeps_the_inbox_message(server_without_smtp: ServerProcess
         ).fetchone()
     assert emailed_at is None and error
     assert "NotifyWorkers email" in server.log()
+
+
+def test_inbox_is_the_token_holders_own_under_sigv4() -> None:
+    with ServerProcess(auth="sigv4", virtual_clock=False) as server:
+        keys = cli_keys(server.db_url, "requesters", "create", "lab")
+        mturk = server.client(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
+        created = cli_keys(server.db_url, "workers", "create", "bob")
+        bob = Worker(server.base_url, created["WorkerId"], token=created["Token"])
+        bob.do(mturk.create_hit(**hit_params())["HIT"]["HITId"])
+        mturk.notify_workers(Subject="Hi Bob", MessageText="Thanks.", WorkerIds=[bob.worker_id])
+        assert [m["Subject"] for m in _messages(bob)] == ["Hi Bob"]
+        anonymous = Worker(server.base_url, bob.worker_id)
+        assert anonymous.http.get("/api/worker/messages", params={"WorkerId": bob.worker_id}).status_code == 401
+        impostor = Worker(server.base_url, "AIMPOSTOR00001", token=created["Token"])
+        peek = impostor.http.get("/api/worker/messages", params={"WorkerId": "AIMPOSTOR00001"})
+        assert peek.status_code == 403

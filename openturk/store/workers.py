@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from openturk.store.schema import assignments, hits, worker_blocks, worker_messages, workers
 
@@ -28,18 +29,20 @@ class WorkerRepository:
 
     # -- blocks -------------------------------------------------------------------------------------
     def block(self, customer_id: str, worker_id: str, reason: str, now: int) -> None:
-        """Create the block, or replace the Reason of an existing one."""
-        changed = self.conn.execute(
-            update(worker_blocks)
-            .where(worker_blocks.c.customer_id == customer_id, worker_blocks.c.worker_id == worker_id)
-            .values(reason=reason)
-        ).rowcount
-        if not changed:
-            self.conn.execute(
-                insert(worker_blocks).values(
-                    customer_id=customer_id, worker_id=worker_id, reason=reason, created_at=now
+        """Create the block, or replace the Reason of an existing one (also when a concurrent call
+        created it first: the insert runs in a savepoint)."""
+        mine = (worker_blocks.c.customer_id == customer_id, worker_blocks.c.worker_id == worker_id)
+        if self.conn.execute(update(worker_blocks).where(*mine).values(reason=reason)).rowcount:
+            return
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(worker_blocks).values(
+                        customer_id=customer_id, worker_id=worker_id, reason=reason, created_at=now
+                    )
                 )
-            )
+        except IntegrityError:
+            self.conn.execute(update(worker_blocks).where(*mine).values(reason=reason))
 
     def unblock(self, customer_id: str, worker_id: str) -> None:
         self.conn.execute(

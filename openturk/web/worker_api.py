@@ -25,6 +25,7 @@ from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access
 from openturk.workers import actions
+from openturk.workers import qualifications as worker_qualifications
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -39,6 +40,11 @@ class WorkerAPI:
             Route("/api/worker/hits/{hit_id}/accept", self._json(self.accept), methods=["POST"]),
             Route("/api/worker/assignments/{assignment_id}/submit", self._json(self.submit), methods=["POST"]),
             Route("/api/worker/assignments/{assignment_id}/return", self._json(self.return_), methods=["POST"]),
+            Route(
+                "/api/worker/qualifications/{qualification_type_id}/request",
+                self._json(self.request_qualification),
+                methods=["POST"],
+            ),
             Route("/mturk/externalSubmit", self.external_submit, methods=["POST"]),
         ]
 
@@ -104,6 +110,22 @@ class WorkerAPI:
         assignment_id = request.path_params["assignment_id"]
         await run_in_threadpool(actions.return_assignment, self.db, self.clock, worker_id, assignment_id)
         return {"AssignmentId": assignment_id, "AssignmentStatus": "Returned"}
+
+    async def request_qualification(self, request: Request) -> Any:
+        body = await self._body(request)
+        worker_id = self._worker(request, body.get("WorkerId"))
+        answer = body.get("Answer")
+        if answer is not None and not isinstance(answer, str):
+            raise WorkerError(400, "InvalidAnswer", "Answer must be a QuestionFormAnswers document (a string).")
+        type_id = request.path_params["qualification_type_id"]
+        requested = await run_in_threadpool(
+            worker_qualifications.request, self.db, self.clock, worker_id, type_id, answer
+        )
+        return {
+            "QualificationTypeId": type_id,
+            "QualificationRequestId": requested.qualification_request_id,
+            "Status": requested.status,
+        }
 
     async def external_submit(self, request: Request) -> Response:
         """MTurk's form target: every non-reserved field becomes a FreeText answer, in order.

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openturk.domain import questions
+from openturk.domain import answer_keys, questions
 from openturk.errors import (
     InvalidParameterValue,
     InvalidQualificationTypeState,
@@ -216,8 +216,8 @@ def check_test(
 ) -> None:
     """CreateQualificationType's and UpdateQualificationType's rules for Test, AnswerKey and AutoGranted.
 
-    Raises ``InvalidParameterValue`` naming the field; a Test that is not a QuestionForm raises
-    ``XMLParseError``.
+    Raises ``InvalidParameterValue`` naming the field; a Test that is not a QuestionForm, or an
+    AnswerKey that is not MTurk's AnswerKey document, raises ``XMLParseError``.
     """
     if test is not None:
         if test_duration_s is None:
@@ -228,8 +228,8 @@ def check_test(
             raise InvalidParameterValue("Test must be a QuestionForm document.")
     elif answer_key is not None:
         raise InvalidParameterValue("AnswerKey needs a Test.")
-    if answer_key is not None and not answer_key.strip():
-        raise InvalidParameterValue("AnswerKey must not be empty.")
+    if answer_key is not None:
+        answer_keys.parse(answer_key)
 
 
 def check_text(name: str | None, description: str | None, keywords: str | None) -> None:

@@ -114,17 +114,23 @@ class WorkerAPI:
     async def request_qualification(self, request: Request) -> Any:
         body = await self._body(request)
         worker_id = self._worker(request, body.get("WorkerId"))
-        answer = body.get("Answer")
-        if answer is not None and not isinstance(answer, str):
-            raise WorkerError(400, "InvalidAnswer", "Answer must be a QuestionFormAnswers document (a string).")
+        test_answers = body.get("Answers")
+        if test_answers is not None and not isinstance(test_answers, dict):
+            raise WorkerError(400, "InvalidAnswer", "Answers must be an object of QuestionIdentifier to value.")
         type_id = request.path_params["qualification_type_id"]
         requested = await run_in_threadpool(
-            worker_qualifications.request, self.db, self.clock, worker_id, type_id, answer
+            worker_qualifications.request,
+            self.db,
+            self.clock,
+            worker_id,
+            type_id,
+            None if test_answers is None else list(test_answers.items()),
         )
         return {
             "QualificationTypeId": type_id,
             "QualificationRequestId": requested.qualification_request_id,
             "Status": requested.status,
+            "IntegerValue": requested.integer_value,
         }
 
     async def external_submit(self, request: Request) -> Response:

@@ -345,12 +345,15 @@ def test_auto_granted_and_tested_requests(server: ServerProcess, mturk: Any) -> 
     assert granted["Status"] == "Granted" and granted["QualificationRequestId"] is None
     score = mturk.get_qualification_score(QualificationTypeId=auto, WorkerId=worker.worker_id)["Qualification"]
     assert score["IntegerValue"] == 3
+    # A Test without an AnswerKey: the answers wait, Pending, for the requester.
     tested = _create(mturk, Test=QUESTION_FORM, TestDurationInSeconds=60)["QualificationTypeId"]
-    assert _request(worker, tested).json()["Error"] == "TestAnswerRequired"
-    answer = "<QuestionFormAnswers/>"
-    assert _request(worker, tested, Answer=answer).json()["Status"] == "Pending"
+    assert _request(worker, tested).json()["Error"] == "TestAnswersRequired"
+    assert _request(worker, tested, Answers={"q1": 5}).json()["Error"] == "InvalidAnswer"
+    assert mturk.list_qualification_requests(QualificationTypeId=tested)["NumResults"] == 0
+    assert _request(worker, tested, Answers={"q1": "four"}).json()["Status"] == "Pending"
     listed = mturk.list_qualification_requests(QualificationTypeId=tested)["QualificationRequests"]
-    assert listed[0]["Answer"] == answer and listed[0]["Test"] == QUESTION_FORM
+    assert "<QuestionIdentifier>q1</QuestionIdentifier><FreeText>four</FreeText>" in listed[0]["Answer"]
+    assert listed[0]["Test"] == QUESTION_FORM
     # No IntegerValue: AutoGrantedValue, else 1.
     mturk.accept_qualification_request(QualificationRequestId=listed[0]["QualificationRequestId"])
     assert (
@@ -361,6 +364,76 @@ def test_auto_granted_and_tested_requests(server: ServerProcess, mturk: Any) -> 
     )
     inactive = _create(mturk, QualificationTypeStatus="Inactive")["QualificationTypeId"]
     assert _request(worker, inactive).status_code == 409
+
+
+def _key(mapping: str = "") -> str:
+    options = "".join(
+        f"<Question><QuestionIdentifier>{q}</QuestionIdentifier>"
+        f"<AnswerOption><SelectionIdentifier>{right}</SelectionIdentifier><AnswerScore>2</AnswerScore></AnswerOption>"
+        "<AnswerOption><SelectionIdentifier>a</SelectionIdentifier><SelectionIdentifier>b</SelectionIdentifier>"
+        "<AnswerScore>1</AnswerScore></AnswerOption><DefaultScore>0</DefaultScore></Question>"
+        for q, right in (("q1", "4"), ("q2", "yes"))
+    )
+    return ANSWER_KEY.split("<Question>")[0] + options + mapping + "</AnswerKey>"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "answers", "value"),
+    [
+        ("", {"q1": "4", "q2": "yes"}, 4),
+        ("", {"q1": "4", "q2": "no"}, 2),
+        ("", {"q1": ["b", "a"], "q2": {"SelectionIdentifiers": ["yes"]}}, 3),
+        ("", {}, 0),
+        (
+            "<QualificationValueMapping><PercentageMapping><MaximumSummedScore>4</MaximumSummedScore>"
+            "</PercentageMapping></QualificationValueMapping>",
+            {"q1": "4", "q2": ["a", "b"]},
+            75,
+        ),
+        (
+            "<QualificationValueMapping><ScaleMapping><SummedScoreMultiplier>10</SummedScoreMultiplier>"
+            "</ScaleMapping></QualificationValueMapping>",
+            {"q1": "4"},
+            20,
+        ),
+        (
+            "<QualificationValueMapping><RangeMapping><SummedScoreRange><InclusiveLowerBound>3</InclusiveLowerBound>"
+            "<InclusiveUpperBound>4</InclusiveUpperBound><QualificationValue>100</QualificationValue>"
+            "</SummedScoreRange><OutOfRangeQualificationValue>7</OutOfRangeQualificationValue></RangeMapping>"
+            "</QualificationValueMapping>",
+            {"q1": "4"},
+            7,
+        ),
+    ],
+)
+def test_tests_are_scored_against_the_answer_key(
+    server: ServerProcess, mturk: Any, mapping: str, answers: dict[str, Any], value: int
+) -> None:
+    type_id = _create(mturk, Test=QUESTION_FORM, AnswerKey=_key(mapping), TestDurationInSeconds=60)[
+        "QualificationTypeId"
+    ]
+    worker = new_worker(server)
+    taken = _request(worker, type_id, Answers=answers).json()
+    assert (taken["Status"], taken["IntegerValue"], taken["QualificationRequestId"]) == ("Granted", value, None)
+    score = mturk.get_qualification_score(QualificationTypeId=type_id, WorkerId=worker.worker_id)["Qualification"]
+    assert score["IntegerValue"] == value
+    assert mturk.list_qualification_requests(QualificationTypeId=type_id)["NumResults"] == 0
+
+
+def test_answer_key_must_be_an_answer_key(mturk: Any) -> None:
+    for key in ("<AnswerKey/>", _key().replace("<AnswerScore>2</AnswerScore>", "<AnswerScore>x</AnswerScore>")):
+        _raises(
+            mturk,
+            "AWS.MechanicalTurk.XMLParseError",
+            mturk.create_qualification_type,
+            Name=_name(),
+            Description="d",
+            QualificationTypeStatus="Active",
+            Test=QUESTION_FORM,
+            TestDurationInSeconds=60,
+            AnswerKey=key,
+        )
+    assert mturk.list_qualification_types(MustBeRequestable=False, MustBeOwnedByCaller=True)["NumResults"] == 0
 
 
 def _requirement(

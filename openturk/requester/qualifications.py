@@ -232,12 +232,8 @@ def update_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str,
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
         current = owned_type(repo, ctx, params["QualificationTypeId"])
-        if "RetryDelayInSeconds" not in params:
-            retry_delay = current.retry_delay_s
-        elif current.retry_delay_s is not None and params["RetryDelayInSeconds"] is None:
-            raise InvalidParameterValue("RetryDelayInSeconds cannot be removed once set.")
-        else:
-            retry_delay = params["RetryDelayInSeconds"]
+        # A retry delay can change but not be removed (retries stay allowed [M]): the wire has no way to unset it.
+        retry_delay = params.get("RetryDelayInSeconds", current.retry_delay_s)
         test = params.get("Test", current.test)
         # A new Test without an AnswerKey has no key [M].
         answer_key = params.get("AnswerKey", None if "Test" in params else current.answer_key)

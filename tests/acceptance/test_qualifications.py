@@ -72,8 +72,9 @@ def test_create_get_update_delete(mturk: Any) -> None:
     assert message.startswith("You have already created a QualificationType with this name.")
 
     updated = mturk.update_qualification_type(
-        QualificationTypeId=type_id, Description="New text", QualificationTypeStatus="Inactive"
+        QualificationTypeId=type_id, Description="New text", QualificationTypeStatus="Inactive", RetryDelayInSeconds=120
     )["QualificationType"]
+    assert updated["RetryDelayInSeconds"] == 120
     assert updated["Description"] == "New text" and updated["QualificationTypeStatus"] == "Inactive"
     assert updated["Name"] == created["Name"] and updated["IsRequestable"] is False
 

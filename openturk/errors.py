@@ -103,6 +103,30 @@ class QualificationTypeDoesNotExist(RequestError):
     turk_error_code = _code("QualificationTypeDoesNotExist")
 
 
+class InvalidQualificationTypeState(RequestError):
+    turk_error_code = _code("InvalidQualificationTypeState")
+
+
+class QualificationTypeAlreadyExists(RequestError):
+    turk_error_code = _code("QualificationTypeAlreadyExists")
+
+
+class QualificationDoesNotExist(RequestError):
+    turk_error_code = _code("QualificationDoesNotExist")
+
+
+class QualificationRequestDoesNotExist(RequestError):
+    turk_error_code = _code("QualificationRequestDoesNotExist")
+
+
+class InvalidQualificationState(RequestError):
+    turk_error_code = _code("InvalidQualificationState")
+
+
+class InvalidQualificationRequestState(RequestError):
+    turk_error_code = _code("InvalidQualificationRequestState")
+
+
 class PermissionDenied(RequestError):
     turk_error_code = _code("PermissionDenied")
 

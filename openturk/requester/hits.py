@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from openturk import expiry, transitions
@@ -21,6 +22,7 @@ from openturk.errors import (
 )
 from openturk.requester import idempotency, paging
 from openturk.requester.context import Context
+from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
 
 MIN_DURATION_S, MAX_DURATION_S = 30, 31_536_000
@@ -121,6 +123,13 @@ def _hit_type_from(params: dict[str, Any], ctx: Context) -> HITType:
     )
 
 
+def _check_requirement_types(conn: Connection, ctx: Context, requirements: list[dict[str, Any]]) -> None:
+    """Requirements name system types or the caller's own Active types (a deleted type's HIT types are
+    unusable, as MTurk deleted them)."""
+    custom = qualifications.custom_type_ids(requirements)
+    qualifications.check_types(requirements, QualificationRepository(conn).statuses(ctx.customer_id, custom))
+
+
 def _digest(hit_type: HITType) -> str:
     properties = [
         hit_type.title,
@@ -155,6 +164,7 @@ def _register_hit_type(repo: Repository, candidate: HITType, now: int) -> HITTyp
 def create_hit_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     candidate = _hit_type_from(params, ctx)
     with ctx.db.write() as conn:
+        _check_requirement_types(conn, ctx, candidate.qualification_requirements)
         hit_type = _register_hit_type(Repository(conn), candidate, ctx.clock.now_ms())
     return {"HITTypeId": hit_type.hit_type_id}
 
@@ -218,6 +228,7 @@ def _create(
         else:
             assert hit_type_id is not None
             hit_type = owned_hit_type(repo, ctx, hit_type_id)
+        _check_requirement_types(conn, ctx, hit_type.qualification_requirements)
         hit = HIT(
             hit_id=ids.entity_id(),
             customer_id=ctx.customer_id,

@@ -329,3 +329,58 @@ worker_messages = Table(
     Column("email_error", Text),
     Index("ix_worker_messages_worker", "worker_id", "message_id"),
 )
+
+# -- qualifications -----------------------------------------------------------------------------
+
+# Requesters' own qualification types. ``name_key`` is the name while the type is live and NULL once
+# it is disposed, so names are unique among a requester's live types and free again at once.
+qualification_types = Table(
+    "qualification_types",
+    metadata,
+    Column("qualification_type_id", ID, primary_key=True),
+    Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("name_key", String(255)),
+    Column("description", String(2000), nullable=False),
+    Column("keywords", String(1000)),
+    # Active | Inactive | Disposing (DeleteQualificationType)
+    Column("status", String(16), nullable=False),
+    Column("retry_delay_s", BigInteger),
+    Column("test", Text),
+    Column("answer_key", Text),
+    Column("test_duration_s", BigInteger),
+    Column("auto_granted", Boolean, nullable=False, default=False),
+    Column("auto_granted_value", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("customer_id", "name_key", name="uq_qualification_types_name"),
+    Index("ix_qualification_types_customer", "customer_id", "created_at", "qualification_type_id"),
+)
+
+# A worker's qualification of one type: granted (with its value) or revoked (kept, visible as Revoked).
+qualifications = Table(
+    "qualifications",
+    metadata,
+    Column("qualification_type_id", ID, ForeignKey("qualification_types.qualification_type_id"), primary_key=True),
+    Column("worker_id", ID, primary_key=True),
+    Column("integer_value", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # Granted | Revoked
+    Column("grant_time", BigInteger, nullable=False),
+    Column("reason", Text),
+    Index("ix_qualifications_worker", "worker_id", "status"),
+)
+
+qualification_requests = Table(
+    "qualification_requests",
+    metadata,
+    Column("qualification_request_id", ID, primary_key=True),
+    Column("qualification_type_id", ID, ForeignKey("qualification_types.qualification_type_id"), nullable=False),
+    Column("customer_id", ID, nullable=False),
+    Column("worker_id", ID, nullable=False),
+    Column("status", String(16), nullable=False),  # Pending | Approved | Rejected
+    Column("test", Text),
+    Column("answer", Text),
+    Column("submit_time", BigInteger, nullable=False),
+    Column("reason", Text),
+    Index("ix_qualification_requests_customer", "customer_id", "status", "submit_time"),
+    Index("ix_qualification_requests_worker", "qualification_type_id", "worker_id", "submit_time"),
+)

@@ -55,6 +55,7 @@ OWNERS: Mapping[str, Owner] = {
     "/api/worker/messages": "worker",
     "/api/worker/assignments/{assignment_id}/submit": "worker",
     "/api/worker/assignments/{assignment_id}/return": "worker",
+    "/api/worker/qualifications/{qualification_type_id}/request": "worker",
     "/mturk/externalSubmit": "worker",
 }
 

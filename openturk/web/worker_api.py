@@ -25,6 +25,7 @@ from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access
 from openturk.workers import actions
+from openturk.workers import qualifications as worker_qualifications
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -40,6 +41,11 @@ class WorkerAPI:
             Route("/api/worker/messages", self._json(self.list_messages), methods=["GET"]),
             Route("/api/worker/assignments/{assignment_id}/submit", self._json(self.submit), methods=["POST"]),
             Route("/api/worker/assignments/{assignment_id}/return", self._json(self.return_), methods=["POST"]),
+            Route(
+                "/api/worker/qualifications/{qualification_type_id}/request",
+                self._json(self.request_qualification),
+                methods=["POST"],
+            ),
             Route("/mturk/externalSubmit", self.external_submit, methods=["POST"]),
         ]
 
@@ -110,6 +116,28 @@ class WorkerAPI:
         assignment_id = request.path_params["assignment_id"]
         await run_in_threadpool(actions.return_assignment, self.db, self.clock, worker_id, assignment_id)
         return {"AssignmentId": assignment_id, "AssignmentStatus": "Returned"}
+
+    async def request_qualification(self, request: Request) -> Any:
+        body = await self._body(request)
+        worker_id = self._worker(request, body.get("WorkerId"))
+        test_answers = body.get("Answers")
+        if test_answers is not None and not isinstance(test_answers, dict):
+            raise WorkerError(400, "InvalidAnswer", "Answers must be an object of QuestionIdentifier to value.")
+        type_id = request.path_params["qualification_type_id"]
+        requested = await run_in_threadpool(
+            worker_qualifications.request,
+            self.db,
+            self.clock,
+            worker_id,
+            type_id,
+            None if test_answers is None else list(test_answers.items()),
+        )
+        return {
+            "QualificationTypeId": type_id,
+            "QualificationRequestId": requested.qualification_request_id,
+            "Status": requested.status,
+            "IntegerValue": requested.integer_value,
+        }
 
     async def external_submit(self, request: Request) -> Response:
         """MTurk's form target: every non-reserved field becomes a FreeText answer, in order.

@@ -6,7 +6,7 @@ Errors are ``WorkerError`` (a 4xx for the worker API), never a half-written stat
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from openturk.domain import answers, ids, lifecycle, money, qualifications
 from openturk.domain.model import HIT, Assignment, HITType
 from openturk.errors import WorkerError
 from openturk.store.database import Database
+from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
 from openturk.store.workers import WorkerRepository
 
@@ -38,9 +39,12 @@ class Accepted:
     deadline: int
 
 
-def _standing(repo: Repository, worker_id: str) -> qualifications.WorkerStanding:
+def _standing(repo: Repository, worker_id: str, hit_types: Iterable[HITType]) -> qualifications.WorkerStanding:
+    """The worker's system values and their grants of the requester types these HIT types require."""
     approved, decided = repo.worker_record(worker_id)
-    return qualifications.WorkerStanding(approved=approved, decided=decided)
+    custom = {type_id for t in hit_types for type_id in qualifications.custom_type_ids(t.qualification_requirements)}
+    granted = QualificationRepository(repo.conn).granted_values(worker_id, custom)
+    return qualifications.WorkerStanding(approved=approved, decided=decided, granted=granted)
 
 
 def _qualifies(hit_type: HITType, standing: qualifications.WorkerStanding, action: str) -> bool:
@@ -59,7 +63,7 @@ def available_hits(db: Database, clock: Clock, worker_id: str, limit: int = 100)
         hits = repo.open_hits_for_worker(worker_id, now, limit)
         types = repo.hit_types_by_id(hit.hit_type_id for hit in hits)
         counts = repo.slot_counts([hit.hit_id for hit in hits])
-        standing = _standing(repo, worker_id)
+        standing = _standing(repo, worker_id, types.values())
         return [
             {
                 "HITId": hit.hit_id,
@@ -96,7 +100,7 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
             raise WorkerError(410, "HITExpired", f"HIT {hit_id} has expired.")
         if hit.status != "Assignable" or counts.available(hit.max_assignments) == 0:
             raise WorkerError(409, "HITNotAssignable", f"HIT {hit_id} has no assignment available.")
-        if not _qualifies(hit_type, _standing(repo, worker_id), "Accept"):
+        if not _qualifies(hit_type, _standing(repo, worker_id, [hit_type]), "Accept"):
             raise WorkerError(
                 403, "DoesNotMeetRequirements", "You do not meet the qualification requirements of this HIT."
             )

@@ -87,3 +87,28 @@ def test_two_servers_never_oversell_a_slot(pg_servers: list[ServerProcess]) -> N
         0,
         "Unassignable",
     )
+
+
+def test_qualifications_on_postgres(pg_servers: list[ServerProcess]) -> None:
+    first, second = pg_servers
+    mturk = first.client("AKIDPOSTGRESQUAL")
+    name = f"PG Skill {uuid.uuid4().hex[:6]}"
+    type_id = mturk.create_qualification_type(
+        Name=name, Description="50% done", Keywords="Pg", QualificationTypeStatus="Active"
+    )["QualificationType"]["QualificationTypeId"]
+    with pytest.raises(mturk.exceptions.RequestError):
+        second.client("AKIDPOSTGRESQUAL").create_qualification_type(
+            Name=name, Description="again", QualificationTypeStatus="Active"
+        )
+    listed = mturk.list_qualification_types(MustBeRequestable=True, MustBeOwnedByCaller=True, Query="50%")
+    assert [t["QualificationTypeId"] for t in listed["QualificationTypes"]] == [type_id]
+    assert mturk.list_qualification_types(MustBeRequestable=True, Query="5_%")["NumResults"] == 0
+    hit_id = mturk.create_hit(
+        **hit_params(QualificationRequirements=[{"QualificationTypeId": type_id, "Comparator": "Exists"}])
+    )["HIT"]["HITId"]
+    worker = Worker(second.base_url, "A" + uuid.uuid4().hex[:13].upper())
+    assert worker.accept(hit_id).status_code == 403
+    mturk.associate_qualification_with_worker(QualificationTypeId=type_id, WorkerId=worker.worker_id)
+    assert worker.accept(hit_id).status_code == 200
+    mturk.delete_qualification_type(QualificationTypeId=type_id)
+    assert mturk.create_qualification_type(Name=name, Description="reused", QualificationTypeStatus="Active")

@@ -1,0 +1,398 @@
+"""Qualification types, workers' qualifications and qualification requests.
+
+Another requester's type answers like a missing one (DECISION, spec §2), except where MTurk let
+anyone read a type: GetQualificationType and ListQualificationTypes show every live type, without
+its AnswerKey unless the caller owns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from openturk.domain import ids
+from openturk.domain import qualifications as rules
+from openturk.domain.qualifications import Qualification, QualificationRequest, QualificationType
+from openturk.errors import (
+    InvalidParameterValue,
+    InvalidQualificationRequestState,
+    InvalidQualificationState,
+    InvalidQualificationTypeState,
+    PermissionDenied,
+    QualificationDoesNotExist,
+    QualificationRequestDoesNotExist,
+    QualificationTypeAlreadyExists,
+    QualificationTypeDoesNotExist,
+)
+from openturk.requester import paging
+from openturk.requester.context import Context
+from openturk.requester.hits import hits_to_wire
+from openturk.store.qualifications import QualificationRepository
+from openturk.store.repository import Repository
+
+DUPLICATE_NAME = "You have already created a QualificationType with this name."
+# MTurk's system types, readable by everyone (GetQualificationType, ListQualificationTypes with
+# MustBeRequestable false); none can be requested, granted or revoked through the API.
+SYSTEM_TYPES = {
+    rules.MASTERS: ("Masters", "Workers who have demonstrated excellence across a wide range of tasks."),
+    rules.MASTERS_SANDBOX: ("Masters (sandbox)", "Masters in the sandbox."),
+    rules.NUMBER_HITS_APPROVED: ("Worker_NumberHITsApproved", "The number of HITs a Worker has had approved."),
+    rules.LOCALE: ("Worker_Locale", "The location of the Worker, as a country and subdivision."),
+    rules.ADULT: ("Worker_Adult", "The Worker has agreed to see adult content (1) or not (0)."),
+    rules.PERCENT_APPROVED: (
+        "Worker_PercentAssignmentsApproved",
+        "The percentage of the Worker's decided assignments that were approved.",
+    ),
+}
+
+
+# -- wire shapes ---------------------------------------------------------------------------------
+def type_to_wire(qualification_type: QualificationType, caller: str) -> dict[str, Any]:
+    owned = qualification_type.customer_id == caller
+    return {
+        "QualificationTypeId": qualification_type.qualification_type_id,
+        "CreationTime": qualification_type.creation_time,
+        "Name": qualification_type.name,
+        "Description": qualification_type.description,
+        "Keywords": qualification_type.keywords,
+        "QualificationTypeStatus": qualification_type.status,
+        "Test": qualification_type.test,
+        "TestDurationInSeconds": qualification_type.test_duration_s,
+        "AnswerKey": qualification_type.answer_key if owned else None,
+        "RetryDelayInSeconds": qualification_type.retry_delay_s,
+        "IsRequestable": qualification_type.status == "Active",
+        "AutoGranted": qualification_type.auto_granted,
+        "AutoGrantedValue": qualification_type.auto_granted_value if qualification_type.auto_granted else None,
+    }
+
+
+def _system_to_wire(type_id: str) -> dict[str, Any]:
+    name, description = SYSTEM_TYPES[type_id]
+    return {
+        "QualificationTypeId": type_id,
+        "CreationTime": 0,
+        "Name": name,
+        "Description": description,
+        "Keywords": "",
+        "QualificationTypeStatus": "Active",
+        "IsRequestable": False,
+        "AutoGranted": False,
+    }
+
+
+def qualification_to_wire(qualification: Qualification) -> dict[str, Any]:
+    return {
+        "QualificationTypeId": qualification.qualification_type_id,
+        "WorkerId": qualification.worker_id,
+        "GrantTime": qualification.grant_time,
+        "IntegerValue": qualification.integer_value,
+        "Status": qualification.status,
+    }
+
+
+def request_to_wire(request: QualificationRequest) -> dict[str, Any]:
+    return {
+        "QualificationRequestId": request.qualification_request_id,
+        "QualificationTypeId": request.qualification_type_id,
+        "WorkerId": request.worker_id,
+        "Test": request.test,
+        "Answer": request.answer,
+        "SubmitTime": request.submit_time,
+    }
+
+
+# -- lookups -------------------------------------------------------------------------------------
+def owned_type(repo: QualificationRepository, ctx: Context, type_id: str, *, live: bool = True) -> QualificationType:
+    """The caller's type; a missing, foreign or (with ``live``) deleted one does not exist."""
+    found = repo.qualification_type(type_id)
+    if found is None or found.customer_id != ctx.customer_id or (live and not found.is_live):
+        raise QualificationTypeDoesNotExist(f"QualificationType {type_id} does not exist.")
+    return found
+
+
+def _grantable_type(repo: QualificationRepository, ctx: Context, type_id: str) -> QualificationType:
+    """A type the caller may grant or revoke: their own and not deleted (DECISION: foreign → PermissionDenied)."""
+    found = repo.qualification_type(type_id)
+    if found is None or (found.customer_id == ctx.customer_id and not found.is_live):
+        raise QualificationTypeDoesNotExist(f"QualificationType {type_id} does not exist.")
+    if found.customer_id != ctx.customer_id:
+        raise PermissionDenied(f"You do not own QualificationType {type_id}.")
+    return found
+
+
+def _pending_request(repo: QualificationRepository, ctx: Context, request_id: str) -> QualificationRequest:
+    request = repo.request(request_id)
+    if request is None or request.customer_id != ctx.customer_id:
+        raise QualificationRequestDoesNotExist(f"QualificationRequest {request_id} does not exist.")
+    if request.status != "Pending":
+        raise InvalidQualificationRequestState(
+            f"QualificationRequest {request_id} is {request.status}. This operation can be called with a status of: "
+            "Pending"
+        )
+    return request
+
+
+# -- qualification types -------------------------------------------------------------------------
+def create_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    rules.check_text(params["Name"], params["Description"], params.get("Keywords"))
+    auto_granted = bool(params.get("AutoGranted", False))
+    rules.check_test(params.get("Test"), params.get("AnswerKey"), params.get("TestDurationInSeconds"), auto_granted)
+    _check_seconds(params)
+    now = ctx.clock.now_ms()
+    candidate = QualificationType(
+        qualification_type_id=ids.entity_id(),
+        customer_id=ctx.customer_id,
+        name=params["Name"],
+        description=params["Description"],
+        keywords=params.get("Keywords"),
+        status=params["QualificationTypeStatus"],
+        creation_time=now,
+        retry_delay_s=params.get("RetryDelayInSeconds"),
+        test=params.get("Test"),
+        answer_key=params.get("AnswerKey"),
+        test_duration_s=params.get("TestDurationInSeconds"),
+        auto_granted=auto_granted,
+        # AutoGrantedValue defaults to 1 [M]; it is kept only for an auto-granted type.
+        auto_granted_value=params.get("AutoGrantedValue", 1) if auto_granted else params.get("AutoGrantedValue"),
+    )
+    with ctx.db.write() as conn:
+        repo = QualificationRepository(conn)
+        if repo.live_type_named(ctx.customer_id, candidate.name) is not None:
+            raise QualificationTypeAlreadyExists(DUPLICATE_NAME)
+        try:
+            with conn.begin_nested():
+                repo.insert_type(candidate)
+        except IntegrityError as exc:  # another process took the name between the check and the insert
+            raise QualificationTypeAlreadyExists(DUPLICATE_NAME) from exc
+        return {"QualificationType": type_to_wire(candidate, ctx.customer_id)}
+
+
+def _check_seconds(params: dict[str, Any]) -> None:
+    for field in ("RetryDelayInSeconds", "TestDurationInSeconds"):
+        value = params.get(field)
+        if value is not None and value < 0:
+            raise InvalidParameterValue(f"Value {value} for {field} must not be negative.")
+
+
+def get_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    type_id = params["QualificationTypeId"]
+    if type_id in SYSTEM_TYPES:
+        return {"QualificationType": _system_to_wire(type_id)}
+    with ctx.db.read() as conn:
+        found = QualificationRepository(conn).qualification_type(type_id)
+    if found is None or (found.customer_id != ctx.customer_id and not found.is_live):
+        raise QualificationTypeDoesNotExist(f"QualificationType {type_id} does not exist.")
+    return {"QualificationType": type_to_wire(found, ctx.customer_id)}
+
+
+def list_qualification_types(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Live types in (CreationTime, Id) order; system types (CreationTime 0) first when not requestable-only."""
+    requestable = params["MustBeRequestable"]
+    owner = ctx.customer_id if params.get("MustBeOwnedByCaller") else None
+    query_text = params.get("Query")
+    with_system = not requestable and owner is None
+
+    def fetch(after: Any, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
+        position = tuple(after) if after else (-1, "")
+        items: list[tuple[int, str, dict[str, Any]]] = []
+        if with_system:
+            for type_id in sorted(SYSTEM_TYPES):
+                wire = _system_to_wire(type_id)
+                if (0, type_id) > position and _system_matches(wire, query_text):
+                    items.append((0, type_id, wire))
+        items = items[:limit]
+        rows = QualificationRepository(conn).types_page(
+            owner,
+            position if after else None,
+            limit - len(items),
+            requestable=requestable,
+            query_text=query_text,
+        )
+        items += [(row.creation_time, row.qualification_type_id, type_to_wire(row, ctx.customer_id)) for row in rows]
+        return items
+
+    with ctx.db.read() as conn:
+        page, token = paging.paginate(params, "ListQualificationTypes", fetch, lambda item: [item[0], item[1]], [0, ""])
+    return {"NextToken": token, "NumResults": len(page), "QualificationTypes": [item[2] for item in page]}
+
+
+def _system_matches(wire: dict[str, Any], query_text: str | None) -> bool:
+    if not query_text:
+        return True
+    needle = query_text.casefold()
+    return any(needle in str(wire[field]).casefold() for field in ("Name", "Description", "Keywords"))
+
+
+def update_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Description, status, test, retry delay and auto-granting change; Name and Keywords cannot [M]."""
+    rules.check_text(None, params.get("Description"), None)
+    _check_seconds(params)
+    with ctx.db.write() as conn:
+        repo = QualificationRepository(conn)
+        current = owned_type(repo, ctx, params["QualificationTypeId"])
+        # A retry delay can change but not be removed (retries stay allowed [M]): the wire has no way to unset it.
+        retry_delay = params.get("RetryDelayInSeconds", current.retry_delay_s)
+        test = params.get("Test", current.test)
+        # A new Test without an AnswerKey has no key [M].
+        answer_key = params.get("AnswerKey", None if "Test" in params else current.answer_key)
+        duration = params.get("TestDurationInSeconds", current.test_duration_s if "Test" not in params else None)
+        auto_granted = params.get("AutoGranted", current.auto_granted)
+        if test is not None and auto_granted:
+            raise InvalidParameterValue("A QualificationType with a Test cannot be AutoGranted.")
+        rules.check_test(test, answer_key, duration, auto_granted)
+        updated = replace(
+            current,
+            description=params.get("Description", current.description),
+            status=params.get("QualificationTypeStatus", current.status),
+            retry_delay_s=retry_delay,
+            test=test,
+            answer_key=answer_key,
+            test_duration_s=duration,
+            auto_granted=auto_granted,
+            auto_granted_value=params.get(
+                "AutoGrantedValue", current.auto_granted_value if current.auto_granted_value is not None else 1
+            )
+            if auto_granted
+            else params.get("AutoGrantedValue", current.auto_granted_value),
+        )
+        repo.save_type(updated)
+        return {"QualificationType": type_to_wire(updated, ctx.customer_id)}
+
+
+def delete_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Status Disposing: no new use, its name free at once, pending requests rejected, grants kept [M]."""
+    with ctx.db.write() as conn:
+        repo = QualificationRepository(conn)
+        current = owned_type(repo, ctx, params["QualificationTypeId"])
+        repo.save_type(replace(current, status="Disposing"))
+        repo.reject_pending_requests(current.qualification_type_id, "The QualificationType was deleted.")
+    return {}
+
+
+def list_hits_for_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        repo = QualificationRepository(conn)
+        found = owned_type(repo, ctx, params["QualificationTypeId"], live=False)
+        hit_type_ids = repo.hit_type_ids_requiring(ctx.customer_id, found.qualification_type_id)
+        keys, token = paging.paginate(
+            params,
+            "ListHITsForQualificationType",
+            lambda after, limit: repo.hit_ids_page(
+                ctx.customer_id, hit_type_ids, tuple(after) if after else None, limit
+            ),
+            lambda key: list(key),
+            [0, ""],
+        )
+        hit_repo = Repository(conn)
+        found_hits = [hit for hit in (hit_repo.hit(hit_id) for _, hit_id in keys) if hit is not None]
+        return {"NextToken": token, "NumResults": len(found_hits), "HITs": hits_to_wire(hit_repo, found_hits)}
+
+
+# -- workers' qualifications ---------------------------------------------------------------------
+def associate_qualification_with_worker(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Grant or re-grant (overwriting the value); pending requests are left as they are [M].
+
+    DECISION: SendNotification is accepted; openturk has no worker notice for grants yet.
+    """
+    with ctx.db.write() as conn:
+        repo = QualificationRepository(conn)
+        found = _grantable_type(repo, ctx, params["QualificationTypeId"])
+        value = params.get("IntegerValue", 1)
+        repo.put_qualification(
+            Qualification(found.qualification_type_id, params["WorkerId"], value, "Granted", ctx.clock.now_ms())
+        )
+    return {}
+
+
+def disassociate_qualification_from_worker(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        repo = QualificationRepository(conn)
+        found = _grantable_type(repo, ctx, params["QualificationTypeId"])
+        held = repo.qualification(found.qualification_type_id, params["WorkerId"])
+        if held is None:
+            raise QualificationDoesNotExist(
+                f"Worker {params['WorkerId']} does not have QualificationType {found.qualification_type_id}: "
+                "the Qualification does not exist."
+            )
+        if held.status != "Granted":
+            raise InvalidQualificationState(
+                f"The Qualification is {held.status}. This operation can be called with a status of: Granted"
+            )
+        repo.put_qualification(replace(held, status="Revoked", reason=params.get("Reason")))
+    return {}
+
+
+def get_qualification_score(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        repo = QualificationRepository(conn)
+        found = owned_type(repo, ctx, params["QualificationTypeId"], live=False)
+        held = repo.qualification(found.qualification_type_id, params["WorkerId"])
+    if held is None:
+        raise QualificationDoesNotExist(
+            f"You requested a Qualification that does not exist: worker {params['WorkerId']} has no "
+            f"Qualification of type {found.qualification_type_id}."
+        )
+    return {"Qualification": qualification_to_wire(held)}
+
+
+def list_workers_with_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Granted and Revoked alike unless Status names one (DECISION); ordered by WorkerId."""
+    with ctx.db.read() as conn:
+        repo = QualificationRepository(conn)
+        found = owned_type(repo, ctx, params["QualificationTypeId"], live=False)
+        page, token = paging.paginate(
+            params,
+            "ListWorkersWithQualificationType",
+            lambda after, limit: repo.qualifications_page(
+                found.qualification_type_id, params.get("Status"), after, limit
+            ),
+            lambda held: held.worker_id,
+            "",
+        )
+    return {"NextToken": token, "NumResults": len(page), "Qualifications": [qualification_to_wire(q) for q in page]}
+
+
+# -- qualification requests ----------------------------------------------------------------------
+def list_qualification_requests(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Pending requests for the caller's types (one type, or all), oldest first (DECISION)."""
+    with ctx.db.read() as conn:
+        repo = QualificationRepository(conn)
+        type_id = params.get("QualificationTypeId")
+        if type_id is not None:
+            owned_type(repo, ctx, type_id, live=False)
+        page, token = paging.paginate(
+            params,
+            "ListQualificationRequests",
+            lambda after, limit: repo.pending_requests_page(
+                ctx.customer_id, type_id, tuple(after) if after else None, limit
+            ),
+            lambda request: [request.submit_time, request.qualification_request_id],
+            [0, ""],
+        )
+    return {"NextToken": token, "NumResults": len(page), "QualificationRequests": [request_to_wire(r) for r in page]}
+
+
+def accept_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        repo = QualificationRepository(conn)
+        request = _pending_request(repo, ctx, params["QualificationRequestId"])
+        found = repo.qualification_type(request.qualification_type_id)
+        assert found is not None
+        if not found.is_live:
+            raise InvalidQualificationTypeState(f"QualificationType {found.qualification_type_id} has been deleted.")
+        value = rules.granted_value(found, params.get("IntegerValue"))
+        repo.put_qualification(
+            Qualification(found.qualification_type_id, request.worker_id, value, "Granted", ctx.clock.now_ms())
+        )
+        repo.decide_request(request.qualification_request_id, "Approved", None)
+    return {}
+
+
+def reject_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        repo = QualificationRepository(conn)
+        request = _pending_request(repo, ctx, params["QualificationRequestId"])
+        repo.decide_request(request.qualification_request_id, "Rejected", params.get("Reason"))
+    return {}

@@ -260,3 +260,51 @@ def test_cli_get_missing_hit_is_a_request_error(aws: AwsCli) -> None:
     assert debug.returncode != 0
     assert "RequestError" in debug.stderr
     assert '"TurkErrorCode": "AWS.MechanicalTurk.HITDoesNotExist"' in debug.stderr, _describe(debug)
+
+
+def test_cli_qualification_round_trip(aws: AwsCli) -> None:
+    """Create a type, grant it, read the score and the granted workers, revoke it: the CLI's own
+    serialisation of every qualification call reaches openturk and reads its answers."""
+    created = _ok(
+        aws(
+            "create-qualification-type",
+            "--name",
+            f"CLI qualified {uuid.uuid4().hex[:8]}",
+            "--description",
+            "Passed the screener",
+            "--qualification-type-status",
+            "Active",
+        )
+    )["QualificationType"]
+    type_id = created["QualificationTypeId"]
+    assert created["QualificationTypeStatus"] == "Active"
+    worker_id = "A" + uuid.uuid4().hex[:13].upper()
+    granted = aws(
+        "associate-qualification-with-worker",
+        "--qualification-type-id",
+        type_id,
+        "--worker-id",
+        worker_id,
+        "--integer-value",
+        "7",
+        "--no-send-notification",
+    )
+    assert granted.returncode == 0, _describe(granted)  # an empty answer: the CLI prints nothing
+    score = _ok(aws("get-qualification-score", "--qualification-type-id", type_id, "--worker-id", worker_id))
+    assert (score["Qualification"]["IntegerValue"], score["Qualification"]["Status"]) == (7, "Granted")
+    listed = _ok(aws("list-workers-with-qualification-type", "--qualification-type-id", type_id))
+    assert [q["WorkerId"] for q in listed["Qualifications"]] == [worker_id]
+    revoking = aws(
+        "disassociate-qualification-from-worker",
+        "--qualification-type-id",
+        type_id,
+        "--worker-id",
+        worker_id,
+        "--reason",
+        "Retired the screener",
+    )
+    assert revoking.returncode == 0, _describe(revoking)
+    revoked = _ok(aws("get-qualification-score", "--qualification-type-id", type_id, "--worker-id", worker_id))
+    assert revoked["Qualification"]["Status"] == "Revoked"
+    missing = aws("get-qualification-score", "--qualification-type-id", type_id, "--worker-id", "ANOBODY0000000")
+    assert missing.returncode != 0 and "does not exist" in missing.stderr, _describe(missing)

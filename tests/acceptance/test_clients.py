@@ -98,6 +98,7 @@ def _smoke(base_url: str, access_key_id: str, secret: str | None = None) -> None
     assert summary["failures"] == []
     assert summary["checks"] >= 20
     assert len(summary["result"]["hitIds"]) == 3 and summary["result"]["pages"] >= 3
+    assert summary["result"]["qualificationTypeId"]
 
 
 @pytest.mark.timeout(NPM_CI_TIMEOUT + CLIENT_TIMEOUT + 60)

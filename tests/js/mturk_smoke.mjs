@@ -8,7 +8,12 @@
 // on stdout and exits 0 only when every check passed.
 
 import {
+  AssociateQualificationWithWorkerCommand,
   CreateHITTypeCommand,
+  CreateQualificationTypeCommand,
+  DisassociateQualificationFromWorkerCommand,
+  GetQualificationScoreCommand,
+  ListWorkersWithQualificationTypeCommand,
   CreateHITWithHITTypeCommand,
   GetAccountBalanceCommand,
   GetHITCommand,
@@ -105,7 +110,41 @@ async function run(client) {
     check("GetHIT on a missing HIT has HTTP status 400",
       error.$metadata && error.$metadata.httpStatusCode === 400, error.$metadata);
   }
-  return { hitTypeId: hitType.HITTypeId, hitIds, pages };
+  const qualificationTypeId = await qualificationRoundTrip(client);
+  return { hitTypeId: hitType.HITTypeId, hitIds, pages, qualificationTypeId };
+}
+
+// Create a type, grant it, read the score and the granted workers, revoke it.
+async function qualificationRoundTrip(client) {
+  const created = await client.send(new CreateQualificationTypeCommand({
+    Name: `JS qualified ${Math.random().toString(16).slice(2, 10)}`,
+    Description: "Passed the screener",
+    QualificationTypeStatus: "Active",
+  }));
+  const typeId = created.QualificationType && created.QualificationType.QualificationTypeId;
+  check("CreateQualificationType returns an Active type",
+    typeof typeId === "string" && created.QualificationType.QualificationTypeStatus === "Active", created);
+  const workerId = `A${Math.random().toString(16).slice(2, 15).toUpperCase()}`;
+  await client.send(new AssociateQualificationWithWorkerCommand({
+    QualificationTypeId: typeId, WorkerId: workerId, IntegerValue: 7, SendNotification: false,
+  }));
+  const score = await client.send(new GetQualificationScoreCommand({ QualificationTypeId: typeId, WorkerId: workerId }));
+  check("GetQualificationScore reads the granted value",
+    score.Qualification && score.Qualification.IntegerValue === 7 && score.Qualification.Status === "Granted",
+    score.Qualification);
+  check("GetQualificationScore.GrantTime is a Date",
+    score.Qualification && score.Qualification.GrantTime instanceof Date, score.Qualification);
+  const listed = await client.send(new ListWorkersWithQualificationTypeCommand({ QualificationTypeId: typeId }));
+  check("ListWorkersWithQualificationType lists the worker",
+    Array.isArray(listed.Qualifications) && listed.Qualifications.length === 1
+      && listed.Qualifications[0].WorkerId === workerId, listed.Qualifications);
+  await client.send(new DisassociateQualificationFromWorkerCommand({
+    QualificationTypeId: typeId, WorkerId: workerId, Reason: "Retired the screener",
+  }));
+  const revoked = await client.send(new GetQualificationScoreCommand({ QualificationTypeId: typeId, WorkerId: workerId }));
+  check("a revoked qualification reads as Revoked",
+    revoked.Qualification && revoked.Qualification.Status === "Revoked", revoked.Qualification);
+  return typeId;
 }
 
 const client = new MTurkClient({

@@ -140,9 +140,8 @@ class Boundary:
             if match == Match.FULL:
                 path = getattr(route, "path", None)
                 owner = OWNERS.get(path) if isinstance(path, str) else None
-                if owner is None:
+                if owner is None or not isinstance(path, str):
                     raise Refused(403, "Forbidden", f"No caller may call {scope['path']}: the route has no owner.")
-                assert isinstance(path, str)
                 return path, owner
             method_mismatch = method_mismatch or match == Match.PARTIAL
         if method_mismatch:

@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "without it they answer loopback clients under --auth open and nobody under --auth sigv4",
     )
     serve.add_argument(
+        "--file-url-secret",
+        default=None,
+        help="HMAC key of GetFileUploadURL's signed download URLs (default: a random key per process start)",
+    )
+    serve.add_argument(
         "--timer-interval",
         type=_positive_seconds,
         default=1.0,
@@ -224,6 +229,7 @@ def serve(args: argparse.Namespace) -> int:
         starting_balance_cents=_cents(args.starting_balance),
         dispatch=not args.no_dispatch,
         admin_token=args.admin_token,
+        file_url_secret=args.file_url_secret,
         timer_interval_s=args.timer_interval,
         embedded_aws_port=args.local_aws_port,
         embedded_aws_state=args.local_aws_state,

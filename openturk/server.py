@@ -29,6 +29,7 @@ from openturk.store.database import Database
 from openturk.store.repository import Repository
 from openturk.web.access import Boundary
 from openturk.web.clock_api import ClockAPI
+from openturk.web.files_api import FilesAPI
 from openturk.web.worker_api import WorkerAPI
 
 log = logging.getLogger("openturk.server")
@@ -110,6 +111,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/api/deliveries", DeliveriesAPI(db).list, methods=["GET"]),
         *WorkerAPI(db, clock, settings).routes(),
+        *FilesAPI(db, clock, settings).routes(),
     ]
     if isinstance(clock, VirtualClock):
         routes.extend(ClockAPI(db, clock).routes())

@@ -40,6 +40,8 @@ class Settings:
     # Bearer token the admin routes (clock, deliveries, metrics) require when set; without one they
     # answer loopback clients under --auth open and nobody under --auth sigv4 (openturk.web.access).
     admin_token: str | None = None
+    # HMAC key of GetFileUploadURL's signed URLs; None: a random key drawn at start (openturk.requester.files).
+    file_url_secret: str | None = None
 
     @property
     def base_url(self) -> str:

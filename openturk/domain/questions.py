@@ -36,6 +36,8 @@ class Question:
     external_url: str | None = None
     # QuestionForm: identifier → "free" | "selection" | "upload"
     answer_kinds: tuple[tuple[str, str], ...] = ()
+    # FileUploadAnswer: identifier → (MinFileSizeInBytes, MaxFileSizeInBytes)
+    upload_bounds: tuple[tuple[str, int, int], ...] = ()
 
 
 def _local(tag: str) -> tuple[str, str]:
@@ -109,6 +111,7 @@ def _question_form(root: Element, namespace: str) -> Question:
     if not questions and root.find(f"{ns}Overview") is None:
         raise XMLParseError("QuestionForm must contain at least one Question or Overview.")
     kinds: dict[str, str] = {}
+    bounds: list[tuple[str, int, int]] = []
     for question in questions:
         identifier = _child_text(question, namespace, "QuestionIdentifier").strip()
         if identifier in kinds:
@@ -122,4 +125,19 @@ def _question_form(root: Element, namespace: str) -> Question:
         kinds[identifier] = {"FreeTextAnswer": "free", "SelectionAnswer": "selection"}.get(answer_kind, "upload")
         if answer_kind not in ("FreeTextAnswer", "SelectionAnswer", "FileUploadAnswer"):
             raise XMLParseError(f"Question {identifier!r} has an unknown answer specification {answer_kind!r}.")
-    return Question("QuestionForm", answer_kinds=tuple(kinds.items()))
+        if answer_kind == "FileUploadAnswer":
+            bounds.append((identifier, *_upload_bounds(spec[0], ns, identifier)))
+    return Question("QuestionForm", answer_kinds=tuple(kinds.items()), upload_bounds=tuple(bounds))
+
+
+def _upload_bounds(spec: Element, ns: str, identifier: str) -> tuple[int, int]:
+    """A FileUploadAnswer's MinFileSizeInBytes and MaxFileSizeInBytes (MTurk's 0..2,000,000,000)."""
+    found: list[int] = []
+    for name, default in (("MinFileSizeInBytes", 0), ("MaxFileSizeInBytes", 2_000_000_000)):
+        text = (spec.findtext(f"{ns}{name}") or "").strip()
+        if text and (not text.isdigit() or int(text) > 2_000_000_000):
+            raise XMLParseError(f"Question {identifier!r}: {name} must be 0..2000000000, not {text[:32]!r}.")
+        found.append(int(text) if text else default)
+    if found[0] > found[1]:
+        raise XMLParseError(f"Question {identifier!r}: MinFileSizeInBytes is larger than MaxFileSizeInBytes.")
+    return found[0], found[1]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -383,4 +384,18 @@ qualification_requests = Table(
     Column("reason", Text),
     Index("ix_qualification_requests_customer", "customer_id", "status", "submit_time"),
     Index("ix_qualification_requests_worker", "qualification_type_id", "worker_id", "submit_time"),
+)
+
+# FileUploadAnswer uploads: the bytes live in the database beside the assignment they belong to
+# (docs/decisions.md), capped per file by the worker upload route (openturk.web.access).
+uploaded_files = Table(
+    "uploaded_files",
+    metadata,
+    Column("file_key", ID, primary_key=True),
+    Column("assignment_id", ID, ForeignKey("assignments.assignment_id"), nullable=False),
+    Column("question_identifier", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_uploaded_files_assignment", "assignment_id"),
 )

@@ -13,7 +13,8 @@ layer, in front of the API's fast path too) enforces it:
 - ``admin``: metrics, deliveries and the virtual clock. With ``--admin-token`` that token is
   required (``Authorization: Bearer``, compared in constant time); without one they answer loopback
   clients under ``--auth open`` and nobody under ``--auth sigv4``.
-- ``public``: ``/health``.
+- ``public``: ``/health``, and ``/files/{file_key}`` whose signed query (GetFileUploadURL) is the
+  credential the download checks itself.
 
 An unknown path (404), a wrong method (405) and a route without an owner (403) are refused. A body
 larger than its owner's cap is refused with 413 before it is read in full: at once when the
@@ -42,6 +43,8 @@ from openturk.store.repository import Repository
 
 Owner = Literal["requester", "worker", "admin", "public"]
 
+UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
+
 # Every route, by its path template. A route missing here is refused (and fails a test).
 OWNERS: Mapping[str, Owner] = {
     "/": "requester",
@@ -56,6 +59,8 @@ OWNERS: Mapping[str, Owner] = {
     "/api/worker/assignments/{assignment_id}/submit": "worker",
     "/api/worker/assignments/{assignment_id}/return": "worker",
     "/api/worker/qualifications/{qualification_type_id}/request": "worker",
+    UPLOAD_ROUTE: "worker",
+    "/files/{file_key}": "public",
     "/mturk/externalSubmit": "worker",
 }
 
@@ -73,6 +78,11 @@ MAX_BODY: Mapping[Owner, int] = {
     "admin": SMALL_MAX_BODY,
     "public": SMALL_MAX_BODY,
 }
+
+# Routes whose cap is not their owner's. A FileUploadAnswer file is held in memory and in one
+# database row, so this server caps it at 16 MiB, far below MTurk's 2,000,000,000 bytes (docs/decisions.md).
+UPLOAD_MAX_BODY = 16 * KiB * KiB
+ROUTE_MAX_BODY: Mapping[str, int] = {UPLOAD_ROUTE: UPLOAD_MAX_BODY}
 
 _WORKER_ID = "openturk.worker_id"
 
@@ -107,9 +117,10 @@ class Boundary:
             return
         owner: Owner | None = None
         try:
-            owner = self.owner(scope)
+            path, owner = self.route(scope)
             await self._admit(owner, scope)
-            body = await _read_capped(receive, _content_length(scope), MAX_BODY[owner])
+            cap = ROUTE_MAX_BODY.get(path, MAX_BODY[owner])
+            body = await _read_capped(receive, _content_length(scope), cap)
         except Refused as refusal:
             await _refuse(refusal, owner, send)
             return
@@ -119,15 +130,19 @@ class Boundary:
 
     def owner(self, scope: Scope) -> Owner:
         """The owner of the route ``scope`` asks for; ``Refused`` if none may be called."""
+        return self.route(scope)[1]
+
+    def route(self, scope: Scope) -> tuple[str, Owner]:
+        """The path template and owner of the route ``scope`` asks for; ``Refused`` if none may be called."""
         method_mismatch = False
         for route in self.routes:
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 path = getattr(route, "path", None)
                 owner = OWNERS.get(path) if isinstance(path, str) else None
-                if owner is None:
+                if owner is None or not isinstance(path, str):
                     raise Refused(403, "Forbidden", f"No caller may call {scope['path']}: the route has no owner.")
-                return owner
+                return path, owner
             method_mismatch = method_mismatch or match == Match.PARTIAL
         if method_mismatch:
             raise Refused(405, "MethodNotAllowed", f"{scope['method']} is not allowed on {scope['path']}.")

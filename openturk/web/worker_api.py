@@ -24,7 +24,7 @@ from openturk.errors import OpenTurkError, WorkerError
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access
-from openturk.workers import actions
+from openturk.workers import actions, uploads
 from openturk.workers import qualifications as worker_qualifications
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -46,6 +46,7 @@ class WorkerAPI:
                 self._json(self.request_qualification),
                 methods=["POST"],
             ),
+            Route(access.UPLOAD_ROUTE, self._json(self.upload_file), methods=["PUT"]),
             Route("/mturk/externalSubmit", self.external_submit, methods=["POST"]),
         ]
 
@@ -109,6 +110,20 @@ class WorkerAPI:
         assignment_id = request.path_params["assignment_id"]
         await run_in_threadpool(actions.submit, self.db, self.clock, worker_id, assignment_id, list(answers.items()))
         return {"AssignmentId": assignment_id, "AssignmentStatus": "Submitted"}
+
+    async def upload_file(self, request: Request) -> Any:
+        """The raw body is the file (capped at the boundary); the answer names the key submit takes."""
+        worker_id = self._worker(request, request.query_params.get("WorkerId"))
+        stored = await run_in_threadpool(
+            uploads.upload,
+            self.db,
+            self.clock,
+            worker_id,
+            request.path_params["assignment_id"],
+            request.path_params["question_identifier"],
+            await request.body(),
+        )
+        return {"UploadedFileKey": stored.file_key, "UploadedFileSizeInBytes": stored.size}
 
     async def return_(self, request: Request) -> Any:
         body = await self._body(request)

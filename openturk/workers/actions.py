@@ -19,6 +19,7 @@ from openturk.store.database import Database
 from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
 from openturk.store.workers import WorkerRepository
+from openturk.workers import file_refs
 
 WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}$")
 # Form fields MTurk reserved on /mturk/externalSubmit: never stored as answers.
@@ -120,7 +121,7 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
         return Accepted(assignment.assignment_id, hit_id, assignment.deadline)
 
 
-def _own_open_assignment(
+def own_open_assignment(
     repo: Repository, worker_id: str | None, assignment_id: str, now: int
 ) -> tuple[Assignment, HIT]:
     found = expiry.locked_assignment(repo, assignment_id, now)
@@ -148,11 +149,11 @@ def submit(
     with db.write() as conn:
         repo = Repository(conn)
         now = clock.now_ms()
-        assignment, hit = _own_open_assignment(repo, worker_id, assignment_id, now)
+        assignment, hit = own_open_assignment(repo, worker_id, assignment_id, now)
         hit_type = repo.hit_type(hit.hit_type_id)
         assert hit_type is not None
         counts = repo.slot_count(hit.hit_id)
-        document = answers.answers_document(fields)
+        document = answers.answers_document(file_refs.checked_fields(conn, assignment_id, fields))
         hit, submitted, events = lifecycle.submit(
             hit, counts, assignment, document, hit_type.auto_approval_delay_s, now
         )
@@ -164,7 +165,7 @@ def return_assignment(db: Database, clock: Clock, worker_id: str, assignment_id:
     with db.write() as conn:
         repo = Repository(conn)
         now = clock.now_ms()
-        assignment, hit = _own_open_assignment(repo, worker_id, assignment_id, now)
+        assignment, hit = own_open_assignment(repo, worker_id, assignment_id, now)
         hit, released, events = lifecycle.release(hit, repo.slot_count(hit.hit_id), assignment, "return", now)
         repo.save_assignment(released)
         transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)

@@ -1,0 +1,146 @@
+"""FileUploadAnswer: upload through the worker API, submit the key, GetFileUploadURL, download."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from openturk.testing import ServerProcess, Worker
+from openturk.web import access
+from tests.conftest import error_code, hit_params, new_worker
+
+FORM_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/QuestionForm.xsd"
+QUESTION = f"""<QuestionForm xmlns="{FORM_NS}">
+<Question><QuestionIdentifier>photo</QuestionIdentifier><QuestionContent><Text>Upload a photo</Text></QuestionContent>
+<AnswerSpecification><FileUploadAnswer><MaxFileSizeInBytes>1000</MaxFileSizeInBytes>
+<MinFileSizeInBytes>2</MinFileSizeInBytes></FileUploadAnswer></AnswerSpecification></Question>
+<Question><QuestionIdentifier>note</QuestionIdentifier><QuestionContent><Text>Say something</Text></QuestionContent>
+<AnswerSpecification><FreeTextAnswer/></AnswerSpecification></Question>
+</QuestionForm>"""
+
+
+def _upload(worker: Worker, assignment_id: str, question: str, content: bytes) -> httpx.Response:
+    return worker.http.put(
+        f"/api/worker/assignments/{assignment_id}/files/{question}",
+        params={"WorkerId": worker.worker_id},
+        content=content,
+    )
+
+
+def _accepted(mturk: Any, worker: Worker) -> str:
+    hit = mturk.create_hit(**hit_params(Question=QUESTION))["HIT"]
+    accepted = worker.accept(hit["HITId"])
+    accepted.raise_for_status()
+    return str(accepted.json()["AssignmentId"])
+
+
+def _uploaded_and_submitted(mturk: Any, worker: Worker, content: bytes) -> str:
+    assignment_id = _accepted(mturk, worker)
+    uploaded = _upload(worker, assignment_id, "photo", content)
+    assert uploaded.status_code == 200, uploaded.text
+    answer = {"UploadedFileKey": uploaded.json()["UploadedFileKey"]}
+    worker.submit(assignment_id, {"photo": answer, "note": "hi"}).raise_for_status()
+    return assignment_id
+
+
+def test_upload_submit_and_download(mturk: Any, worker: Worker) -> None:
+    content = b"<html><script>alert(1)</script></html>\x00\xff"
+    assignment_id = _accepted(mturk, worker)
+    uploaded = _upload(worker, assignment_id, "photo", content)
+    assert uploaded.status_code == 200, uploaded.text
+    key = uploaded.json()["UploadedFileKey"]
+    assert uploaded.json()["UploadedFileSizeInBytes"] == len(content)
+    # The size the worker claims is replaced by the stored one.
+    answer = {"UploadedFileKey": key, "UploadedFileSizeInBytes": 1}
+    worker.submit(assignment_id, {"photo": answer, "note": "hi"}).raise_for_status()
+    document = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["Answer"]
+    expected = (
+        f"<QuestionIdentifier>photo</QuestionIdentifier><UploadedFileSizeInBytes>{len(content)}"
+        f"</UploadedFileSizeInBytes><UploadedFileKey>{key}</UploadedFileKey>"
+    )
+    assert expected in document
+
+    url = mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")["FileUploadURL"]
+    assert url.startswith("http://127.0.0.1:")
+    downloaded = httpx.get(url)
+    assert downloaded.status_code == 200
+    assert downloaded.content == content
+    assert downloaded.headers["content-type"] == "application/octet-stream"
+    assert downloaded.headers["x-content-type-options"] == "nosniff"
+    assert downloaded.headers["content-disposition"].startswith("attachment")
+
+    mturk.approve_assignment(AssignmentId=assignment_id)
+    again = mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")["FileUploadURL"]
+    assert httpx.get(again).content == content
+
+
+def test_url_expires_after_60_seconds(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    assignment_id = _uploaded_and_submitted(mturk, worker, b"abc")
+    url = mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")["FileUploadURL"]
+    server.advance(61)
+    refused = httpx.get(url)
+    assert refused.status_code == 403
+    assert refused.json()["Error"] == "Forbidden"
+
+
+def test_bad_signature_and_tampered_expiry_refused(mturk: Any, worker: Worker) -> None:
+    assignment_id = _uploaded_and_submitted(mturk, worker, b"abc")
+    url = mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")["FileUploadURL"]
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    expires, signature = query["Expires"][0], query["Signature"][0]
+    bad_signature = f"Expires={expires}&Signature={'0' * len(signature)}"
+    later = f"Expires={int(expires) + 3600}&Signature={signature}"
+    for bad in (bad_signature, later, f"Expires={expires}", ""):
+        assert httpx.get(urlunsplit(parts._replace(query=bad))).status_code == 403
+
+
+def test_only_the_owner_gets_a_url(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    assignment_id = _uploaded_and_submitted(mturk, worker, b"abc")
+    other = server.client("AKIDOTHERREQUESTER01")
+    with pytest.raises(other.exceptions.RequestError) as excinfo:
+        other.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")
+    assert error_code(excinfo) == "AWS.MechanicalTurk.AssignmentDoesNotExist"
+
+
+def test_url_only_for_an_uploaded_file_question(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    assignment_id = _uploaded_and_submitted(mturk, worker, b"abc")
+    for question in ("note", "nope"):
+        with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+            mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier=question)
+        assert error_code(excinfo) == "AWS.MechanicalTurk.InvalidParameterValue"
+    in_progress = _accepted(mturk, new_worker(server))
+    with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+        mturk.get_file_upload_url(AssignmentId=in_progress, QuestionIdentifier="photo")
+    assert error_code(excinfo) == "AWS.MechanicalTurk.AssignmentDoesNotExist"
+
+
+def test_upload_refusals(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    assignment_id = _accepted(mturk, worker)
+    too_large = _upload(worker, assignment_id, "photo", b"x" * (access.UPLOAD_MAX_BODY + 1))
+    assert too_large.status_code == 413
+    outside_bounds = _upload(worker, assignment_id, "photo", b"x" * 1001)
+    assert (outside_bounds.status_code, outside_bounds.json()["Error"]) == (400, "InvalidFileSize")
+    assert _upload(worker, assignment_id, "photo", b"x").json()["Error"] == "InvalidFileSize"
+    assert _upload(worker, assignment_id, "note", b"xyz").json()["Error"] == "NotAFileQuestion"
+    stranger = new_worker(server)
+    assert _upload(stranger, assignment_id, "photo", b"xyz").status_code == 403
+
+
+def test_submit_refuses_another_assignments_upload(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    mine = _accepted(mturk, worker)
+    other_worker = new_worker(server)
+    theirs = _accepted(mturk, other_worker)
+    their_key = _upload(other_worker, theirs, "photo", b"theirs").json()["UploadedFileKey"]
+    refused = worker.submit(mine, {"photo": {"UploadedFileKey": their_key}})
+    assert (refused.status_code, refused.json()["Error"]) == (400, "InvalidAnswer")
+    unknown = worker.submit(mine, {"photo": {"UploadedFileKey": "NOSUCHKEY"}})
+    assert unknown.status_code == 400
+    # A key uploaded for one question cannot answer another.
+    my_key = _upload(worker, mine, "photo", b"mine").json()["UploadedFileKey"]
+    assert worker.submit(mine, {"note": {"UploadedFileKey": my_key}}).status_code == 400
+    # Nothing was submitted by the refusals; the right key still submits.
+    worker.submit(mine, {"photo": {"UploadedFileKey": my_key}}).raise_for_status()

@@ -1,0 +1,104 @@
+"""Run a HIT's review policies inside the caller's transaction, through the lifecycle and ledger.
+
+``after_submit`` runs ScoreMyKnownAnswers/2011-09-01 on a just-submitted assignment in the
+submit's transaction: its results and actions are stored, and each action (approve, reject,
+extend) is the same transition the requester's operation makes, with its events and money.
+An action that fails (e.g. ``InsufficientFunds`` for an extension) is rolled back to a savepoint
+and recorded as Failed with its error code; the submit itself stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from openturk import ledger, transitions
+from openturk.domain import ids, lifecycle, review_policies
+from openturk.domain.model import HIT, Assignment
+from openturk.errors import OpenTurkError
+from openturk.store.repository import Repository
+from openturk.store.review import ReviewRepository
+
+
+def after_submit(
+    repo: Repository, hit: HIT, assignment: Assignment, fields: Sequence[tuple[str, Any]], now: int
+) -> None:
+    reviews = ReviewRepository(repo.conn)
+    policy, _ = reviews.policies(hit.hit_id)
+    if policy is None or policy.get("PolicyName") != review_policies.SCORE_MY_KNOWN_ANSWERS:
+        return
+    outcome = review_policies.score(review_policies.known_answers(policy), fields)
+    action_ids = [ids.entity_id() for _ in outcome.actions]
+    linked = {"ActionId": action_ids[0]} if action_ids else {}
+    subject = {"SubjectId": assignment.assignment_id, "SubjectType": "Assignment"}
+    for question_id, correct in outcome.correct.items():
+        reviews.add(
+            hit.hit_id,
+            "Assignment",
+            "Result",
+            {
+                **linked,
+                **subject,
+                "QuestionId": question_id,
+                "Key": "KnownAnswerCorrect",
+                "Value": str(correct).lower(),
+            },
+        )
+    reviews.add(
+        hit.hit_id,
+        "Assignment",
+        "Result",
+        {**linked, **subject, "Key": "KnownAnswerScore", "Value": str(outcome.score)},
+    )
+    known = review_policies.known_answers(policy)
+    for action_id, (name, reason) in zip(action_ids, outcome.actions, strict=True):
+        detail: dict[str, Any] = {"ActionId": action_id, "ActionName": name, "CompleteTime": now}
+        try:
+            with repo.conn.begin_nested():
+                if name == "Extend":
+                    detail |= {
+                        "TargetId": hit.hit_id,
+                        "TargetType": "HIT",
+                        "Result": _extend(repo, hit.hit_id, known, now),
+                    }
+                else:
+                    detail |= {"TargetId": assignment.assignment_id, "TargetType": "Assignment"}
+                    detail["Result"] = _decide(repo, hit.hit_id, assignment.assignment_id, name, reason, now)
+            detail["Status"] = "Succeeded"
+        except OpenTurkError as exc:
+            detail |= {
+                "Status": "Failed",
+                "ErrorCode": str(getattr(exc, "turk_error_code", exc.wire_type)),
+                "Result": exc.message,
+            }
+        reviews.add(hit.hit_id, "Assignment", "Action", detail)
+
+
+def _decide(repo: Repository, hit_id: str, assignment_id: str, name: str, reason: str, now: int) -> str:
+    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    assert found is not None
+    assignment, hit = found
+    if name == "Approve":
+        ledger.pay_assignment(repo, hit, assignment, now)
+        decided, events = lifecycle.approve(hit, assignment, reason, now)
+    else:
+        decided, events = lifecycle.reject(hit, assignment, reason, now)
+    repo.save_assignment(decided)
+    transitions.record(repo, hit, repo.slot_count(hit_id), events, now)
+    return f"{decided.status}: {reason}"
+
+
+def _extend(repo: Repository, hit_id: str, policy: review_policies.KnownAnswers, now: int) -> str:
+    hit = repo.hit(hit_id, for_update=True)
+    assert hit is not None
+    done: list[str] = []
+    counts = repo.slot_count(hit_id)
+    if policy.extend_maximum_assignments is not None and hit.max_assignments < policy.extend_maximum_assignments:
+        hit, events = lifecycle.add_assignments(hit, counts, 1, now)
+        transitions.record(repo, hit, counts, events, now)
+        done.append(f"MaxAssignments {hit.max_assignments}")
+    if policy.extend_minimum_s is not None and hit.expiration < now + policy.extend_minimum_s * 1000:
+        hit, events = lifecycle.extend_expiration(hit, counts, now + policy.extend_minimum_s * 1000, now)
+        transitions.record(repo, hit, counts, events, now)
+        done.append(f"Expiration {hit.expiration // 1000}")
+    return "Extended: " + ", ".join(done) if done else "Not extended: the HIT is at ExtendMaximumAssignments."

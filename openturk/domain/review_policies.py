@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
+
 from openturk.errors import InvalidParameterValue
 
 SCORE_MY_KNOWN_ANSWERS = "ScoreMyKnownAnswers/2011-09-01"
@@ -194,3 +196,127 @@ def score(policy: KnownAnswers, fields: Sequence[tuple[str, Any]]) -> Outcome:
     if policy.extend_below is not None and percent < policy.extend_below:
         actions.append(("Extend", f"Known answer score {percent}."))
     return Outcome(score=percent, correct=correct, actions=actions)
+
+
+@dataclass(frozen=True)
+class Plurality:
+    """A checked SimplePlurality policy."""
+
+    question_ids: tuple[str, ...] | None
+    agreement_threshold: int
+    disregard_rejected: bool
+    disregard_below: int | None
+    extend_below: int | None
+    extend_maximum_assignments: int | None
+    extend_minimum_s: int | None
+    approve_at_least: int | None
+    reject_below: int | None
+    reject_reason: str | None
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """One assignment's say: its answers by question, its status, its known answer score if any."""
+
+    assignment_id: str
+    status: str
+    answers: dict[str, tuple[str, ...]]
+    known_answer_score: int | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What SimplePlurality found: per-question plurality answers, scores, and actions."""
+
+    plurality: dict[str, tuple[str, int]]  # QuestionId -> (answer, agreement percent)
+    hit_agreement: int
+    worker_agreement: dict[str, int]
+    decisions: list[tuple[str, str, str]]  # (AssignmentId, ActionName, reason)
+    extend: bool
+
+
+def plurality_policy(policy: dict[str, Any]) -> Plurality:
+    params = parse("HITReviewPolicy", policy)
+    return Plurality(
+        question_ids=tuple(params["QuestionIds"]) if "QuestionIds" in params else None,
+        # DECISION: without QuestionAgreementThreshold a strict majority (51) agrees.
+        agreement_threshold=params.get("QuestionAgreementThreshold", 51),
+        disregard_rejected=params.get("DisregardAssignmentIfRejected", False),
+        disregard_below=params.get("DisregardAssignmentIfKnownAnswerScoreIsLessThan"),
+        extend_below=params.get("ExtendIfHITAgreementScoreIsLessThan"),
+        extend_maximum_assignments=params.get("ExtendMaximumAssignments"),
+        extend_minimum_s=params.get("ExtendMinimumTimeInSeconds"),
+        approve_at_least=params.get("ApproveIfWorkerAgreementScoreIsAtLeast"),
+        reject_below=params.get("RejectIfWorkerAgreementScoreIsLessThan"),
+        reject_reason=params.get("RejectReason"),
+    )
+
+
+def parse_answers(document: str | None) -> dict[str, tuple[str, ...]]:
+    """A QuestionFormAnswers document as {QuestionIdentifier: values} (selections, else text)."""
+    if not document:
+        return {}
+    found: dict[str, tuple[str, ...]] = {}
+    for answer in SafeET.fromstring(document):
+        parts = {child.tag.rsplit("}", 1)[-1]: child for child in answer}
+        identifier = parts.get("QuestionIdentifier")
+        if identifier is None or identifier.text is None:
+            continue
+        selections = [c.text or "" for c in answer if c.tag.endswith("SelectionIdentifier")]
+        text = parts.get("FreeText")
+        values = selections or ([text.text or ""] if text is not None else [])
+        found[identifier.text] = found.get(identifier.text, ()) + tuple(v.strip() for v in values)
+    return found
+
+
+def plurality(policy: Plurality, ballots: Sequence[Ballot]) -> Verdict:
+    """Agreement per question among the counted ballots; every worker scored against the agreed answers.
+
+    DECISION: HITAgreementScore is the percentage of the policy's questions that reached
+    QuestionAgreementThreshold; a worker's agreement score is the percentage of those agreed
+    questions the worker answered with the plurality answer (0 when none agreed). Only Submitted
+    assignments are approved or rejected.
+    """
+    counted = [
+        b
+        for b in ballots
+        if not (policy.disregard_rejected and b.status == "Rejected")
+        and not (
+            policy.disregard_below is not None
+            and b.known_answer_score is not None
+            and b.known_answer_score < policy.disregard_below
+        )
+    ]
+    questions = policy.question_ids or tuple(sorted({q for b in counted for q in b.answers}))
+    agreed: dict[str, tuple[str, int]] = {}
+    result: dict[str, tuple[str, int]] = {}
+    for question in questions:
+        votes: dict[tuple[str, ...], int] = {}
+        for ballot in counted:
+            if question in ballot.answers:
+                key = tuple(sorted(ballot.answers[question]))
+                votes[key] = votes.get(key, 0) + 1
+        if not votes:
+            continue
+        answer, count = max(votes.items(), key=lambda item: (item[1], item[0]))
+        percent = round(100 * count / len(counted))
+        result[question] = ("|".join(answer), percent)
+        if percent >= policy.agreement_threshold:
+            agreed[question] = result[question]
+    hit_agreement = round(100 * len(agreed) / len(questions)) if questions else 0
+    workers: dict[str, int] = {}
+    decisions: list[tuple[str, str, str]] = []
+    for ballot in counted:
+        matches = sum("|".join(sorted(ballot.answers.get(q, ()))) == a for q, (a, _) in agreed.items())
+        score = round(100 * matches / len(agreed)) if agreed else 0
+        workers[ballot.assignment_id] = score
+        if ballot.status != "Submitted":
+            continue
+        if policy.approve_at_least is not None and score >= policy.approve_at_least:
+            decisions.append((ballot.assignment_id, "Approve", f"Worker agreement score {score}."))
+        elif policy.reject_below is not None and score < policy.reject_below:
+            decisions.append(
+                (ballot.assignment_id, "Reject", policy.reject_reason or f"Worker agreement score {score}.")
+            )
+    extend = policy.extend_below is not None and hit_agreement < policy.extend_below
+    return Verdict(result, hit_agreement, workers, decisions, extend)

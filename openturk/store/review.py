@@ -47,3 +47,19 @@ class ReviewRepository:
             query = query.where(review_items.c.item_id > after)
         rows = self.conn.execute(query.order_by(review_items.c.item_id).limit(limit))
         return [ReviewItem(r.item_id, r.policy_level, r.kind, json.loads(r.body)) for r in rows]
+
+    def known_answer_scores(self, hit_id: str) -> dict[str, int]:
+        """Each assignment's KnownAnswerScore, as ScoreMyKnownAnswers reported it."""
+        rows = self.conn.execute(
+            select(review_items.c.body).where(
+                review_items.c.hit_id == hit_id,
+                review_items.c.policy_level == "Assignment",
+                review_items.c.kind == "Result",
+            )
+        )
+        scores: dict[str, int] = {}
+        for row in rows:
+            body = json.loads(row.body)
+            if body.get("Key") == "KnownAnswerScore":
+                scores[body["SubjectId"]] = int(body["Value"])
+        return scores

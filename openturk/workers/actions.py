@@ -157,8 +157,8 @@ def submit(
             hit, counts, assignment, document, hit_type.auto_approval_delay_s, now
         )
         repo.save_assignment(submitted)
-        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type)
-        review_runs.after_submit(repo, hit, submitted, fields, now)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type, review=False)
+        review_runs.after_submit(repo, hit, submitted, fields, events, now)
 
 
 def return_assignment(db: Database, clock: Clock, worker_id: str, assignment_id: str) -> None:

@@ -167,3 +167,60 @@ def test_unknown_hit_and_no_policy(mturk: Any, worker: Worker) -> None:
     worker.do(hit_id, {"q1": "cat"})
     got = _results(mturk, hit_id)
     assert "AssignmentReviewPolicy" not in got and got["AssignmentReviewReport"]["ReviewResults"] == []
+
+
+def plurality_policy(*extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "PolicyName": "SimplePlurality/2011-09-01",
+        "Parameters": [
+            {"Key": "QuestionIds", "Values": ["label"]},
+            {"Key": "QuestionAgreementThreshold", "Values": ["60"]},
+            *extra,
+        ],
+    }
+
+
+def test_plurality_approves_and_rejects(server: ServerProcess, mturk: Any) -> None:
+    policy = plurality_policy(
+        {"Key": "ApproveIfWorkerAgreementScoreIsAtLeast", "Values": ["100"]},
+        {"Key": "RejectIfWorkerAgreementScoreIsLessThan", "Values": ["100"]},
+        {"Key": "RejectReason", "Values": ["Disagreed with the others"]},
+    )
+    hit_id = mturk.create_hit(**hit_params(MaxAssignments=3, HITReviewPolicy=policy))["HIT"]["HITId"]
+    agree = [new_worker(server).do(hit_id, {"label": "cat"}) for _ in range(2)]
+    assert mturk.get_hit(HITId=hit_id)["HIT"]["HITReviewStatus"] == "NotReviewed"
+    odd = new_worker(server).do(hit_id, {"label": "dog"})
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    assert (hit["HITStatus"], hit["HITReviewStatus"]) == ("Reviewable", "ReviewedAppropriate")
+    statuses = {
+        a["AssignmentId"]: a["AssignmentStatus"] for a in mturk.list_assignments_for_hit(HITId=hit_id)["Assignments"]
+    }
+    assert statuses == {agree[0]: "Approved", agree[1]: "Approved", odd: "Rejected"}
+    report = _results(mturk, hit_id, PolicyLevels=["HIT"])["HITReviewReport"]
+    values = {(r["SubjectId"], r.get("QuestionId"), r["Key"]): r["Value"] for r in report["ReviewResults"]}
+    assert values[(hit_id, "label", "PluralityAnswer")] == "cat"
+    assert values[(hit_id, "label", "AgreementScore")] == "67"
+    assert values[(odd, None, "WorkerAgreementScore")] == "0"
+    assert sorted((a["ActionName"], a["Status"]) for a in report["ReviewActions"]) == [
+        ("Approve", "Succeeded"),
+        ("Approve", "Succeeded"),
+        ("Reject", "Succeeded"),
+    ]
+    kinds = [kind for kind, _ in events_of(server, hit_id)]
+    assert kinds.index("HITReviewable") < kinds.index("AssignmentRejected")
+    assert kinds.count("AssignmentApproved") == 2
+
+
+def test_plurality_extends_without_agreement(server: ServerProcess, mturk: Any) -> None:
+    policy = plurality_policy(
+        {"Key": "ExtendIfHITAgreementScoreIsLessThan", "Values": ["100"]},
+        {"Key": "ExtendMaximumAssignments", "Values": ["3"]},
+    )
+    hit_id = mturk.create_hit(**hit_params(MaxAssignments=2, HITReviewPolicy=policy))["HIT"]["HITId"]
+    new_worker(server).do(hit_id, {"label": "cat"})
+    new_worker(server).do(hit_id, {"label": "dog"})
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    assert (hit["HITStatus"], hit["MaxAssignments"], hit["HITReviewStatus"]) == ("Assignable", 3, "MarkedForReview")
+    (action,) = _results(mturk, hit_id)["HITReviewReport"]["ReviewActions"]
+    assert (action["ActionName"], action["TargetId"], action["Status"]) == ("Extend", hit_id, "Succeeded")
+    assert [kind for kind, _ in events_of(server, hit_id)][-2:] == ["HITReviewable", "HITExtended"]

@@ -15,7 +15,7 @@ from typing import Any
 from openturk import ledger, transitions
 from openturk.domain import ids, lifecycle, review_policies
 from openturk.domain.model import HIT, Assignment, Event
-from openturk.errors import OpenTurkError
+from openturk.errors import InvalidParameterValue, OpenTurkError
 from openturk.store.repository import Repository
 from openturk.store.review import ReviewRepository
 
@@ -42,7 +42,11 @@ def _known_answers(
     policy, _ = reviews.policies(hit.hit_id)
     if policy is None or policy.get("PolicyName") != review_policies.SCORE_MY_KNOWN_ANSWERS:
         return
-    outcome = review_policies.score(review_policies.known_answers(policy), fields)
+    try:
+        known = review_policies.known_answers(policy)
+    except InvalidParameterValue:
+        return  # stored before CreateHIT checked policies: never run, never breaks a submit
+    outcome = review_policies.score(known, fields)
     action_ids = [ids.entity_id() for _ in outcome.actions]
     linked = {"ActionId": action_ids[0]} if action_ids else {}
     subject = {"SubjectId": assignment.assignment_id, "SubjectType": "Assignment"}
@@ -65,7 +69,6 @@ def _known_answers(
         "Result",
         {**linked, **subject, "Key": "KnownAnswerScore", "Value": str(outcome.score)},
     )
-    known = review_policies.known_answers(policy)
     for action_id, (name, reason) in zip(action_ids, outcome.actions, strict=True):
         detail: dict[str, Any] = {"ActionId": action_id, "ActionName": name, "CompleteTime": now}
         try:
@@ -131,7 +134,10 @@ def on_reviewable(repo: Repository, hit_id: str, now: int) -> None:
     _, policy = reviews.policies(hit_id)
     if policy is None or policy.get("PolicyName") != review_policies.SIMPLE_PLURALITY:
         return
-    checked = review_policies.plurality_policy(policy)
+    try:
+        checked = review_policies.plurality_policy(policy)
+    except InvalidParameterValue:
+        return  # stored before CreateHIT checked policies
     scores = reviews.known_answer_scores(hit_id)
     ballots = [
         review_policies.Ballot(

@@ -224,3 +224,19 @@ def test_plurality_extends_without_agreement(server: ServerProcess, mturk: Any) 
     (action,) = _results(mturk, hit_id)["HITReviewReport"]["ReviewActions"]
     assert (action["ActionName"], action["TargetId"], action["Status"]) == ("Extend", hit_id, "Succeeded")
     assert [kind for kind, _ in events_of(server, hit_id)][-2:] == ["HITReviewable", "HITExtended"]
+
+
+def test_plurality_runs_when_the_hit_expires(server: ServerProcess, mturk: Any) -> None:
+    policy = plurality_policy({"Key": "ApproveIfWorkerAgreementScoreIsAtLeast", "Values": ["100"]})
+    hit_id = mturk.create_hit(**hit_params(MaxAssignments=3, LifetimeInSeconds=60, HITReviewPolicy=policy))["HIT"][
+        "HITId"
+    ]
+    first = new_worker(server).do(hit_id, {"label": "cat"})
+    second = new_worker(server).do(hit_id, {"label": "cat"})
+    server.advance(61)
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    assert (hit["HITStatus"], hit["HITReviewStatus"]) == ("Reviewable", "ReviewedAppropriate")
+    for assignment_id in (first, second):
+        assert mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
+    kinds = [kind for kind, _ in events_of(server, hit_id)]
+    assert kinds.index("HITExpired") < kinds.index("AssignmentApproved")

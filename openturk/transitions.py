@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from openturk import ledger
+from openturk import ledger, review_runs
 from openturk.domain.model import HIT, Event, HITType, SlotCounts
 from openturk.notify import outbox
 from openturk.store.repository import Repository
@@ -41,11 +41,14 @@ def record(
     now: int,
     hit_type: HITType | None = None,
     why: str | None = None,
+    *,
+    review: bool = True,
 ) -> None:
     """Save ``hit``, move its escrow to what its slots now need, and append ``events``.
 
     Raises ``InsufficientFunds`` when the escrow must grow by more than is available. ``why``
-    names the movement in the journal; by default it is the transition's first event.
+    names the movement in the journal; by default it is the transition's first event. A HIT that
+    becomes Reviewable runs its HITReviewPolicy here (``review=False``: the caller runs it).
     """
     repo.save_hit(hit)
     if hit_type is None or hit_type.hit_type_id != hit.hit_type_id:
@@ -54,6 +57,8 @@ def record(
     ledger.hold_for(repo, hit, counts, hit_type, why or _why(events, "escrow"), now)
     # Wall time, not the server clock: it starts the delivery-latency measurement.
     outbox.record_events(repo.conn, events, int(time.time() * 1000))
+    if review and any(event.event_type == "HITReviewable" for event in events):
+        review_runs.on_reviewable(repo, hit.hit_id, now)
 
 
 def _why(events: Sequence[Event], default: str) -> str:

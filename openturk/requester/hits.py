@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from openturk import expiry, transitions
-from openturk.domain import ids, layouts, lifecycle, money, qualifications, questions
+from openturk.domain import ids, layouts, lifecycle, money, qualifications, questions, review_policies
 from openturk.domain.model import HIT, HITType, SlotCounts
 from openturk.errors import (
     HITDoesNotExist,
@@ -216,6 +216,9 @@ def _create(
     _check_lengths(params)
     question = _question_of(params)
     token = params.get("UniqueRequestToken")
+    for level in ("AssignmentReviewPolicy", "HITReviewPolicy"):
+        if level in params:
+            review_policies.check(level, params[level])
     policies = tuple(
         json.dumps(params[name]) if name in params else None for name in ("AssignmentReviewPolicy", "HITReviewPolicy")
     )

@@ -14,14 +14,14 @@ from botocore import xform_name
 
 from openturk.api import spec
 from openturk.errors import UnsupportedOperation
-from openturk.requester import account, assignments, files, hits, notifications, qualifications, workers
+from openturk.requester import account, assignments, files, hits, notifications, qualifications, review, workers
 from openturk.requester.context import Context
 
 Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 # Operations that wait on something besides the store (SendTestEventNotification sends to the
 # destination before it answers): never run on the event loop.
 WAITS_OUTSIDE_STORE = frozenset({"SendTestEventNotification", "NotifyWorkers"})
-MODULES = (hits, assignments, account, notifications, qualifications, workers, files)
+MODULES = (hits, assignments, account, notifications, qualifications, workers, files, review)
 
 
 def _unsupported(operation: str) -> Handler:

@@ -399,3 +399,15 @@ uploaded_files = Table(
     Column("created_at", BigInteger, nullable=False),
     Index("ix_uploaded_files_assignment", "assignment_id"),
 )
+
+# What review policies found and did, in the order they ran: ReviewResultDetail / ReviewActionDetail.
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("item_id", Integer, primary_key=True, autoincrement=True),
+    Column("hit_id", ID, ForeignKey("hits.hit_id"), nullable=False),
+    Column("policy_level", String(16), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_review_items_hit", "hit_id", "item_id"),
+)

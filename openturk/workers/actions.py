@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openturk import expiry, transitions
+from openturk import expiry, review_runs, transitions
 from openturk.clock import Clock
 from openturk.domain import answers, ids, lifecycle, money, qualifications
 from openturk.domain.model import HIT, Assignment, HITType
@@ -158,7 +158,8 @@ def submit(
             hit, counts, assignment, document, hit_type.auto_approval_delay_s, now
         )
         repo.save_assignment(submitted)
-        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type)
+        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type, review=False)
+        review_runs.after_submit(repo, hit, submitted, fields, events, now)
 
 
 def return_assignment(db: Database, clock: Clock, worker_id: str, assignment_id: str) -> None:

@@ -1,0 +1,66 @@
+"""The pure review policy rules: parameters, known-answer scores, plurality agreement."""
+
+from __future__ import annotations
+
+import pytest
+
+from openturk.domain import answers, review_policies
+from openturk.errors import InvalidParameterValue
+
+KEY = {"Key": "AnswerKey", "MapEntries": [{"Key": "q1", "Values": ["a", "b"]}, {"Key": "q2", "Values": ["x"]}]}
+
+
+def _known(*extra: dict[str, object]) -> review_policies.KnownAnswers:
+    return review_policies.known_answers(
+        {"PolicyName": review_policies.SCORE_MY_KNOWN_ANSWERS, "Parameters": [KEY, *extra]}
+    )
+
+
+def test_selections_match_as_sets_and_score_rounds() -> None:
+    outcome = review_policies.score(_known(), [("q1", ["b", "a"]), ("q2", " y ")])
+    assert (outcome.correct, outcome.score, outcome.actions) == ({"q1": True, "q2": False}, 50, [])
+
+
+def test_approve_wins_over_reject_and_extend_adds() -> None:
+    policy = _known(
+        {"Key": "ApproveIfKnownAnswerScoreIsAtLeast", "Values": ["50"]},
+        {"Key": "RejectIfKnownAnswerScoreIsLessThan", "Values": ["60"]},
+        {"Key": "ExtendIfKnownAnswerScoreIsLessThan", "Values": ["60"]},
+        {"Key": "ExtendMaximumAssignments", "Values": ["5"]},
+    )
+    names = [name for name, _ in review_policies.score(policy, [("q1", ["a", "b"])]).actions]
+    assert names == ["Approve", "Extend"]
+
+
+@pytest.mark.parametrize("value", ["-1", "102", "ten", ""])
+def test_out_of_range_percent_refused(value: str) -> None:
+    with pytest.raises(InvalidParameterValue, match="RejectIfKnownAnswerScoreIsLessThan"):
+        _known({"Key": "RejectIfKnownAnswerScoreIsLessThan", "Values": [value]})
+
+
+def test_plurality_disregards_and_scores() -> None:
+    policy = review_policies.plurality_policy(
+        {
+            "PolicyName": review_policies.SIMPLE_PLURALITY,
+            "Parameters": [
+                {"Key": "DisregardAssignmentIfRejected", "Values": ["true"]},
+                {"Key": "RejectIfWorkerAgreementScoreIsLessThan", "Values": ["100"]},
+            ],
+        }
+    )
+    ballots = [
+        review_policies.Ballot("A1", "Submitted", {"q": ("cat",)}),
+        review_policies.Ballot("A2", "Submitted", {"q": ("cat",)}),
+        review_policies.Ballot("A3", "Submitted", {"q": ("dog",)}),
+        review_policies.Ballot("A4", "Rejected", {"q": ("dog",)}),
+    ]
+    verdict = review_policies.plurality(policy, ballots)
+    assert verdict.plurality == {"q": ("cat", 67)}
+    assert verdict.worker_agreement == {"A1": 100, "A2": 100, "A3": 0}
+    assert verdict.decisions == [("A3", "Reject", "Worker agreement score 0.")]
+    assert verdict.hit_agreement == 100 and not verdict.extend
+
+
+def test_answers_document_round_trip() -> None:
+    document = answers.answers_document([("q", ["a", "b"]), ("t", "hello")])
+    assert review_policies.parse_answers(document) == {"q": ("a", "b"), "t": ("hello",)}

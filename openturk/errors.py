@@ -131,10 +131,6 @@ class PermissionDenied(RequestError):
     turk_error_code = _code("PermissionDenied")
 
 
-class UnsupportedOperation(RequestError):
-    turk_error_code = _code("UnsupportedOperation")
-
-
 class ServiceFault(OpenTurkError):
     """A real server fault (HTTP 500): SDKs retry these, so use it only for transient trouble."""
 

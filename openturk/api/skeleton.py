@@ -68,6 +68,8 @@ class MTurkEndpoint:
     ) -> None:
         self._make_context = make_context
         self._authenticator = authenticator
+        # The operation table is checked against the model now, at start-up, not at a first request.
+        self._handlers = handlers()
         # On SQLite most calls take well under a millisecond of work and a hop to a worker thread
         # costs about half that again (plus the GIL passing between two threads). With ``inline``
         # (the store's ``non_blocking_writes``) a known caller's call runs on the event loop: reads
@@ -155,7 +157,7 @@ class MTurkEndpoint:
         params = parser.parse_input(operation, parser.parse_body(body))
         if customer_id is None:
             customer_id = self._authenticator.enroll(signed)
-        result: dict[str, Any] = handlers()[operation.name](self._make_context(customer_id, request_id), params)
+        result: dict[str, Any] = self._handlers[operation.name](self._make_context(customer_id, request_id), params)
         return serializer.serialize_output(operation, result)
 
 

@@ -14,6 +14,7 @@ from openturk.requester import idempotency, paging
 from openturk.requester.assignments import owned_assignment
 from openturk.requester.context import Context
 from openturk.requester.hits import owned_hit
+from openturk.requester.registry import operation
 from openturk.store.database import Database
 from openturk.store.repository import Repository
 from openturk.store.workers import WorkerRepository
@@ -75,6 +76,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@operation("GetAccountBalance")
 def get_account_balance(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         balances = ledger.balances(Repository(conn), ctx.customer_id)
@@ -84,6 +86,7 @@ def get_account_balance(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@operation("SendBonus")
 def send_bonus(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DECISION: the worker must be the assignment's worker and the work submitted; a fee applies."""
     amount = money.parse_amount(params["BonusAmount"], "BonusAmount", minimum_cents=1)
@@ -114,6 +117,7 @@ def send_bonus(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@operation("ListBonusPayments")
 def list_bonus_payments(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     hit_id, assignment_id = params.get("HITId"), params.get("AssignmentId")
     if (hit_id is None) == (assignment_id is None):

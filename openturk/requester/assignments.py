@@ -12,6 +12,7 @@ from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState, Inva
 from openturk.requester import hits as hits_ops
 from openturk.requester import paging
 from openturk.requester.context import Context
+from openturk.requester.registry import operation
 from openturk.store.repository import Repository
 
 VISIBLE = ("Submitted", "Approved", "Rejected")
@@ -64,6 +65,7 @@ def _feedback(params: dict[str, Any]) -> str | None:
     return str(feedback)
 
 
+@operation("GetAssignment")
 def get_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         repo = Repository(conn)
@@ -71,6 +73,7 @@ def get_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         return {"Assignment": assignment_to_wire(assignment), "HIT": hits_ops.hits_to_wire(repo, [hit])[0]}
 
 
+@operation("ListAssignmentsForHIT")
 def list_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     statuses = params.get("AssignmentStatuses") or list(VISIBLE)
     with ctx.db.read() as conn:
@@ -86,6 +89,7 @@ def list_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, 
         return {"NextToken": token, "NumResults": len(page), "Assignments": [assignment_to_wire(a) for a in page]}
 
 
+@operation("ApproveAssignment")
 def approve_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     feedback = _feedback(params)
     override = params.get("OverrideRejection", False)
@@ -108,6 +112,7 @@ def approve_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@operation("RejectAssignment")
 def reject_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     feedback = _feedback(params)
     assert feedback is not None

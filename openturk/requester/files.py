@@ -9,6 +9,7 @@ from openturk.domain import uploads
 from openturk.errors import InvalidParameterValue
 from openturk.requester.assignments import owned_assignment
 from openturk.requester.context import Context
+from openturk.requester.registry import operation
 from openturk.settings import Settings
 from openturk.store.files import FileRepository
 from openturk.store.repository import Repository
@@ -22,6 +23,7 @@ def url_secret(settings: Settings) -> bytes:
     return settings.file_url_secret.encode() if settings.file_url_secret else _PROCESS_SECRET
 
 
+@operation("GetFileUploadURL")
 def get_file_upload_url(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Only the HIT's owner, only a Submitted/Approved/Rejected assignment whose answer to
     QuestionIdentifier is an upload of that assignment."""

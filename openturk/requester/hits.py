@@ -22,6 +22,7 @@ from openturk.errors import (
 )
 from openturk.requester import idempotency, paging
 from openturk.requester.context import Context
+from openturk.requester.registry import operation
 from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
 
@@ -161,6 +162,7 @@ def _register_hit_type(repo: Repository, candidate: HITType, now: int) -> HITTyp
     return candidate
 
 
+@operation("CreateHITType")
 def create_hit_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     candidate = _hit_type_from(params, ctx)
     with ctx.db.write() as conn:
@@ -170,11 +172,13 @@ def create_hit_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- HITs ----------------------------------------------------------------------------------------
+@operation("CreateHIT")
 def create_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     candidate = _hit_type_from(params, ctx)
     return _create(ctx, params, "CreateHIT", candidate=candidate)
 
 
+@operation("CreateHITWithHITType")
 def create_hit_with_hit_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return _create(ctx, params, "CreateHITWithHITType", hit_type_id=params["HITTypeId"])
 
@@ -252,6 +256,7 @@ def _create(
         return {"HIT": hit_to_wire(hit, hit_type, SlotCounts())}
 
 
+@operation("GetHIT")
 def get_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         repo = Repository(conn)
@@ -259,6 +264,7 @@ def get_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         return {"HIT": hits_to_wire(repo, [hit])[0]}
 
 
+@operation("ListHITs")
 def list_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         repo = Repository(conn)
@@ -272,6 +278,7 @@ def list_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         return {"NextToken": token, "NumResults": len(page), "HITs": hits_to_wire(repo, page)}
 
 
+@operation("ListReviewableHITs")
 def list_reviewable_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     status = params.get("Status", "Reviewable")
     with ctx.db.read() as conn:
@@ -289,6 +296,7 @@ def list_reviewable_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
         return {"NextToken": token, "NumResults": len(page), "HITs": hits_to_wire(repo, page)}
 
 
+@operation("UpdateHITReviewStatus")
 def update_hit_review_status(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     revert = params.get("Revert", False)
     with ctx.db.write() as conn:
@@ -306,6 +314,7 @@ def update_hit_review_status(ctx: Context, params: dict[str, Any]) -> dict[str, 
     return {}
 
 
+@operation("UpdateExpirationForHIT")
 def update_expiration_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = Repository(conn)
@@ -330,6 +339,7 @@ def update_expiration_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str,
     return {}
 
 
+@operation("UpdateHITTypeOfHIT")
 def update_hit_type_of_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = Repository(conn)
@@ -343,6 +353,7 @@ def update_hit_type_of_hit(ctx: Context, params: dict[str, Any]) -> dict[str, An
     return {}
 
 
+@operation("CreateAdditionalAssignmentsForHIT")
 def create_additional_assignments_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     number = params["NumberOfAdditionalAssignments"]
     if number < 1:
@@ -375,6 +386,7 @@ def create_additional_assignments_for_hit(ctx: Context, params: dict[str, Any]) 
     return {}
 
 
+@operation("DeleteHIT")
 def delete_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Only a Reviewable/Reviewing HIT with every submitted assignment decided; a repeat succeeds."""
     with ctx.db.write() as conn:

@@ -13,6 +13,7 @@ from openturk.notify import specification
 from openturk.notify.transports.base import Outgoing
 from openturk.requester.context import Context
 from openturk.requester.hits import owned_hit_type
+from openturk.requester.registry import operation
 from openturk.store.repository import Repository
 from openturk.store.schema import delivery_attempts, messages, notification_settings
 
@@ -22,6 +23,7 @@ TEST_HIT_ID = "1" + "TESTHIT" + "0" * 22
 TEST_ASSIGNMENT_ID = "1" + "TESTASSIGNMENT" + "0" * 15
 
 
+@operation("UpdateNotificationSettings")
 def update_notification_settings(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """A new Notification replaces the old; Active alone toggles an existing one.
 
@@ -63,6 +65,7 @@ def update_notification_settings(ctx: Context, params: dict[str, Any]) -> dict[s
     return {}
 
 
+@operation("SendTestEventNotification")
 def send_test_event_notification(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Send one message with one event of TestEventType now, unfiltered by the specification."""
     spec = specification.parse(params["Notification"], allow_ping=True)

@@ -1,47 +1,50 @@
-"""The one table from MTurk operation names to handlers, built from the service model.
+"""The one table from MTurk operation names to handlers.
 
-A handler is ``module.xform_name(Operation)`` in one of the requester modules. Operations of the
-model that no module implements yet answer a clear ``RequestError`` rather than a fault.
+Each handler registers itself with ``@operation("Name")`` (``openturk.requester.registry``);
+importing the requester modules here fills the table, and ``handlers()`` checks it against
+botocore's ``mturk`` model before the first request: every model operation has exactly one
+handler and every handler names a model operation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cache
-from typing import Any
-
-from botocore import xform_name
 
 from openturk.api import spec
-from openturk.errors import UnsupportedOperation
-from openturk.requester import account, assignments, files, hits, notifications, qualifications, review, workers
-from openturk.requester.context import Context
+from openturk.requester import (  # noqa: F401  (imported for their @operation registrations)
+    account,
+    assignments,
+    files,
+    hits,
+    notifications,
+    qualifications,
+    review,
+    workers,
+)
+from openturk.requester.registry import REGISTERED, Handler
 
-Handler = Callable[[Context, dict[str, Any]], dict[str, Any]]
 # Operations that wait on something besides the store (SendTestEventNotification sends to the
 # destination before it answers): never run on the event loop.
 WAITS_OUTSIDE_STORE = frozenset({"SendTestEventNotification", "NotifyWorkers"})
-MODULES = (hits, assignments, account, notifications, qualifications, workers, files, review)
 
 
-def _unsupported(operation: str) -> Handler:
-    def handler(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-        raise UnsupportedOperation(f"The operation {operation} is not available in this version of openturk.")
-
-    return handler
+def check(registered: dict[str, Handler], model_operations: list[str]) -> None:
+    """Raise ``RuntimeError`` naming every operation the model has and no handler serves, or the reverse."""
+    unknown = sorted(set(registered) - set(model_operations))
+    missing = [name for name in model_operations if name not in registered]
+    if unknown or missing:
+        raise RuntimeError(
+            "operation table does not match the mturk model: "
+            f"not in the model {unknown}, without a handler {missing}"
+        )
 
 
 @cache
 def handlers() -> dict[str, Handler]:
-    table: dict[str, Handler] = {}
-    for operation in spec.service_model().operation_names:
-        name = xform_name(operation)
-        found = [getattr(module, name) for module in MODULES if hasattr(module, name)]
-        table[operation] = found[0] if found else _unsupported(operation)
-    return table
+    model_operations = list(spec.service_model().operation_names)
+    check(REGISTERED, model_operations)
+    return {name: REGISTERED[name] for name in model_operations}
 
 
 def implemented() -> list[str]:
-    return [
-        op for op in spec.service_model().operation_names if any(hasattr(module, xform_name(op)) for module in MODULES)
-    ]
+    return list(handlers())

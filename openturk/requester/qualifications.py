@@ -29,6 +29,7 @@ from openturk.errors import (
 from openturk.requester import paging
 from openturk.requester.context import Context
 from openturk.requester.hits import hits_to_wire
+from openturk.requester.registry import operation
 from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
 
@@ -135,6 +136,7 @@ def _pending_request(repo: QualificationRepository, ctx: Context, request_id: st
 
 
 # -- qualification types -------------------------------------------------------------------------
+@operation("CreateQualificationType")
 def create_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     rules.check_text(params["Name"], params["Description"], params.get("Keywords"))
     auto_granted = bool(params.get("AutoGranted", False))
@@ -176,6 +178,7 @@ def _check_seconds(params: dict[str, Any]) -> None:
             raise InvalidParameterValue(f"Value {value} for {field} must not be negative.")
 
 
+@operation("GetQualificationType")
 def get_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     type_id = params["QualificationTypeId"]
     if type_id in SYSTEM_TYPES:
@@ -187,6 +190,7 @@ def get_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, An
     return {"QualificationType": type_to_wire(found, ctx.customer_id)}
 
 
+@operation("ListQualificationTypes")
 def list_qualification_types(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Live types in (CreationTime, Id) order; system types (CreationTime 0) first when not requestable-only."""
     requestable = params["MustBeRequestable"]
@@ -225,6 +229,7 @@ def _system_matches(wire: dict[str, Any], query_text: str | None) -> bool:
     return any(needle in str(wire[field]).casefold() for field in ("Name", "Description", "Keywords"))
 
 
+@operation("UpdateQualificationType")
 def update_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Description, status, test, retry delay and auto-granting change; Name and Keywords cannot [M]."""
     rules.check_text(None, params.get("Description"), None)
@@ -261,6 +266,7 @@ def update_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str,
         return {"QualificationType": type_to_wire(updated, ctx.customer_id)}
 
 
+@operation("DeleteQualificationType")
 def delete_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Status Disposing: no new use, its name free at once, pending requests rejected, grants kept [M]."""
     with ctx.db.write() as conn:
@@ -271,6 +277,7 @@ def delete_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str,
     return {}
 
 
+@operation("ListHITsForQualificationType")
 def list_hits_for_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         repo = QualificationRepository(conn)
@@ -291,6 +298,7 @@ def list_hits_for_qualification_type(ctx: Context, params: dict[str, Any]) -> di
 
 
 # -- workers' qualifications ---------------------------------------------------------------------
+@operation("AssociateQualificationWithWorker")
 def associate_qualification_with_worker(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Grant or re-grant (overwriting the value); pending requests are left as they are [M].
 
@@ -306,6 +314,7 @@ def associate_qualification_with_worker(ctx: Context, params: dict[str, Any]) ->
     return {}
 
 
+@operation("DisassociateQualificationFromWorker")
 def disassociate_qualification_from_worker(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
@@ -324,6 +333,7 @@ def disassociate_qualification_from_worker(ctx: Context, params: dict[str, Any])
     return {}
 
 
+@operation("GetQualificationScore")
 def get_qualification_score(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         repo = QualificationRepository(conn)
@@ -337,6 +347,7 @@ def get_qualification_score(ctx: Context, params: dict[str, Any]) -> dict[str, A
     return {"Qualification": qualification_to_wire(held)}
 
 
+@operation("ListWorkersWithQualificationType")
 def list_workers_with_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Granted and Revoked alike unless Status names one (DECISION); ordered by WorkerId."""
     with ctx.db.read() as conn:
@@ -355,6 +366,7 @@ def list_workers_with_qualification_type(ctx: Context, params: dict[str, Any]) -
 
 
 # -- qualification requests ----------------------------------------------------------------------
+@operation("ListQualificationRequests")
 def list_qualification_requests(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Pending requests for the caller's types (one type, or all), oldest first (DECISION)."""
     with ctx.db.read() as conn:
@@ -374,6 +386,7 @@ def list_qualification_requests(ctx: Context, params: dict[str, Any]) -> dict[st
     return {"NextToken": token, "NumResults": len(page), "QualificationRequests": [request_to_wire(r) for r in page]}
 
 
+@operation("AcceptQualificationRequest")
 def accept_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
@@ -390,6 +403,7 @@ def accept_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[s
     return {}
 
 
+@operation("RejectQualificationRequest")
 def reject_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)

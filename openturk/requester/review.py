@@ -7,12 +7,14 @@ from typing import Any
 from openturk.requester import hits as hits_ops
 from openturk.requester import paging
 from openturk.requester.context import Context
+from openturk.requester.registry import operation
 from openturk.store.repository import Repository
 from openturk.store.review import ReviewRepository
 
 LEVELS = ("Assignment", "HIT")
 
 
+@operation("ListReviewPolicyResultsForHIT")
 def list_review_policy_results_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Results and actions in the order the policies wrote them, paged over both levels together.
 

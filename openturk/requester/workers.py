@@ -16,12 +16,14 @@ from openturk.domain import worker_notices
 from openturk.notify.transports.base import describe
 from openturk.requester import paging
 from openturk.requester.context import Context
+from openturk.requester.registry import operation
 from openturk.store.workers import WorkerRepository
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT_S = 10.0
 
 
+@operation("CreateWorkerBlock")
 def create_worker_block(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DECISION: blocking a blocked worker again replaces the Reason."""
     worker_notices.check_reason(params["Reason"], required=True)
@@ -30,6 +32,7 @@ def create_worker_block(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@operation("DeleteWorkerBlock")
 def delete_worker_block(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """As MTurk: deleting a block that does not exist succeeds (nothing changes)."""
     worker_notices.check_reason(params.get("Reason", ""), required=False)
@@ -38,6 +41,7 @@ def delete_worker_block(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+@operation("ListWorkerBlocks")
 def list_worker_blocks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     with ctx.db.read() as conn:
         repo = WorkerRepository(conn)
@@ -55,6 +59,7 @@ def list_worker_blocks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@operation("NotifyWorkers")
 def notify_workers(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DECISION: a worker reached is one with submitted work (Submitted, Approved or Rejected) on
     one of the caller's HITs; every other id is a HardFailure status and the call succeeds."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from openturk import ledger, transitions
+from openturk import transitions
 from openturk.domain import ids, lifecycle, review_policies
 from openturk.domain.model import HIT, Assignment, Event
 from openturk.errors import InvalidParameterValue, OpenTurkError
@@ -86,26 +86,21 @@ def _known_answers(
                     detail["Result"] = _decide(repo, hit.hit_id, assignment.assignment_id, name, reason, now)
             detail["Status"] = "Succeeded"
         except OpenTurkError as exc:
-            detail |= {
-                "Status": "Failed",
-                "ErrorCode": str(getattr(exc, "turk_error_code", exc.wire_type)),
-                "Result": exc.message,
-            }
+            detail |= _failed(exc)
         reviews.add(hit.hit_id, "Assignment", "Action", detail)
+
+
+def _failed(exc: OpenTurkError) -> dict[str, str]:
+    """The ReviewActionDetail fields of an action its transition refused (rolled back in its savepoint)."""
+    return {"Status": "Failed", "ErrorCode": str(getattr(exc, "turk_error_code", exc.wire_type)), "Result": exc.message}
 
 
 def _decide(repo: Repository, hit_id: str, assignment_id: str, name: str, reason: str, now: int) -> str:
     found = repo.assignment_with_hit(assignment_id, for_update=True)
     assert found is not None
     assignment, hit = found
-    if name == "Approve":
-        ledger.pay_assignment(repo, hit, assignment, now)
-        decided, events = lifecycle.approve(hit, assignment, reason, now)
-    else:
-        decided, events = lifecycle.reject(hit, assignment, reason, now)
-    repo.save_assignment(decided)
-    transitions.record(repo, hit, repo.slot_count(hit_id), events, now)
-    return f"{decided.status}: {reason}"
+    (transitions.approve if name == "Approve" else transitions.reject)(repo, hit, assignment, reason, now)
+    return f"{'Approved' if name == 'Approve' else 'Rejected'}: {reason}"
 
 
 def _extend(repo: Repository, hit_id: str, maximum: int | None, minimum_s: int | None, now: int) -> str:
@@ -191,11 +186,7 @@ def on_reviewable(repo: Repository, hit_id: str, now: int) -> None:
                     detail["Result"] = _decide(repo, hit_id, target, name, reason, now)
             detail["Status"] = "Succeeded"
         except OpenTurkError as exc:
-            detail |= {
-                "Status": "Failed",
-                "ErrorCode": str(getattr(exc, "turk_error_code", exc.wire_type)),
-                "Result": exc.message,
-            }
+            detail |= _failed(exc)
         reviews.add(hit_id, "HIT", "Action", detail)
     hit = repo.hit(hit_id, for_update=True)
     assert hit is not None

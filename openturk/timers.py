@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from openturk import expiry, ledger, transitions
+from openturk import expiry, transitions
 from openturk.clock import Clock, VirtualClock
 from openturk.domain import lifecycle
 from openturk.notify.retry import RetryPolicy
@@ -93,10 +93,7 @@ def _auto_approve(repo: Repository, assignment_id: str, now: int) -> None:
     if found is None or not due:
         return
     assignment, hit = found
-    approved, events = lifecycle.approve(hit, assignment, None, now)
-    repo.save_assignment(approved)
-    ledger.pay_assignment(repo, hit, assignment, now)
-    transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+    transitions.approve(repo, hit, assignment, None, now)
 
 
 def _dispose(repo: Repository, hit_id: str, due: int) -> None:

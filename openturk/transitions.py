@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 
 from openturk import ledger, review_runs
-from openturk.domain.model import HIT, Event, HITType, SlotCounts
+from openturk.domain import lifecycle
+from openturk.domain.model import HIT, Assignment, Event, HITType, SlotCounts
 from openturk.notify import outbox
 from openturk.store.repository import Repository
 
@@ -63,3 +64,21 @@ def record(
 
 def _why(events: Sequence[Event], default: str) -> str:
     return events[0].event_type if events else default
+
+
+def approve(repo: Repository, hit: HIT, assignment: Assignment, feedback: str | None, now: int) -> None:
+    """Approve ``assignment`` (Submitted, or Rejected when a rejection is overridden): pay its reward
+    and fee through the ledger (``InsufficientFunds`` for an override the balance cannot cover),
+    save it and record the HIT's events. Every approval goes through here: the operation, the
+    auto-approval timer and review policies."""
+    ledger.pay_assignment(repo, hit, assignment, now)
+    approved, events = lifecycle.approve(hit, assignment, feedback, now)
+    repo.save_assignment(approved)
+    record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+
+
+def reject(repo: Repository, hit: HIT, assignment: Assignment, feedback: str, now: int) -> None:
+    """Reject a Submitted ``assignment``: its escrow is released as the HIT's events are recorded."""
+    rejected, events = lifecycle.reject(hit, assignment, feedback, now)
+    repo.save_assignment(rejected)
+    record(repo, hit, repo.slot_count(hit.hit_id), events, now)

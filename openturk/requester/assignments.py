@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from openturk import expiry, ledger, transitions
-from openturk.domain import lifecycle
+from openturk import expiry, transitions
 from openturk.domain.model import HIT, Assignment
 from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState, InvalidParameterValue
 from openturk.requester import hits as hits_ops
@@ -105,10 +104,7 @@ def approve_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 )
         elif assignment.status != "Submitted":
             raise InvalidAssignmentState("This operation can be called with a status of: Submitted")
-        ledger.pay_assignment(repo, hit, assignment, now)
-        approved, events = lifecycle.approve(hit, assignment, feedback, now)
-        repo.save_assignment(approved)
-        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+        transitions.approve(repo, hit, assignment, feedback, now)
     return {}
 
 
@@ -122,7 +118,5 @@ def reject_assignment(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         assignment, hit = owned_assignment(repo, ctx, params["AssignmentId"], lock_at=now)
         if assignment.status != "Submitted":
             raise InvalidAssignmentState("This operation can be called with a status of: Submitted")
-        rejected, events = lifecycle.reject(hit, assignment, feedback, now)
-        repo.save_assignment(rejected)
-        transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now)
+        transitions.reject(repo, hit, assignment, feedback, now)
     return {}

@@ -146,3 +146,22 @@ def test_bodies_over_the_cap_are_refused_and_smaller_ones_pass_whole(db: Databas
     assert downstream.bodies == []
     assert call(guard, "/", chunks=(b"a" * (cap // 2), b"b" * (cap // 2)))[0] == 200
     assert downstream.bodies == [b"a" * (cap // 2) + b"b" * (cap // 2)]
+
+
+def test_every_route_but_health_refuses_a_stranger_under_sigv4(db: Database) -> None:
+    """The real app's routes, each called with no credentials from another machine: only the public
+    health check answers. Owned routes are refused by the boundary before their handler runs; the
+    public file download refuses too, because its signed URL is its credential."""
+    app = build_app(Settings(db_url=db.url, auth="sigv4", virtual_clock=True, dispatch=False), db)
+    checked = 0
+    for route in app.routes:
+        path = str(route.path)
+        concrete = path.replace("{", "X").replace("}", "")
+        for method in sorted(getattr(route, "methods", None) or {"GET"}):
+            if method == "HEAD":
+                continue
+            status, _ = call(app, concrete, method=method, client=("10.1.2.3", 4000))
+            refused = status in (401, 403)
+            assert refused == (path != "/health"), (method, path, status)
+            checked += 1
+    assert checked >= len(access.OWNERS)

@@ -169,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     create_worker.add_argument("name")
     create_worker.add_argument("--email", help="where NotifyWorkers messages are also emailed")
     _db_option(create_worker)
+    for action, text in (("disable", "end a worker's web sessions and refuse its log-in"), ("enable", "allow it again")):
+        toggle = workers.add_parser(action, help=text)
+        toggle.add_argument("worker_id")
+        _db_option(toggle)
     policy_cli.register(sub)
     route_cli.register(sub)
     consumer_cli.register(sub)
@@ -398,6 +402,24 @@ def layouts_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def workers_command(args: argparse.Namespace) -> int:
+    if args.action in ("disable", "enable"):
+        return workers_disable(args)
+    return workers_create(args)
+
+
+def workers_disable(args: argparse.Namespace) -> int:
+    from openturk.workers import accounts
+
+    try:
+        accounts.set_disabled(_migrated(args.db), SystemClock(), args.worker_id, args.action == "disable")
+    except accounts.AccountError as error:
+        console.print(f"[red]{error.message}[/red]")
+        return 2
+    console.print(f"Worker {args.worker_id} {args.action}d")
+    return 0
+
+
 def workers_create(args: argparse.Namespace) -> int:
     from openturk.requester.account import create_worker
 
@@ -426,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return requesters_create(args)
     if args.command == "layouts":
         return layouts_command(args)
-    return workers_create(args)
+    return workers_command(args)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from openturk import __version__, timers
 from openturk.api import auth
@@ -28,8 +29,10 @@ from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.store.repository import Repository
 from openturk.web.access import Boundary
+from openturk.web.account_pages import AccountPages
 from openturk.web.clock_api import ClockAPI
 from openturk.web.files_api import FilesAPI
+from openturk.web.pages import STATIC, Site
 from openturk.web.worker_api import WorkerAPI
 
 log = logging.getLogger("openturk.server")
@@ -112,7 +115,10 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
         Route("/api/deliveries", DeliveriesAPI(db).list, methods=["GET"]),
         *WorkerAPI(db, clock, settings).routes(),
         *FilesAPI(db, clock, settings).routes(),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
+    site = Site(db, clock, settings)
+    routes.extend(AccountPages(site).routes())
     if isinstance(clock, VirtualClock):
         routes.extend(ClockAPI(db, clock).routes())
 

@@ -14,6 +14,7 @@ import pytest
 
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
+from tests.support.browser import browser_context, chromium, page  # noqa: F401  (fixtures)
 from tests.support.smtp import SMTPServer
 
 # Retries fast enough for an outage test to finish in seconds.

@@ -411,3 +411,48 @@ review_items = Table(
     Column("body", Text, nullable=False),
     Index("ix_review_items_hit", "hit_id", "item_id"),
 )
+
+# -- the web site -------------------------------------------------------------------------------
+
+# A worker's log-in for the web site: the e-mail address it signs in with (lower-cased, unique), an
+# argon2 hash of its password, and whether an admin disabled it. Workers made with ``openturk
+# workers create`` (bearer tokens) have no row here until they sign up.
+worker_accounts = Table(
+    "worker_accounts",
+    metadata,
+    Column("worker_id", ID, ForeignKey("workers.worker_id"), primary_key=True),
+    Column("login", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger),
+    # "Auto-accept next HIT" on the work page: on unless the worker turned it off.
+    Column("auto_accept_next", Boolean, nullable=False, server_default="1"),
+)
+
+# Server-side sessions of the web site. The cookie carries a random token; only its SHA-256 is kept,
+# so a copy of the database opens no session. ``kind`` is anonymous (a visitor with a CSRF token, before
+# log-in), worker, requester or admin; ``principal`` the WorkerId or CustomerId.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("principal", ID),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_web_sessions_expires", "expires_at"),
+    Index("ix_web_sessions_principal", "principal"),
+)
+
+# Failed log-ins, kept for the rate limit (per login name and per client address) and pruned after it.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("failure_id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(254), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_login_failures_login", "login", "at"),
+    Index("ix_login_failures_client", "client", "at"),
+)

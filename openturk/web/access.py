@@ -15,6 +15,11 @@ layer, in front of the API's fast path too) enforces it:
   clients under ``--auth open`` and nobody under ``--auth sigv4``.
 - ``public``: ``/health``, and ``/files/{file_key}`` whose signed query (GetFileUploadURL) is the
   credential the download checks itself.
+- ``page``, ``worker_page``, ``requester_page``: the web site. Its session cookie is read here
+  (``session_of``); a ``worker_page`` needs a worker's session (of an account no admin disabled), a
+  ``requester_page`` a requester's or an admin's. Without one a GET is redirected to the log-in page and
+  anything else refused with 403. Every form post on them also carries the session's CSRF token, which
+  ``openturk.web.pages`` checks before any handler runs.
 
 An unknown path (404), a wrong method (405) and a route without an owner (403) are refused. A body
 larger than its owner's cap is refused with 413 before it is read in full: at once when the
@@ -25,27 +30,35 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import ipaddress
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from http.cookies import CookieError, SimpleCookie
 from typing import Literal
+from urllib.parse import urlencode
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openturk.api import auth
+from openturk.clock import SystemClock
 from openturk.errors import ProtocolError
 from openturk.requester.account import token_hash
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.store.repository import Repository
+from openturk.web import sessions
+from openturk.web.sessions import Session
+from openturk.workers import accounts
 
-Owner = Literal["requester", "worker", "admin", "public"]
+Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page"]
 
 UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
 
-# Every route, by its path template. A route missing here is refused (and fails a test).
+# Every route, by its path template ("METHOD path" where one path has routes of two owners). A route
+# missing here is refused (and fails a test).
 OWNERS: Mapping[str, Owner] = {
     "/": "requester",
     "/health": "public",
@@ -62,7 +75,15 @@ OWNERS: Mapping[str, Owner] = {
     UPLOAD_ROUTE: "worker",
     "/files/{file_key}": "public",
     "/mturk/externalSubmit": "worker",
+    # The web site (openturk.web.site_routes and the pages it gathers).
+    "/static": "page",
+    "GET /": "page",  # the site's front door; POST / is the API
+    "/signup": "page",
+    "/login": "page",
+    "/logout": "page",
+    "/requester/login": "page",
 }
+PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page"})
 
 KiB = 1024
 # MTurk caps a Question at 64 KiB and a HIT's other strings far below that; with HITLayoutParameters
@@ -72,11 +93,16 @@ API_MAX_BODY = 512 * KiB
 WORKER_MAX_BODY = 256 * KiB
 # The admin and public routes take at most a tiny JSON object (the clock's {"Seconds": N}).
 SMALL_MAX_BODY = 16 * KiB
+# A log-in or sign-up form, a requester's approve/reject with feedback.
+FORM_MAX_BODY = 64 * KiB
 MAX_BODY: Mapping[Owner, int] = {
     "requester": API_MAX_BODY,
     "worker": WORKER_MAX_BODY,
     "admin": SMALL_MAX_BODY,
     "public": SMALL_MAX_BODY,
+    "page": FORM_MAX_BODY,
+    "worker_page": WORKER_MAX_BODY,  # a task's answers
+    "requester_page": FORM_MAX_BODY,
 }
 
 # Routes whose cap is not their owner's. A FileUploadAnswer file is held in memory and in one
@@ -85,14 +111,15 @@ UPLOAD_MAX_BODY = 16 * KiB * KiB
 ROUTE_MAX_BODY: Mapping[str, int] = {UPLOAD_ROUTE: UPLOAD_MAX_BODY}
 
 _WORKER_ID = "openturk.worker_id"
+_SESSION = "openturk.session"
 
 
 class Refused(Exception):
     """A request the boundary answers itself: status, error code and a message naming the cause."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, location: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.location = status, code, message, location
 
 
 def worker_of(scope: Scope) -> str | None:
@@ -101,12 +128,20 @@ def worker_of(scope: Scope) -> str | None:
     return found if isinstance(found, str) else None
 
 
+def session_of(scope: Scope) -> Session | None:
+    """The web-site session the boundary found for this request (page owners only), else None."""
+    found = scope.get(_SESSION)
+    return found if isinstance(found, Session) else None
+
+
 class Boundary:
     """ASGI middleware: resolve the route's owner, admit the caller, read the capped body, then call
     ``app`` with that body. Nothing behind it runs for a refused request."""
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute], settings: Settings, db: Database) -> None:
         self.app, self.routes, self.settings, self.db = app, list(routes), settings, db
+        # Sessions and log-in limits run on wall time even under --virtual-clock (see openturk.web.sessions).
+        self.site_clock = SystemClock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -139,7 +174,7 @@ class Boundary:
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 path = getattr(route, "path", None)
-                owner = OWNERS.get(path) if isinstance(path, str) else None
+                owner = (OWNERS.get(f"{scope['method']} {path}") or OWNERS.get(path)) if isinstance(path, str) else None
                 if owner is None or not isinstance(path, str):
                     raise Refused(403, "Forbidden", f"No caller may call {scope['path']}: the route has no owner.")
                 return path, owner
@@ -158,6 +193,33 @@ class Boundary:
             scope[_WORKER_ID] = await self._worker(_bearer(scope))
         elif owner == "admin":
             self._admit_admin(scope)
+        elif owner in PAGE_OWNERS:
+            await self._admit_page(owner, scope)
+
+    async def _admit_page(self, owner: Owner, scope: Scope) -> None:
+        secure = scope.get("scheme") == "https"
+        token = _cookie(scope, sessions.cookie_name(secure))
+
+        def lookup() -> Session | None:
+            if token is None:
+                return None
+            found = sessions.load(self.db, self.site_clock, token)
+            if found is not None and found.kind == "worker" and not accounts.is_active(self.db, found.principal or ""):
+                return None  # disabled since it logged in
+            return found
+
+        session = await asyncio.to_thread(lookup)
+        scope[_SESSION] = session
+        wanted = {"worker_page": ("worker",), "requester_page": ("requester", "admin")}.get(owner)
+        if wanted is None or (session is not None and session.kind in wanted):
+            return
+        if scope["method"] in ("GET", "HEAD"):
+            login = "/requester/login" if owner == "requester_page" else "/login"
+            target = scope["path"] + (
+                f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else ""
+            )
+            raise Refused(303, "LoginRequired", "Log in to see this page.", f"{login}?{urlencode({'next': target})}")
+        raise Refused(403, "LoginRequired", "Log in first: this page needs a signed-in session.")
 
     def _admit_admin(self, scope: Scope) -> None:
         token = self.settings.admin_token
@@ -201,6 +263,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key.lower() == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    header = _header(scope, b"cookie")
+    if not header:
+        return None
+    cookies = SimpleCookie()
+    try:
+        cookies.load(header)
+    except CookieError:
+        return None
+    morsel = cookies.get(name)
+    return morsel.value if morsel is not None else None
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -270,7 +345,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _refuse(refusal: Refused, owner: Owner | None, send: Send) -> None:
-    """API callers get AWS JSON 1.1 errors an SDK reads; everyone else ``{"Error", "Message"}``."""
+    """API callers get AWS JSON 1.1 errors an SDK reads; the site's visitors a page (or a redirect to
+    the log-in page); everyone else ``{"Error", "Message"}``."""
+    if owner in PAGE_OWNERS:
+        await _refuse_page(refusal, send)
+        return
     if owner == "requester":
         payload = {"__type": refusal.code, "Message": refusal.message}
         headers = [(b"content-type", b"application/x-amz-json-1.1"), (b"x-amzn-requestid", str(uuid.uuid4()).encode())]
@@ -281,5 +360,25 @@ async def _refuse(refusal: Refused, owner: Owner | None, send: Send) -> None:
     # No "Connection: close": the server then discards (never buffers) whatever body is still on
     # its way, so a client that sends the whole body before reading still gets this answer.
     headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse_page(refusal: Refused, send: Send) -> None:
+    text = html.escape(refusal.message)
+    body = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>openturk</title></head>'
+        f"<body><main><h1>{refusal.status}</h1><p>{text}</p>"
+        + (f'<p><a href="{html.escape(refusal.location)}">Log in</a></p>' if refusal.location else "")
+        + "</main></body></html>"
+    ).encode()
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    if refusal.location:
+        headers.append((b"location", refusal.location.encode("latin-1")))
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

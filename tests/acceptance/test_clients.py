@@ -24,10 +24,9 @@ import pytest
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess
 from tests.conftest import HTML_QUESTION, cli_keys
+from tests.support.node import JS_DIR, NPM_CI_TIMEOUT, ensure_node_modules
 
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
 SMOKE_SCRIPT = JS_DIR / "mturk_smoke.mjs"
-NPM_CI_TIMEOUT = 420.0
 CLIENT_TIMEOUT = 120.0
 
 AwsCli = Callable[..., subprocess.CompletedProcess[str]]
@@ -51,21 +50,6 @@ def _new_requester() -> str:
     return f"AKID{uuid.uuid4().hex[:16].upper()}"
 
 
-def _ensure_node_modules(npm: str) -> None:
-    """Install the locked SDK on a clean checkout (``node_modules/`` is git-ignored)."""
-    if (JS_DIR / "node_modules" / "@aws-sdk" / "client-mturk" / "package.json").is_file():
-        return
-    result = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=JS_DIR,
-        capture_output=True,
-        text=True,
-        timeout=NPM_CI_TIMEOUT,
-        check=False,
-    )
-    assert result.returncode == 0, f"`npm ci` in {JS_DIR} failed:\n{_describe(result)}"
-
-
 @pytest.fixture(scope="module")
 def sigv4_server(local_aws: LocalAWS) -> Iterator[ServerProcess]:
     """Signatures verified: each client must sign exactly as AWS does, body hash and X-Amz-Target included."""
@@ -74,8 +58,8 @@ def sigv4_server(local_aws: LocalAWS) -> Iterator[ServerProcess]:
 
 
 def _smoke(base_url: str, access_key_id: str, secret: str | None = None) -> None:
-    node, npm = _tool("node"), _tool("npm")
-    _ensure_node_modules(npm)
+    node = _tool("node")
+    ensure_node_modules()
 
     result = subprocess.run(
         [node, str(SMOKE_SCRIPT), base_url],

@@ -1,0 +1,168 @@
+"""The site's front door: home, worker sign-up and log-in, requester/admin log-in, log-out."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openturk.store.repository import Repository
+from openturk.web import sessions
+from openturk.web.pages import Site, safe_next
+from openturk.workers import accounts
+
+
+class AccountPages:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def routes(self) -> list[Route]:
+        site = self.site
+        return [
+            Route("/", self.home, methods=["GET"]),
+            Route("/signup", self.signup_page, methods=["GET"]),
+            Route("/signup", site.form(self.signup), methods=["POST"]),
+            Route("/login", self.login_page, methods=["GET"]),
+            Route("/login", site.form(self.login), methods=["POST"]),
+            Route("/logout", site.form(self.logout), methods=["POST"]),
+            Route("/requester/login", self.requester_login_page, methods=["GET"]),
+            Route("/requester/login", site.form(self.requester_login), methods=["POST"]),
+        ]
+
+    async def home(self, request: Request) -> Response:
+        return self.site.render(
+            request, "home.html", title="openturk", welcome=bool(request.query_params.get("welcome"))
+        )
+
+    # -- workers ----------------------------------------------------------------------------------
+    async def signup_page(self, request: Request) -> Response:
+        return self._visitor_page(request, "signup.html", title="Create a worker account", values={})
+
+    async def signup(self, request: Request, form: FormData) -> Response:
+        email, password = _text(form, "email"), _text(form, "password")
+        name = _text(form, "name")
+        if password != _text(form, "password_again"):
+            return self._visitor_page(
+                request,
+                "signup.html",
+                400,
+                title="Create a worker account",
+                values={"email": email, "name": name},
+                error=accounts.AccountError("The two passwords are not the same.", "password_again"),
+            )
+        try:
+            created = await asyncio.to_thread(
+                accounts.sign_up, self.site.db, self.site.site_clock, email, password, name
+            )
+        except accounts.AccountError as error:
+            return self._visitor_page(
+                request,
+                "signup.html",
+                400,
+                title="Create a worker account",
+                values={"email": email, "name": name},
+                error=error,
+            )
+        _, cookie = self.site.start_session(request, "worker", created.worker_id)
+        return self.site.redirect("/?welcome=1", cookie=cookie)
+
+    async def login_page(self, request: Request) -> Response:
+        return self._visitor_page(
+            request, "login.html", title="Log in", values={"next": request.query_params.get("next", "")}
+        )
+
+    async def login(self, request: Request, form: FormData) -> Response:
+        email, password = _text(form, "email"), _text(form, "password")
+        target = _text(form, "next")
+        client = request.client.host if request.client else "unknown"
+        try:
+            worker_id = await asyncio.to_thread(
+                accounts.log_in, self.site.db, self.site.site_clock, email, password, client
+            )
+        except accounts.AccountError as error:
+            status = 429 if isinstance(error, accounts.TooManyAttempts) else 400
+            return self._visitor_page(
+                request, "login.html", status, title="Log in", values={"email": email, "next": target}, error=error
+            )
+        _, cookie = self.site.start_session(request, "worker", worker_id)
+        return self.site.redirect(safe_next(target, "/"), cookie=cookie)
+
+    async def logout(self, request: Request, form: FormData) -> Response:
+        session = self.site.session(request)
+        if session is not None:
+            await asyncio.to_thread(sessions.end, self.site.db, self.site.site_clock, session.token)
+        return self.site.redirect("/login", cookie=sessions.cookie_header("", self.site.secure(request), max_age_s=0))
+
+    # -- requesters and the admin -----------------------------------------------------------------
+    async def requester_login_page(self, request: Request) -> Response:
+        return self._visitor_page(
+            request,
+            "requester_login.html",
+            title="Requester log-in",
+            values={"next": request.query_params.get("next", "")},
+        )
+
+    async def requester_login(self, request: Request, form: FormData) -> Response:
+        access_key_id, secret = _text(form, "access_key_id"), _text(form, "secret_access_key")
+        admin_token = _text(form, "admin_token")
+        target = _text(form, "next")
+        kind, principal = await asyncio.to_thread(self._requester_credentials, access_key_id, secret, admin_token)
+        if kind is None:
+            await asyncio.sleep(0.2)  # a little cost per wrong guess; the keys themselves are long and random
+            return self._visitor_page(
+                request,
+                "requester_login.html",
+                400,
+                title="Requester log-in",
+                values={"access_key_id": access_key_id, "next": target},
+                error=accounts.AccountError("Those credentials are not right."),
+            )
+        _, cookie = self.site.start_session(request, kind, principal)
+        return self.site.redirect(safe_next(target, "/requester"), cookie=cookie)
+
+    def _requester_credentials(
+        self, access_key_id: str, secret: str, admin_token: str
+    ) -> tuple[sessions.Kind | None, str | None]:
+        configured = self.site.settings.admin_token
+        if admin_token:
+            if configured and hmac.compare_digest(admin_token.encode(), configured.encode()):
+                return "admin", None
+            return None, None
+        if not access_key_id or len(access_key_id) > 128 or len(secret) > 128:
+            return None, None
+        with self.site.db.read() as conn:
+            found = Repository(conn).access_key(access_key_id)
+        if found is None:
+            return None, None
+        customer_id, stored_secret = found
+        if stored_secret is None:
+            # A key made up by a client under --auth open has no secret: it signs in by its id alone there.
+            return ("requester", customer_id) if self.site.settings.auth == "open" else (None, None)
+        if hmac.compare_digest(secret.encode(), stored_secret.encode()):
+            return "requester", customer_id
+        return None, None
+
+    def _visitor_page(
+        self,
+        request: Request,
+        template: str,
+        status: int = 200,
+        *,
+        title: str,
+        values: dict[str, str],
+        error: accounts.AccountError | None = None,
+    ) -> Response:
+        session, cookie = self.site.visitor_session(request)
+        response = self.site.render(request, template, status, session=session, title=title, values=values, error=error)
+        if cookie is not None:
+            response.headers.append("Set-Cookie", cookie)
+        return response
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""

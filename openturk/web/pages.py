@@ -1,0 +1,163 @@
+"""What every page of the web site shares: templates, security headers, the session and CSRF.
+
+Pages are server-rendered Jinja2 (autoescaped) with a Content-Security-Policy that allows scripts,
+styles and images from the site only, frames only from the task origin (requester content) and the
+sources an ExternalQuestion needs, and no framing of the site itself. Every form post goes through
+``Site.form``: the session's CSRF token must come with it (``csrf_token`` field, compared in constant
+time) before the handler runs, so no page handler can forget it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from openturk.clock import Clock, SystemClock
+from openturk.settings import Settings
+from openturk.store.database import Database
+from openturk.web import access, sessions
+from openturk.web.sessions import Session
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+# A form with more fields than this is refused before it is parsed further (a QuestionForm has at
+# most a few hundred questions; a selection answer repeats its field).
+MAX_FORM_FIELDS = 2000
+MAX_FORM_FILES = 50
+
+Handler = Callable[[Request], Awaitable[Response]]
+FormHandler = Callable[[Request, FormData], Awaitable[Response]]
+
+
+class FormRefused(Exception):
+    """A form post without the session's CSRF token, or one too large to parse."""
+
+
+def content_security_policy(frame_sources: Iterable[str]) -> str:
+    frames = " ".join(frame_sources) or "'none'"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"frame-src {frames}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    )
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Where to go after logging in: a path of this site only (never ``//evil`` or ``https://evil``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+class Site:
+    """Renders pages and wraps their handlers; one per application."""
+
+    def __init__(self, db: Database, clock: Clock, settings: Settings, frame_sources: Iterable[str] = ()) -> None:
+        self.db, self.clock, self.settings = db, clock, settings
+        # Sessions and log-in limits run on wall time even under --virtual-clock: making a HIT's hours
+        # pass in a test must not log its worker out.
+        self.site_clock: Clock = SystemClock()
+        self.templates = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.csp = content_security_policy(frame_sources)
+
+    def session(self, request: Request) -> Session | None:
+        return access.session_of(request.scope)
+
+    def worker_id(self, request: Request) -> str:
+        """The signed-in worker of a ``worker_page`` (the boundary admitted no one else)."""
+        session = self.session(request)
+        assert session is not None and session.worker_id is not None, "a worker_page without a worker session"
+        return session.worker_id
+
+    def render(
+        self, request: Request, template: str, status: int = 200, *, session: Session | None = None, **values: Any
+    ) -> HTMLResponse:
+        session = session or self.session(request)
+        html = self.templates.get_template(template).render(
+            session=session,
+            csrf_token=session.csrf_token if session else "",
+            path=request.url.path,
+            **values,
+        )
+        return HTMLResponse(html, status, headers=self.headers())
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Content-Security-Policy": self.csp,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-store",
+        }
+
+    def redirect(self, url: str, *, cookie: str | None = None) -> RedirectResponse:
+        response = RedirectResponse(url, status_code=303, headers=self.headers())
+        if cookie is not None:
+            response.headers.append("Set-Cookie", cookie)
+        return response
+
+    def secure(self, request: Request) -> bool:
+        return request.url.scheme == "https"
+
+    def start_session(self, request: Request, kind: sessions.Kind, principal: str | None) -> tuple[Session, str]:
+        """A new session (ending the visitor's old one) and the Set-Cookie value that names it."""
+        old = self.session(request)
+        if old is not None:
+            sessions.end(self.db, self.site_clock, old.token)
+        session = sessions.start(self.db, self.site_clock, kind, principal)
+        return session, sessions.cookie_header(session.token, self.secure(request))
+
+    def visitor_session(self, request: Request) -> tuple[Session, str | None]:
+        """The visitor's session, or a new anonymous one (so a log-in form has a CSRF token) with its cookie."""
+        session = self.session(request)
+        if session is not None:
+            return session, None
+        return self.start_session(request, "anonymous", None)
+
+    def form(self, handler: FormHandler) -> Handler:
+        """A POST endpoint whose form must carry the session's CSRF token; refused with 403 otherwise."""
+
+        async def endpoint(request: Request) -> Response:
+            try:
+                form = await self._checked_form(request)
+            except FormRefused as refusal:
+                return self.render(request, "error.html", 403, title="Form refused", message=str(refusal))
+            try:
+                return await handler(request, form)
+            finally:
+                await form.close()
+
+        endpoint.__name__ = getattr(handler, "__name__", "form")
+        return endpoint
+
+    async def _checked_form(self, request: Request) -> FormData:
+        session = self.session(request)
+        try:
+            form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+        except Exception as exc:  # starlette raises HTTPException/MultiPartException for malformed or oversized forms
+            raise FormRefused(f"The form could not be read: {exc}") from exc
+        presented = form.get("csrf_token")
+        if (
+            session is None
+            or not isinstance(presented, str)
+            or not hmac.compare_digest(presented.encode(), session.csrf_token.encode())
+        ):
+            await form.close()
+            raise FormRefused(
+                "This form has expired or did not come from this site. Go back, reload the page and try again."
+            )
+        return form

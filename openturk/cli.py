@@ -169,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     create_worker.add_argument("name")
     create_worker.add_argument("--email", help="where NotifyWorkers messages are also emailed")
     _db_option(create_worker)
-    for action, text in (("disable", "end a worker's web sessions and refuse its log-in"), ("enable", "allow it again")):
+    for action, text in (
+        ("disable", "end a worker's web sessions and refuse its log-in"),
+        ("enable", "allow it again"),
+    ):
         toggle = workers.add_parser(action, help=text)
         toggle.add_argument("worker_id")
         _db_option(toggle)

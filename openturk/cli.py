@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from openturk import exec_command
 from openturk.clock import SystemClock
 from openturk.consumer import cli as consumer_cli
 from openturk.consumer import route_cli
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         _db_option(toggle)
     policy_cli.register(sub)
     route_cli.register(sub)
+    exec_command.register(sub)
     consumer_cli.register(sub)
     return parser
 
@@ -434,6 +436,7 @@ def workers_create(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "serve": serve,
+    "exec": exec_command.run,
     "dispatch": dispatch,
     "deliveries": deliveries,
     "destinations": policy_cli.run,

@@ -119,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds between passes of the timer loop (expiry, abandonment, auto-approval)",
     )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="speak HTTPS with a certificate (localhost, 127.0.0.1, --host and MTurk's hostnames) from a local CA",
+    )
+    serve.add_argument(
+        "--tls-dir",
+        default=None,
+        help="where the local CA and the certificate are kept (default: openturk-tls/ next to an SQLite database)",
+    )
     serve.add_argument("--log-level", default="warning")
     _delivery_options(serve)
 
@@ -242,6 +252,7 @@ def serve(args: argparse.Namespace) -> int:
         timer_interval_s=args.timer_interval,
         embedded_aws_port=args.local_aws_port,
         embedded_aws_state=args.local_aws_state,
+        tls=args.tls,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     local_aws = None
@@ -258,12 +269,20 @@ def serve(args: argparse.Namespace) -> int:
             aws_access_key_id=embedded.LOCAL_ACCESS_KEY,
             aws_secret_access_key=embedded.LOCAL_SECRET,
         )
+    ssl: dict[str, str] = {}
+    if settings.tls:
+        from openturk import tls
+
+        files = tls.ensure(Path(args.tls_dir) if args.tls_dir else tls.default_dir(settings.db_url), (settings.host,))
+        ssl = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
     try:
         app = build_app(settings)
         console.print(
             f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
             f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})"
         )
+        if settings.tls:
+            console.print(f"  TLS certificate from the local CA [cyan]{files.ca_cert}[/cyan] (openturk exec trusts it)")
         console.print(f'  boto3.client("mturk", endpoint_url="{settings.base_url}", region_name="us-east-1")')
         if local_aws is not None:
             console.print(
@@ -272,7 +291,7 @@ def serve(args: argparse.Namespace) -> int:
             )
             console.print(f"  {embedded.what_is_kept(local_aws.state_path)}")
         sys.stdout.flush()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False, **ssl)
     finally:
         if local_aws is not None:
             local_aws.stop()

@@ -5,6 +5,10 @@ to openturk. A ``sitecustomize.py`` on ``PYTHONPATH`` loads a copy of ``openturk
 (standard library only, so it works in another virtual environment, another Python, another
 botocore) and installs it from the ``OPENTURK_REDIRECT_*`` variables, which children inherit. A
 ``sitecustomize`` the environment had already is still run after ours.
+
+With an https endpoint (``openturk serve --tls``) the command also trusts openturk's local CA and
+resolves MTurk's hostnames to openturk, so clients that do not use botocore (oTree's, or anything on
+``urllib``/``requests``) reach it too, their requests still addressed and signed for MTurk's hostname.
 """
 
 from __future__ import annotations
@@ -83,6 +87,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="URL",
         help=f"also send sqs/sns clients there (default {DEFAULT_LOCAL_AWS})",
     )
+    parser.add_argument(
+        "--ca-file",
+        default=None,
+        help="openturk's local CA, trusted by the command when --endpoint is https "
+        "(default: openturk-tls/ca.pem in this directory, as openturk serve --tls makes it)",
+    )
     parser.add_argument("program", nargs=argparse.REMAINDER, metavar="COMMAND", help="-- COMMAND [ARGS…]")
 
 
@@ -100,13 +110,31 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"openturk exec: {error}", file=sys.stderr)
         return 2
+    ca_file = _ca_file(args)
+    if args.endpoint.startswith("https://") and ca_file is None:
+        print(
+            "openturk exec: an https endpoint needs openturk's CA: give --ca-file (openturk serve --tls prints it)",
+            file=sys.stderr,
+        )
+        return 2
     hook_dir = Path(tempfile.mkdtemp(prefix="openturk-exec-"))
     try:
         shutil.copyfile(redirect.__file__, hook_dir / "openturk_redirect.py")
         (hook_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        return _run(command, environment(args, hook_dir))
+        env = environment(args, hook_dir)
+        if ca_file is not None:
+            env.update(redirect.trust(str(ca_file), str(hook_dir / "ca-bundle.pem")))
+            env[redirect.ENV_RESOLVE] = "1"
+        return _run(command, env)
     finally:
         shutil.rmtree(hook_dir, ignore_errors=True)
+
+
+def _ca_file(args: argparse.Namespace) -> Path | None:
+    if not args.endpoint.startswith("https://"):
+        return None
+    candidate = Path(args.ca_file) if args.ca_file else Path("openturk-tls") / "ca.pem"
+    return candidate.resolve() if candidate.is_file() else None
 
 
 def environment(args: argparse.Namespace, hook_dir: Path) -> dict[str, str]:

@@ -14,6 +14,13 @@
 
 With ``local_aws`` the ``sqs`` and ``sns`` clients' requests go to that endpoint too.
 
+Programs that do not use botocore (oTree's own SigV4 client on ``urllib``) are reached another way,
+when openturk speaks TLS (``openturk serve --tls``): ``resolve_hostnames=True`` makes this process
+resolve MTurk's two hostnames (port 443) to openturk's host and port, and ``trust(ca_file)`` adds
+openturk's local CA to the certificates this process and its children verify against
+(``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``, ``AWS_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``). The request,
+still addressed to MTurk's hostname, is verified against openturk's certificate, which names it.
+
 This file is also copied, as ``openturk_redirect.py``, next to the ``sitecustomize.py`` that
 ``openturk exec`` puts on ``PYTHONPATH``: programs in other virtual environments (other Python and
 botocore versions, without openturk installed) load it at start-up. So it uses the standard library
@@ -22,6 +29,7 @@ only, imports botocore lazily and runs on Python 3.7 and botocore 1.12 onwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -30,30 +38,44 @@ from urllib.parse import urlsplit, urlunsplit
 
 LIVE_URL = "https://mturk-requester.us-east-1.amazonaws.com"
 SANDBOX_URL = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
+MTURK_HOSTNAMES = ("mturk-requester.us-east-1.amazonaws.com", "mturk-requester-sandbox.us-east-1.amazonaws.com")
 MODES = (None, "sandbox", "live")
 # What ``openturk exec`` passes to the programs it runs (and their children).
 ENV_ENDPOINT = "OPENTURK_REDIRECT_ENDPOINT"
 ENV_MODE = "OPENTURK_REDIRECT_MODE"
 ENV_LOCAL_AWS = "OPENTURK_REDIRECT_LOCAL_AWS"
+ENV_RESOLVE = "OPENTURK_REDIRECT_RESOLVE"
 
 _installed: dict[str, Any] = {}  # the settings of the one installation in this process (a dict: mutable, importable)
 
 
-def install(endpoint: str = "http://127.0.0.1:8443", mode: str | None = None, local_aws: str | None = None) -> None:
+def install(
+    endpoint: str = "http://127.0.0.1:8443",
+    mode: str | None = None,
+    local_aws: str | None = None,
+    resolve_hostnames: bool = False,
+) -> None:
     """Redirect this process's ``mturk`` clients (and, with ``local_aws``, ``sqs``/``sns``) to openturk.
 
     Affects clients created afterwards from any botocore session. Calling it again changes the
-    targets; ``uninstall()`` stops it.
+    targets; ``uninstall()`` stops it. ``resolve_hostnames`` (an https endpoint only) also sends any
+    connection to MTurk's hostnames on port 443 to the endpoint's host and port.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be None, 'sandbox' or 'live', not {mode!r}")
     _check_url("endpoint", endpoint)
     if local_aws:
         _check_url("local_aws", local_aws)
+    target = urlsplit(endpoint)
+    if resolve_hostnames and target.scheme != "https":
+        raise ValueError("resolving MTurk's hostnames needs an https endpoint (openturk serve --tls)")
     first = not _installed
     _installed.update(endpoint=endpoint.rstrip("/"), mode=mode, local_aws=(local_aws or "").rstrip("/") or None)
+    _installed["resolve"] = (target.hostname, target.port or 443) if resolve_hostnames else None
     if first:
-        _register()
+        _resolve_through_openturk()
+        with contextlib.suppress(ImportError):  # no botocore here: only the hostnames are redirected
+            _register()
 
 
 def uninstall() -> None:
@@ -67,11 +89,54 @@ def install_from_environment() -> None:
     if not endpoint:
         return
     try:
-        install(endpoint, os.environ.get(ENV_MODE) or None, os.environ.get(ENV_LOCAL_AWS) or None)
-    except ImportError:
-        pass  # a program without botocore has no clients to redirect
+        install(
+            endpoint,
+            os.environ.get(ENV_MODE) or None,
+            os.environ.get(ENV_LOCAL_AWS) or None,
+            resolve_hostnames=os.environ.get(ENV_RESOLVE) == "1",
+        )
     except ValueError as error:
         sys.stderr.write(f"openturk exec: {error}\n")
+
+
+def trust(ca_file: str, bundle_path: str) -> dict[str, str]:
+    """Write ``bundle_path``: the system's CA certificates plus ``ca_file``; return the environment
+    variables that make OpenSSL (Python's ``ssl``), requests, botocore and Node.js verify against it."""
+    import ssl
+
+    system = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
+    parts = []
+    if system and os.path.isfile(system):
+        with open(system, encoding="utf-8", errors="replace") as file:
+            parts.append(file.read())
+    with open(ca_file, encoding="utf-8") as file:
+        parts.append(file.read())
+    with open(bundle_path, "w", encoding="utf-8") as file:
+        file.write("\n".join(part.strip() + "\n" for part in parts))
+    return {
+        "SSL_CERT_FILE": bundle_path,
+        "REQUESTS_CA_BUNDLE": bundle_path,
+        "AWS_CA_BUNDLE": bundle_path,
+        "NODE_EXTRA_CA_CERTS": ca_file,
+    }
+
+
+def _resolve_through_openturk() -> None:
+    """Wrap ``socket.getaddrinfo`` once: MTurk's hostnames on port 443 resolve to openturk's address
+    while ``resolve`` is set (the TLS handshake still names, and verifies, MTurk's hostname)."""
+    import socket
+
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        target = _installed.get("resolve") if _installed else None
+        if target is not None and isinstance(host, (str, bytes)):
+            name = host.decode("ascii", "replace") if isinstance(host, bytes) else host
+            if name.lower().rstrip(".") in MTURK_HOSTNAMES and str(port) in ("443", "https", "None"):
+                return original(target[0], target[1], *args, **kwargs)
+        return original(host, port, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
 
 
 def _check_url(name: str, url: str) -> None:

@@ -42,8 +42,10 @@ class Settings:
     admin_token: str | None = None
     # HMAC key of GetFileUploadURL's signed URLs; None: a random key drawn at start (openturk.requester.files).
     file_url_secret: str | None = None
+    # Speak HTTPS with a certificate from the local CA (openturk.tls).
+    tls: bool = False
 
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"

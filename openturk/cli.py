@@ -23,6 +23,7 @@ from openturk.consumer import cli as consumer_cli
 from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
+from openturk.store import db_cli
 from openturk.store.database import Database
 
 console = Console(soft_wrap=True)
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cli.register(sub)
     route_cli.register(sub)
     exec_command.register(sub)
+    db_cli.register(sub)
     consumer_cli.register(sub)
     return parser
 
@@ -456,6 +458,7 @@ def workers_create(args: argparse.Namespace) -> int:
 COMMANDS = {
     "serve": serve,
     "exec": exec_command.run,
+    "db": db_cli.run,
     "dispatch": dispatch,
     "deliveries": deliveries,
     "destinations": policy_cli.run,

@@ -96,8 +96,10 @@ class AnswerRegex:
 
 # Regex text that means the same in Python's re and JavaScript's RegExp with the v flag (which HTML
 # pattern uses): no Python-only syntax, and character classes of plain letters, digits and escapes.
-_PORTABLE_REGEX = re.compile(r"(?:[^\[\]\\(]|\\[dDwWsSbB.\\^$*+?(){}|/\-]|\((?!\?)|\[\^?(?:[A-Za-z0-9_ ]|\\[dws.\-])+"
-                             r"(?:-[A-Za-z0-9])?(?:[A-Za-z0-9_ ]|\\[dws.\-]|[A-Za-z0-9]-[A-Za-z0-9])*\])*")
+_PORTABLE_REGEX = re.compile(
+    r"(?:[^\[\]\\(]|\\[dDwWsSbB.\\^$*+?(){}|/\-]|\((?!\?)|\[\^?(?:[A-Za-z0-9_ ]|\\[dws.\-])+"
+    r"(?:-[A-Za-z0-9])?(?:[A-Za-z0-9_ ]|\\[dws.\-]|[A-Za-z0-9]-[A-Za-z0-9])*\])*"
+)
 
 
 @dataclass(frozen=True)
@@ -383,7 +385,9 @@ class _Reader:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise XMLParseError(f"{where}: AnswerFormatRegex {pattern[:64]!r} is not a regular expression: {exc}.") from exc
+            raise XMLParseError(
+                f"{where}: AnswerFormatRegex {pattern[:64]!r} is not a regular expression: {exc}."
+            ) from exc
         return AnswerRegex(pattern, flags, element.get("errorText") or None)
 
     def selection(self, answer: Element, identifier: str, identifiers: set[str]) -> Selection:

@@ -40,12 +40,16 @@ def render(
     """The ``<form>`` for ``form`` posting to ``action``. ``values`` (as submitted) and ``errors``
     (by QuestionIdentifier, from ``validate``) show a refused submission again; without ``values``
     each FreeTextAnswer shows its DefaultText. ``hidden`` adds fields such as a CSRF token."""
-    html = environment().get_template(TEMPLATE).render(
-        form=form,
-        action=action,
-        values=values,
-        errors=dict(errors or {}),
-        hidden=dict(hidden or {}),
-        submit_label=submit_label,
+    html = (
+        environment()
+        .get_template(TEMPLATE)
+        .render(
+            form=form,
+            action=action,
+            values=values,
+            errors=dict(errors or {}),
+            hidden=dict(hidden or {}),
+            submit_label=submit_label,
+        )
     )
-    return Markup(html)  # noqa: S704 - the template autoescapes
+    return Markup(html)  # the template autoescapes every value

@@ -90,9 +90,9 @@ def free_text_problem(spec: FreeText, text: str) -> str | None:
 
 
 def _selection(question: Question, spec: Selection, submitted: Mapping[str, Sequence[str]]) -> tuple[Any, str | None]:
-    given = set(submitted.get(question.identifier, ()))
+    given = set(submitted.get(question.identifier, ())) - {""}  # "" is a dropdown's "Choose…" placeholder
     known = {choice.identifier for choice in spec.choices}
-    unknown = given - known - {spec.other_value}
+    unknown = given - known - ({spec.other_value} if spec.other is not None else set())
     if unknown:
         return None, "Choose only from the choices offered."
     other_values = list(submitted.get(spec.other_field, ())) if spec.other is not None else []

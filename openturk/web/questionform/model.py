@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from openturk.domain import questions
 from openturk.errors import XMLParseError
-from openturk.web.questionform import formatted
+from openturk.web.questionform import formatted, jsregex
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,7 @@ class AnswerRegex:
     error_text: str | None
 
     def matches(self, value: str) -> bool:
-        bits = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
-        compiled = re.compile(self.pattern, sum((bits[flag] for flag in self.flags), 0))
-        return compiled.search(value) is not None
+        return jsregex.test(self.pattern, self.flags, value)
 
     @property
     def html_pattern(self) -> str | None:
@@ -119,7 +117,7 @@ class FreeText:
         """What the constraints ask for, in words, shown next to the control."""
         said: list[str] = []
         if self.numeric:
-            said.append(_range("A whole number", self.min_value, self.max_value, ""))
+            said.append(_range("A number", self.min_value, self.max_value, ""))
         if self.min_length is not None or self.max_length is not None:
             said.append(_range("Length", self.min_length, self.max_length, " characters"))
         said.extend(regex.error_text or "In the format the question asks for" for regex in self.regexes)
@@ -339,11 +337,13 @@ class _Reader:
             parsed = FileUpload(low or 0, 2_000_000_000 if high is None else high)
         content = element.find(self.ns + "QuestionContent")
         assert content is not None
+        # MTurk: "If you specify the minLength attribute, it is the same as if IsRequired is true."
+        needs_text = isinstance(parsed, FreeText) and bool(parsed.min_length)
         return Question(
             identifier=identifier,
             number=number,
             display_name=self.text(element, "DisplayName") or None,
-            required=required == "true",
+            required=required == "true" or needs_text,
             content=self.content(content),
             answer=parsed,
         )
@@ -380,14 +380,10 @@ class _Reader:
         flags = element.get("flags") or ""
         if pattern is None:
             raise XMLParseError(f"{where}: AnswerFormatRegex requires a regex attribute.")
-        if set(flags) - set("ims") or len(set(flags)) != len(flags):
-            raise XMLParseError(f"{where}: AnswerFormatRegex flags may be i, m and s, not {flags[:16]!r}.")
         try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise XMLParseError(
-                f"{where}: AnswerFormatRegex {pattern[:64]!r} is not a regular expression: {exc}."
-            ) from exc
+            jsregex.compile_regex(pattern, flags)
+        except (re.error, ValueError) as exc:
+            raise XMLParseError(f"{where}: AnswerFormatRegex {pattern[:64]!r} cannot be used: {exc}.") from exc
         return AnswerRegex(pattern, flags, element.get("errorText") or None)
 
     def selection(self, answer: Element, identifier: str, identifiers: set[str]) -> Selection:

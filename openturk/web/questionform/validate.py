@@ -17,12 +17,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from openturk.domain import uploads
 from openturk.web.questionform.model import FileUpload, FreeText, Question, QuestionForm, Selection
 
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+# What an HTML number input sends: a decimal, optionally with an exponent.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+INVALID_INPUT = "Invalid input supplied."  # MTurk's message for a failed AnswerFormatRegex without errorText
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,12 @@ def _answer(
         if len(values) > 1:
             return None, "Send one answer to this question."
         text = values[0] if values else ""
-        if not text.strip():
-            return None, ("This question requires an answer." if question.required else None)
-        return text, free_text_problem(spec, text)
+        if text == "" and question.required:
+            return None, "This question requires an answer."
+        problem = free_text_problem(spec, text)
+        if problem is not None:
+            return None, problem
+        return (text if text != "" else None), None
     if isinstance(spec, Selection):
         return _selection(question, spec, submitted)
     return _upload(question, spec, files.get(question.identifier))
@@ -70,11 +76,24 @@ def _answer(
 
 def free_text_problem(spec: FreeText, text: str) -> str | None:
     """Why ``text`` does not meet the FreeTextAnswer's Constraints; None when it does. Lengths count
-    characters (code points)."""
+    characters (code points), spaces included. An empty answer to a question that is not required
+    meets every constraint but AnswerFormatRegex, which MTurk tested on empty answers too (its
+    documented way to allow an empty answer is ``(^$|...)``)."""
+    if text != "":
+        problem = _numeric_or_length_problem(spec, text)
+        if problem is not None:
+            return problem
+    for regex in spec.regexes:
+        if not regex.matches(text):
+            return regex.error_text or INVALID_INPUT
+    return None
+
+
+def _numeric_or_length_problem(spec: FreeText, text: str) -> str | None:
     if spec.numeric:
-        if not _WHOLE_NUMBER.fullmatch(text.strip()):
-            return "Enter a whole number."
-        number = int(text.strip())
+        if not _NUMBER.fullmatch(text.strip()):
+            return "Enter a number."
+        number = Decimal(text.strip())
         if spec.min_value is not None and number < spec.min_value:
             return f"Enter a number of at least {spec.min_value}."
         if spec.max_value is not None and number > spec.max_value:
@@ -83,9 +102,6 @@ def free_text_problem(spec: FreeText, text: str) -> str | None:
         return f"Enter at least {spec.min_length} characters (you entered {len(text)})."
     if spec.max_length is not None and len(text) > spec.max_length:
         return f"Enter at most {spec.max_length} characters (you entered {len(text)})."
-    for regex in spec.regexes:
-        if not regex.matches(text):
-            return regex.error_text or "The answer is not in the format this question asks for."
     return None
 
 

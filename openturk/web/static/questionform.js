@@ -62,7 +62,8 @@
   function checkRegexes(input) {
     var message = "";
     var rules = JSON.parse(input.getAttribute("data-qf-regexes"));
-    if (input.value !== "") {
+    // MTurk tested the regex on empty answers too; an empty required answer is the browser's to refuse.
+    if (input.value !== "" || !input.required) {
       for (var i = 0; i < rules.length && message === ""; i += 1) {
         var expression = null;
         try {
@@ -71,7 +72,7 @@
           expression = null; // a regex JavaScript cannot read: the server decides
         }
         if (expression !== null && !expression.test(input.value)) {
-          message = rules[i].error || "The answer is not in the format this question asks for.";
+          message = rules[i].error || "Invalid input supplied.";
         }
       }
     }

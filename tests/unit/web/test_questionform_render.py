@@ -82,6 +82,11 @@ def test_mturk_defaults() -> None:
     assert not form.questions[0].required
 
 
+def test_a_minimum_length_makes_the_question_required() -> None:
+    form = parse(question_form(question("a", free_text('<Length minLength="1"/>')), question("b", free_text())))
+    assert [q.required for q in form.questions] == [True, False]
+
+
 def test_the_2017_namespace_is_read_too() -> None:
     form = parse(question_form(question("a", free_text()), namespace=QF_2017))
     assert form.questions[0].identifier == "a"
@@ -118,7 +123,7 @@ def test_the_other_choice_never_takes_a_selection_identifier() -> None:
     "document",
     [
         question_form(question("a", free_text('<AnswerFormatRegex regex="(" errorText="x"/>'))),
-        question_form(question("a", free_text('<AnswerFormatRegex regex="a" flags="g"/>'))),
+        question_form(question("a", free_text('<AnswerFormatRegex regex="a" flags="x"/>'))),
         question_form(question("a", free_text('<IsNumeric minValue="5" maxValue="1"/>'))),
         question_form(question("a", free_text('<IsNumeric minValue="one"/>'))),
         question_form(question("a", free_text('<Length minLength="5" maxLength="1"/>'))),
@@ -171,7 +176,7 @@ def test_free_text_gets_the_browsers_checks() -> None:
         question("t", free_text('<Length maxLength="500"/>', lines=5)),
     )
     number = one(html, name="n")
-    assert (number["type"], number["min"], number["max"], number["step"]) == ("number", "1", "30", "1")
+    assert (number["type"], number["min"], number["max"], number["step"]) == ("number", "1", "30", "any")
     assert "required" in number and number["aria-required"] == "true"
     length = one(html, name="l")
     assert (length["minlength"], length["maxlength"], length["value"]) == ("2", "20", "Tom")
@@ -236,7 +241,7 @@ def test_file_upload_is_a_file_input_in_a_multipart_form() -> None:
 
 def test_constraint_hints_are_visible_and_described() -> None:
     html = page(question("n", free_text('<IsNumeric minValue="1" maxValue="30"/>'), required=True))
-    assert '<p class="qf-hint" id="qf-1-hint">Required. A whole number from 1 to 30.</p>' in html
+    assert '<p class="qf-hint" id="qf-1-hint">Required. A number from 1 to 30.</p>' in html
     assert one(html, name="n")["aria-describedby"] == "qf-1-content qf-1-hint"
 
 

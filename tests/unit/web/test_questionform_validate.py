@@ -100,7 +100,8 @@ def test_unanswered_optional_questions_have_no_answer() -> None:
 @pytest.mark.parametrize(
     ("answer", "submitted"),
     [
-        (free_text(), {"a": ["   "]}),
+        (free_text(), {"a": [""]}),
+        (free_text(), {}),
         (selection(COLOURS), {}),
         (selection(COLOURS, style="dropdown"), {"a": [""]}),
         (upload(0, 10), {}),
@@ -114,14 +115,18 @@ def test_required_questions_need_an_answer(answer: str, submitted: dict[str, lis
 @pytest.mark.parametrize(
     ("constraints", "value", "problem"),
     [
-        ('<IsNumeric minValue="1" maxValue="30"/>', "seven", "Enter a whole number."),
-        ('<IsNumeric minValue="1" maxValue="30"/>', "7.5", "Enter a whole number."),
+        ('<IsNumeric minValue="1" maxValue="30"/>', "seven", "Enter a number."),
+        ('<IsNumeric minValue="1" maxValue="30"/>', "1,5", "Enter a number."),
+        ('<IsNumeric minValue="1" maxValue="30"/>', "30.5", "Enter a number of at most 30."),
         ('<IsNumeric minValue="1" maxValue="30"/>', "0", "Enter a number of at least 1."),
         ('<IsNumeric minValue="1" maxValue="30"/>', "31", "Enter a number of at most 30."),
         ('<Length minLength="2" maxLength="4"/>', "a", "Enter at least 2 characters (you entered 1)."),
         ('<Length minLength="2" maxLength="4"/>', "abcde", "Enter at most 4 characters (you entered 5)."),
         ('<AnswerFormatRegex regex="^[A-Z]{3}$" errorText="Three capitals."/>', "abc", "Three capitals."),
-        ('<AnswerFormatRegex regex="^[A-Z]{3}$"/>', "AB", "The answer is not in the format this question asks for."),
+        ('<AnswerFormatRegex regex="^[A-Z]{3}$"/>', "AB", "Invalid input supplied."),
+        ('<AnswerFormatRegex regex="\\S"/>', "", "Invalid input supplied."),
+        ('<AnswerFormatRegex regex="^[A-Z]{3}$"/>', "ABC\n", "Invalid input supplied."),
+        ('<AnswerFormatRegex regex="^\\d$"/>', "\u0663", "Invalid input supplied."),
         ('<AnswerFormatRegex regex="^cat$" flags="i" errorText="cat"/>', "dog", "cat"),
         ('<AnswerFormatRegex regex="\\S"/><AnswerFormatRegex regex="^a" errorText="Start with a."/>', "ba",
          "Start with a."),
@@ -135,6 +140,10 @@ def test_free_text_constraints_are_checked(constraints: str, value: str, problem
     ("constraints", "value"),
     [
         ('<IsNumeric minValue="1" maxValue="30"/>', " 30 "),
+        ('<IsNumeric minValue="1" maxValue="30"/>', "7.5"),
+        ('<IsNumeric maxValue="30"/>', "1e1"),
+        ('<Length minLength="2"/>', "  "),
+        ('<AnswerFormatRegex regex="(^$|\\S{2,})"/>', ""),
         ('<IsNumeric minValue="-5"/>', "-5"),
         ('<Length minLength="2" maxLength="4"/>', "éééé"),
         ('<AnswerFormatRegex regex="^cat$" flags="i"/>', "CaT"),

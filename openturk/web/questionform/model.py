@@ -414,8 +414,9 @@ class _Reader:
         style = self.text(answer, "StyleSuggestion") or ("checkbox" if high > 1 else "radiobutton")
         if style not in STYLES:
             raise XMLParseError(f"{where}: StyleSuggestion must be one of {', '.join(STYLES)}, not {style[:32]!r}.")
-        if high > 1 and style in ("radiobutton", "dropdown", "combobox"):
-            style = "checkbox" if style == "radiobutton" else "multichooser"  # one pick cannot give several
+        # MTurk: radiobutton and dropdown "can be used if MaxSelectionCount is 1"; one pick cannot give several.
+        if high > 1 and style in ("radiobutton", "dropdown"):
+            style = "checkbox" if style == "radiobutton" else "multichooser"
         taken = {choice.identifier for choice in choices}
         return Selection(
             choices=tuple(choices),

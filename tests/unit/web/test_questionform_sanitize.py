@@ -17,8 +17,12 @@ from openturk.web.questionform.formatted import sanitize, text_of
         ('<a href="JaVaScRiPt:alert(1)">x</a>', "alert"),
         ('<a href="data:text/html,&lt;script&gt;">x</a>', "data:"),
         ('<a href="/api/worker/assignments">x</a>', "/api/worker"),
+        ('<a href="ftp://example.com/file">x</a>', "ftp:"),
+        ('<img src="file:///etc/passwd">', "file:"),
         ('<img src="//evil.example/x.png">', "evil"),
         ('<iframe src="https://e.com"></iframe>', "iframe"),
+        ("<iframe>fallback text</iframe>", "fallback"),  # dropped with what it holds
+        ("<template><b>hidden</b></template>", "hidden"),
         ('<form action="https://e.com"><input name="x"></form>', "<input"),
         ("<style>body{display:none}</style>", "display"),
         ('<p style="position:fixed;top:0">x</p>', "position"),

@@ -13,23 +13,23 @@ from openturk.domain import answers as answers_xml
 from openturk.testing import Worker
 from openturk.web.questionform import UploadedFile, parse, validate
 from tests.conftest import hit_params
-from tests.support.questionforms import COLOURS, EVERYTHING, free_text, question, question_form, selection
+from tests.support.questionforms import (
+    COLOURS,
+    EVERYTHING,
+    EVERYTHING_POSTED,
+    free_text,
+    question,
+    question_form,
+    selection,
+)
 
 NS = "{" + answers_xml.NAMESPACE + "}"
 SUBMITTED = {
-    "name": ["Tom"],
+    **EVERYTHING_POSTED,
     "age": ["7.5"],
-    "code": ["ABC"],
-    "word": ["Cat"],
     "story": ["Once <upon> a time"],
-    "colour": ["green"],
-    "likes": ["red", "blue"],
-    "size": ["l"],
-    "mood": ["h"],
-    "breed": ["y"],
     "toys": ["box", "ball"],
     "food": ["fish", "__other__"],
-    "food.OtherSelectionText": ["mice"],
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from openturk.web.questionform import UploadedFile, parse, render, validate
-from tests.support.questionforms import EVERYTHING
+from tests.support.questionforms import EVERYTHING, EVERYTHING_ANSWERS, EVERYTHING_POSTED
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -129,21 +129,8 @@ def test_every_answer_type_is_filled_checked_and_submitted(browser: Any) -> None
     file_size = int(submitted.pop("photo")[0].removeprefix("file:"))
     answers, errors = validate(parse(EVERYTHING), submitted, {"photo": UploadedFile("KEY", file_size)})
     assert errors == {}
-    assert dict(answers) == {
-        "name": "Tom",
-        "age": "7",
-        "code": "ABC",
-        "word": "CAT",
-        "story": "Once upon a time",
-        "colour": ["green"],
-        "likes": ["red", "blue"],
-        "size": ["l"],
-        "mood": ["h"],
-        "breed": ["y"],
-        "toys": ["ball", "box"],
-        "food": {"SelectionIdentifiers": [], "OtherSelectionText": "mice"},
-        "photo": {"UploadedFileKey": "KEY", "UploadedFileSizeInBytes": 500},
-    }
+    assert submitted == EVERYTHING_POSTED
+    assert answers == EVERYTHING_ANSWERS
     with page.expect_request(ACTION):
         page.get_by_role("button", name="Submit").click()
     assert posted and posted[0].method == "POST"

@@ -112,3 +112,36 @@ EVERYTHING = question_form(
     ),
     question("photo", upload(10, 1000), name="Photo"),
 )  # fmt: skip
+
+# EVERYTHING as a browser posts it once every control is filled (the file goes through the upload route),
+# and the answers the server makes of it with the file stored as UploadedFile("KEY", 500).
+EVERYTHING_POSTED: dict[str, list[str]] = {
+    "name": ["Tom"],
+    "age": ["7"],
+    "code": ["ABC"],
+    "word": ["CAT"],
+    "story": ["Once upon a time"],
+    "colour": ["green"],
+    "likes": ["red", "blue"],
+    "size": ["l"],
+    "mood": ["h"],
+    "breed": ["y"],
+    "toys": ["ball", "box"],
+    "food": ["__other__"],
+    "food.OtherSelectionText": ["mice"],
+}
+EVERYTHING_ANSWERS: list[tuple[str, object]] = [
+    ("name", "Tom"),
+    ("age", "7"),
+    ("code", "ABC"),
+    ("word", "CAT"),
+    ("story", "Once upon a time"),
+    ("colour", ["green"]),
+    ("likes", ["red", "blue"]),
+    ("size", ["l"]),
+    ("mood", ["h"]),
+    ("breed", ["y"]),
+    ("toys", ["ball", "box"]),
+    ("food", {"SelectionIdentifiers": [], "OtherSelectionText": "mice"}),
+    ("photo", {"UploadedFileKey": "KEY", "UploadedFileSizeInBytes": 500}),
+]

@@ -56,3 +56,17 @@ def compile_regex(pattern: str, flags: str) -> re.Pattern[str]:
 def test(pattern: str, flags: str, value: str) -> bool:
     """JavaScript's ``new RegExp(pattern, flags).test(value)``."""
     return compile_regex(pattern, flags).search(value) is not None
+
+
+# Regex text that means the same in Python's re and JavaScript's RegExp with the v flag (which HTML
+# pattern uses): no Python-only syntax, and character classes of plain letters, digits and escapes.
+_READS_ALIKE = re.compile(
+    r"(?:[^\[\]\\(]|\\[dDwWsSbB.\\^$*+?(){}|/]|\((?!\?)|\[\^?(?:[A-Za-z0-9_ ]|\\[dws.\-])+"
+    r"(?:-[A-Za-z0-9])?(?:[A-Za-z0-9_ ]|\\[dws.\-]|[A-Za-z0-9]-[A-Za-z0-9])*\])*"
+)
+
+
+def reads_alike_in_html(pattern: str) -> bool:
+    """Whether an HTML ``pattern`` attribute (JavaScript with the ``v`` flag) reads ``pattern`` as
+    this module does: only the plainest syntax qualifies."""
+    return _READS_ALIKE.fullmatch(pattern) is not None

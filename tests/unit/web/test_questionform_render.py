@@ -283,7 +283,7 @@ def test_the_page_needs_no_inline_script() -> None:
 @pytest.mark.parametrize(
     ("regex", "portable"),
     [("^[A-Z]{3}$", True), (r"\d+", True), ("^(cat|dog)$", True), (r"(?P<x>a)", False), (r"\Aa", False),
-     ("[a-z-]", False), ("(?i)a", False)],
+     ("[a-z-]", False), ("(?i)a", False), ("a\\-b", False)],
 )  # fmt: skip
 def test_only_regexes_javascript_reads_alike_become_patterns(regex: str, portable: bool) -> None:
     assert (model.AnswerRegex(regex, "", None).html_pattern is not None) == portable

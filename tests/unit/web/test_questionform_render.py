@@ -6,9 +6,11 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from jinja2 import ChoiceLoader, DictLoader
 
 from openturk.errors import XMLParseError
 from openturk.web.questionform import model, parse, render
+from openturk.web.questionform.render import environment
 from tests.support.questionforms import (
     COLOURS,
     EVERYTHING,
@@ -287,3 +289,11 @@ def test_the_page_needs_no_inline_script() -> None:
 )  # fmt: skip
 def test_only_regexes_javascript_reads_alike_become_patterns(regex: str, portable: bool) -> None:
     assert (model.AnswerRegex(regex, "", None).html_pattern is not None) == portable
+
+
+def test_a_site_page_can_include_the_partial_with_just_the_form_and_action() -> None:
+    pages = DictLoader({"task.html": '<main>{% include "questionform.html" %}</main>'})
+    site = environment().overlay(loader=ChoiceLoader([pages, environment().loader]))
+    form = parse(question_form(question("n", free_text(default="Tom"))))
+    html = site.get_template("task.html").render(form=form, action="/work/submit")
+    assert html == f"<main>{render(form, '/work/submit')}</main>"

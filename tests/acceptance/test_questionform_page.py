@@ -179,6 +179,8 @@ def test_the_script_checks_selection_counts_and_file_sizes(browser: Any) -> None
 @pytest.mark.parametrize("width", [1000, 390])
 def test_no_serious_accessibility_violations(browser: Any, width: int) -> None:
     page = open_form(browser, [], width=width)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"questionform-{width}.png"), full_page=True)
     assert serious_violations(page) == []
     page.close()
 

@@ -3,26 +3,19 @@ browser first and by the server again, and free of serious accessibility violati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from openturk.web.questionform import UploadedFile, parse, render, validate
+from tests.support.browser import ARTIFACTS, serious_violations
 from tests.support.questionforms import EVERYTHING, EVERYTHING_ANSWERS, EVERYTHING_POSTED
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-AXE = ROOT / "tests" / "js" / "node_modules" / "axe-core" / "axe.min.js"
 STATIC = ROOT / "openturk" / "web" / "static"
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SCREENSHOTS = ARTIFACTS
 ACTION = "https://task.test/submit"  # answered by page.route: nothing leaves the machine
-
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed"),
-    pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: cd tests/js && npm install"),
-]
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -31,22 +24,9 @@ PAGE = """<!DOCTYPE html>
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield launched
-        launched.close()
+def browser(chromium: Any) -> Any:
+    """Debian's Chromium (tests/support/browser.py: missing is a failure, never a skip)."""
+    return chromium
 
 
 def open_form(browser: Any, posted: list[Any], width: int = 1000, **render_args: Any) -> Any:
@@ -64,16 +44,6 @@ def open_form(browser: Any, posted: list[Any], width: int = 1000, **render_args:
     page.add_style_tag(path=str(STATIC / "questionform.css"))
     page.add_script_tag(path=str(STATIC / "questionform.js"))
     return page
-
-
-def serious_violations(page: Any) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"] for n in v["nodes"]]}
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def validity(page: Any, selector: str) -> dict[str, Any]:

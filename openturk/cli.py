@@ -271,12 +271,12 @@ def serve(args: argparse.Namespace) -> int:
             aws_access_key_id=embedded.LOCAL_ACCESS_KEY,
             aws_secret_access_key=embedded.LOCAL_SECRET,
         )
-    ssl: dict[str, str] = {}
+    certfile = keyfile = None
     if settings.tls:
         from openturk import tls
 
         files = tls.ensure(Path(args.tls_dir) if args.tls_dir else tls.default_dir(settings.db_url), (settings.host,))
-        ssl = {"ssl_certfile": str(files.cert), "ssl_keyfile": str(files.key)}
+        certfile, keyfile = str(files.cert), str(files.key)
     try:
         app = build_app(settings)
         console.print(
@@ -293,7 +293,15 @@ def serve(args: argparse.Namespace) -> int:
             )
             console.print(f"  {embedded.what_is_kept(local_aws.state_path)}")
         sys.stdout.flush()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False, **ssl)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            access_log=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
     finally:
         if local_aws is not None:
             local_aws.stop()

@@ -30,6 +30,8 @@ from openturk.store.database import Database
 from openturk.store.repository import Repository
 from openturk.web.access import Boundary
 from openturk.web.account_pages import AccountPages
+from openturk.web.admin_pages import AdminPages
+from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.clock_api import ClockAPI
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
@@ -119,6 +121,8 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
     ]
     site = Site(db, clock, settings)
     routes.extend(AccountPages(site).routes())
+    routes.extend(DashboardPages(site).routes())
+    routes.extend(AdminPages(site).routes())
     if isinstance(clock, VirtualClock):
         routes.extend(ClockAPI(db, clock).routes())
 

@@ -82,6 +82,11 @@ OWNERS: Mapping[str, Owner] = {
     "/login": "page",
     "/logout": "page",
     "/requester/login": "page",
+    "/dashboard": "worker_page",
+    "/messages": "worker_page",
+    # The admin's pages: the boundary admits a requester's session too; the handlers refuse it (403).
+    "/admin/workers": "requester_page",
+    "/admin/workers/{worker_id}/disabled": "requester_page",
 }
 PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page"})
 

@@ -31,8 +31,8 @@ from openturk.store.repository import Repository
 from openturk.web.access import Boundary
 from openturk.web.account_pages import AccountPages
 from openturk.web.admin_pages import AdminPages
-from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.clock_api import ClockAPI
+from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
 from openturk.web.worker_api import WorkerAPI

@@ -93,15 +93,24 @@ def test_the_dashboard_shows_each_status_the_feedback_and_exact_earnings(site: S
     assert "Approved $0.37" in day_totals and "Pending $0.25" in day_totals and "Bonuses $1.29" in day_totals
     check_page(page, "dashboard")
 
-    # Another worker sees none of it.
+    # Another worker, who did a HIT of the same requester the same day, sees only their own.
     page.context.clear_cookies()
     _log_in(page, site, other_email)
     page.goto(f"{site.base_url}/dashboard")
+    assert "You have not worked on any HIT yet" in page.inner_text("main")
+    assert page.locator("#earned").inner_text() == "$0.00"
+    check_page(page, "dashboard-empty")
+    other_id = WORKER_ID.search(page.inner_text("header"))
+    assert other_id
+    theirs = Worker(site.base_url, other_id.group(0)).do(_hit(mturk, "Their task", "0.50"))
+    page.reload()
     main = page.inner_text("main")
-    assert "You have not worked on any HIT yet" in main and page.locator("#earned").inner_text() == "$0.00"
+    assert theirs in main and "Their task" in main
     for assignment_id in (approved, rejected, pending):
         assert assignment_id not in main
-    check_page(page, "dashboard-empty")
+    assert page.locator("#pending").inner_text() == "$0.50" and page.locator("#bonuses").inner_text() == "$0.00"
+    assert page.locator("#approved").inner_text() == "$0.00" and page.locator("#rejected").inner_text() == "0"
+    assert page.locator(".bonuses").count() == 0
 
 
 def test_notify_workers_messages_appear_escaped_with_their_line_breaks(site: ServerProcess, page: Any) -> None:

@@ -33,7 +33,7 @@ def iso_day(epoch_ms: int) -> str:
 
 def whole_number(raw: str) -> int | None:
     """A query parameter that must be a whole number from 1 (at most nine digits); None otherwise."""
-    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
         return None
     return int(raw)
 

@@ -15,10 +15,11 @@ layer, in front of the API's fast path too) enforces it:
   clients under ``--auth open`` and nobody under ``--auth sigv4``.
 - ``public``: ``/health``, and ``/files/{file_key}`` whose signed query (GetFileUploadURL) is the
   credential the download checks itself.
-- ``page``, ``worker_page``, ``requester_page``: the web site. Its session cookie is read here
-  (``session_of``); a ``worker_page`` needs a worker's session (of an account no admin disabled), a
-  ``requester_page`` a requester's or an admin's. Without one a GET is redirected to the log-in page and
-  anything else refused with 403. Every form post on them also carries the session's CSRF token, which
+- ``page``, ``worker_page``, ``requester_page``, ``admin_page``: the web site. Its session cookie is
+  read here (``session_of``); a ``worker_page`` needs a worker's session (of an account no admin
+  disabled), a ``requester_page`` a requester's or an admin's, an ``admin_page`` the admin's (a
+  requester's is refused with 403). Without one a GET is redirected to the log-in page and anything
+  else refused with 403. Every form post on them also carries the session's CSRF token, which
   ``openturk.web.pages`` checks before any handler runs.
 
 An unknown path (404), a wrong method (405) and a route without an owner (403) are refused. A body
@@ -53,7 +54,7 @@ from openturk.web import sessions
 from openturk.web.sessions import Session
 from openturk.workers import accounts
 
-Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page"]
+Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "admin_page"]
 
 UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
 
@@ -84,11 +85,11 @@ OWNERS: Mapping[str, Owner] = {
     "/requester/login": "page",
     "/dashboard": "worker_page",
     "/messages": "worker_page",
-    # The admin's pages: the boundary admits a requester's session too; the handlers refuse it (403).
-    "/admin/workers": "requester_page",
-    "/admin/workers/{worker_id}/disabled": "requester_page",
+    # The admin's pages.
+    "/admin/workers": "admin_page",
+    "/admin/workers/{worker_id}/disabled": "admin_page",
 }
-PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page"})
+PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page", "admin_page"})
 
 KiB = 1024
 # MTurk caps a Question at 64 KiB and a HIT's other strings far below that; with HITLayoutParameters
@@ -108,6 +109,7 @@ MAX_BODY: Mapping[Owner, int] = {
     "page": FORM_MAX_BODY,
     "worker_page": WORKER_MAX_BODY,  # a task's answers
     "requester_page": FORM_MAX_BODY,
+    "admin_page": FORM_MAX_BODY,
 }
 
 # Routes whose cap is not their owner's. A FileUploadAnswer file is held in memory and in one
@@ -215,11 +217,15 @@ class Boundary:
 
         session = await asyncio.to_thread(lookup)
         scope[_SESSION] = session
-        wanted = {"worker_page": ("worker",), "requester_page": ("requester", "admin")}.get(owner)
+        wanted = {"worker_page": ("worker",), "requester_page": ("requester", "admin"), "admin_page": ("admin",)}.get(
+            owner
+        )
         if wanted is None or (session is not None and session.kind in wanted):
             return
+        if owner == "admin_page" and session is not None and session.kind == "requester":
+            raise Refused(403, "Forbidden", "Only the site's administrator may use this page.")
         if scope["method"] in ("GET", "HEAD"):
-            login = "/requester/login" if owner == "requester_page" else "/login"
+            login = "/login" if owner == "worker_page" else "/requester/login"
             target = scope["path"] + (
                 f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else ""
             )

@@ -169,6 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     create_worker.add_argument("name")
     create_worker.add_argument("--email", help="where NotifyWorkers messages are also emailed")
     _db_option(create_worker)
+    profile = workers.add_parser(
+        "profile", help="show or change a worker's profile (system qualifications Locale and Adult)"
+    )
+    profile.add_argument("worker_id", metavar="WORKER_ID")
+    profile.add_argument("--country", help="ISO 3166-1 alpha-2 code, e.g. US (a new country clears the subdivision)")
+    profile.add_argument("--subdivision", help="ISO 3166-2 subdivision, e.g. WA or US-WA; '' clears it")
+    profile.add_argument("--adult", action=argparse.BooleanOptionalAction, help="agreed to see adult content")
+    _db_option(profile)
+    masters = workers.add_parser("masters", help="grant or revoke the Masters qualification (sandbox and live ids)")
+    masters.add_argument("masters_action", choices=("grant", "revoke"))
+    masters.add_argument("worker_id", metavar="WORKER_ID")
+    _db_option(masters)
     policy_cli.register(sub)
     route_cli.register(sub)
     consumer_cli.register(sub)
@@ -407,6 +419,37 @@ def workers_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def workers_profile(args: argparse.Namespace) -> int:
+    """Print the profile, after changing what the options name (the rest is kept)."""
+    from openturk.errors import WorkerError
+    from openturk.workers import profiles
+
+    db, clock = _migrated(args.db), SystemClock()
+    try:
+        if args.action == "masters":
+            found = profiles.set_masters(db, clock, args.worker_id, granted=args.masters_action == "grant")
+        elif args.country is None and args.subdivision is None and args.adult is None:
+            found = profiles.get_profile(db, args.worker_id)
+        else:
+            current = profiles.get_profile(db, args.worker_id)
+            country = current.country if args.country is None else args.country
+            moved = args.country is not None and args.country.strip().upper() != current.country
+            subdivision = args.subdivision if args.subdivision is not None else (None if moved else current.subdivision)
+            adult = current.adult if args.adult is None else args.adult
+            found = profiles.update_profile(
+                db, clock, args.worker_id, country=country, subdivision=subdivision, adult=adult
+            )
+    except WorkerError as error:
+        console.print(f"[red]{error.message}[/red]")
+        return 2
+    console.print(f"WorkerId    {found.worker_id}")
+    console.print(f"Country     {found.country}")
+    console.print(f"Subdivision {found.subdivision or '-'}")
+    console.print(f"Adult       {1 if found.adult else 0}")
+    console.print(f"Masters     {'yes' if found.is_master else 'no'}")
+    return 0
+
+
 COMMANDS = {
     "serve": serve,
     "dispatch": dispatch,
@@ -426,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return requesters_create(args)
     if args.command == "layouts":
         return layouts_command(args)
+    if args.action in ("profile", "masters"):
+        return workers_profile(args)
     return workers_create(args)
 
 

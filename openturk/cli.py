@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--country", help="ISO 3166-1 alpha-2 code, e.g. US (a new country clears the subdivision)")
     profile.add_argument("--subdivision", help="ISO 3166-2 subdivision, e.g. WA or US-WA; '' clears it")
     profile.add_argument("--adult", action=argparse.BooleanOptionalAction, help="agreed to see adult content")
+    profile.add_argument("--not-adult", dest="adult", action="store_false", default=None, help="same as --no-adult")
     _db_option(profile)
     masters = workers.add_parser("masters", help="grant or revoke the Masters qualification (sandbox and live ids)")
     masters.add_argument("masters_action", choices=("grant", "revoke"))

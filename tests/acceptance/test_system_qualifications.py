@@ -104,6 +104,10 @@ def test_profile_cli_sets_locale_and_adult_that_requirements_compare(server: Ser
     ]
     for requirement, meets in cases:
         assert _accepts(mturk, worker, requirement) is meets, requirement
+    shown = cli_keys(server.db_url, "workers", "profile", worker.worker_id, "--not-adult", "--country", "FR")
+    assert (shown["Country"], shown["Subdivision"], shown["Adult"]) == ("FR", "-", "0")
+    assert _accepts(mturk, worker, _integer(ADULT, "EqualTo", 0))
+    assert _accepts(mturk, worker, _locale("EqualTo", "FR"))
 
 
 def test_a_worker_without_a_profile_is_us_not_adult_not_a_master(server: ServerProcess, mturk: Any) -> None:

@@ -54,15 +54,30 @@ def _qualifies(hit_type: HITType, standing: qualifications.WorkerStanding, actio
     )
 
 
+# How many open HITs discovery reads at most to fill one list: a bound on the work one request does
+# when most open HITs are hidden from the worker by DiscoverPreviewAndAccept requirements.
+MAX_DISCOVERY_SCAN = 10_000
+
+
 def available_hits(db: Database, clock: Clock, worker_id: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Assignable HITs the worker may discover and has never accepted."""
+    """Assignable HITs the worker may discover and has never accepted, newest first.
+
+    Requirements guarding Discover filter before the list is cut to ``limit``: HITs hidden from the
+    worker never leave it short while discoverable ones exist (within ``MAX_DISCOVERY_SCAN``)."""
     with db.read() as conn:
         repo = Repository(conn)
         now = clock.now_ms()
-        hits = repo.open_hits_for_worker(worker_id, now, limit)
-        types = repo.hit_types_by_id(hit.hit_type_id for hit in hits)
-        counts = repo.slot_counts([hit.hit_id for hit in hits])
-        standing = _standing(repo, worker_id, types.values())
+        scan = limit
+        while True:  # bounded: ``scan`` grows fourfold up to MAX_DISCOVERY_SCAN
+            hits = repo.open_hits_for_worker(worker_id, now, scan)
+            types = repo.hit_types_by_id(hit.hit_type_id for hit in hits)
+            standing = _standing(repo, worker_id, types.values())
+            visible = [hit for hit in hits if _qualifies(types[hit.hit_type_id], standing, "Discover")]
+            if len(visible) >= limit or len(hits) < scan or scan >= MAX_DISCOVERY_SCAN:
+                break
+            scan = min(scan * 4, MAX_DISCOVERY_SCAN)
+        visible = visible[:limit]
+        counts = repo.slot_counts([hit.hit_id for hit in visible])
         return [
             {
                 "HITId": hit.hit_id,
@@ -76,8 +91,7 @@ def available_hits(db: Database, clock: Clock, worker_id: str, limit: int = 100)
                 "NumberOfAssignmentsAvailable": counts[hit.hit_id].available(hit.max_assignments),
                 "Qualified": _qualifies(types[hit.hit_type_id], standing, "Accept"),
             }
-            for hit in hits
-            if _qualifies(types[hit.hit_type_id], standing, "Discover")
+            for hit in visible
         ]
 
 

@@ -358,3 +358,15 @@ def test_qualification_decisions_reach_the_inbox_and_mailbox(
     mturk.accept_qualification_request(QualificationRequestId=second, IntegerValue=9)
     [approved] = _messages(accepted_by)
     assert approved["Subject"].startswith("Qualification request approved") and "value 9" in approved["MessageText"]
+
+
+def test_discovery_filters_hidden_hits_before_it_cuts_the_list(server: ServerProcess, mturk: Any) -> None:
+    """More than one list's worth (100) of newer hidden HITs must not push a discoverable one out."""
+    worker = new_worker(server)
+    shown = mturk.create_hit(**hit_params(Title="Findable"))["HIT"]["HITId"]
+    masters_only = [_integer(MASTERS, "Exists", guard="DiscoverPreviewAndAccept")]
+    hidden = {
+        mturk.create_hit(**hit_params(QualificationRequirements=masters_only))["HIT"]["HITId"] for _ in range(101)
+    }
+    seen = {hit["HITId"] for hit in worker.hits()}
+    assert shown in seen and not seen & hidden

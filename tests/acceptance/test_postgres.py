@@ -10,6 +10,7 @@ import pytest
 
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
+from tests.acceptance.test_qualifications import QUESTION_FORM
 from tests.conftest import HTML_QUESTION, cli_keys, hit_params
 from tests.support.postgres import TemporaryPostgres
 from tests.support.queues import drain, events_in, sqs_client
@@ -129,16 +130,11 @@ def test_profiles_and_timed_tests_on_postgres(pg_servers: list[ServerProcess]) -
     hit_id = mturk.create_hit(**hit_params(QualificationRequirements=requirements))["HIT"]["HITId"]
     assert worker.http.get(f"/api/worker/hits/{hit_id}", params={"WorkerId": worker.worker_id}).json()["Qualified"]
     assert worker.accept(hit_id).status_code == 200
-    test = (
-        '<QuestionForm xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2017-11-06/'
-        'QuestionForm.xsd"><Question><QuestionIdentifier>q1</QuestionIdentifier><QuestionContent><Text>?</Text>'
-        "</QuestionContent><AnswerSpecification><FreeTextAnswer/></AnswerSpecification></Question></QuestionForm>"
-    )
     type_id = mturk.create_qualification_type(
         Name=f"PG Test {uuid.uuid4().hex[:6]}",
         Description="d",
         QualificationTypeStatus="Active",
-        Test=test,
+        Test=QUESTION_FORM,
         TestDurationInSeconds=600,
     )["QualificationType"]["QualificationTypeId"]
     for _ in range(2):  # a restart updates the start row

@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from openturk.testing import ServerProcess, Worker
+from tests.acceptance.test_qualifications import ANSWER_KEY, QUESTION_FORM, _start_test
+from tests.acceptance.test_workers import _messages
 from tests.conftest import cli_keys, error_code, hit_params, new_worker
 from tests.support.smtp import SMTPServer
 
@@ -20,17 +22,6 @@ MASTERS, MASTERS_SANDBOX = "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH", "2ARFPLSP75KLA8M8DH
 LOCALE, ADULT = "00000000000000000071", "00000000000000000060"
 NUMBER_HITS_APPROVED, PERCENT_APPROVED = "00000000000000000040", "000000000000000000L0"
 PERCENT_RETURNED = "000000000000000000E0"
-QUESTION_FORM = (
-    '<QuestionForm xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2017-11-06/'
-    'QuestionForm.xsd"><Question><QuestionIdentifier>q1</QuestionIdentifier>'
-    "<QuestionContent><Text>2+2?</Text></QuestionContent><AnswerSpecification><FreeTextAnswer/>"
-    "</AnswerSpecification></Question></QuestionForm>"
-)
-ANSWER_KEY = (
-    '<AnswerKey xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/'
-    'AnswerKey.xsd"><Question><QuestionIdentifier>q1</QuestionIdentifier><AnswerOption>'
-    "<SelectionIdentifier>4</SelectionIdentifier><AnswerScore>1</AnswerScore></AnswerOption></Question></AnswerKey>"
-)
 
 
 def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
@@ -74,12 +65,6 @@ def _accepts(mturk: Any, worker: Worker, requirement: dict[str, Any]) -> bool:
 
 def _new_requester(server: ServerProcess) -> Any:
     return server.client(f"AKID{uuid.uuid4().hex[:16].upper()}")
-
-
-def _messages(worker: Worker) -> list[dict[str, Any]]:
-    response = worker.http.get("/api/worker/messages", params={"WorkerId": worker.worker_id})
-    response.raise_for_status()
-    return list(response.json()["Messages"])
 
 
 def test_profile_cli_sets_locale_and_adult_that_requirements_compare(server: ServerProcess, mturk: Any) -> None:
@@ -279,10 +264,6 @@ def test_a_worker_lists_own_scores_and_pending_requests(server: ServerProcess, m
     assert {q["QualificationTypeId"] for q in stranger["Qualifications"]} & {kept, revoked} == set()
 
 
-def _start(worker: Worker, type_id: str) -> httpx.Response:
-    return worker.http.get(f"/api/worker/qualifications/{type_id}/test", params={"WorkerId": worker.worker_id})
-
-
 def _answer(worker: Worker, type_id: str, answers: dict[str, Any]) -> httpx.Response:
     return worker.http.post(
         f"/api/worker/qualifications/{type_id}/request", json={"WorkerId": worker.worker_id, "Answers": answers}
@@ -294,7 +275,7 @@ def test_test_answers_count_only_within_the_test_duration(server: ServerProcess,
     worker = new_worker(server)
     unstarted = _answer(worker, type_id, {"q1": "4"})
     assert (unstarted.status_code, unstarted.json()["Error"]) == (409, "TestNotStarted")
-    started = _start(worker, type_id)
+    started = _start_test(worker, type_id)
     assert started.status_code == 200
     assert (started.json()["Test"], started.json()["TestDurationInSeconds"]) == (QUESTION_FORM, 60)
     server.advance(61)
@@ -303,27 +284,27 @@ def test_test_answers_count_only_within_the_test_duration(server: ServerProcess,
     assert "60 seconds" in late.json()["Message"]
     with pytest.raises(mturk.exceptions.RequestError):
         mturk.get_qualification_score(QualificationTypeId=type_id, WorkerId=worker.worker_id)
-    _start(worker, type_id).raise_for_status()
+    _start_test(worker, type_id).raise_for_status()
     server.advance(30)
     taken = _answer(worker, type_id, {"q1": "4"}).json()
     assert (taken["Status"], taken["IntegerValue"]) == ("Granted", 1)
     # The answers were taken once: the start is used up.
-    assert _start(worker, type_id).json()["Error"] == "QualificationAlreadyExists"
+    assert _start_test(worker, type_id).json()["Error"] == "QualificationAlreadyExists"
     untested = _create_type(mturk)
-    assert (_start(worker, untested).status_code, _start(worker, untested).json()["Error"]) == (404, "NoTest")
+    assert (_start_test(worker, untested).status_code, _start_test(worker, untested).json()["Error"]) == (404, "NoTest")
 
 
 def test_a_test_is_retaken_only_after_the_retry_delay(server: ServerProcess, mturk: Any) -> None:
     type_id = _create_type(mturk, Test=QUESTION_FORM, TestDurationInSeconds=60, RetryDelayInSeconds=300)
     worker = new_worker(server)
-    _start(worker, type_id).raise_for_status()
+    _start_test(worker, type_id).raise_for_status()
     first = _answer(worker, type_id, {"q1": "five"}).json()
     assert first["Status"] == "Pending"
     mturk.reject_qualification_request(QualificationRequestId=first["QualificationRequestId"], Reason="wrong")
-    early = _start(worker, type_id)
+    early = _start_test(worker, type_id)
     assert (early.status_code, early.json()["Error"]) == (409, "QualificationTypeRetryDelayNotElapsed")
     server.advance(301)
-    _start(worker, type_id).raise_for_status()
+    _start_test(worker, type_id).raise_for_status()
     assert _answer(worker, type_id, {"q1": "4"}).json()["Status"] == "Pending"
 
 

@@ -33,6 +33,7 @@ from openturk.web.account_pages import AccountPages
 from openturk.web.clock_api import ClockAPI
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
+from openturk.web.requester_pages import RequesterPages
 from openturk.web.worker_api import WorkerAPI
 
 log = logging.getLogger("openturk.server")
@@ -119,6 +120,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
     ]
     site = Site(db, clock, settings)
     routes.extend(AccountPages(site).routes())
+    routes.extend(RequesterPages(site, senders).routes())
     if isinstance(clock, VirtualClock):
         routes.extend(ClockAPI(db, clock).routes())
 

@@ -82,6 +82,16 @@ OWNERS: Mapping[str, Owner] = {
     "/login": "page",
     "/logout": "page",
     "/requester/login": "page",
+    # The requester dashboard (openturk.web.requester_pages).
+    "/requester": "requester_page",
+    "/requester/hit-types/{hit_type_id}/test-event": "requester_page",
+    "/requester/hit-types/{hit_type_id}/results.csv": "requester_page",
+    "/requester/hits": "requester_page",
+    "/requester/hits/{hit_id}": "requester_page",
+    "/requester/hits/{hit_id}/review": "requester_page",
+    "/requester/hits/{hit_id}/results.csv": "requester_page",
+    "/requester/deliveries": "requester_page",
+    "/requester/deliveries/{message_id}/send-again": "requester_page",
 }
 PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page"})
 

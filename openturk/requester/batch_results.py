@@ -59,7 +59,7 @@ DAY_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
-class _Rate:
+class ApprovalRate:
     approved: int
     decided: int
 
@@ -94,7 +94,7 @@ def results_csv(conn: Connection, views: Sequence[HITView], now: int) -> str:
     return out.getvalue()
 
 
-def _row(view: HITView, item: AssignmentView | None, rates: dict[str, tuple[_Rate, _Rate, _Rate]]) -> dict[str, str]:
+def _row(view: HITView, item: AssignmentView | None, rates: dict[str, tuple[ApprovalRate, ApprovalRate, ApprovalRate]]) -> dict[str, str]:
     hit, hit_type = view.hit, view.hit_type
     row = {
         "HITId": hit.hit_id,
@@ -115,7 +115,7 @@ def _row(view: HITView, item: AssignmentView | None, rates: dict[str, tuple[_Rat
     if item is None:
         return row
     assignment = item.assignment
-    lifetime, month, week = rates.get(assignment.worker_id, (_Rate(0, 0),) * 3)
+    lifetime, month, week = rates.get(assignment.worker_id, (ApprovalRate(0, 0),) * 3)
     work_ms = (assignment.submit_time - assignment.accept_time) if assignment.submit_time is not None else None
     row |= {
         "AssignmentId": assignment.assignment_id,
@@ -138,7 +138,7 @@ def _row(view: HITView, item: AssignmentView | None, rates: dict[str, tuple[_Rat
 
 def _rates(
     conn: Connection, customer_id: str, worker_ids: Iterable[str], now: int
-) -> dict[str, tuple[_Rate, _Rate, _Rate]]:
+) -> dict[str, tuple[ApprovalRate, ApprovalRate, ApprovalRate]]:
     """Each worker's approval rate on this requester's HITs: ever, in the last 30 days, the last 7.
 
     An assignment counts in a window when it was approved or rejected in it.
@@ -163,7 +163,7 @@ def _rates(
             if inside:
                 tally[1] += 1
                 tally[0] += status == "Approved"
-    return {worker: (_Rate(*t[0]), _Rate(*t[1]), _Rate(*t[2])) for worker, t in tallies.items()}
+    return {worker: (ApprovalRate(*t[0]), ApprovalRate(*t[1]), ApprovalRate(*t[2])) for worker, t in tallies.items()}
 
 
 def _time(epoch_ms: int | None) -> str:

@@ -88,7 +88,9 @@ def _session(site: ServerProcess, access_key: str) -> Iterator[httpx.Client]:
     """An HTTP client signed in to the dashboard as the requester of ``access_key``."""
     with httpx.Client(base_url=site.base_url, timeout=30) as client:
         token = _csrf(client, "/requester/login")
-        assert client.post("/requester/login", data={"csrf_token": token, "access_key_id": access_key}).status_code == 303
+        assert (
+            client.post("/requester/login", data={"csrf_token": token, "access_key_id": access_key}).status_code == 303
+        )
         yield client
 
 
@@ -182,9 +184,7 @@ def test_a_requester_reads_parsed_answers_approves_and_rejects_in_the_page_and_s
     check_page(page, "requester-deliveries")
 
 
-def test_a_dead_letter_is_sent_again_from_the_delivery_log(
-    site: ServerProcess, local_aws: LocalAWS, page: Any
-) -> None:
+def test_a_dead_letter_is_sent_again_from_the_delivery_log(site: ServerProcess, local_aws: LocalAWS, page: Any) -> None:
     requester = Requester(site)
     # A queue that does not exist yet: every attempt fails until the message is dead-lettered.
     missing = _queue(local_aws).rsplit("/", 1)[0] + f"/later-{uuid.uuid4().hex[:12]}"
@@ -239,7 +239,7 @@ def test_the_results_csv_has_mturks_batch_columns_and_cannot_inject_formulas(
     type_id = requester.hit_type(_queue(local_aws))
     hit_id = requester.hit(type_id)
     worker = _worker(site)
-    assignment_id = worker.do(hit_id, {"label": "=HYPERLINK(\"http://evil.example\")", "tags": ["+a", "b"]})
+    assignment_id = worker.do(hit_id, {"label": '=HYPERLINK("http://evil.example")', "tags": ["+a", "b"]})
     requester.mturk.approve_assignment(AssignmentId=assignment_id)
     idle_hit = requester.hit(type_id)
     with _session(site, requester.access_key) as client:
@@ -247,7 +247,7 @@ def test_the_results_csv_has_mturks_batch_columns_and_cannot_inject_formulas(
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
         assert "attachment" in response.headers["content-disposition"]
         header, *rows = list(csv.reader(io.StringIO(response.text)))
-        assert header == BATCH_COLUMNS + ["Answer.label", "Answer.tags"]
+        assert header == [*BATCH_COLUMNS, "Answer.label", "Answer.tags"]
         [row] = [dict(zip(header, values, strict=True)) for values in rows]
         assert row["HITId"] == hit_id and row["HITTypeId"] == type_id and row["AssignmentId"] == assignment_id
         assert row["WorkerId"] == worker.worker_id and row["AssignmentStatus"] == "Approved"
@@ -257,7 +257,7 @@ def test_the_results_csv_has_mturks_batch_columns_and_cannot_inject_formulas(
         assert row["LifetimeApprovalRate"] == "100% (1/1)" and row["Last7DaysApprovalRate"] == "100% (1/1)"
         assert row["ApprovalTime"].endswith("UTC " + row["ApprovalTime"][-4:]) and row["RejectionTime"] == ""
         # A formula from a worker is text in a spreadsheet: prefixed with '.
-        assert row["Answer.label"] == "'=HYPERLINK(\"http://evil.example\")"
+        assert row["Answer.label"] == '\'=HYPERLINK("http://evil.example")'
         assert row["Answer.tags"] == "'+a|b"
 
         by_type = client.get(f"/requester/hit-types/{type_id}/results.csv")

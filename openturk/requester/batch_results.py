@@ -69,6 +69,10 @@ class ApprovalRate:
         return f"{percent}% ({self.approved}/{self.decided})"
 
 
+# A worker's approval rates on one requester's HITs: ever, in the last 30 days, in the last 7.
+Rates = tuple[ApprovalRate, ApprovalRate, ApprovalRate]
+
+
 def safe_cell(value: str) -> str:
     """``value`` as a spreadsheet shows it, never evaluates it (CSV/formula injection)."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
@@ -94,7 +98,7 @@ def results_csv(conn: Connection, views: Sequence[HITView], now: int) -> str:
     return out.getvalue()
 
 
-def _row(view: HITView, item: AssignmentView | None, rates: dict[str, tuple[ApprovalRate, ApprovalRate, ApprovalRate]]) -> dict[str, str]:
+def _row(view: HITView, item: AssignmentView | None, rates: dict[str, Rates]) -> dict[str, str]:
     hit, hit_type = view.hit, view.hit_type
     row = {
         "HITId": hit.hit_id,
@@ -136,9 +140,7 @@ def _row(view: HITView, item: AssignmentView | None, rates: dict[str, tuple[Appr
     return row
 
 
-def _rates(
-    conn: Connection, customer_id: str, worker_ids: Iterable[str], now: int
-) -> dict[str, tuple[ApprovalRate, ApprovalRate, ApprovalRate]]:
+def _rates(conn: Connection, customer_id: str, worker_ids: Iterable[str], now: int) -> dict[str, Rates]:
     """Each worker's approval rate on this requester's HITs: ever, in the last 30 days, the last 7.
 
     An assignment counts in a window when it was approved or rejected in it.

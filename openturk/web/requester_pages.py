@@ -20,31 +20,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from openturk.domain import money
+from openturk.domain.model import EVENT_TYPES
 from openturk.errors import RequestError
 from openturk.notify import deliveries
 from openturk.notify.transports.base import Transport
 from openturk.requester import assignments, batch_results, dashboard, notifications
 from openturk.requester.context import Context
+from openturk.web.account_pages import _text  # one reading of a form's text field for every page
 from openturk.web.pages import Site
 
 T = TypeVar("T")
 HITS_PER_PAGE = 25
 MESSAGES_PER_PAGE = 20
-# Event types a test event may carry: those of the service model's EventType (Ping included).
-TEST_EVENT_TYPES = (
-    "Ping",
-    "AssignmentAccepted",
-    "AssignmentAbandoned",
-    "AssignmentReturned",
-    "AssignmentSubmitted",
-    "AssignmentRejected",
-    "AssignmentApproved",
-    "HITCreated",
-    "HITExpired",
-    "HITReviewable",
-    "HITExtended",
-    "HITDisposed",
-)
+# Event types a test event may carry: the lifecycle's, and Ping, which only a test event sends.
+TEST_EVENT_TYPES = ("Ping", *EVENT_TYPES)
 # What a redirect after a change tells the page to say (a fixed text per key: nothing is reflected).
 NOTICES = {
     "approved": "The assignment was approved.",
@@ -298,8 +287,3 @@ def _when(epoch: float | None, *, seconds: bool = False) -> str:
 
 def _positive_int(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 12 and int(text) > 0 else None
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""

@@ -18,6 +18,7 @@ import pytest
 
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
+from tests.acceptance.web.test_accounts import _csrf
 from tests.conftest import FAST_RETRIES, HTML_QUESTION
 from tests.support.browser import check_page
 from tests.support.queues import drain, events_in, sqs_client, wait_for
@@ -49,7 +50,7 @@ class Requester:
         self.mturk = site.client(self.access_key)
         self.mturk.get_account_balance()  # open mode: the key makes its requester
 
-    def hit_type(self, destination: str, title: str = "Label an image") -> str:
+    def hit_type(self, destination: str | None, title: str = "Label an image") -> str:
         type_id = str(
             self.mturk.create_hit_type(
                 Title=title,
@@ -60,8 +61,14 @@ class Requester:
                 Keywords="image, label",
             )["HITTypeId"]
         )
-        notification = {"Destination": destination, "Transport": "SQS", "Version": "2014-08-15", "EventTypes": EVENTS}
-        self.mturk.update_notification_settings(HITTypeId=type_id, Notification=notification, Active=True)
+        if destination is not None:
+            notification = {
+                "Destination": destination,
+                "Transport": "SQS",
+                "Version": "2014-08-15",
+                "EventTypes": EVENTS,
+            }
+            self.mturk.update_notification_settings(HITTypeId=type_id, Notification=notification, Active=True)
         return type_id
 
     def hit(self, type_id: str, slots: int = 1) -> str:
@@ -73,14 +80,6 @@ class Requester:
             RequesterAnnotation="batch 7",
         )
         return str(created["HIT"]["HITId"])
-
-
-def _csrf(client: httpx.Client, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, response.text
-    found = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
-    assert found, response.text
-    return found.group(1)
 
 
 @contextlib.contextmanager
@@ -193,6 +192,10 @@ def test_a_dead_letter_is_sent_again_from_the_delivery_log(site: ServerProcess, 
     wait_for(lambda: _states(site, type_id) == ["dead"], timeout=30, what="the HITCreated message dead-lettered")
 
     _log_in(page, site, requester.access_key)
+    # A test event to the missing queue is refused with the transport's error.
+    page.locator("section", has_text=type_id).get_by_role("button", name="Send test event").click()
+    assert "could not be sent" in page.get_by_role("alert").inner_text()
+    check_page(page, "requester-hit-types-error")
     page.goto(f"{site.base_url}/requester/deliveries?hit_type_id={type_id}")
     card = page.locator("section.message")
     assert "dead" in card.inner_text() and hit_id in card.inner_text() and "HITCreated" in card.inner_text()
@@ -355,4 +358,17 @@ def test_bad_input_is_refused_naming_it(site: ServerProcess, local_aws: LocalAWS
             f"/requester/hit-types/{type_id}/test-event", data={"csrf_token": token, "event_type": "Boom"}
         )
         assert unknown_event.status_code == 400
-    assert requester.mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Submitted"
+        silent = requester.hit_type(None, title="No notifications")
+        untested = client.post(
+            f"/requester/hit-types/{silent}/test-event", data={"csrf_token": token, "event_type": "Ping"}
+        )
+        assert untested.status_code == 400 and "has no notification specification" in untested.text
+        assert (
+            requester.mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Submitted"
+        )
+        # A stale form (the assignment was decided meanwhile) shows the API's error and changes nothing.
+        requester.mturk.approve_assignment(AssignmentId=assignment_id)
+        stale = client.post(f"/requester/hits/{hit_id}/review", data={**long_feedback, "feedback": "late"})
+        assert stale.status_code == 400 and "This operation can be called with a status of: Submitted" in stale.text
+    decided = requester.mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]
+    assert decided["AssignmentStatus"] == "Approved" and "RequesterFeedback" not in decided

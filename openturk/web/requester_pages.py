@@ -212,6 +212,7 @@ class RequesterPages:
             title="Delivery log",
             messages=found[:MESSAGES_PER_PAGE],
             more=len(found) > MESSAGES_PER_PAGE,
+            paged=before is not None,
             hit_types=types,
             hit_type_id=hit_type_id or "",
         )

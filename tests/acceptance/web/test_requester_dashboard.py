@@ -372,3 +372,28 @@ def test_bad_input_is_refused_naming_it(site: ServerProcess, local_aws: LocalAWS
         assert stale.status_code == 400 and "This operation can be called with a status of: Submitted" in stale.text
     decided = requester.mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]
     assert decided["AssignmentStatus"] == "Approved" and "RequesterFeedback" not in decided
+
+
+def test_hits_and_the_delivery_log_page_newest_first(site: ServerProcess, local_aws: LocalAWS) -> None:
+    requester = Requester(site)
+    type_id = requester.hit_type(_queue(local_aws))
+    created = [requester.hit(type_id) for _ in range(26)]
+    with _session(site, requester.access_key) as client:
+        first = client.get("/requester/hits").text
+        second = client.get("/requester/hits?page=2").text
+        on_first, on_second = {h for h in created if h in first}, {h for h in created if h in second}
+        # 25 a page, newest first (HITs made in one millisecond may come in either order).
+        assert len(on_first) == 25 and len(on_second) == 1 and on_first | on_second == set(created)
+        assert created[-1] in on_first and created[0] in on_second
+        assert 'href="/requester/hits?page=2"' in first and 'href="/requester/hits?page=1"' in second
+        assert 'href="/requester/hits?page=3"' not in second
+
+        wait_for(lambda: len(_states(site, type_id)) >= 2, what="two messages")
+        with sqlite3.connect(site.db_path) as conn:
+            docs = conn.execute(
+                "SELECT message_id, doc_id FROM messages WHERE hit_type_ids LIKE ? ORDER BY message_id DESC",
+                (f"%{type_id}%",),
+            ).fetchall()
+        (newest, newest_doc), (_, older_doc) = docs[0], docs[1]
+        page = client.get(f"/requester/deliveries?hit_type_id={type_id}&before={newest}").text
+        assert newest_doc not in page and older_doc in page and "Newest messages" in page

@@ -91,6 +91,16 @@ OWNERS: Mapping[str, Owner] = {
     # The admin's pages.
     "/admin/workers": "admin_page",
     "/admin/workers/{worker_id}/disabled": "admin_page",
+    # The requester dashboard (openturk.web.requester_pages).
+    "/requester": "requester_page",
+    "/requester/hit-types/{hit_type_id}/test-event": "requester_page",
+    "/requester/hit-types/{hit_type_id}/results.csv": "requester_page",
+    "/requester/hits": "requester_page",
+    "/requester/hits/{hit_id}": "requester_page",
+    "/requester/hits/{hit_id}/review": "requester_page",
+    "/requester/hits/{hit_id}/results.csv": "requester_page",
+    "/requester/deliveries": "requester_page",
+    "/requester/deliveries/{message_id}/send-again": "requester_page",
 }
 PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page", "admin_page"})
 

@@ -20,7 +20,8 @@ from openturk.clock import Clock, VirtualClock
 from openturk.domain import lifecycle
 from openturk.notify.retry import RetryPolicy
 from openturk.store.database import Database
-from openturk.store.repository import DueTimer, Repository
+from openturk.store.repository import Repository
+from openturk.store.timers import DueTimer
 
 log = logging.getLogger("openturk.timers")
 # Delay before a failed item is tried again: 1 s doubling to 10 minutes, with jitter. No last attempt:

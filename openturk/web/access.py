@@ -39,7 +39,7 @@ from openturk.errors import ProtocolError
 from openturk.requester.account import token_hash
 from openturk.settings import Settings
 from openturk.store.database import Database
-from openturk.store.repository import Repository
+from openturk.store.worker_accounts import WorkerAccountRepository
 
 Owner = Literal["requester", "worker", "admin", "public"]
 
@@ -179,7 +179,7 @@ class Boundary:
 
         def lookup(hashed: str) -> str | None:
             with self.db.read() as conn:
-                return Repository(conn).worker_for_token(hashed)
+                return WorkerAccountRepository(conn).worker_for_token(hashed)
 
         worker_id = await asyncio.to_thread(lookup, token_hash(token))
         if worker_id is None:

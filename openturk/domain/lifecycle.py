@@ -6,10 +6,11 @@ DECISION. Nothing here reads a clock or a database: callers pass ``now`` and cur
 
 from __future__ import annotations
 
+from openturk.api import enums
 from openturk.domain.model import HIT, Assignment, Event, SlotCounts
 
 OPEN = ("Assignable", "Unassignable")
-REVIEW = ("Reviewable", "Reviewing")
+REVIEW = enums.REVIEWABLE_HIT_STATUSES
 # "HITs are automatically disposed of after 120 days" (MTurk's DeleteHIT documentation); counted
 # from CreationTime, and only once the HIT could be deleted (see docs/decisions.md).
 AUTO_DISPOSE_AFTER_MS = 120 * 24 * 3600 * 1000

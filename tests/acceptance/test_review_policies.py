@@ -273,3 +273,22 @@ def test_extend_without_funds_is_listed_failed(server: ServerProcess, worker: Wo
     assert {"Key": "KnownAnswerScore", "Value": "0"}.items() <= next(
         r for r in report["ReviewResults"] if r["Key"] == "KnownAnswerScore"
     ).items()
+
+
+def test_extend_across_ten_assignments_is_listed_failed(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    """MTurk's 10-assignment rule holds for a policy's Extend as for CreateAdditionalAssignmentsForHIT."""
+    policy = known_answers(
+        {"Key": "ExtendIfKnownAnswerScoreIsLessThan", "Values": ["100"]},
+        {"Key": "ExtendMaximumAssignments", "Values": ["12"]},
+    )
+    hit = mturk.create_hit(**hit_params(MaxAssignments=9, AssignmentReviewPolicy=policy))["HIT"]
+    worker.do(hit["HITId"], {"q1": "no", "q2": "no"})
+    assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["MaxAssignments"] == 9
+    assert not [e for e in events_of(server, hit["HITId"]) if e[0] == "HITExtended"]
+    (action,) = _results(mturk, hit["HITId"])["AssignmentReviewReport"]["ReviewActions"]
+    assert (action["ActionName"], action["Status"], action["ErrorCode"]) == (
+        "Extend",
+        "Failed",
+        "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
+    )
+    assert "fewer than 10 assignments" in action["Result"]

@@ -8,8 +8,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from openturk.domain import uploads
 from openturk.domain.lifecycle import AUTO_DISPOSE_AFTER_MS, REVIEW
-from openturk.store.schema import assignments, clock_state, events, hits, timer_failures
+from openturk.store.schema import assignments, clock_state, events, hits, timer_failures, uploaded_files
 
 
 class DueTimer(NamedTuple):
@@ -93,7 +94,23 @@ class TimerRepository:
                 .limit(1)
             ).first()
         )
-        kinds = ("expire", "abandon", "auto_approve", "dispose")
+        # Files of an assignment that ended unsubmitted, a grace period after its deadline.
+        candidates.append(
+            self.conn.execute(
+                select(assignments.c.deadline + uploads.UNSUBMITTED_GRACE_MS, assignments.c.assignment_id)
+                .select_from(
+                    uploaded_files.join(assignments, assignments.c.assignment_id == uploaded_files.c.assignment_id)
+                )
+                .where(
+                    assignments.c.status.in_(uploads.UNSUBMITTED_STATUSES),
+                    assignments.c.deadline <= until - uploads.UNSUBMITTED_GRACE_MS,
+                    ~_failing("drop_uploads", assignments.c.assignment_id),
+                )
+                .order_by(assignments.c.deadline, assignments.c.assignment_id)
+                .limit(1)
+            ).first()
+        )
+        kinds = ("expire", "abandon", "auto_approve", "dispose", "drop_uploads")
         due = [DueTimer(row[0], kind, row[1]) for row, kind in zip(candidates, kinds, strict=True) if row is not None]
         retry = self.conn.execute(
             select(timer_failures.c.retry_at, timer_failures.c.kind, timer_failures.c.item_id)

@@ -33,10 +33,16 @@ BATCH = 100
 
 def send(db: Database, settings: Settings, message_ids: Iterable[int]) -> int:
     """Try each of these queued emails that is due and unclaimed; return how many were sent.
+
+    Stops at the first failed send: the mail server is then most likely down for all of them, and
+    a call must not wait out one SMTP timeout per worker; the rest stay due for the mail loop.
     Never raises for a mail server's failure."""
     sent = 0
     for message_id in message_ids:
-        sent += _attempt(db, settings, message_id)
+        outcome = _attempt(db, settings, message_id)
+        if outcome is False:
+            break
+        sent += outcome is True
     return sent
 
 
@@ -47,13 +53,14 @@ def send_due(db: Database, settings: Settings) -> int:
     return send(db, settings, due)
 
 
-def _attempt(db: Database, settings: Settings, message_id: int) -> int:
+def _attempt(db: Database, settings: Settings, message_id: int) -> bool | None:
+    """True: sent; False: the send failed (recorded, retry scheduled); None: not due or claimed elsewhere."""
     now = _wall_ms()
     with db.write() as conn:
         queue = WorkerEmailRepository(conn)
         row = queue.to_send(message_id) if queue.claim(message_id, now, now + LEASE_MS) else None
     if row is None:
-        return 0
+        return None
     email = EmailMessage()
     email["From"] = settings.email_sender
     email["To"] = row.address
@@ -79,12 +86,12 @@ def _attempt(db: Database, settings: Settings, message_id: int) -> int:
         with db.write() as conn:
             WorkerEmailRepository(conn).failed(message_id, error, retry_at)
             WorkerRepository(conn).record_email(message_id, None, error)
-        return 0
+        return False
     sent_at = _wall_ms()
     with db.write() as conn:
         WorkerEmailRepository(conn).sent(message_id, sent_at)
         WorkerRepository(conn).record_email(message_id, sent_at, None)
-    return 1
+    return True
 
 
 def _wall_ms() -> int:

@@ -324,7 +324,7 @@ def serve(args: argparse.Namespace) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     from openturk.notify import transports
     from openturk.notify.dispatcher import Dispatcher
-    from openturk.server import dispatcher_settings
+    from openturk.server import dispatcher_settings, worker_mail_loop
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = _settings(args)
@@ -332,8 +332,13 @@ def dispatch(args: argparse.Namespace) -> int:
     dispatcher = Dispatcher(db, transports.build(settings), dispatcher_settings(settings))
     console.print(f"[bold]openturk dispatch[/bold] delivering from {settings.db_url} as {dispatcher.owner}")
     sys.stdout.flush()
+
+    async def deliver() -> None:
+        # NotifyWorkers emails are retried here too: a --no-dispatch server leaves them to us.
+        await asyncio.gather(dispatcher.run(), worker_mail_loop(db, settings))
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(dispatcher.run())
+        asyncio.run(deliver())
     return 0
 
 

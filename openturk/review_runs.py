@@ -70,19 +70,22 @@ def _known_answers(
         {**linked, **subject, "Key": "KnownAnswerScore", "Value": str(outcome.score)},
     )
     for action_id, (name, reason) in zip(action_ids, outcome.actions, strict=True):
-        detail: dict[str, Any] = {"ActionId": action_id, "ActionName": name, "CompleteTime": now}
+        # The target is named before the action runs: a Failed action still says what it acted on.
+        target = (hit.hit_id, "HIT") if name == "Extend" else (assignment.assignment_id, "Assignment")
+        detail: dict[str, Any] = {
+            "ActionId": action_id,
+            "ActionName": name,
+            "TargetId": target[0],
+            "TargetType": target[1],
+            "CompleteTime": now,
+        }
         try:
             with repo.conn.begin_nested():
                 if name == "Extend":
-                    detail |= {
-                        "TargetId": hit.hit_id,
-                        "TargetType": "HIT",
-                        "Result": _extend(
-                            repo, hit.hit_id, known.extend_maximum_assignments, known.extend_minimum_s, now
-                        ),
-                    }
+                    detail["Result"] = _extend(
+                        repo, hit.hit_id, known.extend_maximum_assignments, known.extend_minimum_s, now
+                    )
                 else:
-                    detail |= {"TargetId": assignment.assignment_id, "TargetType": "Assignment"}
                     detail["Result"] = _decide(repo, hit.hit_id, assignment.assignment_id, name, reason, now)
             detail["Status"] = "Succeeded"
         except OpenTurkError as exc:

@@ -14,15 +14,14 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from openturk import __version__, timers
+from openturk import __version__, timers, worker_mail
 from openturk.api import auth
 from openturk.api.skeleton import FastPath, MTurkEndpoint
 from openturk.cache import LRU
 from openturk.clock import Clock, SystemClock, VirtualClock
 from openturk.errors import ProtocolError
-from openturk.notify import deliveries, transports
+from openturk.notify import deliveries, retry, transports
 from openturk.notify.dispatcher import Dispatcher, DispatcherSettings
-from openturk.notify.retry import RetryPolicy
 from openturk.requester import account
 from openturk.requester.context import Context
 from openturk.settings import Settings
@@ -148,6 +147,7 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
             tasks.append(asyncio.create_task(_checkpoint_loop(db)))
         if settings.dispatch:
             tasks.append(asyncio.create_task(dispatcher.run(wake)))
+            tasks.append(asyncio.create_task(worker_mail_loop(db, settings)))
         try:
             yield
         finally:
@@ -163,12 +163,9 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
 
 
 def dispatcher_settings(settings: Settings) -> DispatcherSettings:
-    retry = RetryPolicy(
-        base_ms=int(settings.retry_base_s * 1000),
-        cap_ms=int(settings.retry_cap_s * 1000),
-        max_attempts=settings.max_attempts,
+    return DispatcherSettings(
+        batch_window_s=settings.batch_window_s, lease_s=settings.lease_s, retry=retry.from_settings(settings)
     )
-    return DispatcherSettings(batch_window_s=settings.batch_window_s, lease_s=settings.lease_s, retry=retry)
 
 
 async def _checkpoint_loop(db: Database, interval_s: float = 1.0) -> None:
@@ -178,6 +175,16 @@ async def _checkpoint_loop(db: Database, interval_s: float = 1.0) -> None:
             await asyncio.to_thread(db.checkpoint)
         except Exception:
             log.exception("WAL checkpoint failed; it will run again")
+
+
+async def worker_mail_loop(db: Database, settings: Settings, interval_s: float = 1.0) -> None:
+    """NotifyWorkers emails still due: retries after a failed send, or sends a stopped process left."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(worker_mail.send_due, db, settings)
+        except Exception:
+            log.exception("worker mail pass failed; it will run again")
 
 
 async def _timer_loop(db: Database, clock: Clock, interval_s: float) -> None:

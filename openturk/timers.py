@@ -1,4 +1,5 @@
-"""Time-driven transitions: HIT expiry, assignment abandonment, auto-approval, 120-day disposal.
+"""Time-driven transitions: HIT expiry, assignment abandonment, auto-approval, 120-day disposal,
+and deleting the uploaded files of assignments that ended unsubmitted.
 
 Due work is found by query (the database is the schedule), oldest first, and each item fires in
 its own write transaction that re-checks it is still due, so the real-time loop, a virtual-clock
@@ -17,10 +18,12 @@ import logging
 
 from openturk import expiry, transitions
 from openturk.clock import Clock, VirtualClock
-from openturk.domain import lifecycle
+from openturk.domain import lifecycle, uploads
 from openturk.notify.retry import RetryPolicy
 from openturk.store.database import Database
-from openturk.store.repository import DueTimer, Repository
+from openturk.store.files import FileRepository
+from openturk.store.repository import Repository
+from openturk.store.timers import DueTimer
 
 log = logging.getLogger("openturk.timers")
 # Delay before a failed item is tried again: 1 s doubling to 10 minutes, with jitter. No last attempt:
@@ -110,7 +113,21 @@ def _dispose(repo: Repository, hit_id: str, due: int) -> None:
     transitions.record(repo, hit, counts, events, now)
 
 
-_FIRE = {"expire": _expire, "abandon": _abandon, "auto_approve": _auto_approve, "dispose": _dispose}
+def _drop_uploads(repo: Repository, assignment_id: str, now: int) -> None:
+    assignment = repo.assignment(assignment_id, for_update=True)
+    if assignment is None or assignment.status not in uploads.UNSUBMITTED_STATUSES:
+        return
+    if assignment.deadline + uploads.UNSUBMITTED_GRACE_MS <= now:
+        FileRepository(repo.conn).delete_of_assignment(assignment_id)
+
+
+_FIRE = {
+    "expire": _expire,
+    "abandon": _abandon,
+    "auto_approve": _auto_approve,
+    "dispose": _dispose,
+    "drop_uploads": _drop_uploads,
+}
 
 
 def load_offset(db: Database) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy
 
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
@@ -85,11 +86,21 @@ def hit_params(**overrides: Any) -> dict[str, Any]:
 
 def events_of(server: ServerProcess, hit_id: str) -> list[tuple[str, str | None]]:
     """The lifecycle event rows of a HIT, in commit order: (EventType, AssignmentId)."""
-    with sqlite3.connect(server.db_path) as conn:
-        rows = conn.execute(
-            "SELECT event_type, assignment_id FROM events WHERE hit_id = ? ORDER BY event_id", (hit_id,)
-        ).fetchall()
-    return [(row[0], row[1]) for row in rows]
+    if server.db_url.startswith("sqlite"):
+        with sqlite3.connect(server.db_path) as conn:
+            rows = conn.execute(
+                "SELECT event_type, assignment_id FROM events WHERE hit_id = ? ORDER BY event_id", (hit_id,)
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+    engine = sqlalchemy.create_engine(server.db_url)  # PostgreSQL (tests/acceptance/test_postgres_*.py)
+    try:
+        with engine.connect() as conn:
+            query = sqlalchemy.text(
+                "SELECT event_type, assignment_id FROM events WHERE hit_id = :hit_id ORDER BY event_id"
+            )
+            return [(row[0], row[1]) for row in conn.execute(query, {"hit_id": hit_id})]
+    finally:
+        engine.dispose()
 
 
 def cli_keys(db_url: str, *args: str) -> dict[str, str]:

@@ -6,10 +6,13 @@ DECISION. Nothing here reads a clock or a database: callers pass ``now`` and cur
 
 from __future__ import annotations
 
+from openturk.api import enums
+from openturk.domain import money
 from openturk.domain.model import HIT, Assignment, Event, SlotCounts
+from openturk.errors import InvalidMaximumAssignmentsIncrease
 
 OPEN = ("Assignable", "Unassignable")
-REVIEW = ("Reviewable", "Reviewing")
+REVIEW = enums.REVIEWABLE_HIT_STATUSES
 # "HITs are automatically disposed of after 120 days" (MTurk's DeleteHIT documentation); counted
 # from CreationTime, and only once the HIT could be deleted (see docs/decisions.md).
 AUTO_DISPOSE_AFTER_MS = 120 * 24 * 3600 * 1000
@@ -114,10 +117,18 @@ def reject(hit: HIT, assignment: Assignment, feedback: str, now: int) -> tuple[A
 
 
 def add_assignments(hit: HIT, counts: SlotCounts, number: int, now: int) -> tuple[HIT, list[Event]]:
-    """CreateAdditionalAssignmentsForHIT: more slots; a reviewable, unexpired HIT opens again.
+    """CreateAdditionalAssignmentsForHIT (and a review policy's Extend): more slots; a reviewable,
+    unexpired HIT opens again. Raises ``InvalidMaximumAssignmentsIncrease`` when the HIT would go
+    from fewer than 10 assignments to 10 or more (MTurk's rule: the 40 % fee tier is set at creation).
 
     DECISION: on an expired HIT the slots wait for an expiry extension.
     """
+    limit = money.LARGE_HIT_ASSIGNMENTS
+    if hit.max_assignments < limit <= hit.max_assignments + number:
+        raise InvalidMaximumAssignmentsIncrease(
+            f"A HIT created with fewer than {limit} assignments cannot be extended to {limit} or more "
+            f"(it has {hit.max_assignments}; {number} more were asked for)."
+        )
     hit = hit.evolve(max_assignments=hit.max_assignments + number)
     return _reopen(hit, counts, now)
 

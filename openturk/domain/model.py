@@ -5,23 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from openturk.api import enums
+
 HITStatus = Literal["Assignable", "Unassignable", "Reviewable", "Reviewing", "Disposed"]
 # The wire shows only Submitted/Approved/Rejected; the others are internal (MTurk's concepts).
 AssignmentStatus = Literal["Accepted", "Submitted", "Approved", "Rejected", "Returned", "Abandoned"]
 
-EVENT_TYPES = (
-    "AssignmentAccepted",
-    "AssignmentAbandoned",
-    "AssignmentReturned",
-    "AssignmentSubmitted",
-    "AssignmentRejected",
-    "AssignmentApproved",
-    "HITCreated",
-    "HITExpired",
-    "HITReviewable",
-    "HITExtended",
-    "HITDisposed",
-)
+# The event types a transition emits: the model's EventType (Ping is sent only as a test).
+EVENT_TYPES = enums.EVENT_TYPES
 
 
 @dataclass(frozen=True)

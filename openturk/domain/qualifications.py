@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from openturk.api import enums
 from openturk.domain import answer_keys, questions
 from openturk.domain.profiles import WorkerProfile
 from openturk.errors import (
@@ -197,9 +198,8 @@ def guards(requirement: Mapping[str, Any], action: str) -> bool:
     guarded = requirement.get("ActionsGuarded") or (
         "PreviewAndAccept" if requirement.get("RequiredToPreview") else "Accept"
     )
-    order = {"Accept": 0, "PreviewAndAccept": 1, "DiscoverPreviewAndAccept": 2}
     needed = {"Accept": 0, "Preview": 1, "Discover": 2}[action]
-    return order[guarded] >= needed
+    return enums.HIT_ACCESS_ACTIONS.index(guarded) >= needed
 
 
 def meets(requirement: Mapping[str, Any], standing: WorkerStanding) -> bool:
@@ -287,7 +287,7 @@ class QualificationRequest:
     reason: str | None = None
 
 
-TYPE_STATUSES = ("Active", "Inactive")
+TYPE_STATUSES = enums.QUALIFICATION_TYPE_STATUSES
 MAX_NAME, MAX_DESCRIPTION, MAX_KEYWORDS = 255, 2000, 1000
 
 

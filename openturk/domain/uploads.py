@@ -17,6 +17,12 @@ from defusedxml import DefusedXmlException
 # MTurk's own bounds of FileUploadAnswer (MinFileSizeInBytes, MaxFileSizeInBytes).
 MTURK_MAX_FILE_BYTES = 2_000_000_000
 URL_VALID_S = 60
+# DECISION: the files of an assignment that ended unsubmitted (Returned, Abandoned, which includes
+# an expired HIT's work in progress) are deleted a day after its deadline, the latest moment it
+# could have been submitted: nobody can reach them any more (GetFileUploadURL wants a submitted
+# answer), and a day leaves a clock correction or an investigation time to look.
+UNSUBMITTED_STATUSES = ("Returned", "Abandoned")
+UNSUBMITTED_GRACE_MS = 24 * 3600 * 1000
 
 
 def size_problem(size: int, minimum: int, maximum: int) -> str | None:

@@ -25,7 +25,7 @@ from openturk.store.schema import delivery_attempts, events, messages, notificat
 FORM_LIMIT = 5000
 
 
-# Built once: these run inside every state-changing API call (see store/repository.py).
+# Built once: these run inside every state-changing API call (see store/prepared.py).
 _INSERT_EVENT = Prepared(insert(events).returning(events.c.event_id))
 _SPEC_OF_TYPE = Prepared(
     select(notification_settings).where(notification_settings.c.hit_type_id == bindparam("hit_type_id"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from openturk.settings import Settings
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -20,3 +22,12 @@ class RetryPolicy:
 
     def exhausted(self, attempts: int) -> bool:
         return attempts >= self.max_attempts
+
+
+def from_settings(settings: Settings) -> RetryPolicy:
+    """The policy ``serve``/``dispatch`` were given (--retry-base, --retry-cap, --max-attempts)."""
+    return RetryPolicy(
+        base_ms=int(settings.retry_base_s * 1000),
+        cap_ms=int(settings.retry_cap_s * 1000),
+        max_attempts=settings.max_attempts,
+    )

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from openturk import expiry, transitions
+from openturk.api import enums
 from openturk.domain.model import HIT, Assignment
 from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState, InvalidParameterValue
 from openturk.requester import hits as hits_ops
@@ -14,7 +15,8 @@ from openturk.requester.context import Context
 from openturk.requester.registry import operation
 from openturk.store.repository import Repository
 
-VISIBLE = ("Submitted", "Approved", "Rejected")
+# The statuses the wire shows: Accepted, Returned and Abandoned assignments are openturk's own.
+VISIBLE = enums.ASSIGNMENT_STATUSES
 OVERRIDE_WINDOW_MS = 30 * 24 * 3600 * 1000
 MAX_FEEDBACK = 1024
 _FORBIDDEN_FEEDBACK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -16,7 +16,6 @@ from openturk.errors import (
     HITDoesNotExist,
     HITTypeDoesNotExist,
     InvalidHITState,
-    InvalidMaximumAssignmentsIncrease,
     InvalidParameterValue,
     ParameterOutOfRange,
 )
@@ -29,8 +28,6 @@ from openturk.store.repository import Repository
 MIN_DURATION_S, MAX_DURATION_S = 30, 31_536_000
 MAX_AUTO_APPROVAL_S = 2_592_000
 MAX_ASSIGNMENTS = 1_000_000_000
-# DECISION: MTurk's rule for crossing 10 assignments (the 40 % fee tier) applies to extensions.
-EXTENSION_LIMIT = 10
 LIMITS = {"Title": 128, "Description": 2000, "Keywords": 1000, "RequesterAnnotation": 255}
 
 
@@ -368,11 +365,6 @@ def create_additional_assignments_for_hit(ctx: Context, params: dict[str, Any]) 
         hit = owned_hit(repo, ctx, params["HITId"], lock_at=now)
         if hit.status == "Disposed":
             raise InvalidHITState(f"This HIT is currently in the state '{hit.status}'.")
-        if hit.max_assignments < EXTENSION_LIMIT <= hit.max_assignments + number:
-            raise InvalidMaximumAssignmentsIncrease(
-                f"A HIT created with fewer than {EXTENSION_LIMIT} assignments cannot be extended to "
-                f"{EXTENSION_LIMIT} or more (it has {hit.max_assignments}; {number} more were asked for)."
-            )
         if hit.max_assignments + number > MAX_ASSIGNMENTS:
             raise ParameterOutOfRange(f"A HIT may have at most {MAX_ASSIGNMENTS} assignments.")
         counts = repo.slot_count(hit.hit_id)

@@ -7,12 +7,12 @@ other operations ``AWS.MechanicalTurk.DuplicateRequest`` naming the original Req
 from __future__ import annotations
 
 from openturk.errors import DuplicateRequest, HitAlreadyExists
-from openturk.store.repository import Repository
+from openturk.store.idempotency import RequestTokenRepository
 
 WINDOW_MS = 24 * 3600 * 1000
 
 
-def check(repo: Repository, customer_id: str, token: str | None, now: int) -> None:
+def check(repo: RequestTokenRepository, customer_id: str, token: str | None, now: int) -> None:
     if token is None:
         return
     row = repo.request_token(customer_id, token)
@@ -25,7 +25,13 @@ def check(repo: Repository, customer_id: str, token: str | None, now: int) -> No
 
 
 def remember(
-    repo: Repository, customer_id: str, token: str | None, operation: str, result_id: str, request_id: str, now: int
+    repo: RequestTokenRepository,
+    customer_id: str,
+    token: str | None,
+    operation: str,
+    result_id: str,
+    request_id: str,
+    now: int,
 ) -> None:
     if token is not None:
         repo.put_request_token(customer_id, token, operation, result_id, request_id, now)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from openturk import worker_mail
 from openturk.domain import ids, worker_notices
 from openturk.domain import qualifications as rules
 from openturk.domain.qualifications import Qualification, QualificationRequest, QualificationType
@@ -31,10 +32,10 @@ from openturk.requester import paging
 from openturk.requester.context import Context
 from openturk.requester.hits import hits_to_wire
 from openturk.requester.registry import operation
-from openturk.requester.workers import send_email
 from openturk.store import profiles
 from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
+from openturk.store.worker_emails import WorkerEmailRepository
 from openturk.store.workers import WorkerRepository
 
 DUPLICATE_NAME = "You have already created a QualificationType with this name."
@@ -303,25 +304,24 @@ def list_hits_for_qualification_type(ctx: Context, params: dict[str, Any]) -> di
 
 # -- workers' qualifications ---------------------------------------------------------------------
 class _Notices:
-    """Qualification notices: inbox rows written in the operation's transaction, emailed after it commits
-    (as NotifyWorkers does)."""
+    """Qualification notices: inbox rows, and their emails queued, in the operation's transaction; the
+    emails are sent after it commits and retried by the mail loop (as NotifyWorkers does)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.message_ids: list[int] = []
-        self.emails: dict[str, str] = {}
+        self.queued: list[int] = []
 
     def add(self, conn: Connection, worker_id: str, notice: tuple[str, str]) -> None:
         repo = WorkerRepository(conn)
         subject, text = notice
-        self.message_ids.append(
-            repo.insert_message(worker_id, self.ctx.customer_id, subject, text, self.ctx.clock.now_ms())
-        )
-        self.emails.update(repo.emails([worker_id]))
+        message_id = repo.insert_message(worker_id, self.ctx.customer_id, subject, text, self.ctx.clock.now_ms())
+        address = repo.emails([worker_id]).get(worker_id)
+        if address is not None:
+            WorkerEmailRepository(conn).queue(message_id, address, worker_mail.wall_ms())
+            self.queued.append(message_id)
 
     def send(self) -> None:
-        for message_id in self.message_ids:
-            send_email(self.ctx, message_id, self.emails)
+        worker_mail.send(self.ctx.db, self.ctx.settings, self.queued)
 
 
 @operation("AssociateQualificationWithWorker")

@@ -1,10 +1,10 @@
-"""Named queries of FileUploadAnswer uploads: store one, find one, read its bytes."""
+"""Named queries of FileUploadAnswer uploads: store one, find one, read its bytes, delete an assignment's."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from openturk.store.schema import uploaded_files
 
@@ -37,3 +37,8 @@ class FileRepository:
         query = select(uploaded_files.c.content).where(uploaded_files.c.file_key == file_key)
         found = self.conn.execute(query).scalar_one_or_none()
         return None if found is None else bytes(found)
+
+    def delete_of_assignment(self, assignment_id: str) -> int:
+        """Delete every file uploaded for the assignment; return how many."""
+        result = self.conn.execute(delete(uploaded_files).where(uploaded_files.c.assignment_id == assignment_id))
+        return int(result.rowcount)

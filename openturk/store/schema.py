@@ -345,6 +345,21 @@ worker_messages = Table(
     Index("ix_worker_messages_worker", "worker_id", "message_id"),
 )
 
+# The email of a NotifyWorkers message, queued in the call's transaction and sent after it (retried
+# with backoff while SMTP fails). ``next_attempt_at`` (wall-clock ms) is NULL once sent or given up;
+# a sender claims a row by moving it a lease ahead, so two senders never send one row at once.
+worker_emails = Table(
+    "worker_emails",
+    metadata,
+    Column("message_id", Integer, ForeignKey("worker_messages.message_id"), primary_key=True),
+    Column("address", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger),
+    Column("sent_at", BigInteger),
+    Column("last_error", Text),
+    Index("ix_worker_emails_due", "next_attempt_at"),
+)
+
 # -- qualifications -----------------------------------------------------------------------------
 
 # Requesters' own qualification types. ``name_key`` is the name while the type is live and NULL once

@@ -49,7 +49,7 @@ from openturk.errors import ProtocolError
 from openturk.requester.account import token_hash
 from openturk.settings import Settings
 from openturk.store.database import Database
-from openturk.store.repository import Repository
+from openturk.store.worker_identities import WorkerIdentityRepository
 from openturk.web import sessions
 from openturk.web.sessions import Session
 from openturk.workers import accounts
@@ -265,7 +265,7 @@ class Boundary:
 
         def lookup(hashed: str) -> str | None:
             with self.db.read() as conn:
-                return Repository(conn).worker_for_token(hashed)
+                return WorkerIdentityRepository(conn).worker_for_token(hashed)
 
         worker_id = await asyncio.to_thread(lookup, token_hash(token))
         if worker_id is None:

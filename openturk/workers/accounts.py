@@ -17,8 +17,8 @@ from openturk.clock import Clock
 from openturk.domain import ids
 from openturk.store.accounts import AccountRepository
 from openturk.store.database import Database
-from openturk.store.repository import Repository
 from openturk.store.sessions import SessionRepository
+from openturk.store.worker_identities import WorkerIdentityRepository
 from openturk.store.workers import WorkerRepository
 
 MIN_PASSWORD = 10
@@ -90,7 +90,7 @@ def sign_up(db: Database, clock: Clock, email: str, password: str, name: str | N
         with db.write() as conn:
             if AccountRepository(conn).by_login(login) is not None:
                 raise AccountError("An account with this e-mail address already exists. Log in instead.", "email")
-            Repository(conn).insert_worker(worker_id, (name or "").strip()[:255] or None, None, now)
+            WorkerIdentityRepository(conn).insert_worker(worker_id, (name or "").strip()[:255] or None, None, now)
             WorkerRepository(conn).set_email(worker_id, login)
             AccountRepository(conn).insert(worker_id, login, password_hash, now)
     except IntegrityError as exc:  # the same address signed up concurrently

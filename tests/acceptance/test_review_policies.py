@@ -240,3 +240,55 @@ def test_plurality_runs_when_the_hit_expires(server: ServerProcess, mturk: Any) 
         assert mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
     kinds = [kind for kind, _ in events_of(server, hit_id)]
     assert kinds.index("HITExpired") < kinds.index("AssignmentApproved")
+
+
+def test_extend_without_funds_is_listed_failed(server: ServerProcess, worker: Worker) -> None:
+    """The policy's Extend is refused (InsufficientFunds): listed as Failed with its reason, and
+    nothing of it applied; the submit and the score stand."""
+    poor = server.client("AKIDREVIEWPOORREQ001")
+    # $10,000.00 to start: $8,400.00 held for 7 x $1,000.00 (+20 %), $1,200.00 for the policy's HIT.
+    poor.create_hit(**hit_params(Reward="1000.00", MaxAssignments=7))
+    policy = known_answers(
+        {"Key": "ExtendIfKnownAnswerScoreIsLessThan", "Values": ["100"]},
+        {"Key": "ExtendMaximumAssignments", "Values": ["3"]},
+    )
+    hit = poor.create_hit(**hit_params(Reward="1000.00", AssignmentReviewPolicy=policy))["HIT"]
+    balance_before = poor.get_account_balance()
+    assignment_id = worker.do(hit["HITId"], {"q1": "no", "q2": "no"})
+    after = poor.get_hit(HITId=hit["HITId"])["HIT"]
+    assert (after["MaxAssignments"], after["HITStatus"]) == (1, "Reviewable")
+    assert poor.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Submitted"
+    assert poor.get_account_balance()["AvailableBalance"] == balance_before["AvailableBalance"]
+    assert not [e for e in events_of(server, hit["HITId"]) if e[0] == "HITExtended"]
+    report = _results(poor, hit["HITId"])["AssignmentReviewReport"]
+    (action,) = report["ReviewActions"]
+    assert (action["ActionName"], action["Status"], action["TargetId"], action["TargetType"]) == (
+        "Extend",
+        "Failed",
+        hit["HITId"],
+        "HIT",
+    )
+    assert action["ErrorCode"] == "AWS.MechanicalTurk.InsufficientFunds"
+    assert "insufficient funds" in action["Result"].lower() or "balance" in action["Result"].lower()
+    assert {"Key": "KnownAnswerScore", "Value": "0"}.items() <= next(
+        r for r in report["ReviewResults"] if r["Key"] == "KnownAnswerScore"
+    ).items()
+
+
+def test_extend_across_ten_assignments_is_listed_failed(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    """MTurk's 10-assignment rule holds for a policy's Extend as for CreateAdditionalAssignmentsForHIT."""
+    policy = known_answers(
+        {"Key": "ExtendIfKnownAnswerScoreIsLessThan", "Values": ["100"]},
+        {"Key": "ExtendMaximumAssignments", "Values": ["12"]},
+    )
+    hit = mturk.create_hit(**hit_params(MaxAssignments=9, AssignmentReviewPolicy=policy))["HIT"]
+    worker.do(hit["HITId"], {"q1": "no", "q2": "no"})
+    assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["MaxAssignments"] == 9
+    assert not [e for e in events_of(server, hit["HITId"]) if e[0] == "HITExtended"]
+    (action,) = _results(mturk, hit["HITId"])["AssignmentReviewReport"]["ReviewActions"]
+    assert (action["ActionName"], action["Status"], action["ErrorCode"]) == (
+        "Extend",
+        "Failed",
+        "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
+    )
+    assert "fewer than 10 assignments" in action["Result"]

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 import pytest
+import sqlalchemy
 
 from openturk.testing import ServerProcess, Worker
 from openturk.web import access
@@ -144,3 +145,37 @@ def test_submit_refuses_another_assignments_upload(server: ServerProcess, mturk:
     assert worker.submit(mine, {"note": {"UploadedFileKey": my_key}}).status_code == 400
     # Nothing was submitted by the refusals; the right key still submits.
     worker.submit(mine, {"photo": {"UploadedFileKey": my_key}}).raise_for_status()
+
+
+def _files_of(server: ServerProcess, assignment_id: str) -> int:
+    """Files stored for the assignment, read from the server's database (SQLite or PostgreSQL)."""
+    engine = sqlalchemy.create_engine(server.db_url)
+    try:
+        with engine.connect() as conn:
+            query = sqlalchemy.text("SELECT COUNT(*) FROM uploaded_files WHERE assignment_id = :a")
+            return int(conn.execute(query, {"a": assignment_id}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_unsubmitted_uploads_are_deleted_a_day_after_the_deadline(
+    server: ServerProcess, mturk: Any, worker: Worker
+) -> None:
+    """Returned and abandoned assignments lose their files once the grace period after their deadline
+    has passed; a submitted assignment's files stay."""
+    returned = _accepted(mturk, worker)
+    assert _upload(worker, returned, "photo", b"abc").status_code == 200
+    worker.return_(returned).raise_for_status()
+    idle = new_worker(server)
+    abandoned = _accepted(mturk, idle)
+    assert _upload(idle, abandoned, "photo", b"def").status_code == 200
+    submitted = _uploaded_and_submitted(mturk, new_worker(server), b"xyz")
+    assert _files_of(server, returned) == _files_of(server, abandoned) == _files_of(server, submitted) == 1
+
+    # Deadlines are 600 s after acceptance (hit_params); the grace is a day after that.
+    server.advance(600 + 24 * 3600 - 60)
+    assert _files_of(server, returned) == _files_of(server, abandoned) == 1
+    server.advance(120)
+    assert _files_of(server, returned) == 0
+    assert _files_of(server, abandoned) == 0
+    assert _files_of(server, submitted) == 1

@@ -28,9 +28,10 @@ class Inbox:
 
 
 class SMTPServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        """``port``: where a server that is down now will come up (a free one if None)."""
         self.inbox = Inbox()
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> SMTPServer:

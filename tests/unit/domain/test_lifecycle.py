@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from openturk.domain import lifecycle
 from openturk.domain.model import HIT, Assignment, SlotCounts
+from openturk.errors import InvalidMaximumAssignmentsIncrease
 
 NOW = 1_000_000
 
@@ -87,6 +90,17 @@ def test_extension_reopens_only_unexpired_hits() -> None:
     assert hit.status == "Reviewable" and kinds(events) == ["HITExtended"]
     hit, _ = lifecycle.extend_expiration(hit, SlotCounts(submitted=2), NOW + 5000, NOW)
     assert hit.status == "Assignable" and not hit.expiry_processed
+
+
+@pytest.mark.parametrize(("before", "added", "refused"), [(9, 1, True), (5, 20, True), (9, 0, False), (10, 5, False),
+                                                         (1, 8, False)])
+def test_extension_cannot_cross_ten_assignments(before: int, added: int, refused: bool) -> None:
+    hit = make_hit(max_assignments=before)
+    if refused:
+        with pytest.raises(InvalidMaximumAssignmentsIncrease, match="fewer than 10 assignments"):
+            lifecycle.add_assignments(hit, SlotCounts(), added, NOW)
+    else:
+        assert lifecycle.add_assignments(hit, SlotCounts(), added, NOW)[0].max_assignments == before + added
 
 
 def test_review_status_moves_only_between_review_states() -> None:

@@ -10,9 +10,10 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +24,9 @@ from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store.database import Database
+
+if TYPE_CHECKING:
+    import uvicorn
 
 console = Console(soft_wrap=True)
 
@@ -113,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="HMAC key of GetFileUploadURL's signed download URLs (default: a random key per process start)",
     )
     serve.add_argument(
+        "--task-port",
+        type=_port,
+        default=None,
+        help="port of the task origin, the listener that serves requester content (default: --port + 2)",
+    )
+    serve.add_argument(
+        "--task-origin",
+        type=_origin,
+        default=None,
+        help="public origin of the task listener behind a proxy (default http://HOST:TASK_PORT); "
+        "give it a host of its own in production, since cookies do not tell ports apart",
+    )
+    serve.add_argument(
         "--timer-interval",
         type=_positive_seconds,
         default=1.0,
@@ -188,6 +205,16 @@ def _cents(text: str) -> int:
     return parse_amount(text, "--starting-balance")
 
 
+def _origin(text: str) -> str:
+    """An origin for argparse: http(s)://host[:port], nothing after it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin like https://tasks.example.org")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _positive_seconds(text: str) -> float:
     try:
         seconds = float(text)
@@ -225,7 +252,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from openturk.notify import local_aws as embedded
-    from openturk.server import build_app
+    from openturk.server import build_apps
 
     settings = _settings(
         args,
@@ -240,6 +267,8 @@ def serve(args: argparse.Namespace) -> int:
         timer_interval_s=args.timer_interval,
         embedded_aws_port=args.local_aws_port,
         embedded_aws_state=args.local_aws_state,
+        task_port=args.task_port,
+        task_origin=args.task_origin,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     local_aws = None
@@ -257,12 +286,15 @@ def serve(args: argparse.Namespace) -> int:
             aws_secret_access_key=embedded.LOCAL_SECRET,
         )
     try:
-        app = build_app(settings)
+        app, task_app = build_apps(settings)
         console.print(
             f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
             f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})"
         )
         console.print(f'  boto3.client("mturk", endpoint_url="{settings.base_url}", region_name="us-east-1")')
+        console.print(
+            f"  worker site at [cyan]{settings.base_url}/[/cyan], task origin at [cyan]{settings.task_base_url}[/cyan]"
+        )
         if local_aws is not None:
             console.print(
                 f"  local SQS/SNS endpoint at [cyan]{local_aws.url}[/cyan] "
@@ -270,11 +302,41 @@ def serve(args: argparse.Namespace) -> int:
             )
             console.print(f"  {embedded.what_is_kept(local_aws.state_path)}")
         sys.stdout.flush()
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+        listeners = [
+            uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False),
+            # Same process, same database and clock; its own app has only the task routes.
+            uvicorn.Config(
+                task_app,
+                host=settings.host,
+                port=settings.task_listen_port,
+                log_level=args.log_level,
+                access_log=False,
+                lifespan="off",
+            ),
+        ]
+        asyncio.run(_serve_together(*listeners))
     finally:
         if local_aws is not None:
             local_aws.stop()
     return 0
+
+
+async def _serve_together(main: uvicorn.Config, companion: uvicorn.Config) -> None:
+    """Run the main listener and a companion that stops with it (the main one owns the signals)."""
+    import uvicorn
+
+    class Companion(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the main listener catches SIGINT/SIGTERM; this one stops when it has
+
+    second = Companion(companion)
+    running = asyncio.create_task(second.serve())
+    try:
+        await uvicorn.Server(main).serve()
+    finally:
+        second.should_exit = True
+        await running
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -44,6 +44,9 @@ class ServerProcess:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.local_aws_port = local_aws_port or free_port()
+        # The task origin (requester content) listens on a free port of its own.
+        self.task_port = free_port()
+        self.task_url = f"http://127.0.0.1:{self.task_port}"
         self.log_path = Path(self._tmp.name) / "server.log"
         # The admin routes (clock, deliveries, metrics) need it when set; without it they answer
         # loopback clients under --auth open, and nobody under --auth sigv4.
@@ -65,6 +68,8 @@ class ServerProcess:
             *(["--admin-token", admin_token] if admin_token else []),
             "--local-aws-port",
             str(self.local_aws_port),
+            "--task-port",
+            str(self.task_port),
             # Beside the server's own SQLite file it goes there by default; never into the cwd.
             *([] if db_url is None else ["--local-aws-state", str(Path(self._tmp.name) / "openturk.local-aws")]),
             *(extra_args or []),
@@ -80,7 +85,10 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"openturk serve exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
+                if (
+                    httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200
+                    and httpx.get(f"{self.task_url}/externalHIT_v1.js", timeout=1.0).status_code == 200
+                ):
                     return self
             except httpx.HTTPError:
                 pass

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from openturk.server import build_app
+from openturk.server import build_app, build_apps
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access
@@ -29,8 +29,9 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 def test_every_route_of_the_app_has_an_owner(db: Database) -> None:
     """A route added without an owner fails here (and the boundary would refuse every call to it)."""
-    app = build_app(Settings(db_url=db.url, virtual_clock=True, dispatch=False), db)
-    assert {getattr(route, "path", None) for route in app.routes} == {key.split(" ")[-1] for key in access.OWNERS}
+    app, task_app = build_apps(Settings(db_url=db.url, virtual_clock=True, dispatch=False), db)
+    paths = {getattr(route, "path", None) for route in [*app.routes, *task_app.routes]}
+    assert paths == {key.split(" ")[-1] for key in access.OWNERS}
 
 
 class Downstream:

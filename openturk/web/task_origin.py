@@ -39,7 +39,9 @@ from openturk.store.repository import Repository
 from openturk.workers import actions
 
 TASK_STATIC = Path(__file__).parent / "task_static"
-SANDBOX = "sandbox allow-scripts allow-forms allow-popups"
+# The sandbox of requester content, as the site's iframe attribute and as the task origin's CSP:
+# scripts, forms and popups, never allow-same-origin (an opaque origin, no cookies or storage of ours).
+SANDBOX_FLAGS = "allow-scripts allow-forms allow-popups"
 # MTurk's own copy, as HTMLQuestion templates load it (either scheme).
 MTURK_SCRIPT = re.compile(r"https?://s3\.amazonaws\.com/mturk-public/externalHIT_v1\.js")
 MAX_FORM_FIELDS = 2000
@@ -57,7 +59,7 @@ def rewrite_mturk_script(html: str, task_base_url: str) -> str:
 
 def _headers() -> dict[str, str]:
     return {
-        "Content-Security-Policy": SANDBOX,
+        "Content-Security-Policy": f"sandbox {SANDBOX_FLAGS}",
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store",
         # The page's URL carries the token: never send it to the hosts the content loads from.

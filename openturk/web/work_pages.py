@@ -27,7 +27,7 @@ from openturk.domain.questions import Question
 from openturk.errors import InvalidParameterValue, OpenTurkError, WorkerError
 from openturk.settings import Settings
 from openturk.web.pages import Site
-from openturk.web.task_origin import SANDBOX, task_secret
+from openturk.web.task_origin import SANDBOX_FLAGS, task_secret
 from openturk.workers import accounts, actions, discovery, tasks
 
 # A preview's task link lives this long (marketplace time): long enough to read a task, short enough
@@ -57,7 +57,7 @@ class Frame:
 
     src: str | None
     height: int
-    sandbox: str = SANDBOX
+    sandbox: str = SANDBOX_FLAGS
 
 
 class SearchError(ValueError):

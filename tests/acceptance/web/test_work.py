@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -119,7 +119,7 @@ class ExternalTask(BaseHTTPRequestHandler):
     """An ExternalQuestion page as psiTurk-like frameworks write it: it reads the four parameters from
     its URL and posts its form to turkSubmitTo + "/mturk/externalSubmit"."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
     PAGE = b"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>External task</title></head>
 <body>
@@ -201,7 +201,9 @@ def test_an_external_question_served_by_the_test_reads_the_parameters_and_submit
 def test_find_work_searches_filters_sorts_and_pages(site: ServerProcess, mturk: Any) -> None:
     tag = uuid.uuid4().hex[:8]
     for index, reward in enumerate(["0.10", "0.90", "0.45"]):
-        mturk.create_hit(**hit_of(f"Sorter {chr(ord('C') - index)} {tag}", html_question(MTURK_TEMPLATE), Reward=reward))
+        mturk.create_hit(
+            **hit_of(f"Sorter {chr(ord('C') - index)} {tag}", html_question(MTURK_TEMPLATE), Reward=reward)
+        )
     mturk.create_hit(**hit_of(f"Other {tag}", html_question(MTURK_TEMPLATE), Description="unrelated", Keywords="x"))
     worker = SiteWorker.sign_up(site.base_url)
 
@@ -259,10 +261,16 @@ def test_nothing_the_worker_may_not_discover_is_found_or_previewed(site: ServerP
         return [{"QualificationTypeId": qualification, "Comparator": "Exists", "ActionsGuarded": guarded}]
 
     hidden = mturk.create_hit(
-        **hit_of(f"Hidden {tag}", html_question(MTURK_TEMPLATE), QualificationRequirements=requiring("DiscoverPreviewAndAccept"))
+        **hit_of(
+            f"Hidden {tag}",
+            html_question(MTURK_TEMPLATE),
+            QualificationRequirements=requiring("DiscoverPreviewAndAccept"),
+        )
     )["HIT"]
     unpreviewable = mturk.create_hit(
-        **hit_of(f"Guarded {tag}", html_question(MTURK_TEMPLATE), QualificationRequirements=requiring("PreviewAndAccept"))
+        **hit_of(
+            f"Guarded {tag}", html_question(MTURK_TEMPLATE), QualificationRequirements=requiring("PreviewAndAccept")
+        )
     )["HIT"]
     acceptable_only = mturk.create_hit(
         **hit_of(f"Accepting {tag}", html_question(MTURK_TEMPLATE), QualificationRequirements=requiring("Accept"))

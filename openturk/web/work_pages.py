@@ -207,14 +207,11 @@ class WorkPages:
 
     async def return_(self, request: Request, form: FormData) -> Response:
         worker_id = self.site.worker_id(request)
+        assignment_id = request.path_params["assignment_id"]
         try:
-            await run_in_threadpool(
-                actions.return_assignment,
-                self.site.db,
-                self.site.clock,
-                worker_id,
-                request.path_params["assignment_id"],
-            )
+            # Another worker's assignment answers as a missing one (tasks.task), as everywhere on the site.
+            await run_in_threadpool(tasks.task, self.site.db, self.site.clock, worker_id, assignment_id)
+            await run_in_threadpool(actions.return_assignment, self.site.db, self.site.clock, worker_id, assignment_id)
         except WorkerError as error:
             return self._refused(request, error)
         return self.site.redirect("/work?notice=returned")

@@ -173,9 +173,7 @@ class WorkPages:
     async def work(self, request: Request) -> Response:
         worker_id = self.site.worker_id(request)
         try:
-            found = await run_in_threadpool(
-                tasks.task, self.site.db, self.site.clock, worker_id, request.path_params["assignment_id"]
-            )
+            found = await self._task(request)
         except WorkerError as error:
             return self._refused(request, error)
         grant = task_tokens.TaskGrant(
@@ -195,11 +193,8 @@ class WorkPages:
 
     async def state(self, request: Request) -> Response:
         """The assignment's state for the work page's script (it moves on once the task submitted)."""
-        worker_id = self.site.worker_id(request)
         try:
-            found = await run_in_threadpool(
-                tasks.task, self.site.db, self.site.clock, worker_id, request.path_params["assignment_id"]
-            )
+            found = await self._task(request)
         except WorkerError as error:
             return JSONResponse(error.body(), error.status, headers=self.site.headers())
         body = {"Status": found.assignment.status, "Open": found.open, "SecondsLeft": found.seconds_left}
@@ -209,8 +204,7 @@ class WorkPages:
         worker_id = self.site.worker_id(request)
         assignment_id = request.path_params["assignment_id"]
         try:
-            # Another worker's assignment answers as a missing one (tasks.task), as everywhere on the site.
-            await run_in_threadpool(tasks.task, self.site.db, self.site.clock, worker_id, assignment_id)
+            await self._task(request)  # another worker's assignment answers as a missing one, as everywhere here
             await run_in_threadpool(actions.return_assignment, self.site.db, self.site.clock, worker_id, assignment_id)
         except WorkerError as error:
             return self._refused(request, error)
@@ -222,7 +216,7 @@ class WorkPages:
         worker_id = self.site.worker_id(request)
         assignment_id = request.path_params["assignment_id"]
         try:
-            found = await run_in_threadpool(tasks.task, self.site.db, self.site.clock, worker_id, assignment_id)
+            found = await self._task(request)
         except WorkerError as error:
             return self._refused(request, error)
         if found.open:
@@ -259,6 +253,12 @@ class WorkPages:
         return self.site.redirect(target)
 
     # -- helpers ----------------------------------------------------------------------------------
+    async def _task(self, request: Request) -> tasks.Task:
+        """The signed-in worker's assignment the path names; ``WorkerError`` 404 for anyone else's."""
+        worker_id = self.site.worker_id(request)
+        assignment_id = request.path_params["assignment_id"]
+        return await run_in_threadpool(tasks.task, self.site.db, self.site.clock, worker_id, assignment_id)
+
     def _frame(self, question: Question, grant: task_tokens.TaskGrant) -> Frame:
         height = question.frame_height or DEFAULT_FRAME_HEIGHT
         token = task_tokens.issue(self.secret, grant)

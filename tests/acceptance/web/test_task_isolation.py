@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,6 @@ import httpx
 import pytest
 
 from openturk.testing import ServerProcess
-from tests.acceptance.web.test_accounts import PASSWORD
 from tests.acceptance.web.worksite import (
     MTURK_TEMPLATE,
     PREVIEW_LABEL,
@@ -25,6 +23,7 @@ from tests.acceptance.web.worksite import (
     frame_src,
     hit_of,
     html_question,
+    sign_up_in_browser,
     unique_title,
 )
 from tests.conftest import cli_keys
@@ -101,12 +100,7 @@ def test_script_in_an_html_question_cannot_read_cookies_or_act_as_the_worker(
 
     probe = PROBE.replace("__SITE__", site.base_url).replace("__OTHER__", victims_assignment)
     hit = mturk.create_hit(**hit_of(unique_title("Probe"), html_question(probe)))["HIT"]
-    page.goto(f"{site.base_url}/signup")
-    page.get_by_label("E-mail address").fill(f"w{uuid.uuid4().hex[:10]}@example.com")
-    page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/\?welcome=1$"))
+    sign_up_in_browser(page, site.base_url)
     # A cookie of the site's host that page script could read (not HttpOnly): the task origin is the same
     # host on another port, so only the sandbox keeps it from the task's script.
     page.context.add_cookies([{"name": "site_visible", "value": "1", "url": site.base_url}])

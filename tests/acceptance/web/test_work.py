@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from openturk.testing import ServerProcess
-from tests.acceptance.web.test_accounts import PASSWORD
 from tests.acceptance.web.worksite import (
     MTURK_TEMPLATE,
     PREVIEW_LABEL,
@@ -25,6 +24,7 @@ from tests.acceptance.web.worksite import (
     frame_src,
     hit_of,
     html_question,
+    sign_up_in_browser,
     unique_title,
 )
 from tests.support.browser import check_page
@@ -41,15 +41,6 @@ def mturk(site: ServerProcess) -> Any:
     return site.client(f"AKID{uuid.uuid4().hex[:16].upper()}")
 
 
-def _sign_up_in_browser(page: Any, base_url: str) -> None:
-    page.goto(f"{base_url}/signup")
-    page.get_by_label("E-mail address").fill(f"w{uuid.uuid4().hex[:10]}@example.com")
-    page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile(r"/\?welcome=1$"))
-
-
 def _answers(mturk: Any, hit_id: str) -> str:
     assignments = mturk.list_assignments_for_hit(HITId=hit_id)["Assignments"]
     assert len(assignments) == 1, assignments
@@ -61,7 +52,7 @@ def test_a_worker_finds_previews_accepts_and_submits_html_questions_with_auto_ac
 ) -> None:
     title = unique_title("Multiply")
     hits = [mturk.create_hit(**hit_of(title, html_question(MTURK_TEMPLATE)))["HIT"] for _ in range(2)]
-    _sign_up_in_browser(page, site.base_url)
+    sign_up_in_browser(page, site.base_url)
 
     page.goto(f"{site.base_url}/work")
     page.get_by_label("Search").fill(title)
@@ -169,7 +160,7 @@ def test_an_external_question_served_by_the_test_reads_the_parameters_and_submit
 ) -> None:
     title = unique_title("External mood")
     hit = mturk.create_hit(**hit_of(title, external_question(f"{external_site}/task?study=7")))["HIT"]
-    _sign_up_in_browser(page, site.base_url)
+    sign_up_in_browser(page, site.base_url)
     page.goto(f"{site.base_url}/work?q={title.split()[-1]}")
     page.get_by_role("link", name=title, exact=True).click()
     task = page.frame_locator("#task-frame")
@@ -244,7 +235,7 @@ def test_find_work_refuses_a_bad_search_naming_the_field(
 
 
 def test_find_work_shows_a_bad_search_accessibly(site: ServerProcess, page: Any) -> None:
-    _sign_up_in_browser(page, site.base_url)
+    sign_up_in_browser(page, site.base_url)
     page.goto(f"{site.base_url}/work?min_reward=lots")
     assert page.get_by_label("Minimum reward (USD)").get_attribute("aria-invalid") == "true"
     check_page(page, "work-find-error")
@@ -322,7 +313,7 @@ def test_skip_moves_to_the_next_hit_of_the_group_and_return_frees_the_slot(site:
 def test_an_expired_assignment_cannot_be_submitted(site: ServerProcess, mturk: Any, page: Any) -> None:
     title = unique_title("Slow")
     hit = mturk.create_hit(**hit_of(title, html_question(MTURK_TEMPLATE), AssignmentDurationInSeconds=60))["HIT"]
-    _sign_up_in_browser(page, site.base_url)
+    sign_up_in_browser(page, site.base_url)
     page.goto(f"{site.base_url}/work/hits/{hit['HITId']}")
     page.get_by_role("button", name="Accept & Work").click()
     page.wait_for_url(re.compile(r"/work/assignments/"))

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.acceptance.web.test_accounts import WORKER_ID, _csrf, _sign_up
+from tests.acceptance.web.test_accounts import PASSWORD, WORKER_ID, _csrf, _sign_up
 
 HTML_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd"
 EXTERNAL_NS = "http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd"
@@ -65,6 +65,16 @@ def hit_of(title: str, question: str, **overrides: Any) -> dict[str, Any]:
     }
     params.update(overrides)
     return params
+
+
+def sign_up_in_browser(page: Any, base_url: str) -> None:
+    """A new worker account, signed up through the page as a person would."""
+    page.goto(f"{base_url}/signup")
+    page.get_by_label("E-mail address").fill(f"w{uuid.uuid4().hex[:10]}@example.com")
+    page.get_by_label("Password (at least 10 characters)").fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url(re.compile(r"/\?welcome=1$"))
 
 
 def frame_src(page_html: str) -> str:

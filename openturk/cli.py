@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from openturk import exec_command
 from openturk.clock import SystemClock
 from openturk.consumer import cli as consumer_cli
 from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
+from openturk.store import db_cli
 from openturk.store.database import Database
 
 if TYPE_CHECKING:
@@ -135,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="seconds between passes of the timer loop (expiry, abandonment, auto-approval)",
     )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="speak HTTPS with a certificate (localhost, 127.0.0.1, --host and MTurk's hostnames) from a local CA",
+    )
+    serve.add_argument(
+        "--tls-dir",
+        default=None,
+        help="where the local CA and the certificate are kept (default: openturk-tls/ next to an SQLite database)",
+    )
     serve.add_argument("--log-level", default="warning")
     _delivery_options(serve)
 
@@ -195,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         _db_option(toggle)
     policy_cli.register(sub)
     route_cli.register(sub)
+    exec_command.register(sub)
+    db_cli.register(sub)
     consumer_cli.register(sub)
     return parser
 
@@ -269,6 +283,7 @@ def serve(args: argparse.Namespace) -> int:
         embedded_aws_state=args.local_aws_state,
         task_port=args.task_port,
         task_origin=args.task_origin,
+        tls=args.tls,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     local_aws = None
@@ -285,12 +300,20 @@ def serve(args: argparse.Namespace) -> int:
             aws_access_key_id=embedded.LOCAL_ACCESS_KEY,
             aws_secret_access_key=embedded.LOCAL_SECRET,
         )
+    certfile = keyfile = None
+    if settings.tls:
+        from openturk import tls
+
+        files = tls.ensure(Path(args.tls_dir) if args.tls_dir else tls.default_dir(settings.db_url), (settings.host,))
+        certfile, keyfile = str(files.cert), str(files.key)
     try:
         app, task_app = build_apps(settings)
         console.print(
             f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
             f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})"
         )
+        if settings.tls:
+            console.print(f"  TLS certificate from the local CA [cyan]{files.ca_cert}[/cyan] (openturk exec trusts it)")
         console.print(f'  boto3.client("mturk", endpoint_url="{settings.base_url}", region_name="us-east-1")')
         console.print(
             f"  worker site at [cyan]{settings.base_url}/[/cyan], task origin at [cyan]{settings.task_base_url}[/cyan]"
@@ -303,7 +326,15 @@ def serve(args: argparse.Namespace) -> int:
             console.print(f"  {embedded.what_is_kept(local_aws.state_path)}")
         sys.stdout.flush()
         listeners = [
-            uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False),
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=args.log_level,
+                access_log=False,
+                ssl_certfile=certfile,
+                ssl_keyfile=keyfile,
+            ),
             # Same process, same database and clock; its own app has only the task routes.
             uvicorn.Config(
                 task_app,
@@ -312,6 +343,8 @@ def serve(args: argparse.Namespace) -> int:
                 log_level=args.log_level,
                 access_log=False,
                 lifespan="off",
+                ssl_certfile=certfile,
+                ssl_keyfile=keyfile,
             ),
         ]
         asyncio.run(_serve_together(*listeners))
@@ -496,6 +529,8 @@ def workers_create(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "serve": serve,
+    "exec": exec_command.run,
+    "db": db_cli.run,
     "dispatch": dispatch,
     "deliveries": deliveries,
     "destinations": policy_cli.run,

@@ -30,7 +30,9 @@ from openturk.store.database import Database
 from openturk.store.repository import Repository
 from openturk.web.access import Boundary
 from openturk.web.account_pages import AccountPages
+from openturk.web.admin_pages import AdminPages
 from openturk.web.clock_api import ClockAPI
+from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
 from openturk.web.task_origin import TaskOrigin
@@ -128,6 +130,8 @@ def build_apps(settings: Settings, db: Database | None = None) -> tuple[Boundary
     site = Site(db, clock, settings, frame_sources=task_frame_sources(settings))
     routes.extend(AccountPages(site).routes())
     routes.extend(WorkPages(site).routes())
+    routes.extend(DashboardPages(site).routes())
+    routes.extend(AdminPages(site).routes())
     if isinstance(clock, VirtualClock):
         routes.extend(ClockAPI(db, clock).routes())
 

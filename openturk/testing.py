@@ -12,6 +12,7 @@ servers run side by side; ``stop()`` then ``start()`` restarts it on the same po
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -37,16 +38,20 @@ class ServerProcess:
         local_aws_port: int | None = None,
         startup_timeout: float = 30.0,
         admin_token: str | None = None,
+        tls: bool = False,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="openturk-")
         self.db_path = Path(self._tmp.name) / "openturk.db"
         self.db_url = db_url or f"sqlite:///{self.db_path}"
         self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        # With tls: the local CA `openturk serve --tls` makes here, which clients must trust (``verify``).
+        self.tls_dir = Path(self._tmp.name) / "tls"
+        self.ca_file = self.tls_dir / "ca.pem" if tls else None
         self.local_aws_port = local_aws_port or free_port()
         # The task origin (requester content) listens on a free port of its own.
         self.task_port = free_port()
-        self.task_url = f"http://127.0.0.1:{self.task_port}"
+        self.task_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.task_port}"
         self.log_path = Path(self._tmp.name) / "server.log"
         # The admin routes (clock, deliveries, metrics) need it when set; without it they answer
         # loopback clients under --auth open, and nobody under --auth sigv4.
@@ -66,6 +71,7 @@ class ServerProcess:
             auth,
             *(["--virtual-clock"] if virtual_clock else []),
             *(["--admin-token", admin_token] if admin_token else []),
+            *(["--tls", "--tls-dir", str(self.tls_dir)] if tls else []),
             "--local-aws-port",
             str(self.local_aws_port),
             "--task-port",
@@ -85,12 +91,15 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"openturk serve exited early:\n{self.log()}")
             try:
+                if self.ca_file is not None and not self.ca_file.exists():
+                    raise httpx.ConnectError("the server has not made its certificate yet")
+                verify = self.http_verify
                 if (
-                    httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200
-                    and httpx.get(f"{self.task_url}/externalHIT_v1.js", timeout=1.0).status_code == 200
+                    httpx.get(f"{self.base_url}/health", timeout=1.0, verify=verify).status_code == 200
+                    and httpx.get(f"{self.task_url}/externalHIT_v1.js", timeout=1.0, verify=verify).status_code == 200
                 ):
                     return self
-            except httpx.HTTPError:
+            except (httpx.HTTPError, ssl.SSLError):  # SSLError: the CA file is still being written
                 pass
             time.sleep(0.05)
         self.stop()
@@ -112,6 +121,16 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    @property
+    def verify(self) -> str | bool:
+        """What botocore takes as ``verify``: the local CA's file under tls, else True."""
+        return str(self.ca_file) if self.ca_file is not None else True
+
+    @property
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """What httpx takes as ``verify``: a context trusting the local CA under tls, else True."""
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file is not None else True
+
     def client(self, access_key_id: str = "AKIDOPENTURKTEST", secret: str = "secret", **config: Any) -> Any:
         import boto3
         from botocore.config import Config
@@ -122,13 +141,18 @@ class ServerProcess:
             region_name="us-east-1",
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret,
+            verify=self.verify,
             config=Config(retries={"max_attempts": 1}, **config),
         )
 
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the virtual clock; every timer due in the span fires before this returns."""
         response = httpx.post(
-            f"{self.base_url}/api/clock/advance", json={"Seconds": seconds}, headers=self.admin_headers(), timeout=60
+            f"{self.base_url}/api/clock/advance",
+            json={"Seconds": seconds},
+            headers=self.admin_headers(),
+            timeout=60,
+            verify=self.http_verify,
         )
         response.raise_for_status()
         return dict(response.json())

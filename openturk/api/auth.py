@@ -100,9 +100,7 @@ def verify_signature(
         raise ProtocolError("InvalidSignatureException", "Signature expired: the request time is too skewed.", 403)
     unsigned = [name for name in REQUIRED_SIGNED_HEADERS if name not in signed.signed_headers]
     if unsigned:
-        raise ProtocolError(
-            "InvalidSignatureException", f"These headers must be signed: {', '.join(unsigned)}.", 403
-        )
+        raise ProtocolError("InvalidSignatureException", f"These headers must be signed: {', '.join(unsigned)}.", 403)
     claimed = headers.get("x-amz-content-sha256")
     if claimed is not None and claimed.lower() != hashlib.sha256(body).hexdigest():
         raise ProtocolError(

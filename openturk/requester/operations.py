@@ -34,8 +34,7 @@ def check(registered: dict[str, Handler], model_operations: list[str]) -> None:
     missing = [name for name in model_operations if name not in registered]
     if unknown or missing:
         raise RuntimeError(
-            "operation table does not match the mturk model: "
-            f"not in the model {unknown}, without a handler {missing}"
+            f"operation table does not match the mturk model: not in the model {unknown}, without a handler {missing}"
         )
 
 

@@ -36,6 +36,10 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# The Alembic scripts that build and upgrade the schema.
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
 class WriterBusy(Exception):
     """A write that was told not to wait found the writer taken; it did nothing."""
 
@@ -170,7 +174,7 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
         config = Config()
-        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")

@@ -65,9 +65,7 @@ class _Compiled:
             params = {**self.constants, **params}
         processors = self.processors
         if self.named:
-            return {
-                name: processors[name](params[name]) if name in processors else params[name] for name in self.order
-            }
+            return {name: processors[name](params[name]) if name in processors else params[name] for name in self.order}
         if processors:
             return [processors[name](params[name]) if name in processors else params[name] for name in self.order]
         return [params[name] for name in self.order]

@@ -616,9 +616,7 @@ class Repository:
     def timer_failure_attempts(self, kind: str, item_id: str) -> int:
         """How many times the item has failed since it last fired (0: never, or it fired since)."""
         attempts = self.conn.execute(
-            select(timer_failures.c.attempts).where(
-                timer_failures.c.kind == kind, timer_failures.c.item_id == item_id
-            )
+            select(timer_failures.c.attempts).where(timer_failures.c.kind == kind, timer_failures.c.item_id == item_id)
         ).scalar_one_or_none()
         return int(attempts or 0)
 

@@ -178,6 +178,7 @@ bonus_payments = Table(
     Column("grant_time", BigInteger, nullable=False),
     Index("ix_bonus_hit", "hit_id", "bonus_id"),
     Index("ix_bonus_assignment", "assignment_id", "bonus_id"),
+    Index("ix_bonus_worker", "worker_id", "grant_time"),  # the worker's dashboard
 )
 
 request_tokens = Table(

@@ -98,12 +98,14 @@ class WorkerRepository:
             .values(emailed_at=emailed_at, email_error=error)
         )
 
-    def inbox(self, worker_id: str, limit: int) -> list[Row[Any]]:
-        """The worker's messages, newest first."""
+    def inbox(self, worker_id: str, limit: int, before: int | None = None) -> list[Row[Any]]:
+        """The worker's messages, newest first (only those older than message ``before``, if given)."""
         query = (
             select(worker_messages)
             .where(worker_messages.c.worker_id == worker_id)
             .order_by(worker_messages.c.message_id.desc())
             .limit(limit)
         )
+        if before is not None:
+            query = query.where(worker_messages.c.message_id < before)
         return list(self.conn.execute(query))

@@ -84,6 +84,11 @@ OWNERS: Mapping[str, Owner] = {
     "/login": "page",
     "/logout": "page",
     "/requester/login": "page",
+    "/dashboard": "worker_page",
+    "/messages": "worker_page",
+    # The admin's pages: the boundary admits a requester's session too; the handlers refuse it (403).
+    "/admin/workers": "requester_page",
+    "/admin/workers/{worker_id}/disabled": "requester_page",
     # The worker's path through a HIT (openturk.web.work_pages).
     "/work": "worker_page",
     "/work/groups/{hit_type_id}": "worker_page",

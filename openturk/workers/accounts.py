@@ -111,7 +111,7 @@ def log_in(db: Database, clock: Clock, email: str, password: str, client: str) -
             raise TooManyAttempts(FAILURE_WINDOW_MS // 1000)
         if accounts.failures_since(login=login, since=since) >= FAILURES_PER_LOGIN:
             oldest = accounts.oldest_failure_since(login=login, since=since) or now
-            raise TooManyAttempts(max(1, (oldest + FAILURE_WINDOW_MS - now) // 1000))
+            raise TooManyAttempts(max(1, -(-(oldest + FAILURE_WINDOW_MS - now) // 1000)))  # whole seconds, rounded up
         account = accounts.by_login(login)
     if len(password) > MAX_PASSWORD or not _verifies(account.password_hash if account else _DUMMY_HASH, password):
         _fail(db, login, client, now)

@@ -1,0 +1,68 @@
+"""``openturk db upgrade | copy | sums``: the schema's revision, moving a deployment between stores."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from openturk.store import copy
+from openturk.store.database import Database
+
+console = Console(soft_wrap=True)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = sub.add_parser("db", help="upgrade a database, or copy one to another store").add_subparsers(
+        dest="action", required=True
+    )
+    upgrade = db.add_parser("upgrade", help="bring the schema to the newest revision")
+    upgrade.add_argument("--db", default="sqlite:///openturk.db", help="database URL (default ./openturk.db)")
+    copying = db.add_parser(
+        "copy", help="copy everything (ids and delivery history included) into an empty database, then verify it"
+    )
+    copying.add_argument("--from", dest="source", required=True, help="e.g. sqlite:///openturk.db")
+    copying.add_argument("--to", dest="target", required=True, help="e.g. postgresql://user@host/openturk")
+    sums = db.add_parser("sums", help="each table's row count and checksum (compare two databases)")
+    sums.add_argument("--db", default="sqlite:///openturk.db", help="database URL (default ./openturk.db)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "upgrade":
+        database = Database(args.db)
+        try:
+            before = copy.revision(database)
+            database.migrate()
+            console.print(f"{args.db}: revision {before or '(empty)'} → {copy.revision(database)}")
+        finally:
+            database.dispose()
+        return 0
+    if args.action == "sums":
+        database = Database(args.db)
+        try:
+            _print(copy.sums(database), f"{args.db} at revision {copy.revision(database)}")
+        finally:
+            database.dispose()
+        return 0
+    source, target = Database(args.source), Database(args.target)
+    try:
+        copied = copy.copy(source, target)
+    except copy.CopyRefused as refusal:
+        console.print(f"[red]openturk db copy: {refusal}[/red]")
+        return 2
+    finally:
+        source.dispose()
+        target.dispose()
+    _print(copied, f"copied {sum(t.rows for t in copied)} rows; every table's count and checksum match the source")
+    return 0
+
+
+def _print(sums: list[copy.TableSum], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    table.add_column("checksum (sha256)")
+    for entry in sums:
+        table.add_row(entry.table, str(entry.rows), entry.checksum)
+    console.print(table)

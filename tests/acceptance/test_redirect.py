@@ -1,0 +1,159 @@
+"""``openturk exec`` and ``openturk.redirect``: programs' MTurk clients reach openturk unchanged,
+whatever endpoint_url they pass, in their child processes too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from openturk import redirect
+from openturk.notify.local_aws import LocalAWS
+from openturk.testing import ServerProcess
+
+EXEC = [sys.executable, "-m", "openturk.cli", "exec", "--endpoint"]
+# A program as a lab would have written it for MTurk: explicit hostnames, no openturk anywhere.
+PROGRAM = textwrap.dedent(
+    """
+    import json, subprocess, sys
+    import boto3
+
+    SANDBOX = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
+    LIVE = "https://mturk-requester.us-east-1.amazonaws.com"
+    found = {}
+    for name, url in (("sandbox", SANDBOX), ("live", LIVE), ("default", None)):
+        client = boto3.client("mturk", region_name="us-east-1", endpoint_url=url)
+        found[name] = [client.meta.endpoint_url, client.get_account_balance()["AvailableBalance"]]
+    if sys.argv[1:] == ["parent"]:  # and a child process of the program, started as it would be
+        found["child"] = json.loads(subprocess.check_output([sys.executable, __file__, "child"]))
+    print(json.dumps(found))
+    """
+)
+
+
+def _exec(server: ServerProcess, tmp_path: Path, *options: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    program = tmp_path / "lab_script.py"
+    program.write_text(PROGRAM)
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": f"AKID{uuid.uuid4().hex[:16].upper()}", **(env or {})}
+    environment["AWS_SECRET_ACCESS_KEY"] = "anything"
+    result = subprocess.run(
+        [*EXEC, server.base_url, *options, "--", sys.executable, str(program), "parent"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_every_mturk_client_of_a_program_and_its_children_reaches_openturk(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    found = _exec(server, tmp_path)
+    for scope in (found, found["child"]):
+        for name in ("sandbox", "live", "default"):
+            assert scope[name][1] == "10000.00", (name, scope)
+        # Without --sandbox/--live each client's endpoint reads as the program made it.
+        assert scope["sandbox"][0] == redirect.SANDBOX_URL
+        assert scope["live"][0] == scope["default"][0] == redirect.LIVE_URL
+
+
+def test_sandbox_and_live_modes_set_what_meta_endpoint_url_reads(server: ServerProcess, tmp_path: Path) -> None:
+    sandbox = _exec(server, tmp_path, "--sandbox")
+    assert {sandbox[name][0] for name in ("sandbox", "live", "default")} == {redirect.SANDBOX_URL}
+    assert sandbox["child"]["default"][0] == redirect.SANDBOX_URL
+    live = _exec(server, tmp_path, "--live")
+    assert {live[name][0] for name in ("sandbox", "live", "default")} == {redirect.LIVE_URL}
+
+
+def test_the_environments_own_sitecustomize_still_runs(server: ServerProcess, tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import os\nos.environ['THEIR_SITECUSTOMIZE'] = 'ran'\n")
+    program = tmp_path / "check.py"
+    program.write_text("import os, boto3\nprint(os.environ.get('THEIR_SITECUSTOMIZE'))\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openturk.cli",
+            "exec",
+            "--endpoint",
+            server.base_url,
+            "--",
+            sys.executable,
+            str(program),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(theirs)},
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout.strip().splitlines()[-1] == "ran", result.stderr
+    assert "could not redirect" not in result.stderr
+
+
+def test_local_aws_sends_sqs_clients_to_the_local_endpoint(
+    server: ServerProcess, local_aws: LocalAWS, tmp_path: Path
+) -> None:
+    name = f"exec-{uuid.uuid4().hex[:8]}"
+    program = tmp_path / "queue.py"
+    program.write_text(
+        "import boto3, sys\n"
+        "sqs = boto3.client('sqs', region_name='us-east-1')\n"  # no endpoint: AWS's own, redirected
+        f"print(sqs.create_queue(QueueName='{name}')['QueueUrl'])\n"
+    )
+    result = subprocess.run(
+        [*EXEC, server.base_url, "--local-aws", local_aws.url, "--", sys.executable, str(program)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "AKIDEXECSQS", "AWS_SECRET_ACCESS_KEY": "x"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    sqs = boto3.client(
+        "sqs", endpoint_url=local_aws.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    assert any(url.endswith(name) for url in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", []))
+
+
+def test_exec_refuses_a_bad_endpoint_and_a_missing_command(tmp_path: Path) -> None:
+    for argv, message in (
+        (["--endpoint", "ftp://x", "--", "true"], "--endpoint must be an http(s) URL"),
+        (["--"], "give a command"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "openturk.cli", "exec", *argv],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2 and message in result.stderr
+
+
+def test_install_redirects_clients_made_in_this_process(server: ServerProcess) -> None:
+    redirect.install(server.base_url, mode="sandbox")
+    try:
+        client = boto3.session.Session().client(
+            "mturk",
+            region_name="us-east-1",
+            aws_access_key_id=f"AKID{uuid.uuid4().hex[:16].upper()}",
+            aws_secret_access_key="x",
+        )
+        assert client.meta.endpoint_url == redirect.SANDBOX_URL
+        assert client.get_account_balance()["AvailableBalance"] == "10000.00"
+    finally:
+        redirect.uninstall()

@@ -58,6 +58,8 @@ from openturk.workers import accounts
 Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "task"]
 
 UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
+# A QuestionForm's answers on the worker site, FileUploadAnswer files included.
+QUESTIONFORM_SUBMIT_ROUTE = "/work/assignments/{assignment_id}/submit"
 
 # Every route, by its path template ("METHOD path" where one path has routes of two owners). A route
 # missing here is refused (and fails a test).
@@ -96,6 +98,7 @@ OWNERS: Mapping[str, Owner] = {
     "/work/hits/{hit_id}/accept": "worker_page",
     "/work/assignments/{assignment_id}": "worker_page",
     "/work/assignments/{assignment_id}/state": "worker_page",
+    QUESTIONFORM_SUBMIT_ROUTE: "worker_page",
     "/work/assignments/{assignment_id}/return": "worker_page",
     "/work/assignments/{assignment_id}/continue": "worker_page",
     "/work/auto-accept": "worker_page",
@@ -132,7 +135,7 @@ MAX_BODY: Mapping[Owner, int] = {
 # Routes whose cap is not their owner's. A FileUploadAnswer file is held in memory and in one
 # database row, so this server caps it at 16 MiB, far below MTurk's 2,000,000,000 bytes (docs/decisions.md).
 UPLOAD_MAX_BODY = 16 * KiB * KiB
-ROUTE_MAX_BODY: Mapping[str, int] = {UPLOAD_ROUTE: UPLOAD_MAX_BODY}
+ROUTE_MAX_BODY: Mapping[str, int] = {UPLOAD_ROUTE: UPLOAD_MAX_BODY, QUESTIONFORM_SUBMIT_ROUTE: UPLOAD_MAX_BODY}
 
 _WORKER_ID = "openturk.worker_id"
 _SESSION = "openturk.session"

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,11 +25,12 @@ from starlette.routing import Route
 from openturk.domain import money, task_tokens
 from openturk.domain.frame_urls import with_task_parameters
 from openturk.domain.questions import Question
-from openturk.errors import InvalidParameterValue, OpenTurkError, WorkerError
+from openturk.errors import InvalidParameterValue, OpenTurkError, WorkerError, XMLParseError
 from openturk.settings import Settings
+from openturk.web import access, questionform
 from openturk.web.pages import Site
 from openturk.web.task_origin import SANDBOX_FLAGS, task_secret
-from openturk.workers import accounts, actions, discovery, tasks
+from openturk.workers import accounts, actions, discovery, tasks, uploads
 
 # A preview's task link lives this long (marketplace time): long enough to read a task, short enough
 # that a link copied out of a preview soon stops showing it.
@@ -38,6 +40,8 @@ PREVIEW_VALID_MS = 3600 * 1000
 DEFAULT_FRAME_HEIGHT = 600
 # Tries to accept a group's next HIT after a submit before giving up (others may take them first).
 AUTO_ACCEPT_TRIES = 5
+# What a preview's submit button says (externalHIT_v1.js shows MTurk's words; a QuestionForm here too).
+PREVIEW_LABEL = "You must ACCEPT the HIT before you can submit the results."
 NOTICES = {
     "submitted": "Your answers were submitted.",
     "returned": "You returned the HIT.",
@@ -53,11 +57,14 @@ def task_frame_sources(settings: Settings) -> list[str]:
 
 @dataclass(frozen=True)
 class Frame:
-    """A task as a sandboxed frame (src None: a QuestionForm, not framed)."""
+    """A task: requester content as a sandboxed frame (``src``), or a QuestionForm rendered by the
+    site itself (``form``: openturk's own markup, FormattedContent sanitised); neither when the
+    QuestionForm cannot be rendered."""
 
     src: str | None
     height: int
     sandbox: str = SANDBOX_FLAGS
+    form: Markup | None = None
 
 
 class SearchError(ValueError):
@@ -100,6 +107,7 @@ class WorkPages:
             Route("/work/hits/{hit_id}/accept", site.form(self.accept), methods=["POST"]),
             Route("/work/assignments/{assignment_id}", self.work, methods=["GET"]),
             Route("/work/assignments/{assignment_id}/state", self.state, methods=["GET"]),
+            Route(access.QUESTIONFORM_SUBMIT_ROUTE, site.form(self.submit), methods=["POST"]),
             Route("/work/assignments/{assignment_id}/return", site.form(self.return_), methods=["POST"]),
             Route("/work/assignments/{assignment_id}/continue", site.form(self.continue_), methods=["POST"]),
             Route("/work/auto-accept", site.form(self.auto_accept), methods=["POST"]),
@@ -150,13 +158,20 @@ class WorkPages:
         except WorkerError as error:
             return self._refused(request, error)
         grant = task_tokens.TaskGrant(hit_id, None, worker_id, self.site.clock.now_ms() + PREVIEW_VALID_MS)
-        return self.site.render(
-            request,
-            "preview.html",
-            title=f"Preview: {seen.hit_type.title}",
-            seen=seen,
-            reward=money.format_amount(seen.hit_type.reward_cents),
-            frame=self._frame(seen.question, grant),
+        frame = self._frame(seen.question, grant)
+        if seen.question.kind == "QuestionForm":
+            # Shown as it will be, inside a disabled fieldset: nothing in it can be sent.
+            frame = self._questionform(seen.hit.question, f"/work/hits/{hit_id}", submit_label=PREVIEW_LABEL)
+        return self._with_media(
+            self.site.render(
+                request,
+                "preview.html",
+                title=f"Preview: {seen.hit_type.title}",
+                seen=seen,
+                reward=money.format_amount(seen.hit_type.reward_cents),
+                frame=frame,
+            ),
+            frame,
         )
 
     async def accept(self, request: Request, form: FormData) -> Response:
@@ -171,25 +186,102 @@ class WorkPages:
 
     # -- work, return, continue -------------------------------------------------------------------
     async def work(self, request: Request) -> Response:
-        worker_id = self.site.worker_id(request)
         try:
             found = await self._task(request)
         except WorkerError as error:
             return self._refused(request, error)
+        return await self._work_page(request, found)
+
+    async def _work_page(
+        self,
+        request: Request,
+        found: tasks.Task,
+        status: int = 200,
+        values: Mapping[str, list[str]] | None = None,
+        errors: Mapping[str, str] | None = None,
+    ) -> Response:
+        worker_id = found.assignment.worker_id
         grant = task_tokens.TaskGrant(
             found.hit.hit_id, found.assignment.assignment_id, worker_id, found.assignment.deadline
         )
+        frame = None
+        if found.open and found.question.kind == "QuestionForm":
+            session = self.site.session(request)
+            frame = self._questionform(
+                found.hit.question,
+                f"/work/assignments/{found.assignment.assignment_id}/submit",
+                values=values,
+                errors=errors,
+                hidden={"csrf_token": session.csrf_token if session else ""},
+            )
+        elif found.open:
+            frame = self._frame(found.question, grant)
         auto_accept = await run_in_threadpool(accounts.auto_accept_next, self.site.db, worker_id)
-        return self.site.render(
+        response = self.site.render(
             request,
             "work.html",
+            status,
             title=f"Working: {found.hit_type.title}",
             task=found,
             reward=money.format_amount(found.hit_type.reward_cents),
-            frame=self._frame(found.question, grant) if found.open else None,
+            frame=frame,
             auto_accept=auto_accept,
             time_left=_duration(found.seconds_left),
         )
+        return self._with_media(response, frame)
+
+    async def submit(self, request: Request, form: FormData) -> Response:
+        """A QuestionForm's answers, checked again here (every constraint, whatever the browser did);
+        refused ones show the form again with each error at its question, and nothing is submitted.
+        FileUploadAnswer files are stored first (openturk.workers.uploads), as the worker API does."""
+        try:
+            found = await self._task(request)
+        except WorkerError as error:
+            return self._refused(request, error)
+        if found.question.kind != "QuestionForm":
+            refusal = WorkerError(400, "NotAQuestionForm", "This HIT's task submits its own answers.")
+            return self._refused(request, refusal)
+        try:
+            parsed = questionform.parse(found.hit.question)
+        except XMLParseError as error:
+            return self._refused(request, error)
+        submitted: dict[str, list[str]] = {}
+        files: dict[str, questionform.UploadedFile] = {}
+        problems: dict[str, str] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                submitted.setdefault(name, []).append(value)
+            elif isinstance(value, UploadFile) and value.filename and found.open:
+                try:
+                    stored = await run_in_threadpool(
+                        uploads.upload,
+                        self.site.db,
+                        self.site.clock,
+                        found.assignment.worker_id,
+                        found.assignment.assignment_id,
+                        name,
+                        await value.read(),
+                    )
+                except WorkerError as error:
+                    problems[name] = error.message
+                    continue
+                files[name] = questionform.UploadedFile(stored.file_key, stored.size)
+        answers, errors = questionform.validate(parsed, submitted, files)
+        errors = {**errors, **problems}
+        if errors and found.open:
+            return await self._work_page(request, found, 400, submitted, errors)
+        try:
+            await run_in_threadpool(
+                actions.submit,
+                self.site.db,
+                self.site.clock,
+                found.assignment.worker_id,
+                found.assignment.assignment_id,
+                answers,
+            )
+        except (WorkerError, OpenTurkError) as error:
+            return self._refused(request, error)
+        return await self._after_submit(found)
 
     async def state(self, request: Request) -> Response:
         """The assignment's state for the work page's script (it moves on once the task submitted)."""
@@ -213,7 +305,6 @@ class WorkPages:
     async def continue_(self, request: Request, form: FormData) -> Response:
         """After the task submitted: the group's next HIT, already accepted, when the worker keeps
         auto-accept on; Find work otherwise. A task not yet submitted goes back to its page."""
-        worker_id = self.site.worker_id(request)
         assignment_id = request.path_params["assignment_id"]
         try:
             found = await self._task(request)
@@ -223,6 +314,11 @@ class WorkPages:
             return self.site.redirect(f"/work/assignments/{assignment_id}")
         if found.assignment.status != "Submitted":
             return self.site.redirect("/work")
+        return await self._after_submit(found)
+
+    async def _after_submit(self, found: tasks.Task) -> Response:
+        """The group's next HIT, already accepted, with auto-accept on; Find work otherwise."""
+        worker_id = found.assignment.worker_id
         if await run_in_threadpool(accounts.auto_accept_next, self.site.db, worker_id):
             accepted = await run_in_threadpool(self._accept_next, worker_id, found.hit.hit_type_id)
             if accepted is not None:
@@ -277,6 +373,23 @@ class WorkPages:
             worker_id=grant.worker_id,
         )
         return Frame(src, height)
+
+    def _questionform(self, document: str, action: str, **options: Any) -> Frame:
+        try:
+            form = questionform.parse(document)
+        except XMLParseError:
+            return Frame(None, 0)  # the page says the form cannot be shown
+        return Frame(None, 0, form=questionform.render(form, action, **options))
+
+    def _with_media(self, response: Response, frame: Frame | None) -> Response:
+        """A QuestionForm's Binary content (images, audio, video) comes from the requester's HTTPS
+        URLs: the page showing one allows them (never scripts or frames from anywhere new)."""
+        if frame is not None and frame.form is not None:
+            policy = response.headers["Content-Security-Policy"]
+            response.headers["Content-Security-Policy"] = policy.replace(
+                "img-src 'self' data:;", "img-src 'self' data: https:; media-src https:;"
+            )
+        return response
 
     def _refused(self, request: Request, error: WorkerError | OpenTurkError) -> Response:
         return self.site.render(request, "error.html", error.status, title="Not possible", message=error.message)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from openturk.testing import ServerProcess
+from tests.acceptance.test_questionform_page import fill_every_control
 from tests.acceptance.web.worksite import (
     MTURK_TEMPLATE,
     PREVIEW_LABEL,
@@ -28,6 +29,7 @@ from tests.acceptance.web.worksite import (
     unique_title,
 )
 from tests.support.browser import check_page
+from tests.support.questionforms import EVERYTHING
 
 
 @pytest.fixture(scope="module")
@@ -327,3 +329,69 @@ def test_an_expired_assignment_cannot_be_submitted(site: ServerProcess, mturk: A
     assert page.locator("#task-frame").count() == 0
     check_page(page, "work-assignment-expired")
     assert mturk.list_assignments_for_hit(HITId=hit["HITId"])["Assignments"] == []
+
+
+def test_a_questionform_with_every_answer_type_is_previewed_done_and_checked_again_by_the_server(
+    site: ServerProcess, mturk: Any, page: Any
+) -> None:
+    title = unique_title("Describe the cat")
+    hit = mturk.create_hit(**hit_of(title, EVERYTHING))["HIT"]
+    page.route("https://example.com/**", lambda route: route.abort())  # the form's media: no network here
+    sign_up_in_browser(page, site.base_url)
+    page.goto(f"{site.base_url}/work/hits/{hit['HITId']}")
+    # The preview shows the form as it will be, with nothing that can be sent.
+    assert page.get_by_label("Cat's age").is_disabled()
+    assert page.get_by_role("button", name=PREVIEW_LABEL).is_disabled()
+    assert page.locator("script:not([src])").count() == 0  # FormattedContent's script was dropped
+    check_page(page, "work-preview-questionform")
+
+    page.get_by_role("button", name="Accept & Work").click()
+    page.wait_for_url(re.compile(r"/work/assignments/"))
+    check_page(page, "work-assignment-questionform")
+    fill_every_control(page)
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url(re.compile(r"/work\?notice=submitted$"))
+    answer = _answers(mturk, hit["HITId"])
+    for expected in (
+        "<QuestionIdentifier>age</QuestionIdentifier><FreeText>7</FreeText>",
+        "<QuestionIdentifier>colour</QuestionIdentifier><SelectionIdentifier>green</SelectionIdentifier>",
+        "<SelectionIdentifier>red</SelectionIdentifier><SelectionIdentifier>blue</SelectionIdentifier>",
+        "<QuestionIdentifier>size</QuestionIdentifier><SelectionIdentifier>l</SelectionIdentifier>",
+        "<SelectionIdentifier>ball</SelectionIdentifier><SelectionIdentifier>box</SelectionIdentifier>",
+        "<OtherSelectionText>mice</OtherSelectionText>",
+        "<UploadedFileSizeInBytes>500</UploadedFileSizeInBytes>",
+    ):
+        assert expected in answer, (expected, answer)
+
+
+def test_the_server_refuses_questionform_answers_the_browser_would_have_stopped(
+    site: ServerProcess, mturk: Any, page: Any
+) -> None:
+    hit = mturk.create_hit(**hit_of(unique_title("Strict"), EVERYTHING))["HIT"]
+    worker = SiteWorker.sign_up(site.base_url)
+    assignment_id = worker.accept(hit["HITId"])
+    refused = worker.post(f"/work/assignments/{assignment_id}/submit", name="T", age="99", code="abc")
+    assert refused.status_code == 400
+    for message in (
+        "Some answers need attention",
+        "This question requires an answer.",
+        "Three capital letters, like ABC.",
+    ):
+        assert message in refused.text
+    assert 'value="abc"' in refused.text  # shown again as it was sent
+    assert mturk.list_assignments_for_hit(HITId=hit["HITId"])["Assignments"] == []
+    # An HTMLQuestion's assignment is submitted by its task, never through this form.
+    other = mturk.create_hit(**hit_of(unique_title("Framed"), html_question(MTURK_TEMPLATE)))["HIT"]
+    framed = worker.accept(other["HITId"])
+    assert worker.post(f"/work/assignments/{framed}/submit", answer="x").status_code == 400
+    # The refused form, as the worker sees it.
+    page.route("https://example.com/**", lambda route: route.abort())
+    page.context.add_cookies(
+        [{"name": c.name, "value": c.value, "url": site.base_url} for c in worker.http.cookies.jar]
+    )
+    page.goto(f"{site.base_url}/work/assignments/{assignment_id}")
+    page.get_by_label("Cat's age").fill("99")
+    page.locator("form.qf").evaluate("form => { form.noValidate = true; }")
+    page.get_by_role("button", name="Submit").click()
+    assert "Enter a number of at most 30." in page.get_by_role("alert").first.inner_text()
+    check_page(page, "work-assignment-questionform-refused")

@@ -80,7 +80,10 @@ def test_a_worker_finds_previews_accepts_and_submits_html_questions_with_auto_ac
     first = page.url.rsplit("/", 1)[-1]
     assert task.locator("#assignmentId").input_value() == first
     assert page.get_by_label("Auto-accept the next HIT").is_checked()  # on by default
-    assert re.fullmatch(r"0:(09:5\d|10:00)", page.locator("#time-left").inner_text())
+    shown = page.locator("#time-left").inner_text()
+    assert re.fullmatch(r"0:(09:5\d|10:00)", shown)
+    # The countdown runs in the page (task.js) from what the server said was left.
+    page.wait_for_function("shown => document.getElementById('time-left').textContent < shown", arg=shown)
     check_page(page, "work-assignment")
 
     task.get_by_label("What is six times seven?").fill("42")
@@ -105,7 +108,14 @@ def test_a_worker_finds_previews_accepts_and_submits_html_questions_with_auto_ac
     check_page(page, "work-find-submitted")
     other_hit = next(h for h in answered if h != submitted_hit)
     assert "<FreeText>forty-two</FreeText>" in _answers(mturk, other_hit)
-    assert second
+    # A submitted assignment's page says so and shows no task; a HIT that is not there is a 404 page.
+    page.goto(f"{site.base_url}/work/assignments/{second}")
+    assert "This assignment is Submitted." in page.get_by_role("status").inner_text()
+    assert page.locator("#task-frame").count() == 0
+    check_page(page, "work-assignment-submitted")
+    missing = page.goto(f"{site.base_url}/work/hits/3NOSUCHHIT00000000000000000000")
+    assert missing is not None and missing.status == 404
+    check_page(page, "work-preview-missing")
 
 
 class ExternalTask(BaseHTTPRequestHandler):

@@ -205,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
         toggle = workers.add_parser(action, help=text)
         toggle.add_argument("worker_id")
         _db_option(toggle)
+    profile = workers.add_parser(
+        "profile", help="show or change a worker's profile (system qualifications Locale and Adult)"
+    )
+    profile.add_argument("worker_id", metavar="WORKER_ID")
+    profile.add_argument("--country", help="ISO 3166-1 alpha-2 code, e.g. US (a new country clears the subdivision)")
+    profile.add_argument("--subdivision", help="ISO 3166-2 subdivision, e.g. WA or US-WA; '' clears it")
+    profile.add_argument("--adult", action=argparse.BooleanOptionalAction, help="agreed to see adult content")
+    profile.add_argument("--not-adult", dest="adult", action="store_false", default=None, help="same as --no-adult")
+    _db_option(profile)
+    masters = workers.add_parser("masters", help="grant or revoke the Masters qualification (sandbox and live ids)")
+    masters.add_argument("masters_action", choices=("grant", "revoke"))
+    masters.add_argument("worker_id", metavar="WORKER_ID")
+    _db_option(masters)
     policy_cli.register(sub)
     route_cli.register(sub)
     exec_command.register(sub)
@@ -503,6 +516,8 @@ def layouts_command(args: argparse.Namespace) -> int:
 def workers_command(args: argparse.Namespace) -> int:
     if args.action in ("disable", "enable"):
         return workers_disable(args)
+    if args.action in ("profile", "masters"):
+        return workers_profile(args)
     return workers_create(args)
 
 
@@ -524,6 +539,37 @@ def workers_create(args: argparse.Namespace) -> int:
     worker_id, token = create_worker(_migrated(args.db), args.name, SystemClock().now_ms(), email=args.email)
     console.print(f"WorkerId {worker_id}")
     console.print(f"Token    {token}")
+    return 0
+
+
+def workers_profile(args: argparse.Namespace) -> int:
+    """Print the profile, after changing what the options name (the rest is kept)."""
+    from openturk.errors import WorkerError
+    from openturk.workers import profiles
+
+    db, clock = _migrated(args.db), SystemClock()
+    try:
+        if args.action == "masters":
+            found = profiles.set_masters(db, clock, args.worker_id, granted=args.masters_action == "grant")
+        elif args.country is None and args.subdivision is None and args.adult is None:
+            found = profiles.get_profile(db, args.worker_id)
+        else:
+            current = profiles.get_profile(db, args.worker_id)
+            country = current.country if args.country is None else args.country
+            moved = args.country is not None and args.country.strip().upper() != current.country
+            subdivision = args.subdivision if args.subdivision is not None else (None if moved else current.subdivision)
+            adult = current.adult if args.adult is None else args.adult
+            found = profiles.update_profile(
+                db, clock, args.worker_id, country=country, subdivision=subdivision, adult=adult
+            )
+    except WorkerError as error:
+        console.print(f"[red]{error.message}[/red]")
+        return 2
+    console.print(f"WorkerId    {found.worker_id}")
+    console.print(f"Country     {found.country}")
+    console.print(f"Subdivision {found.subdivision or '-'}")
+    console.print(f"Adult       {1 if found.adult else 0}")
+    console.print(f"Masters     {'yes' if found.is_master else 'no'}")
     return 0
 
 

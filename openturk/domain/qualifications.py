@@ -2,9 +2,8 @@
 
 Requirements: validation of their shape, and whether a worker meets them. A requirement names a
 system type (MTurk's documented ids) or one of the caller's own Active types (``check_types``).
-System qualification types are MTurk's documented ids. DECISION: until workers carry real
-qualification records, a worker's system values are derived: Locale US, Adult 0, no Masters,
-NumberHITsApproved and PercentAssignmentsApproved from their assignments (100 % until 100 decided).
+System qualifications are computed, never stored (``WorkerStanding``): Locale, Adult and Masters
+from the worker's profile (``openturk.domain.profiles``), the statistics from their assignments.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openturk.domain import answer_keys, questions
+from openturk.domain.profiles import WorkerProfile
 from openturk.errors import (
     InvalidParameterValue,
     InvalidQualificationTypeState,
@@ -26,7 +26,56 @@ NUMBER_HITS_APPROVED = "00000000000000000040"
 LOCALE = "00000000000000000071"
 ADULT = "00000000000000000060"
 PERCENT_APPROVED = "000000000000000000L0"
-SYSTEM_TYPES = {MASTERS, MASTERS_SANDBOX, NUMBER_HITS_APPROVED, LOCALE, ADULT, PERCENT_APPROVED}
+# Older system types MTurk still answered to (cloudyr/MTurkR ``R/ListQualificationTypes.R``).
+PERCENT_SUBMITTED = "00000000000000000000"
+PERCENT_ABANDONED = "00000000000000000070"
+PERCENT_RETURNED = "000000000000000000E0"
+PERCENT_REJECTED = "000000000000000000S0"
+MASTERS_TYPES = frozenset({MASTERS, MASTERS_SANDBOX})
+SYSTEM_TYPES = frozenset(
+    {
+        *MASTERS_TYPES,
+        NUMBER_HITS_APPROVED,
+        LOCALE,
+        ADULT,
+        PERCENT_APPROVED,
+        PERCENT_SUBMITTED,
+        PERCENT_ABANDONED,
+        PERCENT_RETURNED,
+        PERCENT_REJECTED,
+    }
+)
+# Names and descriptions of the system types, as GetQualificationType shows them.
+SYSTEM_TYPE_TEXTS: Mapping[str, tuple[str, str]] = {
+    MASTERS: ("Masters", "Workers who have demonstrated excellence across a wide range of tasks."),
+    MASTERS_SANDBOX: ("Masters (sandbox)", "Masters in the sandbox."),
+    NUMBER_HITS_APPROVED: ("Worker_NumberHITsApproved", "The number of HITs a Worker has had approved."),
+    LOCALE: ("Worker_Locale", "The location of the Worker, as a country and subdivision."),
+    ADULT: ("Worker_Adult", "The Worker has agreed to see adult content (1) or not (0)."),
+    PERCENT_APPROVED: (
+        "Worker_PercentAssignmentsApproved",
+        "The percentage of the Worker's decided assignments that were approved.",
+    ),
+    PERCENT_REJECTED: (
+        "Worker_PercentAssignmentsRejected",
+        "The percentage of the Worker's decided assignments that were rejected.",
+    ),
+    PERCENT_SUBMITTED: (
+        "Worker_PercentAssignmentsSubmitted",
+        "The percentage of the Worker's accepted assignments that were submitted.",
+    ),
+    PERCENT_RETURNED: (
+        "Worker_PercentAssignmentsReturned",
+        "The percentage of the Worker's accepted assignments that were returned.",
+    ),
+    PERCENT_ABANDONED: (
+        "Worker_PercentAssignmentsAbandoned",
+        "The percentage of the Worker's accepted assignments that were abandoned.",
+    ),
+}
+# A percentage is the new worker's value until this many assignments count in it (MTurk: "100 until
+# 100 submitted" for PercentAssignmentsApproved; DECISION: the same for the others).
+PERCENT_FLOOR = 100
 MAX_REQUIREMENTS = 10
 
 _NUMERIC = {"LessThan", "LessThanOrEqualTo", "GreaterThan", "GreaterThanOrEqualTo"}
@@ -48,8 +97,8 @@ def validate(requirements: Sequence[Mapping[str, Any]], field: str = "Qualificat
             raise InvalidParameterValue(f"{name}: give IntegerValues or LocaleValues, not both.")
         if not integers and not locales:
             raise InvalidParameterValue(f"{name}: comparator {comparator} needs IntegerValues or LocaleValues.")
-        if locales and type_id not in SYSTEM_TYPES:
-            raise InvalidParameterValue(f"{name}: a requester's qualification type compares IntegerValues.")
+        if locales and type_id != LOCALE:
+            raise InvalidParameterValue(f"{name}: only the Locale qualification ({LOCALE}) compares LocaleValues.")
         if type_id == LOCALE and not locales:
             raise InvalidParameterValue(f"{name}: the Locale qualification compares LocaleValues.")
         if locales and comparator not in ("EqualTo", "NotEqualTo", "In", "NotIn"):
@@ -91,22 +140,55 @@ def check_types(
 
 
 @dataclass(frozen=True)
-class WorkerStanding:
+class AssignmentRecord:
+    """How many of a worker's assignments, across requesters, ended each way."""
+
+    submitted: int = 0  # submitted, not yet approved or rejected
     approved: int = 0
-    decided: int = 0
-    country: str = "US"
+    rejected: int = 0
+    returned: int = 0
+    abandoned: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.approved + self.rejected
+
+    @property
+    def ended(self) -> int:
+        return self.submitted + self.decided + self.returned + self.abandoned
+
+
+def _percent(part: int, whole: int, new_worker: int) -> int:
+    return new_worker if whole < PERCENT_FLOOR else (100 * part) // whole
+
+
+@dataclass(frozen=True)
+class WorkerStanding:
+    """A worker's values for the requirements of one action: system values and requester grants."""
+
+    record: AssignmentRecord = field(default_factory=AssignmentRecord)
+    profile: WorkerProfile = field(default_factory=lambda: WorkerProfile(""))
     # The IntegerValue of each requester-owned type the worker holds Granted.
     granted: Mapping[str, int] = field(default_factory=dict)
 
     def value(self, type_id: str) -> int | str | None:
-        if type_id == NUMBER_HITS_APPROVED:
-            return self.approved
-        if type_id == PERCENT_APPROVED:
-            return 100 if self.decided < 100 else (100 * self.approved) // self.decided
-        if type_id == ADULT:
-            return 0
-        if type_id == LOCALE:
-            return self.country
+        """The worker's value of the type: an int, a locale (``US``/``US-WA``), or None when not held."""
+        record = self.record
+        system: dict[str, int | str | None] = {
+            NUMBER_HITS_APPROVED: record.approved,
+            PERCENT_APPROVED: _percent(record.approved, record.decided, 100),
+            PERCENT_REJECTED: _percent(record.rejected, record.decided, 0),
+            PERCENT_SUBMITTED: _percent(record.submitted + record.decided, record.ended, 100),
+            PERCENT_RETURNED: _percent(record.returned, record.ended, 0),
+            PERCENT_ABANDONED: _percent(record.abandoned, record.ended, 0),
+            ADULT: 1 if self.profile.adult else 0,
+            LOCALE: self.profile.locale,
+            # Masters is held or not (Exists); both ids answer, sandbox and live.
+            MASTERS: 1 if self.profile.is_master else None,
+            MASTERS_SANDBOX: 1 if self.profile.is_master else None,
+        }
+        if type_id in system:
+            return system[type_id]
         return self.granted.get(type_id)
 
 
@@ -133,8 +215,9 @@ def meets(requirement: Mapping[str, Any], standing: WorkerStanding) -> bool:
         locale["Country"] + (f"-{locale['Subdivision']}" if locale.get("Subdivision") else "")
         for locale in requirement.get("LocaleValues") or []
     ]
-    if isinstance(value, str) and wanted and isinstance(wanted[0], str):
-        matches = [value == w or (("-" in w) is False and value.split("-")[0] == w) for w in wanted]
+    if isinstance(value, str):
+        # A Country alone matches every subdivision of it; Country and Subdivision match exactly.
+        matches = [isinstance(w, str) and (value == w or ("-" not in w and value.split("-")[0] == w)) for w in wanted]
     else:
         matches = [value == w for w in wanted]
     if comparator == "EqualTo" or comparator == "In":
@@ -269,5 +352,26 @@ def retake_problem(
         return (
             "QualificationTypeRetryDelayNotElapsed",
             f"The retry delay of QualificationType {qualification_type.qualification_type_id} has not elapsed.",
+        )
+    return None
+
+
+def test_time_problem(
+    qualification_type: QualificationType, started_at: int | None, now: int
+) -> tuple[str, str] | None:
+    """Why answers to the type's Test are not taken now: (error name, message), or None.
+
+    The worker must have started the Test, and answer within TestDurationInSeconds of the start."""
+    if qualification_type.test is None:
+        return None
+    type_id = qualification_type.qualification_type_id
+    if started_at is None:
+        return "TestNotStarted", f"Start the Test of QualificationType {type_id} before sending its answers."
+    duration_s = qualification_type.test_duration_s or 0
+    if now > started_at + duration_s * 1000:
+        return (
+            "TestTimeExpired",
+            f"The {duration_s} seconds allowed for the Test of QualificationType {type_id} have passed: "
+            "your answers were not taken. Start the Test again to retake it.",
         )
     return None

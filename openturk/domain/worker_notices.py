@@ -56,3 +56,31 @@ def failure(worker_id: str) -> dict[str, str]:
         "the worker has not submitted work for you.",
         "WorkerId": worker_id,
     }
+
+
+# -- qualification notices: what a worker is told when a requester decides about a qualification --
+def qualification_granted(type_name: str, value: int) -> tuple[str, str]:
+    """(Subject, MessageText) of AssociateQualificationWithWorker with SendNotification."""
+    return (
+        f"Qualification granted: {type_name}",
+        f'You have been granted the Qualification "{type_name}" with the value {value}.',
+    )
+
+
+def qualification_request_decided(
+    type_name: str, approved: bool, value: int | None, reason: str | None
+) -> tuple[str, str]:
+    """(Subject, MessageText) of AcceptQualificationRequest / RejectQualificationRequest."""
+    if approved:
+        return (
+            f"Qualification request approved: {type_name}",
+            f'Your request for the Qualification "{type_name}" was approved with the value {value}.',
+        )
+    text = f'Your request for the Qualification "{type_name}" was rejected.'
+    return f"Qualification request rejected: {type_name}", text + (f"\n\nReason: {reason}" if reason else "")
+
+
+def qualification_revoked(type_name: str, reason: str | None) -> tuple[str, str]:
+    """(Subject, MessageText) of DisassociateQualificationFromWorker: its Reason is shown to the worker [M]."""
+    text = f'Your Qualification "{type_name}" has been revoked.'
+    return f"Qualification revoked: {type_name}", text + (f"\n\nReason: {reason}" if reason else "")

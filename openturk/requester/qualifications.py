@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from openturk.domain import ids
+from openturk.domain import ids, worker_notices
 from openturk.domain import qualifications as rules
 from openturk.domain.qualifications import Qualification, QualificationRequest, QualificationType
 from openturk.errors import (
@@ -30,23 +31,16 @@ from openturk.requester import paging
 from openturk.requester.context import Context
 from openturk.requester.hits import hits_to_wire
 from openturk.requester.registry import operation
+from openturk.requester.workers import send_email
+from openturk.store import profiles
 from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
+from openturk.store.workers import WorkerRepository
 
 DUPLICATE_NAME = "You have already created a QualificationType with this name."
 # MTurk's system types, readable by everyone (GetQualificationType, ListQualificationTypes with
 # MustBeRequestable false); none can be requested, granted or revoked through the API.
-SYSTEM_TYPES = {
-    rules.MASTERS: ("Masters", "Workers who have demonstrated excellence across a wide range of tasks."),
-    rules.MASTERS_SANDBOX: ("Masters (sandbox)", "Masters in the sandbox."),
-    rules.NUMBER_HITS_APPROVED: ("Worker_NumberHITsApproved", "The number of HITs a Worker has had approved."),
-    rules.LOCALE: ("Worker_Locale", "The location of the Worker, as a country and subdivision."),
-    rules.ADULT: ("Worker_Adult", "The Worker has agreed to see adult content (1) or not (0)."),
-    rules.PERCENT_APPROVED: (
-        "Worker_PercentAssignmentsApproved",
-        "The percentage of the Worker's decided assignments that were approved.",
-    ),
-}
+SYSTEM_TYPES = rules.SYSTEM_TYPE_TEXTS
 
 
 # -- wire shapes ---------------------------------------------------------------------------------
@@ -105,8 +99,17 @@ def request_to_wire(request: QualificationRequest) -> dict[str, Any]:
 
 
 # -- lookups -------------------------------------------------------------------------------------
+def _not_a_system_type(type_id: str) -> None:
+    if type_id in SYSTEM_TYPES:
+        raise QualificationTypeDoesNotExist(
+            f"QualificationType {type_id} is a system QualificationType: its values are computed for each worker "
+            "and cannot be listed or changed; read one with GetQualificationScore."
+        )
+
+
 def owned_type(repo: QualificationRepository, ctx: Context, type_id: str, *, live: bool = True) -> QualificationType:
     """The caller's type; a missing, foreign or (with ``live``) deleted one does not exist."""
+    _not_a_system_type(type_id)
     found = repo.qualification_type(type_id)
     if found is None or found.customer_id != ctx.customer_id or (live and not found.is_live):
         raise QualificationTypeDoesNotExist(f"QualificationType {type_id} does not exist.")
@@ -115,6 +118,7 @@ def owned_type(repo: QualificationRepository, ctx: Context, type_id: str, *, liv
 
 def _grantable_type(repo: QualificationRepository, ctx: Context, type_id: str) -> QualificationType:
     """A type the caller may grant or revoke: their own and not deleted (DECISION: foreign → PermissionDenied)."""
+    _not_a_system_type(type_id)
     found = repo.qualification_type(type_id)
     if found is None or (found.customer_id == ctx.customer_id and not found.is_live):
         raise QualificationTypeDoesNotExist(f"QualificationType {type_id} does not exist.")
@@ -298,12 +302,35 @@ def list_hits_for_qualification_type(ctx: Context, params: dict[str, Any]) -> di
 
 
 # -- workers' qualifications ---------------------------------------------------------------------
+class _Notices:
+    """Qualification notices: inbox rows written in the operation's transaction, emailed after it commits
+    (as NotifyWorkers does)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.message_ids: list[int] = []
+        self.emails: dict[str, str] = {}
+
+    def add(self, conn: Connection, worker_id: str, notice: tuple[str, str]) -> None:
+        repo = WorkerRepository(conn)
+        subject, text = notice
+        self.message_ids.append(
+            repo.insert_message(worker_id, self.ctx.customer_id, subject, text, self.ctx.clock.now_ms())
+        )
+        self.emails.update(repo.emails([worker_id]))
+
+    def send(self) -> None:
+        for message_id in self.message_ids:
+            send_email(self.ctx, message_id, self.emails)
+
+
 @operation("AssociateQualificationWithWorker")
 def associate_qualification_with_worker(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Grant or re-grant (overwriting the value); pending requests are left as they are [M].
 
-    DECISION: SendNotification is accepted; openturk has no worker notice for grants yet.
-    """
+    SendNotification (default true [M]) puts a notice in the worker's inbox and emails it when the
+    worker has an address."""
+    notices = _Notices(ctx)
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
         found = _grantable_type(repo, ctx, params["QualificationTypeId"])
@@ -311,11 +338,15 @@ def associate_qualification_with_worker(ctx: Context, params: dict[str, Any]) ->
         repo.put_qualification(
             Qualification(found.qualification_type_id, params["WorkerId"], value, "Granted", ctx.clock.now_ms())
         )
+        if params.get("SendNotification", True):
+            notices.add(conn, params["WorkerId"], worker_notices.qualification_granted(found.name, value))
+    notices.send()
     return {}
 
 
 @operation("DisassociateQualificationFromWorker")
 def disassociate_qualification_from_worker(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    notices = _Notices(ctx)
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
         found = _grantable_type(repo, ctx, params["QualificationTypeId"])
@@ -330,11 +361,16 @@ def disassociate_qualification_from_worker(ctx: Context, params: dict[str, Any])
                 f"The Qualification is {held.status}. This operation can be called with a status of: Granted"
             )
         repo.put_qualification(replace(held, status="Revoked", reason=params.get("Reason")))
+        # The Reason is shown to the worker [M]: in their inbox (and mailbox).
+        notices.add(conn, held.worker_id, worker_notices.qualification_revoked(found.name, params.get("Reason")))
+    notices.send()
     return {}
 
 
 @operation("GetQualificationScore")
 def get_qualification_score(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    if params["QualificationTypeId"] in SYSTEM_TYPES:
+        return {"Qualification": _system_score(ctx, params["QualificationTypeId"], params["WorkerId"])}
     with ctx.db.read() as conn:
         repo = QualificationRepository(conn)
         found = owned_type(repo, ctx, params["QualificationTypeId"], live=False)
@@ -345,6 +381,42 @@ def get_qualification_score(ctx: Context, params: dict[str, Any]) -> dict[str, A
             f"Qualification of type {found.qualification_type_id}."
         )
     return {"Qualification": qualification_to_wire(held)}
+
+
+def _system_score(ctx: Context, type_id: str, worker_id: str) -> dict[str, Any]:
+    """A system qualification, computed now (DECISION: readable by any requester, but only for a
+    worker who submitted work to them, as NotifyWorkers reaches only those; a Masters the worker
+    does not hold does not exist). GrantTime: Masters' grant, the profile's last change for Locale
+    and Adult, now for the statistics."""
+    with ctx.db.read() as conn:
+        worked = WorkerRepository(conn).worked_for(ctx.customer_id, [worker_id])
+        standing = profiles.standing(conn, worker_id)
+    value = standing.value(type_id) if worker_id in worked else None
+    if value is None:
+        raise QualificationDoesNotExist(
+            f"You requested a Qualification that does not exist: worker {worker_id} has no "
+            f"Qualification of type {type_id} that you can read."
+        )
+    profile = standing.profile
+    if type_id in rules.MASTERS_TYPES:
+        grant_time = profile.masters_granted_at
+    elif type_id in (rules.LOCALE, rules.ADULT):
+        grant_time = profile.updated_at
+    else:
+        grant_time = None
+    wire: dict[str, Any] = {
+        "QualificationTypeId": type_id,
+        "WorkerId": worker_id,
+        "GrantTime": ctx.clock.now_ms() if grant_time is None else grant_time,
+        "Status": "Granted",
+    }
+    if isinstance(value, str):
+        wire["LocaleValue"] = {"Country": profile.country}
+        if profile.subdivision is not None:
+            wire["LocaleValue"]["Subdivision"] = profile.subdivision
+    else:
+        wire["IntegerValue"] = value
+    return wire
 
 
 @operation("ListWorkersWithQualificationType")
@@ -388,6 +460,8 @@ def list_qualification_requests(ctx: Context, params: dict[str, Any]) -> dict[st
 
 @operation("AcceptQualificationRequest")
 def accept_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Grants the type; the worker is told in their inbox (DECISION, as MTurk's dashboard told them)."""
+    notices = _Notices(ctx)
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
         request = _pending_request(repo, ctx, params["QualificationRequestId"])
@@ -400,13 +474,23 @@ def accept_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[s
             Qualification(found.qualification_type_id, request.worker_id, value, "Granted", ctx.clock.now_ms())
         )
         repo.decide_request(request.qualification_request_id, "Approved", None)
+        notice = worker_notices.qualification_request_decided(found.name, True, value, None)
+        notices.add(conn, request.worker_id, notice)
+    notices.send()
     return {}
 
 
 @operation("RejectQualificationRequest")
 def reject_qualification_request(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """The Reason is shown to the worker [M]: in their inbox (and mailbox)."""
+    notices = _Notices(ctx)
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
         request = _pending_request(repo, ctx, params["QualificationRequestId"])
         repo.decide_request(request.qualification_request_id, "Rejected", params.get("Reason"))
+        found = repo.qualification_type(request.qualification_type_id)
+        assert found is not None
+        notice = worker_notices.qualification_request_decided(found.name, False, None, params.get("Reason"))
+        notices.add(conn, request.worker_id, notice)
+    notices.send()
     return {}

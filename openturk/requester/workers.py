@@ -75,7 +75,7 @@ def notify_workers(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         ]
         emails = repo.emails(worked)
     for message_id in message_ids:
-        _email(ctx, message_id, emails)
+        send_email(ctx, message_id, emails)
     return {
         "NotifyWorkersFailureStatuses": [
             worker_notices.failure(worker_id) for worker_id in notice.worker_ids if worker_id not in worked
@@ -83,8 +83,10 @@ def notify_workers(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _email(ctx: Context, message_id: int, emails: dict[str, str]) -> None:
-    """Send one committed inbox row by email, if its worker has an address; never raises."""
+def send_email(ctx: Context, message_id: int, emails: dict[str, str]) -> None:
+    """Send one committed inbox row by email, if its worker has an address; never raises.
+
+    Also how qualification notices (``openturk.requester.qualifications``) reach a worker's mailbox."""
     with ctx.db.read() as conn:
         row = WorkerRepository(conn).message(message_id)
     if row is None or row.worker_id not in emails:

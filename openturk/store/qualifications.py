@@ -10,10 +10,18 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from openturk.domain.qualifications import Qualification, QualificationRequest, QualificationType
-from openturk.store.schema import hit_types, hits, qualification_requests, qualification_types, qualifications
+from openturk.store.schema import (
+    hit_types,
+    hits,
+    qualification_requests,
+    qualification_test_starts,
+    qualification_types,
+    qualifications,
+)
 
 
 def _type(row: Row[Any]) -> QualificationType:
@@ -229,6 +237,68 @@ class QualificationRepository:
             )
         )
         return {row.qualification_type_id: int(row.integer_value) for row in rows}
+
+    def qualifications_of(self, worker_id: str) -> list[tuple[Qualification, str]]:
+        """The worker's qualifications (Granted and Revoked) with their type's name, by type name."""
+        rows = self.conn.execute(
+            select(qualifications, qualification_types.c.name)
+            .join(
+                qualification_types,
+                qualification_types.c.qualification_type_id == qualifications.c.qualification_type_id,
+            )
+            .where(qualifications.c.worker_id == worker_id)
+            .order_by(qualification_types.c.name, qualifications.c.qualification_type_id)
+        )
+        return [(_qualification(row), str(row.name)) for row in rows]
+
+    def pending_requests_of(self, worker_id: str) -> list[tuple[QualificationRequest, str]]:
+        """The worker's Pending requests with their type's name, oldest first."""
+        rows = self.conn.execute(
+            select(qualification_requests, qualification_types.c.name)
+            .join(
+                qualification_types,
+                qualification_types.c.qualification_type_id == qualification_requests.c.qualification_type_id,
+            )
+            .where(qualification_requests.c.worker_id == worker_id, qualification_requests.c.status == "Pending")
+            .order_by(qualification_requests.c.submit_time, qualification_requests.c.qualification_request_id)
+        )
+        return [(_request(row), str(row.name)) for row in rows]
+
+    # -- tests taken --------------------------------------------------------------------------------
+    def start_test(self, type_id: str, worker_id: str, now: int) -> None:
+        """Record (or restart) the worker's start of the type's Test."""
+        mine = (
+            qualification_test_starts.c.qualification_type_id == type_id,
+            qualification_test_starts.c.worker_id == worker_id,
+        )
+        if self.conn.execute(update(qualification_test_starts).where(*mine).values(started_at=now)).rowcount:
+            return
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(
+                    insert(qualification_test_starts).values(
+                        qualification_type_id=type_id, worker_id=worker_id, started_at=now
+                    )
+                )
+        except IntegrityError:  # a concurrent start made the row first
+            self.conn.execute(update(qualification_test_starts).where(*mine).values(started_at=now))
+
+    def test_started_at(self, type_id: str, worker_id: str) -> int | None:
+        found = self.conn.execute(
+            select(qualification_test_starts.c.started_at).where(
+                qualification_test_starts.c.qualification_type_id == type_id,
+                qualification_test_starts.c.worker_id == worker_id,
+            )
+        ).scalar()
+        return None if found is None else int(found)
+
+    def end_test(self, type_id: str, worker_id: str) -> None:
+        self.conn.execute(
+            delete(qualification_test_starts).where(
+                qualification_test_starts.c.qualification_type_id == type_id,
+                qualification_test_starts.c.worker_id == worker_id,
+            )
+        )
 
     # -- requests -----------------------------------------------------------------------------------
     def request(self, request_id: str) -> QualificationRequest | None:

@@ -84,6 +84,19 @@ workers = Table(
     Column("email", String(254)),
 )
 
+# What a worker told the site about themselves, feeding the system qualifications Locale and Adult,
+# and the admin's Masters grant. No row: the defaults of ``openturk.domain.profiles``.
+worker_profiles = Table(
+    "worker_profiles",
+    metadata,
+    Column("worker_id", ID, ForeignKey("workers.worker_id"), primary_key=True),
+    Column("country", String(2), nullable=False),  # ISO 3166-1 alpha-2
+    Column("subdivision", String(3)),  # ISO 3166-2 suffix (the part after "US-"), or NULL
+    Column("adult", Boolean, nullable=False),
+    Column("masters_granted_at", BigInteger),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 hit_types = Table(
     "hit_types",
     metadata,
@@ -456,4 +469,14 @@ login_failures = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_login_failures_login", "login", "at"),
     Index("ix_login_failures_client", "client", "at"),
+)
+
+# When a worker started a qualification type's Test: answers are taken until TestDurationInSeconds
+# after it; the row goes when the answers are taken (a retake starts again).
+qualification_test_starts = Table(
+    "qualification_test_starts",
+    metadata,
+    Column("qualification_type_id", ID, ForeignKey("qualification_types.qualification_type_id"), primary_key=True),
+    Column("worker_id", ID, primary_key=True),
+    Column("started_at", BigInteger, nullable=False),
 )

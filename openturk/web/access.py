@@ -17,10 +17,11 @@ layer, in front of the API's fast path too) enforces it:
   credential the download checks itself.
 - ``task``: the task origin's listener (requester content and its externalSubmit); the signed task
   token in the path is the credential, checked by the handler; no cookie is read.
-- ``page``, ``worker_page``, ``requester_page``: the web site. Its session cookie is read here
-  (``session_of``); a ``worker_page`` needs a worker's session (of an account no admin disabled), a
-  ``requester_page`` a requester's or an admin's. Without one a GET is redirected to the log-in page and
-  anything else refused with 403. Every form post on them also carries the session's CSRF token, which
+- ``page``, ``worker_page``, ``requester_page``, ``admin_page``: the web site. Its session cookie is
+  read here (``session_of``); a ``worker_page`` needs a worker's session (of an account no admin
+  disabled), a ``requester_page`` a requester's or an admin's, an ``admin_page`` the admin's (a
+  requester's is refused with 403). Without one a GET is redirected to the log-in page and anything
+  else refused with 403. Every form post on them also carries the session's CSRF token, which
   ``openturk.web.pages`` checks before any handler runs.
 
 An unknown path (404), a wrong method (405) and a route without an owner (403) are refused. A body
@@ -55,7 +56,9 @@ from openturk.web import sessions
 from openturk.web.sessions import Session
 from openturk.workers import accounts
 
-Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "task"]
+Owner = Literal[
+    "requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "admin_page", "task"
+]
 
 UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
 # A QuestionForm's answers on the worker site, FileUploadAnswer files included.
@@ -71,10 +74,13 @@ OWNERS: Mapping[str, Owner] = {
     "/api/clock": "admin",
     "/api/clock/advance": "admin",
     "/api/worker/hits": "worker",
+    "/api/worker/hits/{hit_id}": "worker",
     "/api/worker/hits/{hit_id}/accept": "worker",
     "/api/worker/messages": "worker",
     "/api/worker/assignments/{assignment_id}/submit": "worker",
     "/api/worker/assignments/{assignment_id}/return": "worker",
+    "/api/worker/qualifications": "worker",
+    "/api/worker/qualifications/{qualification_type_id}/test": "worker",
     "/api/worker/qualifications/{qualification_type_id}/request": "worker",
     UPLOAD_ROUTE: "worker",
     "/files/{file_key}": "public",
@@ -88,9 +94,9 @@ OWNERS: Mapping[str, Owner] = {
     "/requester/login": "page",
     "/dashboard": "worker_page",
     "/messages": "worker_page",
-    # The admin's pages: the boundary admits a requester's session too; the handlers refuse it (403).
-    "/admin/workers": "requester_page",
-    "/admin/workers/{worker_id}/disabled": "requester_page",
+    # The admin's pages.
+    "/admin/workers": "admin_page",
+    "/admin/workers/{worker_id}/disabled": "admin_page",
     # The worker's path through a HIT (openturk.web.work_pages).
     "/work": "worker_page",
     "/work/groups/{hit_type_id}": "worker_page",
@@ -109,7 +115,7 @@ OWNERS: Mapping[str, Owner] = {
     "/submit/{token}/mturk/externalSubmit": "task",
     "/submit/{token}/done": "task",
 }
-PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page"})
+PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page", "admin_page"})
 
 KiB = 1024
 # MTurk caps a Question at 64 KiB and a HIT's other strings far below that; with HITLayoutParameters
@@ -129,6 +135,7 @@ MAX_BODY: Mapping[Owner, int] = {
     "page": FORM_MAX_BODY,
     "worker_page": WORKER_MAX_BODY,  # a task's answers
     "requester_page": FORM_MAX_BODY,
+    "admin_page": FORM_MAX_BODY,
     "task": WORKER_MAX_BODY,  # one assignment's answers, as the externalSubmit form
 }
 
@@ -237,11 +244,15 @@ class Boundary:
 
         session = await asyncio.to_thread(lookup)
         scope[_SESSION] = session
-        wanted = {"worker_page": ("worker",), "requester_page": ("requester", "admin")}.get(owner)
+        wanted = {"worker_page": ("worker",), "requester_page": ("requester", "admin"), "admin_page": ("admin",)}.get(
+            owner
+        )
         if wanted is None or (session is not None and session.kind in wanted):
             return
+        if owner == "admin_page" and session is not None and session.kind == "requester":
+            raise Refused(403, "Forbidden", "Only the site's administrator may use this page.")
         if scope["method"] in ("GET", "HEAD"):
-            login = "/requester/login" if owner == "requester_page" else "/login"
+            login = "/login" if owner == "worker_page" else "/requester/login"
             target = scope["path"] + (
                 f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else ""
             )

@@ -1,7 +1,7 @@
 """The administrator's pages: every worker, with a button to disable or enable their log-in.
 
-The routes are ``requester_page``s (the boundary admits a requester's or the admin's session); the
-handlers then refuse a requester with 403, since workers are no requester's business.
+The routes are ``admin_page``s: the boundary admits only the admin's session (a requester's gets 403,
+since workers are no requester's business).
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ class AdminPages:
         ]
 
     async def workers(self, request: Request) -> Response:
-        refused = self._refuse_non_admin(request)
-        if refused is not None:
-            return refused
         page = display.page_number(request.query_params.get("page"))
         if page is None:
             return self._error(request, 400, "This address is not right", "page must be a whole number from 1.")
@@ -40,9 +37,6 @@ class AdminPages:
         return self.site.render(request, "admin_workers.html", title="Workers", listing=listing, show=display)
 
     async def set_disabled(self, request: Request, form: FormData) -> Response:
-        refused = self._refuse_non_admin(request)
-        if refused is not None:
-            return refused
         try:
             worker_id = actions.check_worker_id(request.path_params["worker_id"])
         except WorkerError as error:
@@ -57,12 +51,6 @@ class AdminPages:
         except accounts.AccountError as error:
             return self._error(request, 404, "No such account", error.message)
         return self.site.redirect(f"/admin/workers?page={page}#worker-{worker_id}")
-
-    def _refuse_non_admin(self, request: Request) -> Response | None:
-        session = self.site.session(request)
-        if session is not None and session.kind == "admin":
-            return None
-        return self._error(request, 403, "Administrators only", "Only the site's administrator can manage workers.")
 
     def _error(self, request: Request, status: int, title: str, message: str) -> Response:
         return self.site.render(request, "error.html", status, title=title, message=message)

@@ -37,10 +37,17 @@ class WorkerAPI:
     def routes(self) -> list[Route]:
         return [
             Route("/api/worker/hits", self._json(self.list_hits), methods=["GET"]),
+            Route("/api/worker/hits/{hit_id}", self._json(self.preview), methods=["GET"]),
             Route("/api/worker/hits/{hit_id}/accept", self._json(self.accept), methods=["POST"]),
             Route("/api/worker/messages", self._json(self.list_messages), methods=["GET"]),
             Route("/api/worker/assignments/{assignment_id}/submit", self._json(self.submit), methods=["POST"]),
             Route("/api/worker/assignments/{assignment_id}/return", self._json(self.return_), methods=["POST"]),
+            Route("/api/worker/qualifications", self._json(self.own_qualifications), methods=["GET"]),
+            Route(
+                "/api/worker/qualifications/{qualification_type_id}/test",
+                self._json(self.start_test),
+                methods=["GET"],
+            ),
             Route(
                 "/api/worker/qualifications/{qualification_type_id}/request",
                 self._json(self.request_qualification),
@@ -87,6 +94,32 @@ class WorkerAPI:
         worker_id = self._worker(request, request.query_params.get("WorkerId"))
         hits = await run_in_threadpool(actions.available_hits, self.db, self.clock, worker_id)
         return {"HITs": hits, "NumResults": len(hits)}
+
+    async def preview(self, request: Request) -> Any:
+        worker_id = self._worker(request, request.query_params.get("WorkerId"))
+        return await run_in_threadpool(actions.preview, self.db, self.clock, worker_id, request.path_params["hit_id"])
+
+    async def own_qualifications(self, request: Request) -> Any:
+        worker_id = self._worker(request, request.query_params.get("WorkerId"))
+        return await run_in_threadpool(worker_qualifications.own, self.db, worker_id)
+
+    async def start_test(self, request: Request) -> Any:
+        """GET, as a page is fetched, though it records the start: the Test is shown and timed at once."""
+        worker_id = self._worker(request, request.query_params.get("WorkerId"))
+        started = await run_in_threadpool(
+            worker_qualifications.start_test,
+            self.db,
+            self.clock,
+            worker_id,
+            request.path_params["qualification_type_id"],
+        )
+        return {
+            "QualificationTypeId": started.qualification_type_id,
+            "Name": started.name,
+            "Test": started.test,
+            "TestDurationInSeconds": started.test_duration_s,
+            "Deadline": started.deadline / 1000,
+        }
 
     async def list_messages(self, request: Request) -> Any:
         worker_id = self._worker(request, request.query_params.get("WorkerId"))

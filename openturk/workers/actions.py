@@ -12,11 +12,11 @@ from typing import Any
 
 from openturk import expiry, review_runs, transitions
 from openturk.clock import Clock
-from openturk.domain import answers, ids, lifecycle, money, qualifications
+from openturk.domain import answers, ids, lifecycle, money, qualifications, questions
 from openturk.domain.model import HIT, Assignment, HITType
 from openturk.errors import WorkerError
+from openturk.store import profiles
 from openturk.store.database import Database
-from openturk.store.qualifications import QualificationRepository
 from openturk.store.repository import Repository
 from openturk.store.workers import WorkerRepository
 from openturk.workers import file_refs
@@ -42,10 +42,8 @@ class Accepted:
 
 def _standing(repo: Repository, worker_id: str, hit_types: Iterable[HITType]) -> qualifications.WorkerStanding:
     """The worker's system values and their grants of the requester types these HIT types require."""
-    approved, decided = repo.worker_record(worker_id)
     custom = {type_id for t in hit_types for type_id in qualifications.custom_type_ids(t.qualification_requirements)}
-    granted = QualificationRepository(repo.conn).granted_values(worker_id, custom)
-    return qualifications.WorkerStanding(approved=approved, decided=decided, granted=granted)
+    return profiles.standing(repo.conn, worker_id, custom)
 
 
 def _qualifies(hit_type: HITType, standing: qualifications.WorkerStanding, action: str) -> bool:
@@ -56,15 +54,30 @@ def _qualifies(hit_type: HITType, standing: qualifications.WorkerStanding, actio
     )
 
 
+# How many open HITs discovery reads at most to fill one list: a bound on the work one request does
+# when most open HITs are hidden from the worker by DiscoverPreviewAndAccept requirements.
+MAX_DISCOVERY_SCAN = 10_000
+
+
 def available_hits(db: Database, clock: Clock, worker_id: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Assignable HITs the worker may discover and has never accepted."""
+    """Assignable HITs the worker may discover and has never accepted, newest first.
+
+    Requirements guarding Discover filter before the list is cut to ``limit``: HITs hidden from the
+    worker never leave it short while discoverable ones exist (within ``MAX_DISCOVERY_SCAN``)."""
     with db.read() as conn:
         repo = Repository(conn)
         now = clock.now_ms()
-        hits = repo.open_hits_for_worker(worker_id, now, limit)
-        types = repo.hit_types_by_id(hit.hit_type_id for hit in hits)
-        counts = repo.slot_counts([hit.hit_id for hit in hits])
-        standing = _standing(repo, worker_id, types.values())
+        scan = limit
+        while True:  # bounded: ``scan`` grows fourfold up to MAX_DISCOVERY_SCAN
+            hits = repo.open_hits_for_worker(worker_id, now, scan)
+            types = repo.hit_types_by_id(hit.hit_type_id for hit in hits)
+            standing = _standing(repo, worker_id, types.values())
+            visible = [hit for hit in hits if _qualifies(types[hit.hit_type_id], standing, "Discover")]
+            if len(visible) >= limit or len(hits) < scan or scan >= MAX_DISCOVERY_SCAN:
+                break
+            scan = min(scan * 4, MAX_DISCOVERY_SCAN)
+        visible = visible[:limit]
+        counts = repo.slot_counts([hit.hit_id for hit in visible])
         return [
             {
                 "HITId": hit.hit_id,
@@ -78,9 +91,51 @@ def available_hits(db: Database, clock: Clock, worker_id: str, limit: int = 100)
                 "NumberOfAssignmentsAvailable": counts[hit.hit_id].available(hit.max_assignments),
                 "Qualified": _qualifies(types[hit.hit_type_id], standing, "Accept"),
             }
-            for hit in hits
-            if _qualifies(types[hit.hit_type_id], standing, "Discover")
+            for hit in visible
         ]
+
+
+def preview(db: Database, clock: Clock, worker_id: str, hit_id: str) -> dict[str, Any]:
+    """What a worker sees before accepting: the HIT's text, reward, time allotted and question.
+
+    Raises ``WorkerError`` 404 as for a HIT that does not exist when it does not, is disposed, its
+    requester blocked the worker, or a requirement guarding Preview (PreviewAndAccept,
+    DiscoverPreviewAndAccept) is not met; 410 when it can no longer be accepted (expired, or no
+    longer Assignable or Unassignable). ``Qualified`` says whether the worker may accept it."""
+    check_worker_id(worker_id)
+    with db.read() as conn:
+        repo = Repository(conn)
+        now = clock.now_ms()
+        hit = repo.hit(hit_id)
+        hit_type = None if hit is None else repo.hit_type(hit.hit_type_id)
+        if (
+            hit is None
+            or hit_type is None
+            or hit.status == "Disposed"
+            or WorkerRepository(conn).is_blocked(hit.customer_id, worker_id)
+        ):
+            raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
+        standing = _standing(repo, worker_id, [hit_type])
+        if not _qualifies(hit_type, standing, "Preview"):
+            # As MTurk: a HIT the worker may not preview is not shown at all.
+            raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
+        if lifecycle.is_expired(hit, now) or hit.status not in ("Assignable", "Unassignable"):
+            raise WorkerError(410, "HITNotAvailable", f"HIT {hit_id} can no longer be accepted.")
+        return {
+            "HITId": hit.hit_id,
+            "HITTypeId": hit.hit_type_id,
+            "RequesterId": hit.customer_id,
+            "Title": hit_type.title,
+            "Description": hit_type.description,
+            "Keywords": hit_type.keywords or "",
+            "Reward": money.format_amount(hit_type.reward_cents),
+            "AssignmentDurationInSeconds": hit_type.assignment_duration_s,
+            "Expiration": hit.expiration / 1000,
+            "NumberOfAssignmentsAvailable": repo.slot_count(hit.hit_id).available(hit.max_assignments),
+            "QuestionKind": questions.parse_question(hit.question).kind,
+            "Question": hit.question,
+            "Qualified": _qualifies(hit_type, standing, "Accept"),
+        }
 
 
 def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:

@@ -1,4 +1,4 @@
-"""A worker's side of qualifications: requesting one, taking its test.
+"""A worker's side of qualifications: their own scores, requesting one, taking its test.
 
 Errors are ``WorkerError`` (a 4xx for the worker API), never a half-written state.
 """
@@ -14,6 +14,7 @@ from openturk.domain import answer_keys, answers, ids
 from openturk.domain import qualifications as rules
 from openturk.domain.qualifications import Qualification, QualificationRequest
 from openturk.errors import WorkerError
+from openturk.store import profiles
 from openturk.store.database import Database
 from openturk.store.qualifications import QualificationRepository
 from openturk.workers.actions import check_worker_id
@@ -37,11 +38,99 @@ def _selections(value: Any) -> list[str]:
     return chosen + [str(parts[name]) for name in ("FreeText", "OtherSelectionText") if name in parts]
 
 
+@dataclass(frozen=True)
+class TestStarted:
+    qualification_type_id: str
+    name: str
+    test: str  # the QuestionForm
+    test_duration_s: int
+    deadline: int  # epoch ms: answers after it are refused
+
+
+def _requestable(repo: QualificationRepository, type_id: str, worker_id: str) -> rules.QualificationType:
+    found = repo.qualification_type(type_id)
+    if found is None or not found.is_live:
+        raise WorkerError(404, "QualificationTypeNotFound", f"QualificationType {type_id} does not exist.")
+    if found.status != "Active":
+        raise WorkerError(409, "QualificationTypeNotRequestable", f"QualificationType {type_id} is not Active.")
+    held = repo.qualification(type_id, worker_id)
+    if held is not None and held.status == "Granted":
+        raise WorkerError(409, "QualificationAlreadyExists", f"You already hold QualificationType {type_id}.")
+    return found
+
+
+def start_test(db: Database, clock: Clock, worker_id: str, type_id: str) -> TestStarted:
+    """Show the type's Test and start its clock (again, when started before): the answers must
+    come within TestDurationInSeconds. Refused like a request (missing, inactive, already held,
+    retry delay not passed), and 404 NoTest for a type without a Test."""
+    check_worker_id(worker_id)
+    with db.write() as conn:
+        repo = QualificationRepository(conn)
+        now = clock.now_ms()
+        found = _requestable(repo, type_id, worker_id)
+        if found.test is None:
+            raise WorkerError(404, "NoTest", f"QualificationType {type_id} has no Test.")
+        refusal = rules.retake_problem(found, repo.last_request_time(type_id, worker_id), now)
+        if refusal is not None:
+            raise WorkerError(409, *refusal)
+        repo.start_test(type_id, worker_id, now)
+        duration_s = found.test_duration_s or 0
+        return TestStarted(type_id, found.name, found.test, duration_s, now + duration_s * 1000)
+
+
+def own(db: Database, worker_id: str) -> dict[str, Any]:
+    """The worker's qualifications, as their dashboard shows them: system values (computed; a
+    Masters they do not hold is left out), requesters' grants (Granted or Revoked, with the Reason
+    of a revocation) and their Pending requests."""
+    check_worker_id(worker_id)
+    with db.read() as conn:
+        repo = QualificationRepository(conn)
+        standing = profiles.standing(conn, worker_id)
+        held = repo.qualifications_of(worker_id)
+        pending = repo.pending_requests_of(worker_id)
+    system: list[dict[str, Any]] = []
+    for type_id, (name, _) in rules.SYSTEM_TYPE_TEXTS.items():
+        value = standing.value(type_id)
+        if value is None:
+            continue
+        entry: dict[str, Any] = {"QualificationTypeId": type_id, "Name": name, "Status": "Granted", "System": True}
+        if isinstance(value, str):
+            country, _, subdivision = value.partition("-")
+            entry["LocaleValue"] = {"Country": country, **({"Subdivision": subdivision} if subdivision else {})}
+        else:
+            entry["IntegerValue"] = value
+        system.append(entry)
+    granted = [
+        {
+            "QualificationTypeId": q.qualification_type_id,
+            "Name": name,
+            "Status": q.status,
+            "IntegerValue": q.integer_value,
+            "GrantTime": q.grant_time / 1000,
+            "System": False,
+            **({"Reason": q.reason} if q.status == "Revoked" and q.reason else {}),
+        }
+        for q, name in held
+    ]
+    requests = [
+        {
+            "QualificationRequestId": r.qualification_request_id,
+            "QualificationTypeId": r.qualification_type_id,
+            "Name": name,
+            "Status": r.status,
+            "SubmitTime": r.submit_time / 1000,
+        }
+        for r, name in pending
+    ]
+    return {"Qualifications": system + granted, "QualificationRequests": requests}
+
+
 def request(
     db: Database, clock: Clock, worker_id: str, type_id: str, test_answers: Sequence[tuple[str, Any]] | None
 ) -> Requested:
     """Request a qualification. An AutoGranted type grants at once; a type with a Test needs its
-    answers (as the worker API's submit takes them) and, when it has an AnswerKey, grants at once
+    answers (as the worker API's submit takes them), sent within TestDurationInSeconds of
+    ``start_test``, and, when it has an AnswerKey, grants at once
     with the value the answers score. Neither leaves a request. Any other request waits, Pending,
     for the requester, with the answers as a QuestionFormAnswers document. A second request needs
     the type's RetryDelayInSeconds to have passed [M]."""
@@ -53,19 +142,17 @@ def request(
     with db.write() as conn:
         repo = QualificationRepository(conn)
         now = clock.now_ms()
-        found = repo.qualification_type(type_id)
-        if found is None or not found.is_live:
-            raise WorkerError(404, "QualificationTypeNotFound", f"QualificationType {type_id} does not exist.")
-        if found.status != "Active":
-            raise WorkerError(409, "QualificationTypeNotRequestable", f"QualificationType {type_id} is not Active.")
-        held = repo.qualification(type_id, worker_id)
-        if held is not None and held.status == "Granted":
-            raise WorkerError(409, "QualificationAlreadyExists", f"You already hold QualificationType {type_id}.")
+        found = _requestable(repo, type_id, worker_id)
         if found.test is not None and test_answers is None:
             raise WorkerError(400, "TestAnswersRequired", f"QualificationType {type_id} has a Test: send its Answers.")
         refusal = rules.retake_problem(found, repo.last_request_time(type_id, worker_id), now)
         if refusal is not None:
             raise WorkerError(409, *refusal)
+        late = rules.test_time_problem(found, repo.test_started_at(type_id, worker_id), now)
+        if late is not None:
+            raise WorkerError(410 if late[0] == "TestTimeExpired" else 409, *late)
+        # The answers are taken: a retake starts the Test again.
+        repo.end_test(type_id, worker_id)
         if found.auto_granted or found.answer_key is not None:
             if found.answer_key is not None:
                 given = {identifier: _selections(value) for identifier, value in test_answers or ()}

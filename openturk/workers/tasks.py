@@ -1,8 +1,7 @@
 """What a worker may see of a HIT: its preview, and the task of an assignment they hold.
 
-``preview`` is the one place the site decides whether a worker may preview a HIT (requester blocks,
-requirements guarding PreviewAndAccept or DiscoverPreviewAndAccept). It is meant to give way to the
-worker API's ``actions.preview`` once that lands, with the same refusals.
+Whether a worker may preview a HIT at all is decided in one place, the worker API's
+``actions.preview``; ``preview`` here adds what the site's page shows.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from openturk.errors import WorkerError
 from openturk.store import discovery as store
 from openturk.store.database import Database
 from openturk.store.repository import Repository
-from openturk.store.workers import WorkerRepository
+from openturk.workers import actions
 from openturk.workers.actions import _qualifies, _standing
 
 
@@ -50,30 +49,23 @@ class Task:
 
 
 def preview(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Preview:
-    """The HIT as ``worker_id`` may preview it. A HIT that does not exist, is disposed, is of a
-    requester blocking the worker or hidden from them (DiscoverPreviewAndAccept) is a 404, as if it did
-    not exist; one guarded by PreviewAndAccept that they do not meet is a 403."""
+    """The HIT as ``worker_id`` may preview it, with ``actions.preview``'s refusals: 404 as if it did
+    not exist (missing, disposed, a requester blocking the worker, a requirement guarding Preview not
+    met), 410 when it can no longer be accepted."""
+    actions.preview(db, clock, worker_id, hit_id)
     with db.read() as conn:
         repo = Repository(conn)
         now = clock.now_ms()
         hit = repo.hit(hit_id)
-        if hit is None or hit.status == "Disposed" or WorkerRepository(conn).is_blocked(hit.customer_id, worker_id):
+        hit_type = None if hit is None else repo.hit_type(hit.hit_type_id)
+        if hit is None or hit_type is None:  # deleted since the check: as actions.preview says then
             raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
-        hit_type = repo.hit_type(hit.hit_type_id)
-        assert hit_type is not None
-        standing = _standing(repo, worker_id, [hit_type])
-        if not _qualifies(hit_type, standing, "Discover"):
-            raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
-        if not _qualifies(hit_type, standing, "Preview"):
-            raise WorkerError(
-                403, "DoesNotMeetRequirements", "You do not meet the qualification requirements to preview this HIT."
-            )
         available = repo.slot_count(hit_id).available(hit.max_assignments)
         if repo.worker_has_accepted(worker_id, hit_id):
             reason: str | None = "You have already worked on this HIT."
         elif lifecycle.is_expired(hit, now) or hit.status != "Assignable" or available == 0:
-            reason = "This HIT is no longer available."
-        elif not _qualifies(hit_type, standing, "Accept"):
+            reason = "This HIT has no assignment available now."
+        elif not _qualifies(hit_type, _standing(repo, worker_id, [hit_type]), "Accept"):
             reason = "You do not meet the qualification requirements to accept this HIT."
         else:
             reason = None

@@ -10,7 +10,8 @@ import pytest
 
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
-from tests.conftest import HTML_QUESTION, hit_params
+from tests.acceptance.test_qualifications import QUESTION_FORM
+from tests.conftest import HTML_QUESTION, cli_keys, hit_params
 from tests.support.postgres import TemporaryPostgres
 from tests.support.queues import drain, events_in, sqs_client
 
@@ -112,3 +113,36 @@ def test_qualifications_on_postgres(pg_servers: list[ServerProcess]) -> None:
     assert worker.accept(hit_id).status_code == 200
     mturk.delete_qualification_type(QualificationTypeId=type_id)
     assert mturk.create_qualification_type(Name=name, Description="reused", QualificationTypeStatus="Active")
+
+
+def test_profiles_and_timed_tests_on_postgres(pg_servers: list[ServerProcess]) -> None:
+    first, second = pg_servers
+    mturk = first.client("AKIDPOSTGRESPROFILE")
+    created = cli_keys(first.db_url, "workers", "create", "pg")
+    worker = Worker(second.base_url, created["WorkerId"], token=created["Token"])
+    shown = cli_keys(first.db_url, "workers", "profile", worker.worker_id, "--country", "CA", "--subdivision", "QC")
+    assert (shown["Country"], shown["Subdivision"]) == ("CA", "QC")
+    assert cli_keys(first.db_url, "workers", "masters", "grant", worker.worker_id)["Masters"] == "yes"
+    requirements = [
+        {"QualificationTypeId": "00000000000000000071", "Comparator": "In", "LocaleValues": [{"Country": "CA"}]},
+        {"QualificationTypeId": "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6", "Comparator": "Exists"},
+    ]
+    hit_id = mturk.create_hit(**hit_params(QualificationRequirements=requirements))["HIT"]["HITId"]
+    assert worker.http.get(f"/api/worker/hits/{hit_id}", params={"WorkerId": worker.worker_id}).json()["Qualified"]
+    assert worker.accept(hit_id).status_code == 200
+    type_id = mturk.create_qualification_type(
+        Name=f"PG Test {uuid.uuid4().hex[:6]}",
+        Description="d",
+        QualificationTypeStatus="Active",
+        Test=QUESTION_FORM,
+        TestDurationInSeconds=600,
+    )["QualificationType"]["QualificationTypeId"]
+    for _ in range(2):  # a restart updates the start row
+        started = worker.http.get(f"/api/worker/qualifications/{type_id}/test", params={"WorkerId": worker.worker_id})
+        assert started.status_code == 200
+    answered = worker.http.post(
+        f"/api/worker/qualifications/{type_id}/request", json={"WorkerId": worker.worker_id, "Answers": {"q1": "x"}}
+    )
+    assert answered.json()["Status"] == "Pending"
+    own = worker.http.get("/api/worker/qualifications", params={"WorkerId": worker.worker_id}).json()
+    assert [r["QualificationTypeId"] for r in own["QualificationRequests"]] == [type_id]

@@ -44,6 +44,11 @@ def _request(worker: Worker, type_id: str, **body: Any) -> httpx.Response:
     )
 
 
+def _start_test(worker: Worker, type_id: str) -> httpx.Response:
+    """Show the type's Test to the worker and start its clock."""
+    return worker.http.get(f"/api/worker/qualifications/{type_id}/test", params={"WorkerId": worker.worker_id})
+
+
 def _raises(mturk: Any, code: str, call: Any, **params: Any) -> str:
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         call(**params)
@@ -351,6 +356,7 @@ def test_auto_granted_and_tested_requests(server: ServerProcess, mturk: Any) -> 
     assert _request(worker, tested).json()["Error"] == "TestAnswersRequired"
     assert _request(worker, tested, Answers={"q1": 5}).json()["Error"] == "InvalidAnswer"
     assert mturk.list_qualification_requests(QualificationTypeId=tested)["NumResults"] == 0
+    _start_test(worker, tested).raise_for_status()
     assert _request(worker, tested, Answers={"q1": "four"}).json()["Status"] == "Pending"
     listed = mturk.list_qualification_requests(QualificationTypeId=tested)["QualificationRequests"]
     assert "<QuestionIdentifier>q1</QuestionIdentifier><FreeText>four</FreeText>" in listed[0]["Answer"]
@@ -414,6 +420,7 @@ def test_tests_are_scored_against_the_answer_key(
         "QualificationTypeId"
     ]
     worker = new_worker(server)
+    _start_test(worker, type_id).raise_for_status()
     taken = _request(worker, type_id, Answers=answers).json()
     assert (taken["Status"], taken["IntegerValue"], taken["QualificationRequestId"]) == ("Granted", value, None)
     score = mturk.get_qualification_score(QualificationTypeId=type_id, WorkerId=worker.worker_id)["Qualification"]

@@ -283,7 +283,7 @@ def test_nothing_the_worker_may_not_discover_is_found_or_previewed(site: ServerP
     assert f"Guarded {tag}" in found and f"Accepting {tag}" in found
     assert found.count('<span class="bad">No</span>') == 2  # listed, not qualified
     assert worker.http.get(f"/work/hits/{hidden['HITId']}").status_code == 404
-    assert worker.http.get(f"/work/hits/{unpreviewable['HITId']}").status_code == 403
+    assert worker.http.get(f"/work/hits/{unpreviewable['HITId']}").status_code == 404  # as MTurk: not shown
     preview = worker.http.get(f"/work/hits/{acceptable_only['HITId']}")
     assert preview.status_code == 200 and "Accept &amp; Work" not in preview.text
     assert "do not meet the qualification requirements to accept" in preview.text

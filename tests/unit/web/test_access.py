@@ -172,7 +172,7 @@ def test_every_route_but_public_pages_refuses_a_stranger_under_sigv4(db: Databas
                 assert status == expected, (method, path, status)
             elif path == "/health" or (owner == "page" and method == "GET"):
                 assert status in (200, 404), (method, path, status)  # 404: /static names no file
-            elif owner in ("worker_page", "requester_page") and method == "GET":
+            elif owner in ("worker_page", "requester_page", "admin_page") and method == "GET":
                 assert status == 303, (method, path, status)
             else:
                 assert status in (401, 403), (method, path, status)

@@ -35,6 +35,7 @@ from openturk.web.clock_api import ClockAPI
 from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
+from openturk.web.requester_pages import RequesterPages
 from openturk.web.task_origin import TaskOrigin
 from openturk.web.work_pages import WorkPages, task_frame_sources
 from openturk.web.worker_api import WorkerAPI
@@ -132,6 +133,7 @@ def build_apps(settings: Settings, db: Database | None = None) -> tuple[Boundary
     routes.extend(WorkPages(site).routes())
     routes.extend(DashboardPages(site).routes())
     routes.extend(AdminPages(site).routes())
+    routes.extend(RequesterPages(site, senders).routes())
     if isinstance(clock, VirtualClock):
         routes.extend(ClockAPI(db, clock).routes())
 

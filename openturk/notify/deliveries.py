@@ -20,9 +20,12 @@ def list_messages(
     hit_type_id: str | None = None,
     state: str | None = None,
     since_ms: int | None = None,
+    before_id: int | None = None,
     limit: int = 100,
     with_attempts: bool = True,
 ) -> list[dict[str, Any]]:
+    """Messages newest first (``before_id``: older than that message, the next page), each with its
+    attempt log; ``customer_id`` None lists every requester's."""
     query = select(messages)
     if customer_id:
         query = query.where(messages.c.customer_id == customer_id)
@@ -32,6 +35,8 @@ def list_messages(
         query = query.where(messages.c.state == state)
     if since_ms is not None:
         query = query.where(messages.c.created_at >= since_ms)
+    if before_id is not None:
+        query = query.where(messages.c.message_id < before_id)
     rows = conn.execute(query.order_by(messages.c.message_id.desc()).limit(limit)).all()
     result = []
     for row in rows:
@@ -48,6 +53,8 @@ def list_messages(
             "HITTypeIds": row.hit_type_ids.split(","),
             "CreatedAt": row.created_at / 1000,
             "DeliveredAt": row.delivered_at / 1000 if row.delivered_at else None,
+            # End to end: from the commit of the first event it carries to the destination's acknowledgement.
+            "LatencyMs": row.delivered_at - row.first_committed_at if row.delivered_at else None,
             "NextAttemptAt": row.next_attempt_at / 1000 if row.state == "pending" else None,
             "LastError": row.last_error,
             "Test": bool(row.is_test),

@@ -253,9 +253,12 @@ def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None
     query = update(messages).where(messages.c.state == "dead")
     if message_ids is not None:
         query = query.where(messages.c.message_id.in_(message_ids))
-    return int(
+    count = int(
         conn.execute(query.values(state="pending", attempts=0, next_attempt_at=now, last_error=None)).rowcount or 0
     )
+    if count:
+        conn.info[OUTBOX_WRITTEN] = True  # due now: wake this process's dispatcher once it commits
+    return count
 
 
 def pending_work(conn: Connection, now: int, busy: Collection[str] = ()) -> tuple[int, int | None]:

@@ -97,6 +97,16 @@ OWNERS: Mapping[str, Owner] = {
     # The admin's pages.
     "/admin/workers": "admin_page",
     "/admin/workers/{worker_id}/disabled": "admin_page",
+    # The requester dashboard (openturk.web.requester_pages).
+    "/requester": "requester_page",
+    "/requester/hit-types/{hit_type_id}/test-event": "requester_page",
+    "/requester/hit-types/{hit_type_id}/results.csv": "requester_page",
+    "/requester/hits": "requester_page",
+    "/requester/hits/{hit_id}": "requester_page",
+    "/requester/hits/{hit_id}/review": "requester_page",
+    "/requester/hits/{hit_id}/results.csv": "requester_page",
+    "/requester/deliveries": "requester_page",
+    "/requester/deliveries/{message_id}/send-again": "requester_page",
     # The worker's path through a HIT (openturk.web.work_pages).
     "/work": "worker_page",
     "/work/groups/{hit_type_id}": "worker_page",

@@ -35,7 +35,9 @@ PHONE = {"width": 390, "height": 844}
 SERIOUS = ("serious", "critical")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this thread while
+# it is open, and a later test calling asyncio.run() would fail under it.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/test does)", pytrace=False)

@@ -71,3 +71,20 @@ def test_metrics_histogram_counts_and_query_count(db: Database) -> None:
     assert "openturk_delivery_latency_ms_count 3" in lines
     assert 'openturk_messages{state="pending"} 1' in lines
     assert "openturk_queue_depth 1" in lines
+
+
+def test_listing_pages_newest_first_scoped_by_requester_with_end_to_end_latency(db: Database) -> None:
+    rows = [_message(n, "delivered", 25 + n) for n in range(5)]
+    rows.append({**_message(5, "pending", None), "customer_id": "A2"})
+    with db.write() as conn:
+        conn.execute(insert(messages), rows)
+    with db.read() as conn:
+        first = deliveries.list_messages(conn, customer_id="A1", limit=2, with_attempts=False)
+        older = deliveries.list_messages(
+            conn, customer_id="A1", before_id=first[-1]["MessageId"], limit=10, with_attempts=False
+        )
+        everyone = deliveries.list_messages(conn, limit=10, with_attempts=False)
+    assert [m["EventDocId"] for m in first] == ["doc-4", "doc-3"]
+    assert [m["EventDocId"] for m in older] == ["doc-2", "doc-1", "doc-0"]
+    assert [m["LatencyMs"] for m in first + older] == [29, 28, 27, 26, 25]
+    assert everyone[0]["EventDocId"] == "doc-5" and everyone[0]["LatencyMs"] is None

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
@@ -134,3 +134,20 @@ def test_a_fifo_destinations_messages_go_out_one_at_a_time_across_dispatchers(db
     with db.write() as conn:
         outbox.form_messages(conn, later)
         assert [m.destination for m in outbox.claim(conn, "c", later, 1000, 10)] == [QUEUE]
+
+
+def test_a_redrive_wakes_this_processs_dispatcher_once_it_commits(db: Database) -> None:
+    """A dead letter sent again from the dashboard goes out at once, not on the dispatcher's next poll."""
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, NOW)
+        conn.execute(update(messages).values(state="dead"))
+    woken: list[bool] = []
+    db.on_outbox_commit(lambda: woken.append(True))
+    with db.write() as conn:
+        assert outbox.redrive(conn, NOW) == 1
+        assert woken == []  # not before the commit
+    assert woken == [True]
+    with db.write() as conn:
+        assert outbox.redrive(conn, NOW) == 0  # nothing dead: nothing to wake for
+    assert woken == [True]

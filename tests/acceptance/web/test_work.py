@@ -98,7 +98,9 @@ def test_a_worker_finds_previews_accepts_and_submits_html_questions_with_auto_ac
     assert "assignmentId" not in answer  # MTurk's reserved fields are not answers
 
     # Turned off (saved as it changes, remembered), the next submit lands on Find work.
-    page.get_by_label("Auto-accept the next HIT").uncheck()
+    with page.expect_response(lambda response: response.url.endswith("/work/auto-accept")) as saved:
+        page.get_by_label("Auto-accept the next HIT").uncheck()
+    assert saved.value.ok
     page.reload()
     assert not page.get_by_label("Auto-accept the next HIT").is_checked()
     task.get_by_label("What is six times seven?").fill("forty-two")

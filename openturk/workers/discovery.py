@@ -19,13 +19,11 @@ from openturk.domain.model import HIT, HITType
 from openturk.store import discovery as store
 from openturk.store.database import Database
 from openturk.store.repository import Repository
-from openturk.workers.actions import _qualifies, _standing
+from openturk.workers.actions import MAX_DISCOVERY_SCAN, _qualifies, _standing
 
 Sort = Literal["newest", "reward", "available", "title"]
 SORTS: tuple[Sort, ...] = ("newest", "reward", "available", "title")
 PAGE_SIZES = (10, 20, 50, 100)
-# How many open HITs one search looks at, newest first: the bound on a request's work.
-MAX_OPEN_HITS = 10_000
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ def next_hit(db: Database, clock: Clock, worker_id: str, hit_type_id: str, after
 def _discoverable(
     repo: Repository, now: int, worker_id: str, hit_type_id: str | None = None
 ) -> tuple[list[HIT], dict[str, HITType], qualifications.WorkerStanding]:
-    hits = repo.open_hits_for_worker(worker_id, now, MAX_OPEN_HITS)
+    hits = repo.open_hits_for_worker(worker_id, now, MAX_DISCOVERY_SCAN)
     if hit_type_id is not None:
         hits = [hit for hit in hits if hit.hit_type_id == hit_type_id]
     types = repo.hit_types_by_id({hit.hit_type_id for hit in hits})

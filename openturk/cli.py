@@ -10,9 +10,10 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +26,9 @@ from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store import db_cli
 from openturk.store.database import Database
+
+if TYPE_CHECKING:
+    import uvicorn
 
 console = Console(soft_wrap=True)
 
@@ -113,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--file-url-secret",
         default=None,
         help="HMAC key of GetFileUploadURL's signed download URLs (default: a random key per process start)",
+    )
+    serve.add_argument(
+        "--task-port",
+        type=_port,
+        default=None,
+        help="port of the task origin, the listener that serves requester content (default: --port + 2)",
+    )
+    serve.add_argument(
+        "--task-origin",
+        type=_origin,
+        default=None,
+        help="public origin of the task listener behind a proxy (default http://HOST:TASK_PORT); "
+        "give it a host of its own in production, since cookies do not tell ports apart",
     )
     serve.add_argument(
         "--timer-interval",
@@ -215,6 +232,16 @@ def _cents(text: str) -> int:
     return parse_amount(text, "--starting-balance")
 
 
+def _origin(text: str) -> str:
+    """An origin for argparse: http(s)://host[:port], nothing after it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin like https://tasks.example.org")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _positive_seconds(text: str) -> float:
     try:
         seconds = float(text)
@@ -252,7 +279,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from openturk.notify import local_aws as embedded
-    from openturk.server import build_app
+    from openturk.server import build_apps
 
     settings = _settings(
         args,
@@ -267,6 +294,8 @@ def serve(args: argparse.Namespace) -> int:
         timer_interval_s=args.timer_interval,
         embedded_aws_port=args.local_aws_port,
         embedded_aws_state=args.local_aws_state,
+        task_port=args.task_port,
+        task_origin=args.task_origin,
         tls=args.tls,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -291,7 +320,7 @@ def serve(args: argparse.Namespace) -> int:
         files = tls.ensure(Path(args.tls_dir) if args.tls_dir else tls.default_dir(settings.db_url), (settings.host,))
         certfile, keyfile = str(files.cert), str(files.key)
     try:
-        app = build_app(settings)
+        app, task_app = build_apps(settings)
         console.print(
             f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
             f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})"
@@ -299,6 +328,9 @@ def serve(args: argparse.Namespace) -> int:
         if settings.tls:
             console.print(f"  TLS certificate from the local CA [cyan]{files.ca_cert}[/cyan] (openturk exec trusts it)")
         console.print(f'  boto3.client("mturk", endpoint_url="{settings.base_url}", region_name="us-east-1")')
+        console.print(
+            f"  worker site at [cyan]{settings.base_url}/[/cyan], task origin at [cyan]{settings.task_base_url}[/cyan]"
+        )
         if local_aws is not None:
             console.print(
                 f"  local SQS/SNS endpoint at [cyan]{local_aws.url}[/cyan] "
@@ -306,19 +338,51 @@ def serve(args: argparse.Namespace) -> int:
             )
             console.print(f"  {embedded.what_is_kept(local_aws.state_path)}")
         sys.stdout.flush()
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=args.log_level,
-            access_log=False,
-            ssl_certfile=certfile,
-            ssl_keyfile=keyfile,
-        )
+        listeners = [
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=args.log_level,
+                access_log=False,
+                ssl_certfile=certfile,
+                ssl_keyfile=keyfile,
+            ),
+            # Same process, same database and clock; its own app has only the task routes.
+            uvicorn.Config(
+                task_app,
+                host=settings.host,
+                port=settings.task_listen_port,
+                log_level=args.log_level,
+                access_log=False,
+                lifespan="off",
+                ssl_certfile=certfile,
+                ssl_keyfile=keyfile,
+            ),
+        ]
+        asyncio.run(_serve_together(*listeners))
     finally:
         if local_aws is not None:
             local_aws.stop()
     return 0
+
+
+async def _serve_together(main: uvicorn.Config, companion: uvicorn.Config) -> None:
+    """Run the main listener and a companion that stops with it (the main one owns the signals)."""
+    import uvicorn
+
+    class Companion(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the main listener catches SIGINT/SIGTERM; this one stops when it has
+
+    second = Companion(companion)
+    running = asyncio.create_task(second.serve())
+    try:
+        await uvicorn.Server(main).serve()
+    finally:
+        second.should_exit = True
+        await running
 
 
 def dispatch(args: argparse.Namespace) -> int:

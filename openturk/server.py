@@ -35,6 +35,8 @@ from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
 from openturk.web.requester_pages import RequesterPages
+from openturk.web.task_origin import TaskOrigin
+from openturk.web.work_pages import WorkPages, task_frame_sources
 from openturk.web.worker_api import WorkerAPI
 
 log = logging.getLogger("openturk.server")
@@ -83,8 +85,14 @@ class Authenticator:
 
 
 def build_app(settings: Settings, db: Database | None = None) -> Boundary:
-    """The whole server as one ASGI application: ``Boundary`` in front of every route (see
-    ``openturk.web.access``), then the API's fast path for ``POST /`` and Starlette for the rest."""
+    """The server's main listener (API, worker API, web site) as one ASGI application."""
+    return build_apps(settings, db)[0]
+
+
+def build_apps(settings: Settings, db: Database | None = None) -> tuple[Boundary, Boundary]:
+    """The main application and the task origin's, sharing one database and clock: ``Boundary`` in
+    front of every route of each (see ``openturk.web.access``); in the main one the API's fast path
+    for ``POST /`` and Starlette for the rest."""
     db = db or Database(settings.db_url)
     clock: Clock = VirtualClock() if settings.virtual_clock else SystemClock()
     wake = asyncio.Event()
@@ -119,8 +127,9 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
         *FilesAPI(db, clock, settings).routes(),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    site = Site(db, clock, settings)
+    site = Site(db, clock, settings, frame_sources=task_frame_sources(settings))
     routes.extend(AccountPages(site).routes())
+    routes.extend(WorkPages(site).routes())
     routes.extend(DashboardPages(site).routes())
     routes.extend(AdminPages(site).routes())
     routes.extend(RequesterPages(site, senders).routes())
@@ -159,7 +168,11 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
             db.dispose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    return Boundary(FastPath(endpoint, app), app.routes, settings, db)
+    # The task origin's own small application: only requester content and its submissions.
+    task_app = Starlette(routes=TaskOrigin(db, clock, settings).routes())
+    return Boundary(FastPath(endpoint, app), app.routes, settings, db), Boundary(
+        task_app, task_app.routes, settings, db
+    )
 
 
 def dispatcher_settings(settings: Settings) -> DispatcherSettings:

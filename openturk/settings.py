@@ -42,10 +42,33 @@ class Settings:
     admin_token: str | None = None
     # HMAC key of GetFileUploadURL's signed URLs; None: a random key drawn at start (openturk.requester.files).
     file_url_secret: str | None = None
-    # Speak HTTPS with a certificate from the local CA (openturk.tls).
+    # Speak HTTPS with a certificate from the local CA (openturk.tls); the task listener too.
     tls: bool = False
+    # The task origin: a second listener of the same process serving requester content (HTMLQuestion
+    # pages, externalSubmit with a signed turkSubmitTo) away from the site's origin. None: the API port
+    # + 2; task_origin None: http(s)://<host>:<task port> (set it to the public origin behind a proxy).
+    task_port: int | None = None
+    task_origin: str | None = None
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+        return f"{self._scheme}://{self._url_host}:{self.port}"
+
+    @property
+    def task_listen_port(self) -> int:
+        return self.task_port if self.task_port is not None else self.port + 2
+
+    @property
+    def task_base_url(self) -> str:
+        """The public origin of the task listener, without a trailing slash."""
+        if self.task_origin:
+            return self.task_origin.rstrip("/")
+        return f"{self._scheme}://{self._url_host}:{self.task_listen_port}"
+
+    @property
+    def _scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host

@@ -49,6 +49,9 @@ class ServerProcess:
         self.tls_dir = Path(self._tmp.name) / "tls"
         self.ca_file = self.tls_dir / "ca.pem" if tls else None
         self.local_aws_port = local_aws_port or free_port()
+        # The task origin (requester content) listens on a free port of its own.
+        self.task_port = free_port()
+        self.task_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.task_port}"
         self.log_path = Path(self._tmp.name) / "server.log"
         # The admin routes (clock, deliveries, metrics) need it when set; without it they answer
         # loopback clients under --auth open, and nobody under --auth sigv4.
@@ -71,6 +74,8 @@ class ServerProcess:
             *(["--tls", "--tls-dir", str(self.tls_dir)] if tls else []),
             "--local-aws-port",
             str(self.local_aws_port),
+            "--task-port",
+            str(self.task_port),
             # Beside the server's own SQLite file it goes there by default; never into the cwd.
             *([] if db_url is None else ["--local-aws-state", str(Path(self._tmp.name) / "openturk.local-aws")]),
             *(extra_args or []),
@@ -88,7 +93,11 @@ class ServerProcess:
             try:
                 if self.ca_file is not None and not self.ca_file.exists():
                     raise httpx.ConnectError("the server has not made its certificate yet")
-                if httpx.get(f"{self.base_url}/health", timeout=1.0, verify=self.http_verify).status_code == 200:
+                verify = self.http_verify
+                if (
+                    httpx.get(f"{self.base_url}/health", timeout=1.0, verify=verify).status_code == 200
+                    and httpx.get(f"{self.task_url}/externalHIT_v1.js", timeout=1.0, verify=verify).status_code == 200
+                ):
                     return self
             except (httpx.HTTPError, ssl.SSLError):  # SSLError: the CA file is still being written
                 pass

@@ -15,6 +15,8 @@ layer, in front of the API's fast path too) enforces it:
   clients under ``--auth open`` and nobody under ``--auth sigv4``.
 - ``public``: ``/health``, and ``/files/{file_key}`` whose signed query (GetFileUploadURL) is the
   credential the download checks itself.
+- ``task``: the task origin's listener (requester content and its externalSubmit); the signed task
+  token in the path is the credential, checked by the handler; no cookie is read.
 - ``page``, ``worker_page``, ``requester_page``, ``admin_page``: the web site. Its session cookie is
   read here (``session_of``); a ``worker_page`` needs a worker's session (of an account no admin
   disabled), a ``requester_page`` a requester's or an admin's, an ``admin_page`` the admin's (a
@@ -54,9 +56,13 @@ from openturk.web import sessions
 from openturk.web.sessions import Session
 from openturk.workers import accounts
 
-Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "admin_page"]
+Owner = Literal[
+    "requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "admin_page", "task"
+]
 
 UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
+# A QuestionForm's answers on the worker site, FileUploadAnswer files included.
+QUESTIONFORM_SUBMIT_ROUTE = "/work/assignments/{assignment_id}/submit"
 
 # Every route, by its path template ("METHOD path" where one path has routes of two owners). A route
 # missing here is refused (and fails a test).
@@ -101,6 +107,23 @@ OWNERS: Mapping[str, Owner] = {
     "/requester/hits/{hit_id}/results.csv": "requester_page",
     "/requester/deliveries": "requester_page",
     "/requester/deliveries/{message_id}/send-again": "requester_page",
+    # The worker's path through a HIT (openturk.web.work_pages).
+    "/work": "worker_page",
+    "/work/groups/{hit_type_id}": "worker_page",
+    "/work/hits/{hit_id}": "worker_page",
+    "/work/hits/{hit_id}/accept": "worker_page",
+    "/work/assignments/{assignment_id}": "worker_page",
+    "/work/assignments/{assignment_id}/state": "worker_page",
+    QUESTIONFORM_SUBMIT_ROUTE: "worker_page",
+    "/work/assignments/{assignment_id}/return": "worker_page",
+    "/work/assignments/{assignment_id}/continue": "worker_page",
+    "/work/auto-accept": "worker_page",
+    # The task origin's own listener (openturk.web.task_origin): the task token in the path is the
+    # credential, checked by the handler; no cookie is read.
+    "/externalHIT_v1.js": "task",
+    "/task/{token}": "task",
+    "/submit/{token}/mturk/externalSubmit": "task",
+    "/submit/{token}/done": "task",
 }
 PAGE_OWNERS: frozenset[Owner] = frozenset({"page", "worker_page", "requester_page", "admin_page"})
 
@@ -123,12 +146,13 @@ MAX_BODY: Mapping[Owner, int] = {
     "worker_page": WORKER_MAX_BODY,  # a task's answers
     "requester_page": FORM_MAX_BODY,
     "admin_page": FORM_MAX_BODY,
+    "task": WORKER_MAX_BODY,  # one assignment's answers, as the externalSubmit form
 }
 
 # Routes whose cap is not their owner's. A FileUploadAnswer file is held in memory and in one
 # database row, so this server caps it at 16 MiB, far below MTurk's 2,000,000,000 bytes (docs/decisions.md).
 UPLOAD_MAX_BODY = 16 * KiB * KiB
-ROUTE_MAX_BODY: Mapping[str, int] = {UPLOAD_ROUTE: UPLOAD_MAX_BODY}
+ROUTE_MAX_BODY: Mapping[str, int] = {UPLOAD_ROUTE: UPLOAD_MAX_BODY, QUESTIONFORM_SUBMIT_ROUTE: UPLOAD_MAX_BODY}
 
 _WORKER_ID = "openturk.worker_id"
 _SESSION = "openturk.session"

@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from openturk.server import build_app
+from openturk.server import build_apps
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access
@@ -29,8 +29,9 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 def test_every_route_of_the_app_has_an_owner(db: Database) -> None:
     """A route added without an owner fails here (and the boundary would refuse every call to it)."""
-    app = build_app(Settings(db_url=db.url, virtual_clock=True, dispatch=False), db)
-    assert {getattr(route, "path", None) for route in app.routes} == {key.split(" ")[-1] for key in access.OWNERS}
+    app, task_app = build_apps(Settings(db_url=db.url, virtual_clock=True, dispatch=False), db)
+    paths = {getattr(route, "path", None) for route in [*app.routes, *task_app.routes]}
+    assert paths == {key.split(" ")[-1] for key in access.OWNERS}
 
 
 class Downstream:
@@ -154,9 +155,9 @@ def test_every_route_but_public_pages_refuses_a_stranger_under_sigv4(db: Databas
     page; every other call is refused by the boundary before its handler runs (a form post to a public
     page by its CSRF check), and the public file download refuses because its signed URL is its credential."""
     db.migrate()  # the log-in pages start an anonymous session (for their CSRF token)
-    app = build_app(Settings(db_url=db.url, auth="sigv4", virtual_clock=True, dispatch=False), db)
+    main_app, task_app = build_apps(Settings(db_url=db.url, auth="sigv4", virtual_clock=True, dispatch=False), db)
     checked = 0
-    for route in app.routes:
+    for app, route in [*((main_app, r) for r in main_app.routes), *((task_app, r) for r in task_app.routes)]:
         path = str(route.path)
         concrete = path.replace("{", "X").replace("}", "")
         for method in sorted(getattr(route, "methods", None) or {"GET"}):
@@ -164,7 +165,12 @@ def test_every_route_but_public_pages_refuses_a_stranger_under_sigv4(db: Databas
                 continue
             owner = access.OWNERS.get(f"{method} {path}") or access.OWNERS[path]
             status, _ = call(app, concrete, method=method, client=("10.1.2.3", 4000))
-            if path == "/health" or (owner == "page" and method == "GET"):
+            if owner == "task":
+                # The task token in the path is the credential: only openturk's script and the
+                # "submitted" page (which names nothing) answer without one.
+                expected = 200 if path in ("/externalHIT_v1.js", "/submit/{token}/done") else 403
+                assert status == expected, (method, path, status)
+            elif path == "/health" or (owner == "page" and method == "GET"):
                 assert status in (200, 404), (method, path, status)  # 404: /static names no file
             elif owner in ("worker_page", "requester_page", "admin_page") and method == "GET":
                 assert status == 303, (method, path, status)

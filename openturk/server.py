@@ -35,6 +35,8 @@ from openturk.web.clock_api import ClockAPI
 from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
+from openturk.web.profile_pages import ProfilePages
+from openturk.web.qualification_pages import QualificationPages
 from openturk.web.worker_api import WorkerAPI
 
 log = logging.getLogger("openturk.server")
@@ -122,6 +124,8 @@ def build_app(settings: Settings, db: Database | None = None) -> Boundary:
     site = Site(db, clock, settings)
     routes.extend(AccountPages(site).routes())
     routes.extend(DashboardPages(site).routes())
+    routes.extend(ProfilePages(site).routes())
+    routes.extend(QualificationPages(site).routes())
     routes.extend(AdminPages(site).routes())
     if isinstance(clock, VirtualClock):
         routes.extend(ClockAPI(db, clock).routes())

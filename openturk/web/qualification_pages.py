@@ -192,6 +192,8 @@ class QualificationPages:
             more=more,
             first_page=after is None,
             refusal=refusal,
+            # The page a refused test can be taken again from (the only refusal with a way on).
+            retry_test=request.path_params.get("qualification_type_id"),
             outcome=None
             if refusal
             else _outcome(owned, request.query_params.get("outcome"), request.query_params.get("type")),

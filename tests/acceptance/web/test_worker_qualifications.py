@@ -216,6 +216,9 @@ def test_late_answers_are_refused_with_a_clear_message(site: ServerProcess, page
     refusal = page.locator("#refusal").inner_text()
     assert "The 60 seconds allowed for the Test" in refusal and "your answers were not taken" in refusal
     check_page(page, "qualifications-late")
+    page.get_by_role("link", name="Take the test again").click()
+    page.wait_for_url(re.compile(rf"/qualifications/{type_id}/test$"))
+    assert "You have 60 seconds to answer" in page.locator("#time-left").inner_text()
     with pytest.raises(botocore.exceptions.ClientError):
         mturk.get_qualification_score(QualificationTypeId=type_id, WorkerId=worker_id)
 
@@ -249,6 +252,10 @@ def test_another_worker_sees_none_of_it_and_a_blocking_requesters_types_are_hidd
     refused = other.post(f"/qualifications/{tested}/test", data={"csrf_token": _csrf(other, "/qualifications")})
     assert refused.status_code == 409 and "Start the Test" in refused.text
     assert first_id not in theirs
+    # The outcome notice comes from the worker's own lists: an address cannot make it claim a grant.
+    claimed = other.get("/qualifications", params={"outcome": "granted", "type": granted}).text
+    assert 'id="outcome"' not in claimed
+    assert 'id="outcome"' in first.get("/qualifications", params={"outcome": "granted", "type": granted}).text
 
     _log_in(page, site, other_email)
     page.goto(f"{site.base_url}/qualifications")

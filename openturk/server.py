@@ -34,6 +34,8 @@ from openturk.web.clock_api import ClockAPI
 from openturk.web.dashboard_pages import DashboardPages
 from openturk.web.files_api import FilesAPI
 from openturk.web.pages import STATIC, Site
+from openturk.web.profile_pages import ProfilePages
+from openturk.web.qualification_pages import QualificationPages
 from openturk.web.requester_pages import RequesterPages
 from openturk.web.task_origin import TaskOrigin
 from openturk.web.work_pages import WorkPages, task_frame_sources
@@ -131,6 +133,8 @@ def build_apps(settings: Settings, db: Database | None = None) -> tuple[Boundary
     routes.extend(AccountPages(site).routes())
     routes.extend(WorkPages(site).routes())
     routes.extend(DashboardPages(site).routes())
+    routes.extend(ProfilePages(site).routes())
+    routes.extend(QualificationPages(site).routes())
     routes.extend(AdminPages(site).routes())
     routes.extend(RequesterPages(site, senders).routes())
     if isinstance(clock, VirtualClock):

@@ -21,6 +21,7 @@ from openturk.store.schema import (
     qualification_test_starts,
     qualification_types,
     qualifications,
+    worker_blocks,
 )
 
 
@@ -140,13 +141,21 @@ class QualificationRepository:
         *,
         requestable: bool,
         query_text: str | None = None,
+        hidden_from: str | None = None,
     ) -> list[QualificationType]:
         """Live types in (CreationTime, Id) order: the caller's (``customer_id``) or everyone's.
 
         ``requestable`` keeps only Active types a worker can request (DECISION: every Active type is
         requestable; MTurk hid types only a requester could grant, which openturk does not track).
+        ``hidden_from`` (a WorkerId) leaves out the types of requesters who blocked that worker.
         """
         query = select(qualification_types).where(qualification_types.c.status != "Disposing")
+        if hidden_from is not None:
+            blocked_by = select(worker_blocks.c.customer_id).where(
+                worker_blocks.c.worker_id == hidden_from,
+                worker_blocks.c.customer_id == qualification_types.c.customer_id,
+            )
+            query = query.where(~blocked_by.exists())
         if customer_id is not None:
             query = query.where(qualification_types.c.customer_id == customer_id)
         if requestable:

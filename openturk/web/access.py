@@ -94,6 +94,10 @@ OWNERS: Mapping[str, Owner] = {
     "/requester/login": "page",
     "/dashboard": "worker_page",
     "/messages": "worker_page",
+    "/profile": "worker_page",
+    "/qualifications": "worker_page",
+    "/qualifications/{qualification_type_id}/request": "worker_page",
+    "/qualifications/{qualification_type_id}/test": "worker_page",
     # The admin's pages.
     "/admin/workers": "admin_page",
     "/admin/workers/{worker_id}/disabled": "admin_page",

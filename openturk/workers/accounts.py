@@ -157,6 +157,12 @@ def is_active(db: Database, worker_id: str) -> bool:
     return account is not None and account.disabled_at is None
 
 
+def email(db: Database, worker_id: str) -> str | None:
+    """The address the worker signed up with, where NotifyWorkers mail goes."""
+    with db.read() as conn:
+        return WorkerRepository(conn).emails([worker_id]).get(worker_id)
+
+
 def auto_accept_next(db: Database, worker_id: str) -> bool:
     with db.read() as conn:
         account = AccountRepository(conn).by_worker(worker_id)

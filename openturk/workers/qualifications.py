@@ -78,6 +78,50 @@ def start_test(db: Database, clock: Clock, worker_id: str, type_id: str) -> Test
         return TestStarted(type_id, found.name, found.test, duration_s, now + duration_s * 1000)
 
 
+def started_test(db: Database, worker_id: str, type_id: str) -> TestStarted:
+    """The Test the worker started (what their answers are checked against), without restarting
+    its clock. ``WorkerError`` 404 for a missing type or one without a Test, 409 TestNotStarted
+    when the worker has not started it (or already sent its answers)."""
+    check_worker_id(worker_id)
+    with db.read() as conn:
+        repo = QualificationRepository(conn)
+        found = repo.qualification_type(type_id)
+        started_at = repo.test_started_at(type_id, worker_id)
+    if found is None or not found.is_live:
+        raise WorkerError(404, "QualificationTypeNotFound", f"QualificationType {type_id} does not exist.")
+    if found.test is None:
+        raise WorkerError(404, "NoTest", f"QualificationType {type_id} has no Test.")
+    if started_at is None:
+        raise WorkerError(
+            409, "TestNotStarted", f"Start the Test of QualificationType {type_id} before sending its answers."
+        )
+    duration_s = found.test_duration_s or 0
+    return TestStarted(type_id, found.name, found.test, duration_s, started_at + duration_s * 1000)
+
+
+@dataclass(frozen=True)
+class RequestableType:
+    """A type the worker may ask for, and where the worker stands with it."""
+
+    qualification_type: rules.QualificationType
+    held: str | None  # Granted | Revoked | None
+    pending: bool  # a request of theirs waits for the requester
+
+
+def requestable_types(
+    db: Database, worker_id: str, query_text: str | None, after: tuple[int, str] | None, limit: int
+) -> list[RequestableType]:
+    """ListQualificationTypes with MustBeRequestable (Active types, in CreationTime order, after
+    ``after``), less the types of requesters who blocked the worker."""
+    check_worker_id(worker_id)
+    with db.read() as conn:
+        repo = QualificationRepository(conn)
+        found = repo.types_page(None, after, limit, requestable=True, query_text=query_text, hidden_from=worker_id)
+        held = {q.qualification_type_id: q.status for q, _ in repo.qualifications_of(worker_id)}
+        pending = {r.qualification_type_id for r, _ in repo.pending_requests_of(worker_id)}
+    return [RequestableType(t, held.get(t.qualification_type_id), t.qualification_type_id in pending) for t in found]
+
+
 def own(db: Database, worker_id: str) -> dict[str, Any]:
     """The worker's qualifications, as their dashboard shows them: system values (computed; a
     Masters they do not hold is left out), requesters' grants (Granted or Revoked, with the Reason

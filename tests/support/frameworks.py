@@ -8,7 +8,8 @@ holds the seconds the install took); a half-made one is made again. A file lock 
 processes on one machine from building the same venv at once.
 
 ``scripts/test`` makes all three before pytest starts (``python -m tests.support.frameworks``), so a
-test only checks; a test run without it makes the one it needs.
+test only checks; a test run without it makes the one it needs. ``OPENTURK_FRAMEWORKS_<NAME>_VENV``
+names a venv to use instead (made by hand).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ FRAMEWORKS = {
     "mephisto": Framework(
         "mephisto",
         "mephisto==1.1.1",
-        ("3.11", "3.10", "3.9"),
+        ("3.10", "3.9", "3.8"),  # its dataclasses break on 3.11 (mutable defaults)
         "mephisto.abstractions.providers.mturk.mturk_utils",
         skip=("detoxify",),
     ),
@@ -102,6 +103,9 @@ def bin_path(venv: Path, program: str) -> Path:
 
 def ensure(name: str) -> Path:
     """The ready venv of framework ``name``, made first if needed. Raises ``FrameworkUnavailable``."""
+    given = os.environ.get(f"OPENTURK_FRAMEWORKS_{name.upper()}_VENV")
+    if given:  # a venv made by hand (another Python, a development copy of the framework): used as it is
+        return Path(given)
     framework = FRAMEWORKS[name]
     python, version = find_python(framework.pythons)
     venv = venv_dir(framework, version)
@@ -125,7 +129,16 @@ def install_seconds(venv: Path) -> float:
 def _build(framework: Framework, python: str, venv: Path) -> None:
     shutil.rmtree(venv, ignore_errors=True)
     _run([python, "-m", "venv", str(venv)], f"making the venv {venv}")
-    pip = [str(bin_path(venv, "python")), "-m", "pip", "install", "--quiet", "--timeout", PIP_NETWORK_TIMEOUT_S]
+    pip = [
+        str(bin_path(venv, "python")),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--prefer-binary",
+        "--timeout",
+        PIP_NETWORK_TIMEOUT_S,
+    ]
     if framework.skip:
         _run([*pip, "--no-deps", framework.requirement], f"installing {framework.requirement}")
         _run([*pip, *_requirements_without(venv, framework)], f"installing {framework.requirement}'s dependencies")
@@ -155,6 +168,12 @@ def _run(command: list[str], what: str) -> str:
         output = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         raise FrameworkUnavailable(f"{what} failed (exit {result.returncode}):\n{output}")
     return result.stdout
+
+
+def under_exec(endpoint: str, *command: str, mode: str | None = None, local_aws: str | None = None) -> list[str]:
+    """``openturk exec [--sandbox|--live] [--local-aws URL] --endpoint ENDPOINT -- COMMAND`` as an argv."""
+    options = [*([f"--{mode}"] if mode else []), *(["--local-aws", local_aws] if local_aws else [])]
+    return [sys.executable, "-m", "openturk.cli", "exec", "--endpoint", endpoint, *options, "--", *command]
 
 
 def venv_or_fail(name: str) -> Path:

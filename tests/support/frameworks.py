@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -174,6 +175,51 @@ def under_exec(endpoint: str, *command: str, mode: str | None = None, local_aws:
     """``openturk exec [--sandbox|--live] [--local-aws URL] --endpoint ENDPOINT -- COMMAND`` as an argv."""
     options = [*([f"--{mode}"] if mode else []), *(["--local-aws", local_aws] if local_aws else [])]
     return [sys.executable, "-m", "openturk.cli", "exec", "--endpoint", endpoint, *options, "--", *command]
+
+
+class Driver:
+    """A framework driver script run as a child: one JSON object per stdout line; ``go`` writes a line
+    to its stdin (it waits for one while the test's workers act)."""
+
+    STEP_TIMEOUT_S = 180.0
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+        )
+
+    def next(self) -> dict[str, Any]:
+        """Its next JSON line (the framework's own log lines are passed over); a test failure with
+        its stderr if it ended instead."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # ends at the child's end of output
+            if line.startswith('{"'):
+                return dict(json.loads(line))
+        code = self.process.wait(timeout=self.STEP_TIMEOUT_S)
+        stderr = self.process.stderr.read() if self.process.stderr else ""
+        pytest.fail(f"the driver stopped (exit {code}):\n{stderr[-6000:]}", pytrace=False)
+
+    def go(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def finish(self) -> None:
+        """Wait for a clean exit (a test failure otherwise)."""
+        code = self.process.wait(timeout=self.STEP_TIMEOUT_S)
+        stderr = self.process.stderr.read() if self.process.stderr else ""
+        assert code == 0, stderr[-6000:]
+
+    def __enter__(self) -> Driver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def venv_or_fail(name: str) -> Path:

@@ -42,6 +42,8 @@ class Framework:
     module: str  # imported to check the venv
     # Declared dependencies left out: installed with --no-deps, then the rest of its requirements.
     skip: tuple[str, ...] = ()
+    # Requirements added to its own, for dependencies whose newest releases break it.
+    pins: tuple[str, ...] = ()
 
     @property
     def version(self) -> str:
@@ -50,7 +52,10 @@ class Framework:
 
 FRAMEWORKS = {
     # psiTurk 3.3.1 pins boto3 1.9 / botocore 1.12, gevent 20 and friends that predate Python 3.10.
-    "psiturk": Framework("psiturk", "PsiTurk==3.3.1", ("3.9", "3.8", "3.7"), "psiturk.amt_services"),
+    # Its pyOpenSSL 22.0 fails to import with cryptography 39 or later (GEN_EMAIL).
+    "psiturk": Framework(
+        "psiturk", "PsiTurk==3.3.1", ("3.9", "3.8", "3.7"), "psiturk.psiturk_shell", pins=("cryptography<39",)
+    ),
     "dallinger": Framework("dallinger", "dallinger==12.4.0", ("3.11", "3.12", "3.13"), "dallinger.mturk"),
     # detoxify (torch + transformers, gigabytes) serves only Mephisto's optional content moderation,
     # which Mephisto imports inside a try/except.
@@ -142,9 +147,10 @@ def _build(framework: Framework, python: str, venv: Path) -> None:
     ]
     if framework.skip:
         _run([*pip, "--no-deps", framework.requirement], f"installing {framework.requirement}")
-        _run([*pip, *_requirements_without(venv, framework)], f"installing {framework.requirement}'s dependencies")
+        dependencies = [*_requirements_without(venv, framework), *framework.pins]
+        _run([*pip, *dependencies], f"installing {framework.requirement}'s dependencies")
     else:
-        _run([*pip, framework.requirement], f"installing {framework.requirement}")
+        _run([*pip, framework.requirement, *framework.pins], f"installing {framework.requirement}")
     _run([str(bin_path(venv, "python")), "-c", f"import {framework.module}"], f"importing {framework.module}")
 
 

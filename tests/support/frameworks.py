@@ -52,9 +52,14 @@ class Framework:
 
 FRAMEWORKS = {
     # psiTurk 3.3.1 pins boto3 1.9 / botocore 1.12, gevent 20 and friends that predate Python 3.10.
-    # Its pyOpenSSL 22.0 fails to import with cryptography 39 or later (GEN_EMAIL).
+    # Its pyOpenSSL 22.0 fails to import with cryptography 39 or later (GEN_EMAIL); its APScheduler 3.6
+    # imports pkg_resources, which setuptools 70+ (pulled in by gunicorn) no longer ships.
     "psiturk": Framework(
-        "psiturk", "PsiTurk==3.3.1", ("3.9", "3.8", "3.7"), "psiturk.psiturk_shell", pins=("cryptography<39",)
+        "psiturk",
+        "PsiTurk==3.3.1",
+        ("3.9", "3.8", "3.7"),
+        "psiturk.psiturk_shell",
+        pins=("cryptography<39", "setuptools<70"),
     ),
     "dallinger": Framework("dallinger", "dallinger==12.4.0", ("3.11", "3.12", "3.13"), "dallinger.mturk"),
     # detoxify (torch + transformers, gigabytes) serves only Mephisto's optional content moderation,

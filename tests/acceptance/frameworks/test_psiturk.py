@@ -94,7 +94,9 @@ def test_psiturk_shell_runs_unchanged(server: ServerProcess, tmp_path: Path) -> 
     assert extended["MaxAssignments"] == 5
     assert (extended["Expiration"] - hit["Expiration"]).total_seconds() == pytest.approx(1800, abs=5)
 
-    psiturk(f"worker approve {approved_id} --all-studies")
+    # The workers did not go through a psiTurk server, so its own database does not know the
+    # assignment: psiTurk then wants --all-studies --force.
+    psiturk(f"worker approve {approved_id} --all-studies --force")
     psiturk(f"worker reject {rejected_id} {unrejected_id}")
     psiturk(f"worker unreject {unrejected_id}")
     # psiTurk passes --override-bonused-status where it means --all-studies (its own shell's quirk).

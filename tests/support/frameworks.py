@@ -7,9 +7,10 @@ A venv counts as ready only once its install finished and its framework imported
 holds the seconds the install took); a half-made one is made again. A file lock keeps two test
 processes on one machine from building the same venv at once.
 
-``scripts/test`` makes all three before pytest starts (``python -m tests.support.frameworks``), so a
-test only checks; a test run without it makes the one it needs. ``OPENTURK_FRAMEWORKS_<NAME>_VENV``
-names a venv to use instead (made by hand).
+``scripts/test`` starts making all three in the background as pytest starts
+(``python -m tests.support.frameworks``); the framework tests run last and, through the lock, wait for
+them. A test run without it makes the one it needs. ``OPENTURK_FRAMEWORKS_<NAME>_VENV`` names a venv
+to use instead (made by hand).
 """
 
 from __future__ import annotations

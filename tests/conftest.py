@@ -32,6 +32,11 @@ EXTERNAL_QUESTION = (
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The real frameworks' tests run last: scripts/test makes their venvs in the background meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("frameworks") is not None)
+
+
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAWS]:
     """moto's server as a real SQS/SNS endpoint process."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from openturk.notify import local_aws_confirmation
 from openturk.notify import local_aws_state as state
 
 log = logging.getLogger("openturk.local_aws")
@@ -166,10 +167,11 @@ class _UnlockedHTTP:
             state.STATE_LOCK._acquire_restore(held)  # type: ignore[attr-defined]
 
 
-def build(state_path: Path | None) -> tuple[WSGIApp, Snapshots | None]:
-    """moto's server application, wrapped; with a state path, restored and made durable."""
+def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | None]:
+    """moto's server application answering at ``base_url``, wrapped; with a state path, restored and made durable."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    local_aws_confirmation.install(base_url)
     snapshots = None
     if state_path is not None:
         import moto.sns.models
@@ -183,7 +185,8 @@ def build(state_path: Path | None) -> tuple[WSGIApp, Snapshots | None]:
         snapshots = Snapshots(state_path)
         snapshots.save_now()  # a file that cannot be written fails the start, not every request
     identity = {"pid": os.getpid(), "state": str(state_path) if state_path else None}
-    return DurableApp(DomainDispatcherApplication(create_backend_app), snapshots, identity), snapshots
+    moto_app = local_aws_confirmation.route_subscribe_urls(DomainDispatcherApplication(create_backend_app))
+    return DurableApp(moto_app, snapshots, identity), snapshots
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
-        app, snapshots = build(args.state)
+        app, snapshots = build(args.state, f"http://{args.host}:{args.port}")
     except OSError as exc:
         log.error("the local AWS cannot keep its state in %s: %s", args.state, exc)
         return 2

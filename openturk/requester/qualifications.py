@@ -380,6 +380,12 @@ def get_qualification_score(ctx: Context, params: dict[str, Any]) -> dict[str, A
             f"You requested a Qualification that does not exist: worker {params['WorkerId']} has no "
             f"Qualification of type {found.qualification_type_id}."
         )
+    if held.status != "Granted":
+        # MTurk refuses a revoked one (Dallinger's sandbox tests, test_retrieving_revoked_qualifications_raises,
+        # and its RevokedQualification read this message); ListWorkersWithQualificationType still shows it.
+        raise InvalidQualificationState(
+            f"The Qualification is {held.status}. This operation can be called with a status of: Granted"
+        )
     return {"Qualification": qualification_to_wire(held)}
 
 

@@ -212,8 +212,22 @@ def test_grant_score_revoke_and_list_workers(server: ServerProcess, mturk: Any) 
     )
 
     mturk.disassociate_qualification_from_worker(QualificationTypeId=type_id, WorkerId=second, Reason="Sloppy")
-    revoked = mturk.get_qualification_score(QualificationTypeId=type_id, WorkerId=second)["Qualification"]
-    assert revoked["Status"] == "Revoked"
+    # As MTurk: a revoked qualification has no score to read (Dallinger relies on the message).
+    message = _raises(
+        mturk,
+        "AWS.MechanicalTurk.InvalidQualificationState",
+        mturk.get_qualification_score,
+        QualificationTypeId=type_id,
+        WorkerId=second,
+    )
+    assert "This operation can be called with a status of: Granted" in message
+    [revoked] = [
+        q
+        for q in mturk.list_workers_with_qualification_type(QualificationTypeId=type_id, Status="Revoked")[
+            "Qualifications"
+        ]
+    ]
+    assert (revoked["WorkerId"], revoked["Status"]) == (second, "Revoked")
     message = _raises(
         mturk,
         "AWS.MechanicalTurk.InvalidQualificationState",

@@ -1,0 +1,124 @@
+"""SNS's subscription handshake for HTTP(S) endpoints on the local AWS, which moto's server skips.
+
+moto marks an http/https subscription confirmed the moment it is made and never sends a
+``SubscriptionConfirmation``; its ``ConfirmSubscription`` ignores the token. Programs written for
+SNS (Dallinger) subscribe, wait for the confirmation POST, call ``ConfirmSubscription`` with its
+token, and poll ``GetSubscriptionAttributes`` until ``PendingConfirmation`` is ``"false"``. After
+``install``, as SNS does:
+
+- a new http/https subscription is ``PendingConfirmation: true``; a ``SubscriptionConfirmation``
+  (``Token``, ``TopicArn``, ``SubscribeURL``) is POSTed to it from another thread, after the
+  ``Subscribe`` answer, so a subscriber that confirms at once reaches an endpoint that is free;
+- ``ConfirmSubscription`` (API call, or a GET of ``SubscribeURL``: ``route_subscribe_urls``) with
+  that token confirms it and answers its ARN; another token is refused (``InvalidParameter``);
+- notifications reach only confirmed subscriptions.
+
+Messages are not signed (the local AWS has no certificate); Dallinger does not verify signatures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+log = logging.getLogger("openturk.local_aws")
+
+HTTP_PROTOCOLS = ("http", "https")
+TOKEN_ATTRIBUTE = "_openturk_confirmation_token"
+POST_TIMEOUT_S = 15.0
+# What moto's server reads to route a request to SNS; a SubscribeURL carries no signature of its own.
+SNS_SCOPE = (
+    "AWS4-HMAC-SHA256 Credential=subscriber/20200101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0"
+)
+
+
+def install(base_url: str) -> None:
+    """Patch moto's SNS in this process; ``base_url`` is where this endpoint answers (for SubscribeURL)."""
+    from moto.sns import models, responses
+
+    original_subscribe = models.SNSBackend.subscribe
+    original_publish = models.Subscription.publish
+
+    def subscribe(self: Any, topic_arn: str, endpoint: str, protocol: str) -> Any:
+        known = self._find_subscription(topic_arn, endpoint, protocol)
+        subscription = original_subscribe(self, topic_arn, endpoint, protocol)
+        if known is None and protocol in HTTP_PROTOCOLS:
+            token = secrets.token_hex(64)
+            setattr(subscription, TOKEN_ATTRIBUTE, token)
+            subscription.attributes["PendingConfirmation"] = True
+            subscription.attributes["ConfirmationWasAuthenticated"] = False
+            message = confirmation_message(base_url, topic_arn, token)
+            threading.Thread(target=_post, args=(endpoint, message), name="sns-confirmation", daemon=True).start()
+        return subscription
+
+    def publish(self: Any, *args: Any, **kwargs: Any) -> None:
+        if self.protocol in HTTP_PROTOCOLS and self.attributes.get("PendingConfirmation"):
+            return  # SNS delivers nothing to an endpoint that has not confirmed
+        original_publish(self, *args, **kwargs)
+
+    def confirm_subscription(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.sns.exceptions import SNSInvalidParameter, SNSNotFoundError
+
+        topic_arn, token = self._get_param("TopicArn"), self._get_param("Token")
+        if topic_arn not in self.backend.topics:
+            raise SNSNotFoundError("Topic does not exist")
+        for subscription in self.backend.subscriptions.values():
+            if subscription.topic.arn == topic_arn and getattr(subscription, TOKEN_ATTRIBUTE, None) == token:
+                subscription.attributes["PendingConfirmation"] = False
+                return ActionResult({"SubscriptionArn": subscription.arn})
+        raise SNSInvalidParameter("Invalid parameter: Token")
+
+    models.SNSBackend.subscribe = subscribe  # type: ignore[method-assign]
+    models.Subscription.publish = publish  # type: ignore[method-assign]
+    responses.SNSResponse.confirm_subscription = confirm_subscription  # type: ignore[method-assign]
+
+
+def route_subscribe_urls(app: Any) -> Any:
+    """WSGI wrapper: an unsigned GET of a SubscribeURL reaches moto's SNS (which moto's server would
+    not know to route: it picks the service from the request's signature)."""
+
+    def routed(environ: dict[str, Any], start_response: Any) -> Any:
+        query = environ.get("QUERY_STRING", "")
+        if environ.get("REQUEST_METHOD") == "GET" and "Action=ConfirmSubscription" in query:
+            environ.setdefault("HTTP_AUTHORIZATION", SNS_SCOPE)
+        return app(environ, start_response)
+
+    return routed
+
+
+def confirmation_message(base_url: str, topic_arn: str, token: str) -> dict[str, str]:
+    """The body SNS POSTs to a new HTTP(S) subscriber (AWS's documented fields, unsigned)."""
+    query = urlencode({"Action": "ConfirmSubscription", "TopicArn": topic_arn, "Token": token})
+    return {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": str(uuid.uuid4()),
+        "Token": token,
+        "TopicArn": topic_arn,
+        "Message": f"You have chosen to subscribe to the topic {topic_arn}.\n"
+        "To confirm the subscription, visit the SubscribeURL included in this message.",
+        "SubscribeURL": f"{base_url.rstrip('/')}/?{query}",
+        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "SignatureVersion": "1",
+    }
+
+
+def _post(endpoint: str, message: dict[str, str]) -> None:
+    import requests
+
+    headers = {
+        "Content-Type": "text/plain; charset=UTF-8",
+        "x-amz-sns-message-type": "SubscriptionConfirmation",
+        "x-amz-sns-message-id": message["MessageId"],
+        "x-amz-sns-topic-arn": message["TopicArn"],
+    }
+    try:
+        requests.post(endpoint, data=json.dumps(message), headers=headers, timeout=POST_TIMEOUT_S)
+    except requests.RequestException as exc:  # SNS too gives up quietly; the subscription stays pending
+        log.warning("SubscriptionConfirmation to %s failed: %s", endpoint, exc)

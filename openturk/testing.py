@@ -174,10 +174,12 @@ class ServerProcess:
 class Worker:
     """A worker driving the worker API, as a person on the worker site would."""
 
-    def __init__(self, base_url: str, worker_id: str, token: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, worker_id: str, token: str | None = None, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.base_url, self.worker_id = base_url, worker_id
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30)
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=30, verify=verify)
 
     def hits(self) -> list[dict[str, Any]]:
         response = self.http.get("/api/worker/hits", params={"WorkerId": self.worker_id})

@@ -141,9 +141,23 @@ async function qualificationRoundTrip(client) {
   await client.send(new DisassociateQualificationFromWorkerCommand({
     QualificationTypeId: typeId, WorkerId: workerId, Reason: "Retired the screener",
   }));
-  const revoked = await client.send(new GetQualificationScoreCommand({ QualificationTypeId: typeId, WorkerId: workerId }));
-  check("a revoked qualification reads as Revoked",
-    revoked.Qualification && revoked.Qualification.Status === "Revoked", revoked.Qualification);
+  // MTurk refused a revoked qualification's score with this text (Dallinger matches on it).
+  let revokedError = null;
+  try {
+    await client.send(new GetQualificationScoreCommand({ QualificationTypeId: typeId, WorkerId: workerId }));
+  } catch (error) {
+    revokedError = error;
+  }
+  check("a revoked qualification's score is refused as MTurk refused it",
+    revokedError !== null && revokedError.name === "RequestError"
+      && /This operation can be called with a status of: Granted/.test(revokedError.message),
+    revokedError && { name: revokedError.name, message: revokedError.message });
+  const revokedList = await client.send(new ListWorkersWithQualificationTypeCommand({
+    QualificationTypeId: typeId, Status: "Revoked",
+  }));
+  check("a revoked qualification is listed as Revoked",
+    Array.isArray(revokedList.Qualifications) && revokedList.Qualifications.length === 1
+      && revokedList.Qualifications[0].Status === "Revoked", revokedList.Qualifications);
   return typeId;
 }
 

@@ -1,4 +1,4 @@
-"""Virtual environments with the real MTurk frameworks (psiTurk, Dallinger, Mephisto), pinned from PyPI.
+"""Virtual environments with the real MTurk frameworks (psiTurk, Dallinger, Mephisto, oTree), pinned from PyPI.
 
 Each framework pins its own boto3/botocore (psiTurk: botocore 1.12 and an older Python), so each gets
 a virtual environment of its own, made once per machine and kept under
@@ -7,7 +7,7 @@ A venv counts as ready only once its install finished and its framework imported
 holds the seconds the install took); a half-made one is made again. A file lock keeps two test
 processes on one machine from building the same venv at once.
 
-``scripts/test`` starts making all three in the background as pytest starts
+``scripts/test`` starts making all of them in the background as pytest starts
 (``python -m tests.support.frameworks``); the framework tests run last and, through the lock, wait for
 them. A test run without it makes the one it needs. ``OPENTURK_FRAMEWORKS_<NAME>_VENV`` names a venv
 to use instead (made by hand).
@@ -63,6 +63,9 @@ FRAMEWORKS = {
         pins=("cryptography<39", "setuptools<70"),
     ),
     "dallinger": Framework("dallinger", "dallinger==12.4.0", ("3.11", "3.12", "3.13"), "dallinger.mturk"),
+    # oTree signs SigV4 itself and calls urllib on MTurk's hostnames: it needs `openturk serve --tls`.
+    # Its MTurk client reads the project's settings.py, so the check imports the package only.
+    "otree": Framework("otree", "otree==6.0.15", ("3.11", "3.12", "3.13", "3.10"), "otree"),
     # detoxify (torch + transformers, gigabytes) serves only Mephisto's optional content moderation,
     # which Mephisto imports inside a try/except.
     "mephisto": Framework(

@@ -215,6 +215,16 @@ def submit(
         repo.save_assignment(submitted)
         transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type, review=False)
         review_runs.after_submit(repo, hit, submitted, fields, events, now)
+        if hit_type.auto_approval_delay_s == 0:
+            # Approved "0 seconds after" submission: in the same transaction, so no reader (DeleteHIT
+            # right after, as Dallinger does) sees a Submitted assignment waiting for a timer pass.
+            _approve_if_still_submitted(repo, assignment_id, now)
+
+
+def _approve_if_still_submitted(repo: Repository, assignment_id: str, now: int) -> None:
+    found = repo.assignment_with_hit(assignment_id, for_update=True)
+    if found is not None and found[0].status == "Submitted":  # a review policy may have decided it
+        transitions.approve(repo, found[1], found[0], None, now)
 
 
 def return_assignment(db: Database, clock: Clock, worker_id: str, assignment_id: str) -> None:

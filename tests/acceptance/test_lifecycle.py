@@ -231,6 +231,25 @@ def test_auto_approval(server: ServerProcess, mturk: Any, worker: Worker) -> Non
         mturk.reject_assignment(AssignmentId=assignment_id, RequesterFeedback="too late to reject")
 
 
+def test_a_zero_auto_approval_delay_approves_in_the_submit_itself(
+    server: ServerProcess, mturk: Any, worker: Worker
+) -> None:
+    """No timer pass in between: the HIT can be deleted right after (Dallinger's disable_hit does)."""
+    hit = mturk.create_hit(**hit_params(AutoApprovalDelayInSeconds=0))["HIT"]
+    assignment_id = worker.do(hit["HITId"])
+    assignment = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]
+    assert assignment["AssignmentStatus"] == "Approved"
+    assert assignment["ApprovalTime"] == assignment["SubmitTime"] == assignment["AutoApprovalTime"]
+    assert [e for e, _ in events_of(server, hit["HITId"])][-3:] == [
+        "AssignmentSubmitted",
+        "HITReviewable",
+        "AssignmentApproved",
+    ]
+    mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=0)
+    mturk.delete_hit(HITId=hit["HITId"])
+    assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["HITStatus"] == "Disposed"
+
+
 def test_timers_fire_in_due_order_across_hits(server: ServerProcess, mturk: Any) -> None:
     early = mturk.create_hit(**hit_params(LifetimeInSeconds=100))["HIT"]
     late = mturk.create_hit(**hit_params(LifetimeInSeconds=50))["HIT"]

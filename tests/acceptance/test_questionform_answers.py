@@ -94,6 +94,8 @@ def test_a_qualification_test_is_taken_through_the_same_validator(mturk: Any, wo
     assert errors == {"sum": "Enter a number of at most 10."}
     found, errors = validate(form, {"colour": ["green"], "sum": ["4"]})
     assert errors == {}
+    started = worker.http.get(f"/api/worker/qualifications/{type_id}/test", params={"WorkerId": worker.worker_id})
+    assert started.status_code == 200, started.text  # the Test's duration runs from here
     requested = worker.http.post(
         f"/api/worker/qualifications/{type_id}/request", json={"WorkerId": worker.worker_id, "Answers": dict(found)}
     )

@@ -17,6 +17,7 @@ from openturk.errors import WorkerError
 from openturk.store import profiles
 from openturk.store.database import Database
 from openturk.store.qualifications import QualificationRepository
+from openturk.store.workers import WorkerRepository
 from openturk.workers.actions import check_worker_id
 
 
@@ -49,7 +50,8 @@ class TestStarted:
 
 def _requestable(repo: QualificationRepository, type_id: str, worker_id: str) -> rules.QualificationType:
     found = repo.qualification_type(type_id)
-    if found is None or not found.is_live:
+    # A worker the type's requester blocked sees nothing of that requester: as if it did not exist.
+    if found is None or not found.is_live or WorkerRepository(repo.conn).is_blocked(found.customer_id, worker_id):
         raise WorkerError(404, "QualificationTypeNotFound", f"QualificationType {type_id} does not exist.")
     if found.status != "Active":
         raise WorkerError(409, "QualificationTypeNotRequestable", f"QualificationType {type_id} is not Active.")

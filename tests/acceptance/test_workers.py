@@ -48,6 +48,29 @@ def test_block_hides_the_requesters_hits_and_refuses_accept(server: ServerProces
     assert worker.accept(second["HITId"]).status_code == 200
 
 
+def test_a_blocked_worker_cannot_request_or_test_for_the_requesters_qualification(
+    server: ServerProcess, mturk: Any
+) -> None:
+    worker = new_worker(server)
+    type_id = mturk.create_qualification_type(
+        Name=f"screener {uuid.uuid4().hex[:8]}", Description="d", QualificationTypeStatus="Active", AutoGranted=True
+    )["QualificationType"]["QualificationTypeId"]
+    mturk.create_worker_block(WorkerId=worker.worker_id, Reason="spam")
+    for method, path in (("POST", "request"), ("GET", "test")):
+        refused = worker.http.request(
+            method,
+            f"/api/worker/qualifications/{type_id}/{path}",
+            params={"WorkerId": worker.worker_id},
+            json={"WorkerId": worker.worker_id} if method == "POST" else None,
+        )
+        assert refused.status_code == 404 and "does not exist" in refused.text, (path, refused.text)
+    with pytest.raises(mturk.exceptions.RequestError):  # nothing was granted
+        mturk.get_qualification_score(QualificationTypeId=type_id, WorkerId=worker.worker_id)
+    mturk.delete_worker_block(WorkerId=worker.worker_id, Reason="ok")
+    granted = worker.http.post(f"/api/worker/qualifications/{type_id}/request", json={"WorkerId": worker.worker_id})
+    assert granted.status_code == 200 and granted.json()["Status"] == "Granted"
+
+
 def test_list_worker_blocks_pages_with_a_token_on_every_non_empty_page(mturk: Any) -> None:
     blocked = sorted(f"AB{uuid.uuid4().hex[:12].upper()}" for _ in range(3))
     for worker_id in blocked:

@@ -59,13 +59,10 @@
       return;
     }
     var state = next.getAttribute("action").replace(/\/continue$/, "/state");
-    var loads = 0;
-    // Each later load of the frame may be the task's "submitted" page: ask the server, then move on.
+    // Any load of the frame may be the task's "submitted" page: ask the server, then move on. Every
+    // load asks (the task's own first load may have happened before this script ran, so loads are
+    // not counted); while the assignment is still Accepted nothing happens.
     frame.addEventListener("load", function () {
-      loads += 1;
-      if (loads < 2) {
-        return;
-      }
       fetch(state, {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (body) {

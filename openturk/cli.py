@@ -64,7 +64,13 @@ def _delivery_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smtp-host", default="127.0.0.1")
     parser.add_argument("--smtp-port", type=int, default=25)
     parser.add_argument("--email-from", default="openturk@localhost")
-    parser.add_argument("--batch-window", type=float, default=0.005, help="seconds events wait to share a message")
+    parser.add_argument(
+        "--batch-window",
+        type=float,
+        default=0.0,
+        help="seconds a wake-up waits for more events to share a message (default 0: events that commit "
+        "while a send to their destination is in flight share its next message)",
+    )
     parser.add_argument("--retry-base", type=float, default=1.0, help="first retry delay, seconds")
     parser.add_argument("--retry-cap", type=float, default=300.0, help="longest delay between tries, seconds")
     parser.add_argument("--max-attempts", type=int, default=12, help="tries before a message is dead-lettered")

@@ -31,7 +31,7 @@ class Settings:
     embedded_aws: bool = True
     embedded_aws_port: int = 8444
     embedded_aws_state: str | None = None
-    batch_window_s: float = 0.005
+    batch_window_s: float = 0.0
     retry_base_s: float = 1.0
     retry_cap_s: float = 300.0
     max_attempts: int = 12

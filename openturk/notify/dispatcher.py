@@ -32,8 +32,10 @@ log = logging.getLogger("openturk.dispatcher")
 
 @dataclass(frozen=True)
 class DispatcherSettings:
-    # Events closer together than this go into one message.
-    batch_window_s: float = 0.005
+    # After a wake-up, wait this long for more events to share a message. 0 (the default): none; an
+    # idle destination gets the first event at once, and what commits while a send to it is in
+    # flight waits and goes together in its next message (as Nagle's algorithm and Kafka's producer do).
+    batch_window_s: float = 0.0
     poll_interval_s: float = 0.5
     # A claim lapses this long after its last renewal; sends in flight renew every third of it.
     lease_s: float = 30.0
@@ -192,8 +194,8 @@ class Dispatcher:
                     await self._sleep(delay, wake)
                 if wake is not None and wake.is_set():
                     wake.clear()
-                    # Let events that commit close together share a message.
-                    await asyncio.sleep(self.settings.batch_window_s)
+                    if self.settings.batch_window_s > 0:
+                        await asyncio.sleep(self.settings.batch_window_s)
         finally:
             for task in in_flight:
                 task.cancel()

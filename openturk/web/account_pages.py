@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from openturk.store.repository import Repository
 from openturk.web import sessions
-from openturk.web.pages import Site, safe_next
+from openturk.web.pages import Site, form_text, safe_next
 from openturk.workers import accounts
 
 
@@ -43,18 +43,11 @@ class AccountPages:
         return self._visitor_page(request, "signup.html", title="Create a worker account", values={})
 
     async def signup(self, request: Request, form: FormData) -> Response:
-        email, password = _text(form, "email"), _text(form, "password")
-        name = _text(form, "name")
-        if password != _text(form, "password_again"):
-            return self._visitor_page(
-                request,
-                "signup.html",
-                400,
-                title="Create a worker account",
-                values={"email": email, "name": name},
-                error=accounts.AccountError("The two passwords are not the same.", "password_again"),
-            )
+        email, password = form_text(form, "email"), form_text(form, "password")
+        name = form_text(form, "name")
         try:
+            if password != form_text(form, "password_again"):
+                raise accounts.AccountError("The two passwords are not the same.", "password_again")
             created = await asyncio.to_thread(
                 accounts.sign_up, self.site.db, self.site.site_clock, email, password, name
             )
@@ -76,8 +69,8 @@ class AccountPages:
         )
 
     async def login(self, request: Request, form: FormData) -> Response:
-        email, password = _text(form, "email"), _text(form, "password")
-        target = _text(form, "next")
+        email, password = form_text(form, "email"), form_text(form, "password")
+        target = form_text(form, "next")
         client = request.client.host if request.client else "unknown"
         try:
             worker_id = await asyncio.to_thread(
@@ -107,9 +100,9 @@ class AccountPages:
         )
 
     async def requester_login(self, request: Request, form: FormData) -> Response:
-        access_key_id, secret = _text(form, "access_key_id"), _text(form, "secret_access_key")
-        admin_token = _text(form, "admin_token")
-        target = _text(form, "next")
+        access_key_id, secret = form_text(form, "access_key_id"), form_text(form, "secret_access_key")
+        admin_token = form_text(form, "admin_token")
+        target = form_text(form, "next")
         kind, principal = await asyncio.to_thread(self._requester_credentials, access_key_id, secret, admin_token)
         if kind is None:
             await asyncio.sleep(0.2)  # a little cost per wrong guess; the keys themselves are long and random
@@ -161,8 +154,3 @@ class AccountPages:
         if cookie is not None:
             response.headers.append("Set-Cookie", cookie)
         return response
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""

@@ -49,6 +49,12 @@ def content_security_policy(frame_sources: Iterable[str]) -> str:
     )
 
 
+def form_text(form: FormData, name: str) -> str:
+    """A form's text field, "" when it is missing or a file."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Where to go after logging in: a path of this site only (never ``//evil`` or ``https://evil``)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

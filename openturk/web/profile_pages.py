@@ -17,7 +17,7 @@ from starlette.routing import Route
 from openturk.errors import WorkerError
 from openturk.web import display
 from openturk.web.countries import NAMES
-from openturk.web.pages import Site
+from openturk.web.pages import Site, form_text
 from openturk.workers import accounts, profiles
 
 # update_profile names the field first in its message ("Country: ..."); the form's field names.
@@ -69,8 +69,8 @@ class ProfilePages:
     async def save(self, request: Request, form: FormData) -> Response:
         worker_id = self.site.worker_id(request)
         values = ProfileForm(
-            _text(form, "country"),
-            _text(form, "subdivision"),
+            form_text(form, "country"),
+            form_text(form, "subdivision"),
             form.get("adult") == "1",
             form.get("auto_accept_next") == "1",
         )
@@ -117,8 +117,3 @@ class ProfilePages:
             saved=saved,
             show=display,
         )
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""

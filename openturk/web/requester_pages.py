@@ -26,8 +26,7 @@ from openturk.notify import deliveries
 from openturk.notify.transports.base import Transport
 from openturk.requester import assignments, batch_results, dashboard, notifications
 from openturk.requester.context import Context
-from openturk.web.account_pages import _text  # one reading of a form's text field for every page
-from openturk.web.pages import Site
+from openturk.web.pages import Site, form_text
 
 T = TypeVar("T")
 HITS_PER_PAGE = 25
@@ -73,7 +72,7 @@ class RequesterPages:
         view = await self._read(lambda conn: dashboard.hit_type_of(conn, self._customer(request), hit_type_id))
         if view is None:
             return self._missing(request, f"HIT type {hit_type_id}")
-        event_type = _text(form, "event_type")
+        event_type = form_text(form, "event_type")
         if view.notification is None:
             return await self.hit_types(
                 request, status=400, error=f"HIT type {hit_type_id} has no notification specification to test."
@@ -148,8 +147,8 @@ class RequesterPages:
 
     async def review(self, request: Request, form: FormData) -> Response:
         hit_id = request.path_params["hit_id"]
-        assignment_id, decision = _text(form, "assignment_id"), _text(form, "decision")
-        feedback = _text(form, "feedback")
+        assignment_id, decision = form_text(form, "assignment_id"), form_text(form, "decision")
+        feedback = form_text(form, "feedback")
         found = await self._read(
             lambda conn: (
                 dashboard.hit_of(conn, self._customer(request), hit_id),
@@ -232,7 +231,7 @@ class RequesterPages:
             return self._missing(request, f"Message {message_id}")
         if problem is not None:
             return self.site.render(request, "error.html", 409, title="Not sent again", message=problem)
-        back = _text(form, "hit_type_id")
+        back = form_text(form, "hit_type_id")
         return self.site.redirect(
             "/requester/deliveries?notice=queued" + (f"&hit_type_id={back}" if back.isalnum() else "")
         )

@@ -33,6 +33,14 @@ def check_worker_id(worker_id: Any) -> str:
     return worker_id
 
 
+def check_answers(fields: Iterable[tuple[str, Any]]) -> None:
+    """Refuse (400 InvalidAnswer, naming it) the first answer the worker API cannot take."""
+    for identifier, value in fields:
+        problem = answers.value_problem(identifier, value) if identifier else "QuestionIdentifier must not be empty."
+        if problem is not None:
+            raise WorkerError(400, "InvalidAnswer", problem)
+
+
 @dataclass(frozen=True)
 class Accepted:
     assignment_id: str
@@ -197,10 +205,7 @@ def submit(
 ) -> None:
     """Submit answers; ``worker_id`` None means the caller proved nothing beyond the assignment id
     (MTurk's externalSubmit form)."""
-    for identifier, value in fields:
-        problem = answers.value_problem(identifier, value) if identifier else "QuestionIdentifier must not be empty."
-        if problem is not None:
-            raise WorkerError(400, "InvalidAnswer", problem)
+    check_answers(fields)
     with db.write() as conn:
         repo = Repository(conn)
         now = clock.now_ms()

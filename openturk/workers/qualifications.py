@@ -18,7 +18,7 @@ from openturk.store import profiles
 from openturk.store.database import Database
 from openturk.store.qualifications import QualificationRepository
 from openturk.store.workers import WorkerRepository
-from openturk.workers.actions import check_worker_id
+from openturk.workers.actions import check_answers, check_worker_id
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,7 @@ def request(
     for the requester, with the answers as a QuestionFormAnswers document. A second request needs
     the type's RetryDelayInSeconds to have passed [M]."""
     check_worker_id(worker_id)
-    for identifier, value in test_answers or ():
-        problem = answers.value_problem(identifier, value) if identifier else "QuestionIdentifier must not be empty."
-        if problem is not None:
-            raise WorkerError(400, "InvalidAnswer", problem)
+    check_answers(test_answers or ())
     with db.write() as conn:
         repo = QualificationRepository(conn)
         now = clock.now_ms()

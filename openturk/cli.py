@@ -404,6 +404,7 @@ def dispatch(args: argparse.Namespace) -> int:
     sys.stdout.flush()
 
     async def deliver() -> None:
+        db.listen()  # PostgreSQL: the servers' commits wake us (LISTEN/NOTIFY); SQLite: we poll
         # NotifyWorkers emails are retried here too: a --no-dispatch server leaves them to us.
         await asyncio.gather(dispatcher.run(), worker_mail_loop(db, settings))
 

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from openturk import __version__, timers, worker_mail
+from openturk import __version__, worker_mail
 from openturk.api import auth
 from openturk.api.skeleton import FastPath, MTurkEndpoint
 from openturk.cache import LRU
@@ -27,6 +27,8 @@ from openturk.requester.context import Context
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.store.repository import Repository
+from openturk.store.shared_clock import StoredOffset
+from openturk.timers import TimerRunner
 from openturk.web.access import Boundary
 from openturk.web.account_pages import AccountPages
 from openturk.web.admin_pages import AdminPages
@@ -96,8 +98,8 @@ def build_apps(settings: Settings, db: Database | None = None) -> tuple[Boundary
     front of every route of each (see ``openturk.web.access``); in the main one the API's fast path
     for ``POST /`` and Starlette for the rest."""
     db = db or Database(settings.db_url)
-    clock: Clock = VirtualClock() if settings.virtual_clock else SystemClock()
-    wake = asyncio.Event()
+    clock: Clock = VirtualClock(shared=StoredOffset(db)) if settings.virtual_clock else SystemClock()
+    timer_runner = TimerRunner(db, clock, settings.timer_interval_s)
     senders = transports.build(settings)
     dispatcher = Dispatcher(db, senders, dispatcher_settings(settings))
 
@@ -138,28 +140,21 @@ def build_apps(settings: Settings, db: Database | None = None) -> tuple[Boundary
     routes.extend(AdminPages(site).routes())
     routes.extend(RequesterPages(site, senders).routes())
     if isinstance(clock, VirtualClock):
-        routes.extend(ClockAPI(db, clock).routes())
+        routes.extend(ClockAPI(timer_runner, clock).routes())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(db.migrate)
-        if isinstance(clock, VirtualClock):
-            clock.set_offset(await asyncio.to_thread(timers.load_offset, db))
-        loop = asyncio.get_running_loop()
-
-        # Delivery starts the moment a transaction that queued notifications commits, whoever ran it.
-        def wake_dispatcher() -> None:
-            loop.call_soon_threadsafe(wake.set)
-
-        db.on_outbox_commit(wake_dispatcher)
-        tasks = [asyncio.create_task(_timer_loop(db, clock, settings.timer_interval_s))]
+        # PostgreSQL: other processes' commits (queued events, a moved virtual clock) wake our loops.
+        db.listen()
+        tasks = [asyncio.create_task(timer_runner.run())]
         if db.is_sqlite:
             # API writes commit on the event loop: SQLite's WAL checkpoints (page copies and fsyncs)
             # move from inside those commits to a thread.
             db.checkpoint_in_background()
             tasks.append(asyncio.create_task(_checkpoint_loop(db)))
         if settings.dispatch:
-            tasks.append(asyncio.create_task(dispatcher.run(wake)))
+            tasks.append(asyncio.create_task(dispatcher.run()))
             tasks.append(asyncio.create_task(worker_mail_loop(db, settings)))
         try:
             yield
@@ -202,12 +197,6 @@ async def worker_mail_loop(db: Database, settings: Settings, interval_s: float =
             await asyncio.to_thread(worker_mail.send_due, db, settings)
         except Exception:
             log.exception("worker mail pass failed; it will run again")
-
-
-async def _timer_loop(db: Database, clock: Clock, interval_s: float) -> None:
-    while True:
-        await asyncio.to_thread(timers.run_once, db, clock)
-        await asyncio.sleep(interval_s)
 
 
 class DeliveriesAPI:

@@ -157,6 +157,14 @@ class ServerProcess:
         response.raise_for_status()
         return dict(response.json())
 
+    def clock_now(self) -> float:
+        """The server's time in epoch seconds (``GET /api/clock``; --virtual-clock servers only)."""
+        response = httpx.get(
+            f"{self.base_url}/api/clock", headers=self.admin_headers(), timeout=30, verify=self.http_verify
+        )
+        response.raise_for_status()
+        return float(response.json()["Now"])
+
     def admin_headers(self) -> dict[str, str]:
         """What an admin route needs from this test process (a loopback client)."""
         return {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}

@@ -14,13 +14,15 @@ at its expiration, see ``expiry``). A pass tries each item at most once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from openturk import expiry, transitions
 from openturk.clock import Clock, VirtualClock
 from openturk.domain import lifecycle, uploads
 from openturk.notify.retry import RetryPolicy
-from openturk.store.database import Database
+from openturk.store.database import CLOCK, Database
 from openturk.store.files import FileRepository
 from openturk.store.repository import Repository
 from openturk.store.timers import DueTimer
@@ -35,9 +37,10 @@ MAX_ERROR_CHARS = 2000
 def fire_due(db: Database, until: int, clock: VirtualClock | None = None) -> int:
     """Fire every timer due at or before ``until`` in due order; return how many fired.
 
-    With a ``VirtualClock``, the clock is moved to each item's due time before it fires, so a
-    multi-hour advance replays the hours in order. An item that raises is backed off to after
-    ``until`` (``back_off``) and the pass goes on; only a failure to record that escapes.
+    With a ``VirtualClock``, the clock is moved to each item's due time before it fires, and the
+    move is stored in the item's own transaction, so a multi-hour advance replays the hours in order
+    for every process of the deployment. An item that raises is backed off to after ``until``
+    (``back_off``) and the pass goes on; only a failure to record that escapes.
     """
     fired = 0
     while True:
@@ -53,6 +56,8 @@ def fire_due(db: Database, until: int, clock: VirtualClock | None = None) -> int
                 _FIRE[due.kind](repo, due.item_id, due.at)
                 if due.retry:
                     repo.clear_timer_failure(due.kind, due.item_id)
+                if clock is not None:
+                    repo.save_clock_offset(clock.offset_ms)
         except Exception as error:
             attempts, retry_at = back_off(db, due, until, error)
             log.exception(
@@ -130,11 +135,6 @@ _FIRE = {
 }
 
 
-def load_offset(db: Database) -> int:
-    with db.read() as conn:
-        return Repository(conn).clock_offset()
-
-
 def save_offset(db: Database, clock: VirtualClock) -> None:
     with db.write() as conn:
         Repository(conn).save_clock_offset(clock.offset_ms)
@@ -147,3 +147,54 @@ def run_once(db: Database, clock: Clock) -> int:
     except Exception:
         log.exception("timer pass failed; it will run again")
         return 0
+
+
+def seconds_to_next(db: Database, clock: Clock, longest_s: float) -> float:
+    """How long the loop may sleep: until the earliest item falls due, at most ``longest_s``."""
+    now = clock.now_ms()
+    with db.read() as conn:
+        due = Repository(conn).next_due(now + int(longest_s * 1000))
+    return longest_s if due is None else max(0.0, (due.at - now) / 1000)
+
+
+class TimerRunner:
+    """This process's timer runner: the real-time loop, and the virtual clock's advances.
+
+    The loop sleeps until the earliest item is due (at most ``interval_s``: the poll that is the
+    backstop for items other processes' commits brought forward) or until the virtual clock moves
+    in any process (``CLOCK``, LISTEN/NOTIFY on PostgreSQL). Passes and advances of one process take
+    turns: an advance replays its span alone, a loop woken by it runs after it. Other processes
+    may fire at the same moment: every item re-checks, under its row lock, that it is still due.
+    """
+
+    def __init__(self, db: Database, clock: Clock, interval_s: float) -> None:
+        self.db, self.clock, self.interval_s = db, clock, interval_s
+        self._turn = asyncio.Lock()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        moved = asyncio.Event()
+        stop_hearing = self.db.on_commit(CLOCK, lambda: loop.call_soon_threadsafe(moved.set))
+        try:
+            while True:
+                moved.clear()
+                async with self._turn:
+                    await asyncio.to_thread(run_once, self.db, self.clock)
+                try:
+                    delay = await asyncio.to_thread(seconds_to_next, self.db, self.clock, self.interval_s)
+                except Exception:
+                    log.exception("timer schedule query failed")
+                    delay = self.interval_s
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(moved.wait(), delay)
+        finally:
+            stop_hearing()
+
+    async def advance(self, clock: VirtualClock, seconds: float) -> int:
+        """Move the virtual clock ``seconds`` forward, firing every item due in that span, in order."""
+        async with self._turn:
+            target = clock.now_ms() + int(seconds * 1000)
+            fired = await asyncio.to_thread(fire_due, self.db, target, clock)
+            clock.advance_to(target)
+            await asyncio.to_thread(save_offset, self.db, clock)
+        return fired

@@ -1,7 +1,8 @@
 """The dispatcher: forms messages from the outbox, leases them, sends, and records every attempt.
 
-Runs inside ``openturk serve`` (woken the moment events commit) or alone as ``openturk dispatch``
-(polling). Any number may run against one PostgreSQL database: claims never overlap.
+Runs inside ``openturk serve`` or alone as ``openturk dispatch``, woken the moment events commit
+(LISTEN/NOTIFY between processes on PostgreSQL), with a poll as the backstop. Any number may run
+against one PostgreSQL database: claims never overlap.
 
 Each destination's messages are sent by their own send, and finished (delivered, retry scheduled or
 dead) the moment that destination answered, whatever other destinations are doing. A send in flight
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing, Transport, describe, is_fifo
-from openturk.store.database import Database
+from openturk.store.database import OUTBOX, Database
 
 log = logging.getLogger("openturk.dispatcher")
 
@@ -161,19 +162,27 @@ class Dispatcher:
             heartbeat.cancel()
         return len(claimed)
 
-    async def run(self, wake: asyncio.Event | None = None) -> None:
-        """Deliver until cancelled. ``wake`` is set right after a transaction that queued events commits.
+    async def run(self) -> None:
+        """Deliver until cancelled, woken the moment a transaction that queued events commits.
+
+        In this process that is the committing thread's call; on PostgreSQL every other process's
+        commit reaches us through LISTEN/NOTIFY (``Database.listen``); on SQLite shared by several
+        processes their commits are found by the poll (``poll_interval_s``), the backstop in any case.
 
         Sends overlap claims: while messages are being sent, the next pass already forms and claims
         what committed since, for every destination not at its share, so an event never waits for
         an earlier event's round trip, nor for another destination. Leases keep claims disjoint.
         """
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        stop_hearing = self.db.on_commit(OUTBOX, lambda: loop.call_soon_threadsafe(wake.set))
         for transport in self.transports.values():
             await asyncio.to_thread(transport.warm)
         in_flight: set[asyncio.Task[None]] = {asyncio.create_task(self.heartbeat())}
         try:
             while True:
                 self._freed.clear()
+                wake.clear()  # this pass forms and claims whatever has committed until now
                 try:
                     claimed = await asyncio.to_thread(self.form_and_claim, self.busy())
                 except Exception:
@@ -185,27 +194,26 @@ class Dispatcher:
                     task.add_done_callback(in_flight.discard)
                 if len(claimed) >= self.settings.claim_limit:
                     continue  # more is waiting
-                if (wake is None or not wake.is_set()) and not self._freed.is_set():
+                if not wake.is_set() and not self._freed.is_set():
                     try:
                         delay = await asyncio.to_thread(self.next_wake_s, self.busy())
                     except Exception:
                         log.exception("dispatcher idle check failed")
                         delay = self.settings.poll_interval_s
                     await self._sleep(delay, wake)
-                if wake is not None and wake.is_set():
-                    wake.clear()
-                    if self.settings.batch_window_s > 0:
-                        await asyncio.sleep(self.settings.batch_window_s)
+                if wake.is_set() and self.settings.batch_window_s > 0:
+                    await asyncio.sleep(self.settings.batch_window_s)
         finally:
+            stop_hearing()
             for task in in_flight:
                 task.cancel()
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _sleep(self, delay: float, wake: asyncio.Event | None) -> None:
+    async def _sleep(self, delay: float, wake: asyncio.Event) -> None:
         """Wait ``delay`` seconds, or less if ``wake`` is set or a busy destination's send ends."""
         if delay <= 0:
             return
-        waiters = [asyncio.create_task(event.wait()) for event in (wake, self._freed) if event is not None]
+        waiters = [asyncio.create_task(event.wait()) for event in (wake, self._freed)]
         try:
             await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
         finally:

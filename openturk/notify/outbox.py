@@ -18,7 +18,7 @@ from openturk.domain.model import Event
 from openturk.notify import message as doc
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing, is_fifo
-from openturk.store.database import OUTBOX_WRITTEN
+from openturk.store.database import OUTBOX, announce
 from openturk.store.prepared import Prepared
 from openturk.store.schema import delivery_attempts, events, messages, notification_settings, outbox
 
@@ -46,7 +46,7 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
             specs[event.hit_type_id] = _SPEC_OF_TYPE.first(conn, {"hit_type_id": event.hit_type_id})
         spec = specs[event.hit_type_id]
         if spec is not None and spec.active and event.event_type in spec.event_types.split(","):
-            conn.info[OUTBOX_WRITTEN] = True
+            announce(conn, OUTBOX)
             _INSERT_OUTBOX.run(
                 conn,
                 {
@@ -257,7 +257,7 @@ def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None
         conn.execute(query.values(state="pending", attempts=0, next_attempt_at=now, last_error=None)).rowcount or 0
     )
     if count:
-        conn.info[OUTBOX_WRITTEN] = True  # due now: wake this process's dispatcher once it commits
+        announce(conn, OUTBOX)  # due now: wake the dispatchers once it commits
     return count
 
 

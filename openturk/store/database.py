@@ -8,9 +8,10 @@ writers queue on the database lock instead of failing on an upgrade. PostgreSQL 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -25,8 +26,19 @@ from sqlalchemy.pool import QueuePool
 _WRITE = "openturk_write"
 _BEGUN = "openturk_begun"  # write() already issued BEGIN IMMEDIATE on the driver connection
 BUSY_TIMEOUT_MS = 30_000
-# Set in a connection's info by whoever writes outbox rows; read once the transaction committed.
-OUTBOX_WRITTEN = "openturk_outbox_written"
+# What a committed transaction can announce (``announce``). This process's listeners are called right
+# after the commit; on PostgreSQL the transaction also NOTIFYs the channel, which reaches every other
+# process's listener (``Database.listen``) at its commit: no process waits for a poll to notice.
+OUTBOX = "openturk_outbox"  # events queued or messages due now: dispatchers
+CLOCK = "openturk_clock"  # the virtual clock moved: timer runners
+CHANNELS = (OUTBOX, CLOCK)
+_ANNOUNCED = "openturk_announced"
+log = logging.getLogger("openturk.database")
+
+
+def announce(conn: Connection, channel: str) -> None:
+    """Tell ``channel``'s listeners, in this process and (PostgreSQL) every other, once ``conn`` commits."""
+    conn.info.setdefault(_ANNOUNCED, set()).add(channel)
 
 
 def normalise_url(url: str) -> str:
@@ -60,7 +72,8 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.engine = _create_engine(self.url, self.is_sqlite)
-        self._outbox_listeners: list[Callable[[], None]] = []
+        self._listeners: dict[str, list[Callable[[], object]]] = {channel: [] for channel in CHANNELS}
+        self._listener_thread: _NotificationListener | None = None
         # SQLite makes a blocked writer sleep and retry on a fixed schedule (1, 3, 8, 18 … ms); queueing
         # this process's writers on a lock first hands the database over without those sleeps. Other
         # processes still meet busy_timeout.
@@ -68,9 +81,30 @@ class Database:
         self._writer_connection: Connection | None = None
         self._checkpoints_elsewhere = False
 
-    def on_outbox_commit(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (from the committing thread) after any transaction that wrote outbox rows."""
-        self._outbox_listeners.append(listener)
+    def on_commit(self, channel: str, listener: Callable[[], object]) -> Callable[[], None]:
+        """Call ``listener`` after any transaction that announced ``channel`` commits; returns its remover.
+
+        Called from the committing thread for this process's transactions and, once ``listen`` ran on
+        PostgreSQL, from the listening thread for every other process's. It must be quick and
+        thread-safe (typically ``loop.call_soon_threadsafe(event.set)``).
+        """
+        self._listeners[channel].append(listener)
+        return lambda: self._listeners[channel].remove(listener)
+
+    def _tell(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            for listener in list(self._listeners.get(channel, ())):
+                listener()
+
+    def listen(self) -> None:
+        """On PostgreSQL, start hearing other processes' announcements (a thread with LISTEN); idempotent.
+
+        SQLite has no such channel: processes sharing a file find each other's work by polling.
+        """
+        if self.is_sqlite or self._listener_thread is not None:
+            return
+        self._listener_thread = _NotificationListener(self.url, self._tell)
+        self._listener_thread.start()
 
     @contextmanager
     def non_blocking_writes(self) -> Iterator[None]:
@@ -104,16 +138,17 @@ class Database:
             try:
                 with transaction:
                     yield conn
+                    announced = sorted(conn.info.pop(_ANNOUNCED, ()))
+                    if not self.is_sqlite:
+                        for channel in announced:  # delivered by PostgreSQL at the commit, not before
+                            conn.exec_driver_sql(f"NOTIFY {channel}")
             except BaseException:
-                conn.info.pop(OUTBOX_WRITTEN, None)
+                conn.info.pop(_ANNOUNCED, None)
                 self._drop_writer_if_broken(conn)
                 raise
-            written = conn.info.pop(OUTBOX_WRITTEN, False)
         if attempt is not None:
             attempt.written = True
-        if written:
-            for listener in self._outbox_listeners:
-                listener()
+        self._tell(announced)
 
     @contextmanager
     def _sqlite_writer(self, nowait: bool) -> Iterator[Connection]:
@@ -181,12 +216,54 @@ class Database:
             conn.commit()
 
     def dispose(self) -> None:
+        if self._listener_thread is not None:
+            self._listener_thread.stop()
+            self._listener_thread = None
         if self._local_writer is not None:
             with self._local_writer:
                 connection, self._writer_connection = self._writer_connection, None
                 if connection is not None:
                     connection.close()
         self.engine.dispose()
+
+
+class _NotificationListener(threading.Thread):
+    """One PostgreSQL connection that LISTENs on every channel and passes what it hears on.
+
+    If the connection drops it reconnects with backoff, and tells every channel once it listens
+    again: whatever was announced meanwhile is found by the listeners' own queries, as after a poll.
+    """
+
+    def __init__(self, url: str, tell: Callable[[Iterable[str]], None]) -> None:
+        super().__init__(name="openturk-listen", daemon=True)
+        # psycopg's own URL form: SQLAlchemy's driver name is not part of it.
+        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.tell = tell
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)
+
+    def run(self) -> None:
+        import psycopg  # only PostgreSQL deployments need it
+
+        delay = 0.2
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10) as conn:
+                    for channel in CHANNELS:
+                        conn.execute(f"LISTEN {channel}")
+                    self.tell(CHANNELS)
+                    delay = 0.2
+                    while not self._stopped.is_set():
+                        # The timeout bounds how long stop() waits for this thread.
+                        for notification in conn.notifies(timeout=1.0):
+                            self.tell((notification.channel,))
+            except Exception:
+                log.warning("LISTEN connection lost; reconnecting in %.1f s (polling meanwhile)", delay, exc_info=True)
+                self._stopped.wait(delay)
+                delay = min(delay * 2, 10.0)
 
 
 def _begin_immediate_or_give_up(conn: Connection) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from openturk.domain import uploads
 from openturk.domain.lifecycle import AUTO_DISPOSE_AFTER_MS, REVIEW
+from openturk.store.database import CLOCK, announce
 from openturk.store.schema import assignments, clock_state, events, hits, timer_failures, uploaded_files
 
 
@@ -162,8 +163,15 @@ class TimerRepository:
         )
 
     def save_clock_offset(self, offset_ms: int) -> None:
-        changed = self.conn.execute(
-            update(clock_state).where(clock_state.c.singleton == 1).values(offset_ms=offset_ms)
-        ).rowcount
-        if not changed:
-            self.conn.execute(insert(clock_state).values(singleton=1, offset_ms=offset_ms))
+        """Store the virtual clock's offset if it is ahead of the stored one (time never goes back),
+        and tell every process's timer runner once this commits."""
+        ahead = update(clock_state).where(clock_state.c.singleton == 1, clock_state.c.offset_ms < offset_ms)
+        if self.conn.execute(ahead.values(offset_ms=offset_ms)).rowcount:
+            announce(self.conn, CLOCK)
+        elif self.conn.execute(select(clock_state.c.singleton)).first() is None:
+            try:
+                with self.conn.begin_nested():  # another process may store the first offset meanwhile
+                    self.conn.execute(insert(clock_state).values(singleton=1, offset_ms=offset_ms))
+            except IntegrityError:
+                self.conn.execute(ahead.values(offset_ms=offset_ms))
+            announce(self.conn, CLOCK)

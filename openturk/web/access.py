@@ -56,9 +56,7 @@ from openturk.web import sessions
 from openturk.web.sessions import Session
 from openturk.workers import accounts
 
-Owner = Literal[
-    "requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "admin_page", "task"
-]
+Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "admin_page", "task"]
 
 UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
 # A QuestionForm's answers on the worker site, FileUploadAnswer files included.

@@ -6,26 +6,22 @@ admin may call them (``openturk.web.access``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from openturk import timers
 from openturk.clock import VirtualClock
-from openturk.store.database import Database
+from openturk.timers import TimerRunner
 
 MAX_ADVANCE_S = 10 * 365 * 24 * 3600
 
 
 class ClockAPI:
-    def __init__(self, db: Database, clock: VirtualClock) -> None:
-        self.db, self.clock = db, clock
-        self._lock = asyncio.Lock()
+    def __init__(self, runner: TimerRunner, clock: VirtualClock) -> None:
+        self.runner, self.clock = runner, clock
 
     def routes(self) -> list[Route]:
         return [
@@ -52,9 +48,5 @@ class ClockAPI:
                 {"Error": "InvalidSeconds", "Message": f"Seconds must be a number from 0 to {MAX_ADVANCE_S}."},
                 status_code=400,
             )
-        async with self._lock:
-            target = self.clock.now_ms() + int(seconds * 1000)
-            fired = await run_in_threadpool(timers.fire_due, self.db, target, self.clock)
-            self.clock.advance_to(target)
-            await run_in_threadpool(timers.save_offset, self.db, self.clock)
+        fired = await self.runner.advance(self.clock, seconds)
         return JSONResponse({"Now": self.clock.now_ms() / 1000, "Fired": fired})

@@ -146,3 +146,19 @@ def test_profiles_and_timed_tests_on_postgres(pg_servers: list[ServerProcess]) -
     assert answered.json()["Status"] == "Pending"
     own = worker.http.get("/api/worker/qualifications", params={"WorkerId": worker.worker_id}).json()
     assert [r["QualificationTypeId"] for r in own["QualificationRequests"]] == [type_id]
+
+
+def test_one_virtual_clock_for_every_server(pg_servers: list[ServerProcess]) -> None:
+    """An advance through one server is the time of the other's very next request: the offset is stored."""
+    first, second = pg_servers
+    mturk = second.client("AKIDPOSTGRESCLOCK")
+    hit_id = mturk.create_hit(**hit_params(LifetimeInSeconds=3600, MaxAssignments=1))["HIT"]["HITId"]
+    before = second.clock_now()
+    first.advance(2 * 3600)
+    assert second.clock_now() >= before + 2 * 3600
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    assert hit["HITStatus"] == "Reviewable"  # expired by the advance's replay, seen through the other server
+    late = Worker(second.base_url, "A" + uuid.uuid4().hex[:13].upper())
+    assert late.accept(hit_id).status_code != 200
+    first.advance(0)  # an advance of nothing keeps the time where it is, for both
+    assert abs(first.clock_now() - second.clock_now()) < 5

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select, update
 
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
-from openturk.store.database import Database
+from openturk.store.database import OUTBOX, Database
 from openturk.store.schema import events, messages
 from openturk.store.schema import outbox as outbox_rows
 
@@ -143,7 +143,7 @@ def test_a_redrive_wakes_this_processs_dispatcher_once_it_commits(db: Database) 
         outbox.form_messages(conn, NOW)
         conn.execute(update(messages).values(state="dead"))
     woken: list[bool] = []
-    db.on_outbox_commit(lambda: woken.append(True))
+    db.on_commit(OUTBOX, lambda: woken.append(True))
     with db.write() as conn:
         assert outbox.redrive(conn, NOW) == 1
         assert woken == []  # not before the commit

@@ -2,8 +2,10 @@
 
 SQLite runs in WAL mode with ``synchronous=NORMAL`` (durable across a process crash, which is what
 the at-least-once promise needs) and write transactions start with ``BEGIN IMMEDIATE`` so two
-writers queue on the database lock instead of failing on an upgrade. PostgreSQL uses row locks
-(``SELECT ... FOR UPDATE`` in the repository) and READ COMMITTED.
+writers queue on the database lock instead of failing on an upgrade. PostgreSQL uses row locks and
+READ COMMITTED: ``SELECT ... FOR NO KEY UPDATE`` (never a key change), which does not conflict with
+the key-share locks foreign-key checks take: two transactions that each inserted a row referencing
+a requester, then lock that requester to move its money, would otherwise deadlock.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ _BALANCES_QUERY = select(requesters.c.balance_cents, requesters.c.on_hold_cents)
     requesters.c.customer_id == _P("customer_id")
 )
 _BALANCES = Prepared(_BALANCES_QUERY)
-_BALANCES_FOR_UPDATE = Prepared(_BALANCES_QUERY.with_for_update())
+_BALANCES_FOR_UPDATE = Prepared(_BALANCES_QUERY.with_for_update(key_share=True))
 _CHANGE_BALANCES = Prepared(
     update(requesters)
     .where(requesters.c.customer_id == _P("b_customer_id"))

@@ -162,3 +162,27 @@ def test_one_virtual_clock_for_every_server(pg_servers: list[ServerProcess]) -> 
     assert late.accept(hit_id).status_code != 200
     first.advance(0)  # an advance of nothing keeps the time where it is, for both
     assert abs(first.clock_now() - second.clock_now()) < 5
+
+
+def test_one_requesters_concurrent_creates_never_deadlock(pg_servers: list[ServerProcess]) -> None:
+    """Each CreateHIT inserts rows referencing the requester, then locks it to hold the reward: with
+    FOR UPDATE (not FOR NO KEY UPDATE) two of them deadlock on the foreign-key checks' locks."""
+    key = "AKIDPOSTGRESRACE"
+    type_id = pg_servers[0].client(key).create_hit_type(
+        Title="t", Description="d", Reward="0.05", AssignmentDurationInSeconds=60
+    )["HITTypeId"]
+
+    def create(n: int) -> list[str]:
+        client = pg_servers[n % 2].client(key)
+        return [
+            client.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)["HIT"][
+                "HITId"
+            ]
+            for _ in range(6)
+        ]
+
+    with ThreadPoolExecutor(8) as pool:
+        created = [hit_id for batch in pool.map(create, range(8)) for hit_id in batch]
+    assert len(set(created)) == 48
+    balance = pg_servers[1].client(key).get_account_balance()["AvailableBalance"]
+    assert balance == "9997.12"  # 48 × (0.05 + its 0.01 fee)

@@ -166,7 +166,9 @@ def claim(
     if busy:
         query = query.where(messages.c.destination.not_in(list(busy)))
     rows = conn.execute(
-        query.order_by(messages.c.next_attempt_at, messages.c.message_id).limit(limit).with_for_update(skip_locked=True, key_share=True)
+        query.order_by(messages.c.next_attempt_at, messages.c.message_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, key_share=True)
     ).all()
     if rows:
         conn.execute(

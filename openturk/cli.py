@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--file-url-secret",
         default=None,
-        help="HMAC key of GetFileUploadURL's signed download URLs (default: a random key per process start)",
+        help="HMAC key of task tokens and GetFileUploadURL's download URLs (default: a random key made by the "
+        "deployment's first server and kept in its database, shared by every server)",
     )
     serve.add_argument(
         "--task-port",
@@ -325,8 +326,14 @@ def serve(args: argparse.Namespace) -> int:
 
         files = tls.ensure(Path(args.tls_dir) if args.tls_dir else tls.default_dir(settings.db_url), (settings.host,))
         certfile, keyfile = str(files.cert), str(files.key)
+    db = _migrated(settings.db_url)
+    if settings.file_url_secret is None:
+        from openturk.store.deployment_secrets import shared_secret
+
+        # Every server of the deployment signs task tokens and download URLs with the same key.
+        settings = replace(settings, file_url_secret=shared_secret(db))
     try:
-        app, task_app = build_apps(settings)
+        app, task_app = build_apps(settings, db)
         console.print(
             f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
             f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})"

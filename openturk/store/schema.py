@@ -222,6 +222,15 @@ events = Table(
     Index("ix_events_hit", "hit_id", "event_id"),
 )
 
+# Keys every process of a deployment must share, made once by the first server that starts: the
+# HMAC key of task tokens and file download URLs (a page issued by one server is loaded from another).
+deployment_secrets = Table(
+    "deployment_secrets",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(128), nullable=False),
+)
+
 # One row: the virtual clock's offset, so a restarted server keeps the time tests moved it to.
 clock_state = Table(
     "clock_state",

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from openturk.notify.local_aws import LocalAWS
@@ -168,9 +169,11 @@ def test_one_requesters_concurrent_creates_never_deadlock(pg_servers: list[Serve
     """Each CreateHIT inserts rows referencing the requester, then locks it to hold the reward: with
     FOR UPDATE (not FOR NO KEY UPDATE) two of them deadlock on the foreign-key checks' locks."""
     key = "AKIDPOSTGRESRACE"
-    type_id = pg_servers[0].client(key).create_hit_type(
-        Title="t", Description="d", Reward="0.05", AssignmentDurationInSeconds=60
-    )["HITTypeId"]
+    type_id = (
+        pg_servers[0]
+        .client(key)
+        .create_hit_type(Title="t", Description="d", Reward="0.05", AssignmentDurationInSeconds=60)["HITTypeId"]
+    )
 
     def create(n: int) -> list[str]:
         client = pg_servers[n % 2].client(key)
@@ -186,3 +189,23 @@ def test_one_requesters_concurrent_creates_never_deadlock(pg_servers: list[Serve
     assert len(set(created)) == 48
     balance = pg_servers[1].client(key).get_account_balance()["AvailableBalance"]
     assert balance == "9997.12"  # 48 × (0.05 + its 0.01 fee)
+
+
+def test_a_signed_url_from_one_server_is_good_at_the_other(pg_servers: list[ServerProcess]) -> None:
+    """Download URLs and task tokens are signed with the deployment's key (kept in the database), not
+    a key per process: behind a proxy the next request may reach another server."""
+    from tests.acceptance.test_uploads import QUESTION as UPLOAD_QUESTION
+
+    first, second = pg_servers
+    mturk = first.client("AKIDPOSTGRESFILES")
+    worker = Worker(first.base_url, "A" + uuid.uuid4().hex[:13].upper())
+    hit_id = mturk.create_hit(**hit_params(Question=UPLOAD_QUESTION))["HIT"]["HITId"]
+    assignment_id = worker.accept(hit_id).json()["AssignmentId"]
+    uploaded = worker.http.put(
+        f"/api/worker/assignments/{assignment_id}/files/photo", params={"WorkerId": worker.worker_id}, content=b"ok!"
+    )
+    worker.submit(assignment_id, {"photo": {"UploadedFileKey": uploaded.json()["UploadedFileKey"]}, "note": "n"})
+    url = mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")["FileUploadURL"]
+    assert url.startswith(first.base_url)
+    elsewhere = httpx.get(second.base_url + url[len(first.base_url) :])
+    assert (elsewhere.status_code, elsewhere.content) == (200, b"ok!")

@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         "give it a host of its own in production, since cookies do not tell ports apart",
     )
     serve.add_argument(
+        "--public-url",
+        type=_origin,
+        default=None,
+        help="public origin of this listener behind a proxy (default http://HOST:PORT); "
+        "GetFileUploadURL's download URLs name it",
+    )
+    serve.add_argument(
         "--timer-interval",
         type=_positive_seconds,
         default=1.0,
@@ -303,6 +310,7 @@ def serve(args: argparse.Namespace) -> int:
         embedded_aws_state=args.local_aws_state,
         task_port=args.task_port,
         task_origin=args.task_origin,
+        public_url=args.public_url,
         tls=args.tls,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -40,7 +40,8 @@ class Settings:
     # Bearer token the admin routes (clock, deliveries, metrics) require when set; without one they
     # answer loopback clients under --auth open and nobody under --auth sigv4 (openturk.web.access).
     admin_token: str | None = None
-    # HMAC key of GetFileUploadURL's signed URLs; None: a random key drawn at start (openturk.requester.files).
+    # HMAC key of task tokens and GetFileUploadURL's URLs; `openturk serve` fills it with the
+    # deployment's stored key when not given (openturk.store.deployment_secrets).
     file_url_secret: str | None = None
     # Speak HTTPS with a certificate from the local CA (openturk.tls); the task listener too.
     tls: bool = False
@@ -49,9 +50,13 @@ class Settings:
     # + 2; task_origin None: http(s)://<host>:<task port> (set it to the public origin behind a proxy).
     task_port: int | None = None
     task_origin: str | None = None
+    # The public origin of the main listener behind a proxy (GetFileUploadURL's URLs name it).
+    public_url: str | None = None
 
     @property
     def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
         return f"{self._scheme}://{self._url_host}:{self.port}"
 
     @property

@@ -179,3 +179,14 @@ def test_unsubmitted_uploads_are_deleted_a_day_after_the_deadline(
     assert _files_of(server, returned) == 0
     assert _files_of(server, abandoned) == 0
     assert _files_of(server, submitted) == 1
+
+
+def test_behind_a_proxy_the_url_names_the_public_origin() -> None:
+    with ServerProcess(extra_args=["--public-url", "https://turk.example.org/"]) as behind:
+        mturk = behind.client("AKIDPUBLICURL0001")
+        worker = Worker(behind.base_url, "APUBLICURL0001")
+        assignment_id = _uploaded_and_submitted(mturk, worker, b"photo")
+        url = mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")["FileUploadURL"]
+        assert url.startswith("https://turk.example.org/files/")
+        # The proxy passes the path on as it is: the same path is good at the server itself.
+        assert httpx.get(behind.base_url + url[len("https://turk.example.org") :]).content == b"photo"

@@ -101,7 +101,8 @@ class QualificationPages:
         submitted = {
             name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form if name != "csrf_token"
         }
-        answers, errors = questionform.validate(test, submitted)
+        # a thread: AnswerFormatRegex matching may take up to its time limit (jsregex.MATCH_SECONDS)
+        answers, errors = await asyncio.to_thread(questionform.validate, test, submitted)
         # Past the deadline the answers are sent as they are: the refusal says the time is up.
         if errors and self.site.clock.now_ms() <= started.deadline:
             return self._test(request, started, test, values=submitted, errors=errors, status=400)

@@ -266,7 +266,8 @@ class WorkPages:
                     problems[name] = error.message
                     continue
                 files[name] = questionform.UploadedFile(stored.file_key, stored.size)
-        answers, errors = questionform.validate(parsed, submitted, files)
+        # a thread: AnswerFormatRegex matching may take up to its time limit (jsregex.MATCH_SECONDS)
+        answers, errors = await run_in_threadpool(questionform.validate, parsed, submitted, files)
         errors = {**errors, **problems}
         if errors and found.open:
             return await self._work_page(request, found, 400, submitted, errors)

@@ -427,3 +427,22 @@ def test_a_backtracking_answer_format_regex_is_cut_off_and_the_answer_refused(si
     submitted = worker.post(f"/work/assignments/{assignment_id}/submit", code="a" * 40)
     assert submitted.status_code == 303, submitted.text
     assert "<FreeText>" + "a" * 40 + "</FreeText>" in _answers(mturk, hit["HITId"])
+
+
+def test_a_question_named_like_the_sites_csrf_field_is_answered(site: ServerProcess, mturk: Any) -> None:
+    # MTurk allowed any QuestionIdentifier; the site's own token comes first in its form.
+    form = question_form(question("csrf_token", free_text(), required=True), question("note", free_text()))
+    hit = mturk.create_hit(**hit_of(unique_title("Named csrf_token"), form))["HIT"]
+    worker = SiteWorker.sign_up(site.base_url)
+    assignment_id = worker.accept(hit["HITId"])
+    path = f"/work/assignments/{assignment_id}/submit"
+    page = worker.http.get(f"/work/assignments/{assignment_id}").text
+    assert page.index('type="hidden" name="csrf_token"') < page.index('id="qf-1-answer" name="csrf_token"')
+    token = worker.csrf(f"/work/assignments/{assignment_id}")
+    # The token must still come first: an answer in its place is refused, nothing submitted.
+    assert worker.http.post(path, data={"csrf_token": ["forged", token]}).status_code == 403
+    assert mturk.list_assignments_for_hit(HITId=hit["HITId"])["Assignments"] == []
+    submitted = worker.http.post(path, data={"csrf_token": [token, "my answer"], "note": "n"})
+    assert submitted.status_code == 303, submitted.text
+    answer = _answers(mturk, hit["HITId"])
+    assert "<QuestionIdentifier>csrf_token</QuestionIdentifier><FreeText>my answer</FreeText>" in answer

@@ -42,6 +42,8 @@ class HIT:
     expiry_processed: bool
     requester_annotation: str | None = None
     hit_layout_id: str | None = None
+    # HITLayoutParameters as (Name, Value) pairs in the order given: MTurk's batch input row
+    hit_layout_parameters: tuple[tuple[str, str], ...] = ()
 
     def evolve(self, **changes: Any) -> HIT:
         return replace(self, **changes)

@@ -14,6 +14,8 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from openturk.domain.questionform import reader as questionform_reader
+from openturk.domain.questionform.model import FileUpload, QuestionForm
 from openturk.errors import XMLParseError
 
 MAX_QUESTION_BYTES = 65535
@@ -38,6 +40,8 @@ class Question:
     answer_kinds: tuple[tuple[str, str], ...] = ()
     # FileUploadAnswer: identifier → (MinFileSizeInBytes, MaxFileSizeInBytes)
     upload_bounds: tuple[tuple[str, int, int], ...] = ()
+    # QuestionForm: what the worker site shows (read once, here, so a form it could not show is refused)
+    form: QuestionForm | None = None
 
 
 def _local(tag: str) -> tuple[str, str]:
@@ -71,7 +75,7 @@ def parse_question(document: str) -> Question:
         return _html_question(root, namespace)
     if name == "ExternalQuestion":
         return _external_question(root, namespace)
-    return _question_form(root, namespace)
+    return _question_form(root)
 
 
 def _child_text(root: Element, namespace: str, name: str) -> str:
@@ -105,39 +109,15 @@ def _external_question(root: Element, namespace: str) -> Question:
     return Question("ExternalQuestion", frame_height=_frame_height(root, namespace), external_url=url)
 
 
-def _question_form(root: Element, namespace: str) -> Question:
-    ns = f"{{{namespace}}}"
-    questions = root.findall(f"{ns}Question")
-    if not questions and root.find(f"{ns}Overview") is None:
-        raise XMLParseError("QuestionForm must contain at least one Question or Overview.")
-    kinds: dict[str, str] = {}
-    bounds: list[tuple[str, int, int]] = []
-    for question in questions:
-        identifier = _child_text(question, namespace, "QuestionIdentifier").strip()
-        if identifier in kinds:
-            raise XMLParseError(f"QuestionIdentifier {identifier!r} appears more than once.")
-        if question.find(f"{ns}QuestionContent") is None:
-            raise XMLParseError(f"Question {identifier!r} requires a QuestionContent element.")
-        spec = question.find(f"{ns}AnswerSpecification")
-        if spec is None or len(spec) != 1:
-            raise XMLParseError(f"Question {identifier!r} requires one AnswerSpecification.")
-        answer_kind = _local(spec[0].tag)[1]
-        kinds[identifier] = {"FreeTextAnswer": "free", "SelectionAnswer": "selection"}.get(answer_kind, "upload")
-        if answer_kind not in ("FreeTextAnswer", "SelectionAnswer", "FileUploadAnswer"):
-            raise XMLParseError(f"Question {identifier!r} has an unknown answer specification {answer_kind!r}.")
-        if answer_kind == "FileUploadAnswer":
-            bounds.append((identifier, *_upload_bounds(spec[0], ns, identifier)))
-    return Question("QuestionForm", answer_kinds=tuple(kinds.items()), upload_bounds=tuple(bounds))
-
-
-def _upload_bounds(spec: Element, ns: str, identifier: str) -> tuple[int, int]:
-    """A FileUploadAnswer's MinFileSizeInBytes and MaxFileSizeInBytes (MTurk's 0..2,000,000,000)."""
-    found: list[int] = []
-    for name, default in (("MinFileSizeInBytes", 0), ("MaxFileSizeInBytes", 2_000_000_000)):
-        text = (spec.findtext(f"{ns}{name}") or "").strip()
-        if text and (not text.isdigit() or int(text) > 2_000_000_000):
-            raise XMLParseError(f"Question {identifier!r}: {name} must be 0..2000000000, not {text[:32]!r}.")
-        found.append(int(text) if text else default)
-    if found[0] > found[1]:
-        raise XMLParseError(f"Question {identifier!r}: MinFileSizeInBytes is larger than MaxFileSizeInBytes.")
-    return found[0], found[1]
+def _question_form(root: Element) -> Question:
+    form = questionform_reader.read(root)
+    return Question(
+        "QuestionForm",
+        answer_kinds=tuple((q.identifier, q.answer.kind) for q in form.questions),
+        upload_bounds=tuple(
+            (q.identifier, q.answer.min_bytes, q.answer.max_bytes)
+            for q in form.questions
+            if isinstance(q.answer, FileUpload)
+        ),
+        form=form,
+    )

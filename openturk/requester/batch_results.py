@@ -1,9 +1,11 @@
 """MTurk's batch results CSV: one row per assignment a requester sees, answers as ``Answer.*`` columns.
 
-The columns and their order are those of the CSV MTurk's requester site downloaded for a batch.
-Differences (DECISION, docs/decisions.md): no ``Input.*`` columns, because openturk keeps no batch
-input file (a HIT made from a HITLayout stores the rendered question, not its parameters); a HIT with
-no assignment to show has one row with the assignment columns empty; times are UTC. Every cell that a
+The columns and their order are those of the CSV MTurk's requester site downloaded for a batch: the
+HIT's and the assignment's, then ``Input.*`` (the batch input row that filled the layout's
+placeholders: openturk's are the HITLayoutParameters of CreateHIT), then ``Answer.*``, then the empty
+``Approve`` and ``Reject`` columns a requester filled in to upload decisions. Differences (DECISION,
+docs/decisions.md): a HIT with no assignment to show has one row with the assignment columns empty;
+a HIT made without a layout has its Input cells empty; times are UTC. Every cell that a
 spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return)
 is prefixed with ``'``.
 """
@@ -54,6 +56,7 @@ ASSIGNMENT_COLUMNS = (
     "Last7DaysApprovalRate",
 )
 COLUMNS = HIT_COLUMNS + ASSIGNMENT_COLUMNS
+DECISION_COLUMNS = ("Approve", "Reject")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DAY_MS = 24 * 3600 * 1000
 
@@ -81,8 +84,10 @@ def safe_cell(value: str) -> str:
 def results_csv(conn: Connection, views: Sequence[HITView], now: int) -> str:
     """The batch results of ``views`` (HITs of one requester), with the answers of each assignment."""
     rows: list[dict[str, str]] = []
+    input_names: dict[str, None] = {}
     answer_names: dict[str, None] = {}
     for view in views:
+        input_names.update(dict.fromkeys(name for name, _ in view.hit.hit_layout_parameters))
         found = assignments_of(conn, view.hit.hit_id)
         for item in found:
             answer_names.update(dict.fromkeys(name for name, _ in item.answers))
@@ -90,7 +95,12 @@ def results_csv(conn: Connection, views: Sequence[HITView], now: int) -> str:
         rows.extend(_row(view, item, rates) for item in found)
         if not found:
             rows.append(_row(view, None, {}))
-    header = list(COLUMNS) + [f"Answer.{name}" for name in answer_names]
+    header = [
+        *COLUMNS,
+        *(f"Input.{name}" for name in input_names),
+        *(f"Answer.{name}" for name in answer_names),
+        *DECISION_COLUMNS,
+    ]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe_cell(name) for name in header])
@@ -116,6 +126,7 @@ def _row(view: HITView, item: AssignmentView | None, rates: dict[str, Rates]) ->
         "NumberOfSimilarHITs": "",
         "LifetimeInSeconds": str(max(0, hit.expiration - hit.creation_time) // 1000),
     }
+    row |= {f"Input.{name}": value for name, value in hit.hit_layout_parameters}
     if item is None:
         return row
     assignment = item.assignment

@@ -239,6 +239,7 @@ def _create(
             hit_type_id=hit_type.hit_type_id,
             question=question if question is not None else _rendered_layout(repo, ctx, params),
             hit_layout_id=params.get("HITLayoutId"),
+            hit_layout_parameters=tuple((p["Name"], p["Value"]) for p in params.get("HITLayoutParameters", [])),
             max_assignments=params.get("MaxAssignments", 1),
             status="Assignable",
             review_status="NotReviewed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, tuple_, update
 
 from openturk.domain.model import HIT, Assignment
 from openturk.store.hits import HITRepository
@@ -82,18 +82,6 @@ class AssignmentRepository:
 
     def has_submitted_assignments(self, hit_id: str) -> bool:
         return HITRepository(self.conn).slot_count(hit_id).submitted > 0
-
-    def worker_record(self, worker_id: str) -> tuple[int, int]:
-        """(approved, approved or rejected) assignments of a worker, across requesters."""
-        rows: dict[str, int] = dict(
-            self.conn.execute(
-                select(assignments.c.status, func.count())
-                .where(assignments.c.worker_id == worker_id, assignments.c.status.in_(("Approved", "Rejected")))
-                .group_by(assignments.c.status)
-            ).all()
-        )
-        approved = int(rows.get("Approved", 0))
-        return approved, approved + int(rows.get("Rejected", 0))
 
     # -- bonuses ----------------------------------------------------------------------------------
     def insert_bonus(self, **values: Any) -> None:

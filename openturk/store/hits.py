@@ -33,6 +33,7 @@ def _hit(row: Row[Any]) -> HIT:
         expiry_processed=bool(row.expiry_processed),
         requester_annotation=row.requester_annotation,
         hit_layout_id=row.hit_layout_id,
+        hit_layout_parameters=tuple((name, value) for name, value in json.loads(row.hit_layout_parameters or "[]")),
     )
 
 
@@ -189,6 +190,7 @@ class HITRepository:
                 "customer_id": hit.customer_id,
                 "hit_type_id": hit.hit_type_id,
                 "hit_layout_id": hit.hit_layout_id,
+                "hit_layout_parameters": json.dumps(hit.hit_layout_parameters) if hit.hit_layout_parameters else None,
                 "question": hit.question,
                 "requester_annotation": hit.requester_annotation,
                 "max_assignments": hit.max_assignments,

@@ -122,6 +122,8 @@ hits = Table(
     Column("customer_id", ID, ForeignKey("requesters.customer_id"), nullable=False),
     Column("hit_type_id", ID, ForeignKey("hit_types.hit_type_id"), nullable=False),
     Column("hit_layout_id", ID),
+    # HITLayoutParameters as given (a JSON list of [Name, Value]): the batch results' Input.* columns
+    Column("hit_layout_parameters", Text),
     Column("question", Text, nullable=False),
     Column("requester_annotation", String(255)),
     Column("max_assignments", BigInteger, nullable=False),

@@ -4,7 +4,9 @@ Pages are server-rendered Jinja2 (autoescaped) with a Content-Security-Policy th
 styles and images from the site only, frames only from the task origin (requester content) and the
 sources an ExternalQuestion needs, and no framing of the site itself. Every form post goes through
 ``Site.form``: the session's CSRF token must come with it (``csrf_token`` field, compared in constant
-time) before the handler runs, so no page handler can forget it.
+time) before the handler runs, so no page handler can forget it. The site's own ``csrf_token`` field
+comes first in every form it renders, and the first is the one checked: a QuestionForm question may
+be named ``csrf_token`` too (MTurk allowed any QuestionIdentifier), and its answer follows.
 """
 
 from __future__ import annotations
@@ -53,6 +55,19 @@ def form_text(form: FormData, name: str) -> str:
     """A form's text field, "" when it is missing or a file."""
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+def answer_fields(form: FormData) -> dict[str, list[str]]:
+    """A QuestionForm's posted text fields, name → values, without the site's own CSRF token (the
+    first ``csrf_token`` value; a question of that name keeps its answers)."""
+    fields: dict[str, list[str]] = {}
+    token_seen = False
+    for name, value in form.multi_items():
+        if name == "csrf_token" and not token_seen:
+            token_seen = True
+        elif isinstance(value, str):
+            fields.setdefault(name, []).append(value)
+    return fields
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -156,7 +171,7 @@ class Site:
             form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
         except Exception as exc:  # starlette raises HTTPException/MultiPartException for malformed or oversized forms
             raise FormRefused(f"The form could not be read: {exc}") from exc
-        presented = form.get("csrf_token")
+        presented = next(iter(form.getlist("csrf_token")), None)
         if (
             session is None
             or not isinstance(presented, str)

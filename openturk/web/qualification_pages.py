@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from openturk.errors import WorkerError, XMLParseError
 from openturk.web import display, questionform
-from openturk.web.pages import Site
+from openturk.web.pages import Site, answer_fields
 from openturk.workers import qualifications
 
 PAGE_SIZE = 25
@@ -98,10 +98,9 @@ class QualificationPages:
             test = questionform.parse(started.test)
         except (WorkerError, XMLParseError) as error:
             return await self._listing(request, refusal=_refusal(error))
-        submitted = {
-            name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form if name != "csrf_token"
-        }
-        answers, errors = questionform.validate(test, submitted)
+        submitted = answer_fields(form)
+        # a thread: AnswerFormatRegex matching may take up to its time limit (jsregex.MATCH_SECONDS)
+        answers, errors = await asyncio.to_thread(questionform.validate, test, submitted)
         # Past the deadline the answers are sent as they are: the refusal says the time is up.
         if errors and self.site.clock.now_ms() <= started.deadline:
             return self._test(request, started, test, values=submitted, errors=errors, status=400)

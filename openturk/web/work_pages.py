@@ -28,7 +28,7 @@ from openturk.domain.questions import Question
 from openturk.errors import InvalidParameterValue, OpenTurkError, WorkerError, XMLParseError
 from openturk.settings import Settings
 from openturk.web import access, questionform
-from openturk.web.pages import Site
+from openturk.web.pages import Site, answer_fields
 from openturk.web.task_origin import SANDBOX_FLAGS, task_secret
 from openturk.workers import accounts, actions, discovery, tasks, uploads
 
@@ -245,13 +245,11 @@ class WorkPages:
             parsed = questionform.parse(found.hit.question)
         except XMLParseError as error:
             return self._refused(request, error)
-        submitted: dict[str, list[str]] = {}
+        submitted = answer_fields(form)
         files: dict[str, questionform.UploadedFile] = {}
         problems: dict[str, str] = {}
         for name, value in form.multi_items():
-            if isinstance(value, str):
-                submitted.setdefault(name, []).append(value)
-            elif isinstance(value, UploadFile) and value.filename and found.open:
+            if isinstance(value, UploadFile) and value.filename and found.open:
                 try:
                     stored = await run_in_threadpool(
                         uploads.upload,
@@ -266,7 +264,8 @@ class WorkPages:
                     problems[name] = error.message
                     continue
                 files[name] = questionform.UploadedFile(stored.file_key, stored.size)
-        answers, errors = questionform.validate(parsed, submitted, files)
+        # a thread: AnswerFormatRegex matching may take up to its time limit (jsregex.MATCH_SECONDS)
+        answers, errors = await run_in_threadpool(questionform.validate, parsed, submitted, files)
         errors = {**errors, **problems}
         if errors and found.open:
             return await self._work_page(request, found, 400, submitted, errors)

@@ -7,8 +7,8 @@ for HITs and for qualification tests alike.
 
 from __future__ import annotations
 
-from openturk.web.questionform.model import QuestionForm
-from openturk.web.questionform.reader import parse
+from openturk.domain.questionform.model import QuestionForm
+from openturk.domain.questionform.reader import parse
 from openturk.web.questionform.render import render
 from openturk.web.questionform.validate import UploadedFile, validate
 

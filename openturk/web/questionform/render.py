@@ -12,7 +12,7 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from openturk.web.questionform.model import QuestionForm
+from openturk.domain.questionform.model import QuestionForm
 
 TEMPLATE = "questionform.html"
 SCRIPT = "questionform.js"  # under openturk/web/static/: load it with <script src=...> (CSP script-src 'self')

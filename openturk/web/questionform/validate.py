@@ -21,11 +21,12 @@ from decimal import Decimal
 from typing import Any
 
 from openturk.domain import uploads
-from openturk.web.questionform.model import FileUpload, FreeText, Question, QuestionForm, Selection
+from openturk.domain.questionform.model import FileUpload, FreeText, Question, QuestionForm, Selection
 
 # What an HTML number input sends: a decimal, optionally with an exponent.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 INVALID_INPUT = "Invalid input supplied."  # MTurk's message for a failed AnswerFormatRegex without errorText
+TOO_SLOW = "This answer could not be checked against the question's format in time; try a shorter answer."
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,18 @@ def free_text_problem(spec: FreeText, text: str) -> str | None:
     """Why ``text`` does not meet the FreeTextAnswer's Constraints; None when it does. Lengths count
     characters (code points), spaces included. An empty answer to a question that is not required
     meets every constraint but AnswerFormatRegex, which MTurk tested on empty answers too (its
-    documented way to allow an empty answer is ``(^$|...)``)."""
+    documented way to allow an empty answer is ``(^$|...)``). An answer the requester's regex cannot
+    decide within ``jsregex.MATCH_SECONDS`` is refused (ReDoS: see ``jsregex``)."""
     if text != "":
         problem = _numeric_or_length_problem(spec, text)
         if problem is not None:
             return problem
     for regex in spec.regexes:
-        if not regex.matches(text):
+        try:
+            matches = regex.matches(text)
+        except TimeoutError:
+            return TOO_SLOW
+        if not matches:
             return regex.error_text or INVALID_INPUT
     return None
 

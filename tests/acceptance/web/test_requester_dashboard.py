@@ -11,6 +11,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,13 +19,15 @@ import pytest
 
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
+from tests.acceptance.test_layouts import _new_layout
 from tests.acceptance.web.test_accounts import _csrf
 from tests.conftest import FAST_RETRIES, HTML_QUESTION
 from tests.support.browser import check_page
 from tests.support.queues import drain, events_in, sqs_client, wait_for
 
 ADMIN_TOKEN = "dashboard-admin-token"
-# The batch results columns MTurk's requester site wrote, in its order (before Input.* and Answer.*).
+# The batch results columns MTurk's requester site wrote, in its order (before Input.* and Answer.*, and
+# the Approve and Reject columns after them).
 BATCH_COLUMNS = [
     "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime", "MaxAssignments",
     "RequesterAnnotation", "AssignmentDurationInSeconds", "AutoApprovalDelayInSeconds", "Expiration",
@@ -236,7 +239,7 @@ def test_send_test_event_arrives_in_the_queue_and_the_log(site: ServerProcess, l
 
 
 def test_the_results_csv_has_mturks_batch_columns_and_cannot_inject_formulas(
-    site: ServerProcess, local_aws: LocalAWS
+    site: ServerProcess, local_aws: LocalAWS, tmp_path: Path
 ) -> None:
     requester = Requester(site)
     type_id = requester.hit_type(_queue(local_aws))
@@ -250,7 +253,7 @@ def test_the_results_csv_has_mturks_batch_columns_and_cannot_inject_formulas(
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
         assert "attachment" in response.headers["content-disposition"]
         header, *rows = list(csv.reader(io.StringIO(response.text)))
-        assert header == [*BATCH_COLUMNS, "Answer.label", "Answer.tags"]
+        assert header == [*BATCH_COLUMNS, "Answer.label", "Answer.tags", "Approve", "Reject"]
         [row] = [dict(zip(header, values, strict=True)) for values in rows]
         assert row["HITId"] == hit_id and row["HITTypeId"] == type_id and row["AssignmentId"] == assignment_id
         assert row["WorkerId"] == worker.worker_id and row["AssignmentStatus"] == "Approved"
@@ -269,6 +272,28 @@ def test_the_results_csv_has_mturks_batch_columns_and_cannot_inject_formulas(
         assert sorted(r[0] for r in rows) == sorted([hit_id, idle_hit])  # a HIT without assignments has its row
         [idle_row] = [r for r in rows if r[0] == idle_hit]
         assert idle_row[header.index("AssignmentId")] == ""
+
+    # A HIT made from a layout: its HITLayoutParameters are the batch input row, as Input.* columns.
+    layout_id = _new_layout(site, requester.access_key, tmp_path)
+    parameters = [
+        {"Name": "image_url", "Value": "https://example.com/cat.jpg"},
+        {"Name": "caption", "Value": "=cmd|' /C calc'!A0"},
+    ]
+    layout_hit = requester.mturk.create_hit_with_hit_type(
+        HITTypeId=type_id, LifetimeInSeconds=3600, HITLayoutId=layout_id, HITLayoutParameters=parameters
+    )["HIT"]["HITId"]
+    _worker(site).do(layout_hit, {"label": "cat"})
+    with _session(site, requester.access_key) as client:
+        by_type = client.get(f"/requester/hit-types/{type_id}/results.csv")
+        header, *rows = list(csv.reader(io.StringIO(by_type.text)))
+        assert header == [
+            *BATCH_COLUMNS, "Input.image_url", "Input.caption", "Answer.label", "Answer.tags", "Approve", "Reject"
+        ]  # fmt: skip
+        by_hit = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+        assert by_hit[layout_hit]["Input.image_url"] == "https://example.com/cat.jpg"
+        assert by_hit[layout_hit]["Input.caption"] == "'=cmd|' /C calc'!A0"
+        assert by_hit[layout_hit]["Answer.label"] == "cat"
+        assert by_hit[hit_id]["Input.image_url"] == by_hit[hit_id]["Approve"] == ""  # made without a layout
 
 
 def test_another_requester_can_neither_see_nor_act_and_the_admin_sees_all(

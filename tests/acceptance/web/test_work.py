@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +30,7 @@ from tests.acceptance.web.worksite import (
     unique_title,
 )
 from tests.support.browser import check_page
-from tests.support.questionforms import EVERYTHING
+from tests.support.questionforms import EVERYTHING, free_text, question, question_form
 
 
 @pytest.fixture(scope="module")
@@ -407,3 +408,41 @@ def test_the_server_refuses_questionform_answers_the_browser_would_have_stopped(
     page.get_by_role("button", name="Submit").click()
     assert "Enter a number of at most 30." in page.get_by_role("alert").first.inner_text()
     check_page(page, "work-assignment-questionform-refused")
+
+
+def test_a_backtracking_answer_format_regex_is_cut_off_and_the_answer_refused(site: ServerProcess, mturk: Any) -> None:
+    # ^(a|a)*$ tries 2**41 ways on this answer: unbounded, Python's re would pin a CPU for hours.
+    form = question_form(question("code", free_text('<AnswerFormatRegex regex="^(a|a)*$" errorText="Only a."/>')))
+    hit = mturk.create_hit(**hit_of(unique_title("Backtracking"), form, MaxAssignments=2))["HIT"]
+    worker = SiteWorker.sign_up(site.base_url)
+    assignment_id = worker.accept(hit["HITId"])
+    started = time.monotonic()
+    refused = worker.post(f"/work/assignments/{assignment_id}/submit", code="a" * 40 + "b")
+    assert refused.status_code == 400
+    assert "could not be checked against the question" in refused.text
+    assert time.monotonic() - started < 10
+    assert mturk.list_assignments_for_hit(HITId=hit["HITId"])["Assignments"] == []
+    # An answer the regex decides at once is checked as before.
+    assert "Only a." in worker.post(f"/work/assignments/{assignment_id}/submit", code="b").text
+    submitted = worker.post(f"/work/assignments/{assignment_id}/submit", code="a" * 40)
+    assert submitted.status_code == 303, submitted.text
+    assert "<FreeText>" + "a" * 40 + "</FreeText>" in _answers(mturk, hit["HITId"])
+
+
+def test_a_question_named_like_the_sites_csrf_field_is_answered(site: ServerProcess, mturk: Any) -> None:
+    # MTurk allowed any QuestionIdentifier; the site's own token comes first in its form.
+    form = question_form(question("csrf_token", free_text(), required=True), question("note", free_text()))
+    hit = mturk.create_hit(**hit_of(unique_title("Named csrf_token"), form))["HIT"]
+    worker = SiteWorker.sign_up(site.base_url)
+    assignment_id = worker.accept(hit["HITId"])
+    path = f"/work/assignments/{assignment_id}/submit"
+    page = worker.http.get(f"/work/assignments/{assignment_id}").text
+    assert page.index('type="hidden" name="csrf_token"') < page.index('id="qf-1-answer" name="csrf_token"')
+    token = worker.csrf(f"/work/assignments/{assignment_id}")
+    # The token must still come first: an answer in its place is refused, nothing submitted.
+    assert worker.http.post(path, data={"csrf_token": ["forged", token]}).status_code == 403
+    assert mturk.list_assignments_for_hit(HITId=hit["HITId"])["Assignments"] == []
+    submitted = worker.http.post(path, data={"csrf_token": [token, "my answer"], "note": "n"})
+    assert submitted.status_code == 303, submitted.text
+    answer = _answers(mturk, hit["HITId"])
+    assert "<QuestionIdentifier>csrf_token</QuestionIdentifier><FreeText>my answer</FreeText>" in answer

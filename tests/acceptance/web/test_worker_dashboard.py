@@ -14,7 +14,7 @@ import pytest
 from openturk.testing import ServerProcess, Worker
 from tests.acceptance.web.test_accounts import PASSWORD, WORKER_ID, _csrf, _email, _sign_up
 from tests.conftest import hit_params
-from tests.support.browser import check_page
+from tests.support.browser import DESKTOP, PHONE, check_page
 
 ADMIN_TOKEN = "admin-secret-token"
 MONTH_S = 30 * 24 * 3600
@@ -92,6 +92,14 @@ def test_the_dashboard_shows_each_status_the_feedback_and_exact_earnings(site: S
     day_totals = page.locator(".day-totals").inner_text()
     assert "Approved $0.37" in day_totals and "Pending $0.25" in day_totals and "Bonuses $1.29" in day_totals
     check_page(page, "dashboard")
+    # On a phone each row is a card: the feedback takes the value column, its label on one line.
+    page.set_viewport_size(PHONE)
+    row = _row(page, rejected).bounding_box()
+    feedback = _row(page, rejected).locator(".feedback").bounding_box()
+    label = _row(page, rejected).locator(".feedback-label").bounding_box()
+    assert feedback["width"] > row["width"] / 2, (feedback, row)
+    assert label["height"] < 1.5 * _row(page, rejected).locator(".status").bounding_box()["height"], label
+    page.set_viewport_size(DESKTOP)
 
     # Another worker, who did a HIT of the same requester the same day, sees only their own.
     page.context.clear_cookies()

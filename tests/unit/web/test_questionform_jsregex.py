@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
-from openturk.web.questionform import jsregex
+from openturk.domain.questionform import jsregex
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,12 @@ from openturk.web.questionform import jsregex
         ("^a.b$", "s", "a\nb", True),
         ("^a.b$", "", "a\nb", False),
         ("cat", "g", "a cat", True),
+        ("^a{,3}$", "", "a{,3}", True),  # not a quantifier in JavaScript: literal braces
+        ("^a{,3}$", "", "aa", False),
+        ("^x{e<=1}$", "", "y", False),  # literal too (the regex engine would read fuzzy matching)
+        ("^x{2,}$", "", "xxx", True),
+        ("^[[:alpha:]]$", "", ":]", True),  # the class [[:alph] then "]", as JavaScript reads it
+        ("^[[:alpha:]]$", "", "b", False),
     ],
 )
 def test_patterns_match_as_in_javascript(pattern: str, flags: str, value: str, matches: bool) -> None:
@@ -37,3 +44,11 @@ def test_patterns_match_as_in_javascript(pattern: str, flags: str, value: str, m
 def test_what_javascript_and_python_read_differently_is_refused(pattern: str, flags: str) -> None:
     with pytest.raises((re.error, ValueError)):
         jsregex.compile_regex(pattern, flags)
+
+
+def test_a_backtracking_match_stops_at_its_time_limit() -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        jsregex.test("^(a|a)*$", "", "a" * 40 + "b")  # 2**41 paths for a backtracking engine
+    assert time.monotonic() - started < 20 * jsregex.MATCH_SECONDS
+    assert jsregex.test("^(a|a)*$", "", "a" * 40)  # a match found at once is not cut off

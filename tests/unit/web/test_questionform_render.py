@@ -8,8 +8,9 @@ from html.parser import HTMLParser
 import pytest
 from jinja2 import ChoiceLoader, DictLoader
 
+from openturk.domain.questionform import model
 from openturk.errors import XMLParseError
-from openturk.web.questionform import model, parse, render
+from openturk.web.questionform import parse, render
 from openturk.web.questionform.render import environment
 from tests.support.questionforms import (
     COLOURS,

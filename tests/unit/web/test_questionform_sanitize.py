@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openturk.web.questionform.formatted import sanitize, text_of
+from openturk.domain.questionform.formatted import sanitize, text_of
 
 
 @pytest.mark.parametrize(

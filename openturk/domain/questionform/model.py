@@ -10,7 +10,7 @@ from typing import Literal
 
 from markupsafe import Markup
 
-from openturk.web.questionform import jsregex
+from openturk.domain.questionform import jsregex
 
 
 @dataclass(frozen=True)

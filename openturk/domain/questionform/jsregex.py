@@ -5,14 +5,28 @@ accept, the pattern is rewritten so the server is never more lenient than the br
 ``$`` without the ``m`` flag is the end of the input only (Python's also matches before a final
 newline), and ``\\d``/``\\w`` are ASCII only, as in JavaScript. Flags: MTurk documents ``i``;
 ``m`` and ``s`` mean what they mean in JavaScript; ``g`` and ``u`` change nothing a single test sees.
+
+The requester writes the pattern and the worker the answer, so a backtracking pattern such as
+``^(a|a)*$`` could pin a CPU on a long answer (ReDoS). Python's ``re`` can be neither interrupted nor
+bounded, so the syntax is checked with ``re`` (what it refuses, the form refuses) and the match runs in
+the ``regex`` engine in its ``re``-compatible VERSION0 with a time limit: ``test`` raises
+``TimeoutError`` after about ``MATCH_SECONDS`` (the engine checks its clock every so many steps, so a
+refusal can take a few times that), and releases the GIL while it matches.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
+
+import regex
 
 FLAGS = frozenset("imsgu")
+MATCH_SECONDS = 0.1
+# A JavaScript quantifier in braces; any other "{" is a literal there (and "{,3}" is one in Python's re,
+# while the regex engine reads "{e<=1}" as fuzzy matching): such braces are escaped.
+_QUANTIFIER = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
 _CLASS_ESCAPES = {"d": "0-9", "w": "A-Za-z0-9_"}
 _ESCAPES = {"d": "[0-9]", "D": "[^0-9]", "w": "[A-Za-z0-9_]", "W": "[^A-Za-z0-9_]"}
 
@@ -32,6 +46,11 @@ def translate(pattern: str, multiline: bool) -> str:
             continue
         if in_class:
             in_class = char != "]"
+            # "[" in a class is a literal in JavaScript and re; the regex engine would read "[[:alpha:]]"
+            # as a POSIX class.
+            char = "\\[" if char == "[" else char
+        elif char == "{" and not _QUANTIFIER.match(pattern, index):
+            char = "\\{"
         elif char == "[":
             in_class = True
             if pattern.startswith("[^]", index) or pattern.startswith("[]", index):
@@ -44,18 +63,23 @@ def translate(pattern: str, multiline: bool) -> str:
 
 
 @lru_cache(maxsize=256)
-def compile_regex(pattern: str, flags: str) -> re.Pattern[str]:
-    """The compiled pattern; ``re.error`` when it cannot be read, ``ValueError`` for unknown flags."""
+def compile_regex(pattern: str, flags: str) -> Any:
+    """The compiled pattern (a ``regex`` pattern object); ``re.error`` when Python's ``re`` cannot read
+    it, ``ValueError`` for unknown flags."""
     if set(flags) - FLAGS or len(set(flags)) != len(flags):
         raise ValueError(f"flags may be {', '.join(sorted(FLAGS))}, each once, not {flags[:16]!r}")
     bits = (re.IGNORECASE if "i" in flags else 0) | (re.MULTILINE if "m" in flags else 0)
     bits |= re.DOTALL if "s" in flags else 0
-    return re.compile(translate(pattern, "m" in flags), bits)
+    translated = translate(pattern, "m" in flags)
+    re.compile(translated, bits)
+    # re's flag bits have the same values in regex
+    return regex.compile(translated, bits | regex.VERSION0)
 
 
 def test(pattern: str, flags: str, value: str) -> bool:
-    """JavaScript's ``new RegExp(pattern, flags).test(value)``."""
-    return compile_regex(pattern, flags).search(value) is not None
+    """JavaScript's ``new RegExp(pattern, flags).test(value)``; ``TimeoutError`` when the match runs
+    past ``MATCH_SECONDS``."""
+    return compile_regex(pattern, flags).search(value, timeout=MATCH_SECONDS, concurrent=True) is not None
 
 
 # Regex text that means the same in Python's re and JavaScript's RegExp with the v flag (which HTML

@@ -1,8 +1,9 @@
 """Read a QuestionForm document into the render model (``model.QuestionForm``).
 
-The document is first checked by ``openturk.domain.questions.parse_question`` (namespace, size,
-DTD/entity refusal, identifiers, FileUploadAnswer bounds); this module reads the rest of MTurk's
-2005-10-01 / 2017-11-06 schema and raises ``XMLParseError`` naming what it cannot render.
+``read`` is called by ``openturk.domain.questions.parse_question`` on the document it has parsed
+(size, DTD/entity refusal and namespace checked there): it reads all of MTurk's 2005-10-01 /
+2017-11-06 schema and raises ``XMLParseError`` naming what it cannot render, so CreateHIT and
+CreateQualificationType refuse a form the worker site could not show.
 Defaults are MTurk's: IsRequired false, MinSelectionCount and MaxSelectionCount 1, StyleSuggestion
 radiobutton for one selection and checkbox for several, NumberOfLinesSuggestion 1.
 """
@@ -11,16 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
-import defusedxml.ElementTree as SafeET
-
-from openturk.domain import questions
-from openturk.errors import XMLParseError
-from openturk.web.questionform import formatted, jsregex
-from openturk.web.questionform.model import (
+from openturk.domain.questionform import formatted, jsregex
+from openturk.domain.questionform.model import (
     Answer,
     AnswerRegex,
     Binary,
@@ -38,23 +34,39 @@ from openturk.web.questionform.model import (
     Title,
     Unsupported,
 )
+from openturk.errors import XMLParseError
 
 STYLES = ("radiobutton", "checkbox", "list", "dropdown", "combobox", "multichooser")
 _MEDIA = ("image", "audio", "video")
+_ANSWERS = ("FreeTextAnswer", "SelectionAnswer", "FileUploadAnswer")
+MAX_FILE_BYTES = 2_000_000_000  # MTurk's largest FileUploadAnswer
 
 
-# A page shows the same HIT's form to many workers; the model is immutable, so parse it once.
-@lru_cache(maxsize=64)
 def parse(document: str) -> QuestionForm:
-    """The render model of a QuestionForm document; ``XMLParseError`` when it is not one."""
-    if questions.parse_question(document).kind != "QuestionForm":
+    """The render model of a QuestionForm document; ``XMLParseError`` when it is not one.
+    (``parse_question`` remembers recent documents, so a page showing a HIT reads it once.)"""
+    from openturk.domain import questions  # questions imports this module to read forms
+
+    form = questions.parse_question(document).form
+    if form is None:
         raise XMLParseError("The document is not a QuestionForm.")
-    root = SafeET.fromstring(document)
+    return form
+
+
+def read(root: Element) -> QuestionForm:
+    """The render model of a parsed QuestionForm element whose namespace has been checked."""
     reader = _Reader(root.tag.partition("}")[0] + "}")
-    identifiers = {
-        (element.findtext(reader.ns + "QuestionIdentifier") or "").strip()
-        for element in root.findall(reader.ns + "Question")
-    }
+    elements = root.findall(reader.ns + "Question")
+    if not elements and root.find(reader.ns + "Overview") is None:
+        raise XMLParseError("QuestionForm must contain at least one Question or Overview.")
+    identifiers: set[str] = set()
+    for element in elements:
+        identifier = reader.text(element, "QuestionIdentifier")
+        if not identifier:
+            raise XMLParseError("Question requires a non-empty QuestionIdentifier element.")
+        if identifier in identifiers:
+            raise XMLParseError(f"QuestionIdentifier {identifier!r} appears more than once.")
+        identifiers.add(identifier)
     parts: list[Overview | Question] = []
     for element in root:
         name = reader.local(element)
@@ -141,8 +153,12 @@ class _Reader:
         required = self.text(element, "IsRequired").lower()
         if required not in ("", "true", "false"):
             raise XMLParseError(f"Question {identifier!r}: IsRequired must be true or false.")
+        content = element.find(self.ns + "QuestionContent")
+        if content is None:
+            raise XMLParseError(f"Question {identifier!r} requires a QuestionContent element.")
         spec = element.find(self.ns + "AnswerSpecification")
-        assert spec is not None and len(spec) == 1  # parse_question checked both
+        if spec is None or len(spec) != 1:
+            raise XMLParseError(f"Question {identifier!r} requires one AnswerSpecification.")
         answer = spec[0]
         kind = self.local(answer)
         parsed: Answer
@@ -150,12 +166,10 @@ class _Reader:
             parsed = self.free_text(answer, identifier)
         elif kind == "SelectionAnswer":
             parsed = self.selection(answer, identifier, identifiers)
+        elif kind == "FileUploadAnswer":
+            parsed = self.file_upload(answer, identifier)
         else:
-            low = _int(answer.findtext(self.ns + "MinFileSizeInBytes"), "MinFileSizeInBytes", 0, 2_000_000_000)
-            high = _int(answer.findtext(self.ns + "MaxFileSizeInBytes"), "MaxFileSizeInBytes", 0, 2_000_000_000)
-            parsed = FileUpload(low or 0, 2_000_000_000 if high is None else high)
-        content = element.find(self.ns + "QuestionContent")
-        assert content is not None
+            raise XMLParseError(f"Question {identifier!r} has an unknown answer specification {kind!r}.")
         # MTurk: "If you specify the minLength attribute, it is the same as if IsRequired is true."
         needs_text = isinstance(parsed, FreeText) and bool(parsed.min_length)
         return Question(
@@ -166,6 +180,15 @@ class _Reader:
             content=self.content(content),
             answer=parsed,
         )
+
+    def file_upload(self, answer: Element, identifier: str) -> FileUpload:
+        where = f"Question {identifier!r}"
+        low = _int(answer.findtext(self.ns + "MinFileSizeInBytes"), f"{where}: MinFileSizeInBytes", 0, MAX_FILE_BYTES)
+        high = _int(answer.findtext(self.ns + "MaxFileSizeInBytes"), f"{where}: MaxFileSizeInBytes", 0, MAX_FILE_BYTES)
+        upload = FileUpload(low or 0, MAX_FILE_BYTES if high is None else high)
+        if upload.min_bytes > upload.max_bytes:
+            raise XMLParseError(f"{where}: MinFileSizeInBytes is larger than MaxFileSizeInBytes.")
+        return upload
 
     def free_text(self, answer: Element, identifier: str) -> FreeText:
         where = f"Question {identifier!r}"

@@ -28,13 +28,14 @@ def with_task_parameters(
 
 def origin(url: str) -> str:
     """The URL's origin as a browser compares it: ``scheme://host:port``, lower case, the scheme's
-    default port written out (so ``https://A.example`` and ``https://a.example:443`` are one origin)."""
+    default port written out (so ``https://A.example`` and ``https://a.example:443`` are one origin);
+    ``""`` for a URL whose port is not a number."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     try:
         port = parts.port
-    except ValueError:  # not a port: no browser origin matches it
-        port = None
+    except ValueError:  # not a port: a URL no browser loads, of no origin
+        return ""
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"

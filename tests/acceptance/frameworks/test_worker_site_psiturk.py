@@ -1,9 +1,14 @@
 """A psiTurk study, end to end on the worker site: psiTurk 3.3.1's own example experiment (the Stroop
 task, from ``psiturk-setup-example``) served by psiTurk's own experiment server, its HIT made with
 ``psiturk -e "hit create …"`` under ``openturk exec``, done by a worker in Chromium on openturk's
-worker site, submitted through the README's one-line template override, and then seen and approved
-by the requester through boto3 and psiTurk's shell. Nothing of psiTurk is changed but that line and
-the settings psiTurk reads from ``PSITURK_*`` environment variables."""
+worker site, submitted through one of the README's one-line template overrides, and then seen and
+approved by the requester through boto3 and psiTurk's shell. Nothing of psiTurk is changed but that
+line and the settings psiTurk reads from ``PSITURK_*`` environment variables.
+
+Both recipes run: openturk's URL written into the form (``--auth open``: the site's
+``/mturk/externalSubmit`` takes the form without a worker token), and the form posting to the
+frame's ``turkSubmitTo`` (``--auth sigv4``: the task origin's token in that URL is the worker's
+authority; on MTurk itself the same line posts to MTurk)."""
 
 from __future__ import annotations
 
@@ -27,15 +32,24 @@ from openturk.ports import free_port
 from openturk.testing import ServerProcess
 from tests.acceptance.frameworks.test_submit_recipes import PSITURK_OVERRIDE, PSITURK_SHIPPED
 from tests.acceptance.web.worksite import sign_up_in_browser
+from tests.conftest import cli_keys
 from tests.support import frameworks
 from tests.support.browser import check_page
-from tests.support.queues import drain, events_in, sqs_client, wait_for
+from tests.support.queues import drain, events_in, sqs_client
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.timeout(300)]
 STARTUP_TIMEOUT_S = 60.0
 # The example's Stroop trials: a word in a colour, answered with the colour's key.
 KEYS = {"red": "r", "green": "g", "blue": "b"}
 TRIALS = 9
+# The second recipe: psiTurk renders the thanks page from its /pub route, whose query is the one the
+# worker site (or MTurk) gave the frame; Flask puts ``request`` in every template's context.
+PSITURK_TURK_SUBMIT_TO_OVERRIDE = (
+    '      <form style="width: auto;" id="mturk_form" action="{{ request.args.turkSubmitTo }}/mturk/externalSubmit" '
+    'method="post">\n'
+)
+# Each recipe with the server's --auth it is for.
+RECIPES = {"openturk-url": ("open", PSITURK_OVERRIDE), "turkSubmitTo": ("sigv4", PSITURK_TURK_SUBMIT_TO_OVERRIDE)}
 
 
 def psiturk_settings(port: int, title: str) -> dict[str, str]:
@@ -68,9 +82,10 @@ def experiment(tmp_path: Path) -> Path:
     return folder
 
 
-def apply_override(folder: Path, server: ServerProcess) -> None:
+def apply_override(folder: Path, override: str, server: ServerProcess) -> None:
     thanks = folder / "templates" / "thanks-mturksubmit.html"
-    thanks.write_text(thanks.read_text().replace(PSITURK_SHIPPED, PSITURK_OVERRIDE.replace("OPENTURK", server.base_url)))
+    recipe = override.replace("OPENTURK", server.base_url)
+    thanks.write_text(thanks.read_text().replace(PSITURK_SHIPPED, recipe))
 
 
 class PsiturkServer:
@@ -115,27 +130,24 @@ class PsiturkServer:
                 self.process.wait(timeout=15)
 
 
-@pytest.fixture
-def site(local_aws: LocalAWS) -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, extra_args=["--aws-endpoint", local_aws.url]) as running:
-        yield running
+@pytest.fixture(params=list(RECIPES))
+def recipe(request: pytest.FixtureRequest, local_aws: LocalAWS) -> Iterator[tuple[ServerProcess, str]]:
+    """openturk under the recipe's --auth, and the recipe's template line."""
+    auth, override = RECIPES[request.param]
+    with ServerProcess(virtual_clock=True, auth=auth, extra_args=["--aws-endpoint", local_aws.url]) as running:
+        yield running, override
 
 
 def test_a_site_worker_does_psiturks_stroop_study_and_the_lab_approves_it(
-    site: ServerProcess, local_aws: LocalAWS, experiment: Path, browser_context: Any
+    recipe: tuple[ServerProcess, str], local_aws: LocalAWS, experiment: Path, browser_context: Any
 ) -> None:
+    site, override = recipe
     venv = frameworks.venv_or_fail("psiturk")
-    apply_override(experiment, site)
+    apply_override(experiment, override, site)
     port, title = free_port(), f"Stroop task {uuid.uuid4().hex[:8]}"
-    key = f"AKID{uuid.uuid4().hex[:16].upper()}"
-    env = {
-        **os.environ,
-        **psiturk_settings(port, title),
-        "AWS_ACCESS_KEY_ID": key,
-        "AWS_SECRET_ACCESS_KEY": "secret",
-        "HOME": str(experiment),
-    }
-    mturk = site.client(key)
+    keys = cli_keys(site.db_url, "requesters", "create", "stroop-lab")
+    env = {**os.environ, **psiturk_settings(port, title), **keys, "HOME": str(experiment)}
+    mturk = site.client(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
 
     def psiturk(command: str) -> str:
         argv = frameworks.under_exec(site.base_url, str(venv / "bin" / "psiturk"), "-e", command)

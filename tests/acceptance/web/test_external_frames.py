@@ -56,8 +56,9 @@ PROBE = b"""<!DOCTYPE html>
   await read("site", SITE + "/work");
   await read("state", SITE + "/work/assignments/" + mine + "/state");
   try {
+    var guess = new URLSearchParams({csrf_token: "guess"});
     await fetch(SITE + "/work/assignments/" + mine + "/return",
-                {method: "POST", mode: "no-cors", credentials: "include", body: new URLSearchParams({csrf_token: "guess"})});
+                {method: "POST", mode: "no-cors", credentials: "include", body: guess});
   } catch (e) {}
   document.getElementById("results").value = JSON.stringify(out);
   document.getElementById("ready").textContent = "probed";

@@ -31,11 +31,11 @@ from openturk.notify.local_aws import LocalAWS
 from openturk.ports import free_port
 from openturk.testing import ServerProcess
 from tests.acceptance.frameworks.test_submit_recipes import PSITURK_OVERRIDE, PSITURK_SHIPPED
-from tests.acceptance.web.worksite import sign_up_in_browser
+from tests.acceptance.web.worksite import find_in_browser, sign_up_in_browser
 from tests.conftest import cli_keys
 from tests.support import frameworks
 from tests.support.browser import check_page
-from tests.support.queues import drain, events_in, sqs_client
+from tests.support.queues import drain, events_in, notify_queue, sqs_client
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.timeout(300)]
 STARTUP_TIMEOUT_S = 60.0
@@ -165,24 +165,11 @@ def test_a_site_worker_does_psiturks_stroop_study_and_the_lab_approves_it(
         assert found, created
         hit = mturk.get_hit(HITId=found.group(1))["HIT"]
         assert f"http://127.0.0.1:{port}/pub?mode=sandbox" in hit["Question"]
-        queue = sqs_client(local_aws.url).create_queue(QueueName=f"psiturk-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-        mturk.update_notification_settings(
-            HITTypeId=hit["HITTypeId"],
-            Notification={
-                "Destination": queue,
-                "Transport": "SQS",
-                "Version": "2014-08-15",
-                "EventTypes": ["AssignmentAccepted", "AssignmentSubmitted"],
-            },
-            Active=True,
-        )
+        queue = notify_queue(mturk, local_aws.url, hit["HITTypeId"], "AssignmentAccepted", "AssignmentSubmitted")
 
         page = browser_context.new_page()
         sign_up_in_browser(page, site.base_url)
-        page.goto(f"{site.base_url}/work")
-        page.get_by_label("Search").fill(title)
-        page.get_by_role("button", name="Search").click()
-        page.get_by_role("link", name=title, exact=True).click()
+        find_in_browser(page, site.base_url, title)
         ad = page.frame_locator("#task-frame")
         ad.get_by_role("heading", name="Call for participants").wait_for()  # psiTurk's ad, in preview
         page.get_by_role("button", name="Accept & Work").click()

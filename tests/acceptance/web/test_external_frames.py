@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from tests.acceptance.web.worksite import (
     external_question,
     frame_src,
     hit_of,
+    serving,
     sign_up_in_browser,
     unique_title,
 )
@@ -93,12 +93,8 @@ def mturk(site: ServerProcess) -> Any:
 
 @pytest.fixture
 def external_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ProbeServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(ProbeServer) as url:
+        yield url
 
 
 def test_an_external_page_keeps_its_origin_and_still_cannot_act_as_the_worker(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 PREVIEW_ASSIGNMENT_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def with_task_parameters(
@@ -23,3 +24,19 @@ def with_task_parameters(
     parts = urlsplit(url)
     query = "&".join(part for part in (parts.query, urlencode(parameters)) if part)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def origin(url: str) -> str:
+    """The URL's origin as a browser compares it: ``scheme://host:port``, lower case, the scheme's
+    default port written out (so ``https://A.example`` and ``https://a.example:443`` are one origin);
+    ``""`` for a URL whose port is not a number."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a port: a URL no browser loads, of no origin
+        return ""
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port if port is not None else DEFAULT_PORTS.get(scheme, '')}"

@@ -42,6 +42,12 @@ TASK_STATIC = Path(__file__).parent / "task_static"
 # The sandbox of requester content, as the site's iframe attribute and as the task origin's CSP:
 # scripts, forms and popups, never allow-same-origin (an opaque origin, no cookies or storage of ours).
 SANDBOX_FLAGS = "allow-scripts allow-forms allow-popups"
+# An ExternalQuestion served from its own origin keeps that origin (what MTurk's unsandboxed frame
+# gave it: psiTurk's and Dallinger's pages call their own server with XHR, and their popups call
+# back into the frame through window.opener) and its popups open unsandboxed, as a link the worker
+# opened in a new tab would. Never granted to a URL of the site's or the task origin's own origin
+# (``openturk.web.work_pages.frame_sandbox``), so requester script never shares the site's origin.
+EXTERNAL_SANDBOX_FLAGS = f"{SANDBOX_FLAGS} allow-same-origin allow-popups-to-escape-sandbox"
 # MTurk's own copy, as HTMLQuestion templates load it (either scheme).
 MTURK_SCRIPT = re.compile(r"https?://s3\.amazonaws\.com/mturk-public/externalHIT_v1\.js")
 MAX_FORM_FIELDS = 2000

@@ -1,16 +1,17 @@
 """The worker's path through a HIT, MTurk's way: find work, preview, accept, work, return, submit.
 
 Thin pages over ``openturk.workers`` (discovery, tasks, actions, accounts). Requester content never
-runs in the site's origin: HTMLQuestion pages load from the task origin and ExternalQuestion pages
-from their own URL, each in an ``<iframe sandbox>`` without ``allow-same-origin``, with MTurk's four
-parameters; ``turkSubmitTo`` names the task origin and a task token (``openturk.web.task_origin``),
-so the answers never need the site's session cookie.
+runs in the site's origin: HTMLQuestion pages load from the task origin in an ``<iframe sandbox>``
+without ``allow-same-origin``; ExternalQuestion pages load from their own URL, keeping their own
+origin (never the site's: ``frame_sandbox``); each with MTurk's four parameters. ``turkSubmitTo``
+names the task origin and a task token (``openturk.web.task_origin``), so the answers never need the
+site's session cookie.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -23,13 +24,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openturk.domain import money, task_tokens
-from openturk.domain.frame_urls import with_task_parameters
+from openturk.domain.frame_urls import origin, with_task_parameters
 from openturk.domain.questions import Question
 from openturk.errors import InvalidParameterValue, OpenTurkError, WorkerError, XMLParseError
 from openturk.settings import Settings
 from openturk.web import access, questionform
 from openturk.web.pages import Site, answer_fields
-from openturk.web.task_origin import SANDBOX_FLAGS, task_secret
+from openturk.web.task_origin import EXTERNAL_SANDBOX_FLAGS, SANDBOX_FLAGS, task_secret
 from openturk.workers import accounts, actions, discovery, tasks, uploads
 
 # A preview's task link lives this long (marketplace time): long enough to read a task, short enough
@@ -53,6 +54,15 @@ def task_frame_sources(settings: Settings) -> list[str]:
     """What the site's frame-src allows: the task origin, HTTPS pages, and the loopback HTTP pages an
     ExternalURL may name (``openturk.domain.questions`` allows them for local testing)."""
     return [settings.task_base_url, "https:", "http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+
+def frame_sandbox(external_url: str, own_origins: Collection[str]) -> str:
+    """The sandbox of an ExternalQuestion's frame: its own origin kept (``EXTERNAL_SANDBOX_FLAGS``)
+    unless the URL is of one of ``own_origins`` (the page's, the site's, the task origin's), where
+    ``allow-same-origin`` would let its script reach the site's page around it."""
+    if origin(external_url) in {origin(own) for own in own_origins}:
+        return SANDBOX_FLAGS
+    return EXTERNAL_SANDBOX_FLAGS
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ class WorkPages:
         except WorkerError as error:
             return self._refused(request, error)
         grant = task_tokens.TaskGrant(hit_id, None, worker_id, self.site.clock.now_ms() + PREVIEW_VALID_MS)
-        frame = self._frame(seen.question, grant)
+        frame = self._frame(request, seen.question, grant)
         if seen.question.kind == "QuestionForm":
             # Shown as it will be, inside a disabled fieldset: nothing in it can be sent.
             frame = self._questionform(seen.hit.question, f"/work/hits/{hit_id}", submit_label=PREVIEW_LABEL)
@@ -215,7 +225,7 @@ class WorkPages:
                 hidden={"csrf_token": session.csrf_token if session else ""},
             )
         elif found.open:
-            frame = self._frame(found.question, grant)
+            frame = self._frame(request, found.question, grant)
         auto_accept = await run_in_threadpool(accounts.auto_accept_next, self.site.db, worker_id)
         response = self.site.render(
             request,
@@ -354,14 +364,16 @@ class WorkPages:
         assignment_id = request.path_params["assignment_id"]
         return await run_in_threadpool(tasks.task, self.site.db, self.site.clock, worker_id, assignment_id)
 
-    def _frame(self, question: Question, grant: task_tokens.TaskGrant) -> Frame:
+    def _frame(self, request: Request, question: Question, grant: task_tokens.TaskGrant) -> Frame:
         height = question.frame_height or DEFAULT_FRAME_HEIGHT
         token = task_tokens.issue(self.secret, grant)
         submit_to = f"{self.task_base}/submit/{token}"
+        sandbox = SANDBOX_FLAGS
         if question.kind == "HTMLQuestion":
             page = f"{self.task_base}/task/{token}"
         elif question.kind == "ExternalQuestion" and question.external_url:
             page = question.external_url
+            sandbox = frame_sandbox(page, (str(request.base_url), self.site.settings.base_url, self.task_base))
         else:
             return Frame(None, height)
         src = with_task_parameters(
@@ -371,7 +383,7 @@ class WorkPages:
             turk_submit_to=submit_to,
             worker_id=grant.worker_id,
         )
-        return Frame(src, height)
+        return Frame(src, height, sandbox)
 
     def _questionform(self, document: str, action: str, **options: Any) -> Frame:
         try:

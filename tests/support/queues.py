@@ -79,3 +79,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not met within {timeout}s")
         time.sleep(0.02)
+
+
+def notify_queue(mturk: Any, sqs_endpoint: str, hit_type_id: str, *event_types: str) -> str:
+    """A new SQS queue that receives the HIT type's ``event_types`` (UpdateNotificationSettings); its URL."""
+    queue: str = sqs_client(sqs_endpoint).create_queue(QueueName=f"notify-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    mturk.update_notification_settings(
+        HITTypeId=hit_type_id,
+        Notification={
+            "Destination": queue,
+            "Transport": "SQS",
+            "Version": "2014-08-15",
+            "EventTypes": list(event_types),
+        },
+        Active=True,
+    )
+    return queue

@@ -5,11 +5,10 @@ skip, return and the deadline; the requester reads the answers through boto3."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import httpx
@@ -26,6 +25,7 @@ from tests.acceptance.web.worksite import (
     frame_src,
     hit_of,
     html_question,
+    serving,
     sign_up_in_browser,
     unique_title,
 )
@@ -162,12 +162,8 @@ document.getElementById("send").disabled = p.get("assignmentId") === "ASSIGNMENT
 
 @pytest.fixture
 def external_site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ExternalTask)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(ExternalTask) as url:
+        yield url
 
 
 def test_an_external_question_served_by_the_test_reads_the_parameters_and_submits(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -75,6 +79,27 @@ def sign_up_in_browser(page: Any, base_url: str) -> None:
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url(re.compile(r"/\?welcome=1$"))
+
+
+def find_in_browser(page: Any, base_url: str, title: str) -> None:
+    """Search Find work for ``title`` and open its preview, as a worker would."""
+    page.goto(f"{base_url}/work")
+    page.get_by_label("Search").fill(title)
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=title, exact=True).click()
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """An HTTP server on a free loopback port in a thread (an ExternalQuestion's own site); its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def frame_src(page_html: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from openturk.domain.frame_urls import with_task_parameters
+from openturk.domain.frame_urls import origin, with_task_parameters
 
 
 def test_work_appends_all_four_keeping_the_urls_own_query() -> None:
@@ -35,3 +35,13 @@ def test_a_preview_has_mturks_placeholder_and_no_worker() -> None:
         "hitId": "H",
         "turkSubmitTo": "S",
     }
+
+
+def test_origin_is_what_a_browser_compares() -> None:
+    assert origin("https://Lab.Example.org/pub?mode=sandbox") == "https://lab.example.org:443"
+    assert origin("https://lab.example.org:443/x") == origin("https://lab.example.org/y")
+    assert origin("http://127.0.0.1:8443/work") == "http://127.0.0.1:8443"
+    assert origin("http://127.0.0.1:8443") != origin("http://localhost:8443")
+    assert origin("http://127.0.0.1:8443") != origin("http://127.0.0.1:8445")
+    assert origin("http://[::1]:8443/") == "http://[::1]:8443"
+    assert origin("http://127.0.0.1:notaport/") == ""

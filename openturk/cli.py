@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--starting-balance", default="10000.00", help="each new requester's opening balance (USD)")
     serve.add_argument("--no-dispatch", action="store_true", help="deliver from separate `openturk dispatch` processes")
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="server processes sharing the listeners and the database (PostgreSQL for more than a few)",
+    )
     serve.add_argument(
         "--local-aws-port",
         type=_port,
@@ -256,6 +262,16 @@ def _origin(text: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
+
+
 def _positive_seconds(text: str) -> float:
     try:
         seconds = float(text)
@@ -290,7 +306,6 @@ def _settings(args: argparse.Namespace, **extra: object) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
 
     from openturk.notify import local_aws as embedded
     from openturk.server import build_apps
@@ -341,10 +356,10 @@ def serve(args: argparse.Namespace) -> int:
         # Every server of the deployment signs task tokens and download URLs with the same key.
         settings = replace(settings, file_url_secret=shared_secret(db))
     try:
-        app, task_app = build_apps(settings, db)
         console.print(
             f"[bold]openturk[/bold] Requester API at [cyan]{settings.base_url}[/cyan] "
-            f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''})"
+            f"(auth {settings.auth}, db {settings.db_url}{', virtual clock' if settings.virtual_clock else ''}"
+            f"{f', {args.workers} processes' if args.workers > 1 else ''})"
         )
         if settings.tls:
             console.print(f"  TLS certificate from the local CA [cyan]{files.ca_cert}[/cyan] (openturk exec trusts it)")
@@ -359,36 +374,112 @@ def serve(args: argparse.Namespace) -> int:
             )
             console.print(f"  {embedded.what_is_kept(local_aws.state_path)}")
         sys.stdout.flush()
-        listeners = [
-            uvicorn.Config(
-                app,
-                host=settings.host,
-                port=settings.port,
-                log_level=args.log_level,
-                access_log=False,
-                ssl_certfile=certfile,
-                ssl_keyfile=keyfile,
-            ),
-            # Same process, same database and clock; its own app has only the task routes.
-            uvicorn.Config(
-                task_app,
-                host=settings.host,
-                port=settings.task_listen_port,
-                log_level=args.log_level,
-                access_log=False,
-                lifespan="off",
-                ssl_certfile=certfile,
-                ssl_keyfile=keyfile,
-            ),
-        ]
-        asyncio.run(_serve_together(*listeners))
+        tls_files = (certfile, keyfile)
+        if args.workers > 1:
+            db.dispose()  # each server process opens its own connections
+            _serve_processes(settings, args.workers, args.log_level, tls_files)
+        else:
+            app, task_app = build_apps(settings, db)
+            asyncio.run(_serve_together(*_listeners(settings, app, task_app, args.log_level, tls_files)))
     finally:
         if local_aws is not None:
             local_aws.stop()
     return 0
 
 
-async def _serve_together(main: uvicorn.Config, companion: uvicorn.Config) -> None:
+def _listeners(
+    settings: Settings, app: Any, task_app: Any, log_level: str, tls_files: tuple[str | None, str | None]
+) -> tuple[uvicorn.Config, uvicorn.Config]:
+    import uvicorn
+
+    certfile, keyfile = tls_files
+    return (
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        ),
+        # Same process, same database and clock; its own app has only the task routes.
+        uvicorn.Config(
+            task_app,
+            host=settings.host,
+            port=settings.task_listen_port,
+            log_level=log_level,
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        ),
+    )
+
+
+def _serve_processes(
+    settings: Settings, workers: int, log_level: str, tls_files: tuple[str | None, str | None]
+) -> None:
+    """``serve --workers N``: N whole servers (API, site, task origin, timers, dispatcher) sharing the
+    two listening sockets, which this process opened; the kernel spreads connections among them.
+
+    They share nothing else but the database, as servers on several machines do. One that dies is
+    replaced; SIGTERM or SIGINT stops them all.
+    """
+    import multiprocessing
+    import signal
+    import threading
+
+    import uvicorn
+
+    sockets = [
+        uvicorn.Config("openturk", host=settings.host, port=settings.port).bind_socket(),
+        uvicorn.Config("openturk", host=settings.host, port=settings.task_listen_port).bind_socket(),
+    ]
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+
+    def start(n: int) -> Any:
+        child = spawn.Process(
+            target=_serve_child, args=(settings, sockets, log_level, tls_files), name=f"openturk-serve-{n}"
+        )
+        child.start()
+        return child
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    children = [start(n) for n in range(workers)]
+    try:
+        while not stopping.wait(0.5):
+            for n, child in enumerate(children):
+                if not child.is_alive():
+                    logging.getLogger("openturk.serve").warning(
+                        "server process %s exited (%s); starting another", child.pid, child.exitcode
+                    )
+                    children[n] = start(n)
+    finally:
+        for child in children:
+            child.terminate()  # uvicorn finishes the requests in progress
+        for child in children:
+            child.join(15)
+            if child.is_alive():
+                child.kill()
+                child.join(5)
+        for sock in sockets:
+            sock.close()
+
+
+def _serve_child(
+    settings: Settings, sockets: list[Any], log_level: str, tls_files: tuple[str | None, str | None]
+) -> None:
+    from openturk.server import build_apps
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app, task_app = build_apps(settings)
+    asyncio.run(_serve_together(*_listeners(settings, app, task_app, log_level, tls_files), sockets=sockets))
+
+
+async def _serve_together(main: uvicorn.Config, companion: uvicorn.Config, sockets: list[Any] | None = None) -> None:
     """Run the main listener and a companion that stops with it (the main one owns the signals)."""
     import uvicorn
 
@@ -398,9 +489,9 @@ async def _serve_together(main: uvicorn.Config, companion: uvicorn.Config) -> No
             yield  # the main listener catches SIGINT/SIGTERM; this one stops when it has
 
     second = Companion(companion)
-    running = asyncio.create_task(second.serve())
+    running = asyncio.create_task(second.serve(sockets=None if sockets is None else [sockets[1]]))
     try:
-        await uvicorn.Server(main).serve()
+        await uvicorn.Server(main).serve(sockets=None if sockets is None else [sockets[0]])
     finally:
         second.should_exit = True
         await running

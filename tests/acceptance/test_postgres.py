@@ -146,3 +146,32 @@ def test_profiles_and_timed_tests_on_postgres(pg_servers: list[ServerProcess]) -
     assert answered.json()["Status"] == "Pending"
     own = worker.http.get("/api/worker/qualifications", params={"WorkerId": worker.worker_id}).json()
     assert [r["QualificationTypeId"] for r in own["QualificationRequests"]] == [type_id]
+
+
+def test_concurrent_hits_of_one_requester_never_deadlock(pg_servers: list[ServerProcess]) -> None:
+    # Each CreateHIT inserts rows that reference the requester (a KEY SHARE lock on PostgreSQL) and
+    # then locks its balance FOR UPDATE: unless the balance is locked first, two such transactions
+    # wait for each other and PostgreSQL aborts one (a 500), as bench/scale.py found under load.
+    first = pg_servers[0].client("AKIDPOSTGRES0009")
+    balance_before = float(first.get_account_balance()["AvailableBalance"])
+    type_id = first.create_hit_type(
+        Title="Concurrent", Description="d", Reward="0.01", AssignmentDurationInSeconds=600
+    )["HITTypeId"]
+    threads, calls = 8, 15
+
+    def create(index: int) -> list[str]:
+        mturk = pg_servers[index % 2].client("AKIDPOSTGRES0009")
+        failures = []
+        for _ in range(calls):
+            try:
+                mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, Question=HTML_QUESTION)
+            except Exception as error:  # a deadlock comes back as an InternalServerError
+                failures.append(f"{type(error).__name__}: {error}")
+        return failures
+
+    with ThreadPoolExecutor(threads) as pool:
+        failures = [f for found in pool.map(create, range(threads)) for f in found]
+    assert failures == []
+    # Every HIT holds its reward and the 20 % fee (at least $0.01): 120 × $0.02.
+    balance_after = float(first.get_account_balance()["AvailableBalance"])
+    assert round(balance_before - balance_after, 2) == round(threads * calls * 0.02, 2)

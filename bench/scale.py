@@ -59,7 +59,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.measure import mturk_client, quantile, sqs_client  # noqa: E402 - after the path set-up above
+from bench.measure import cpu_seconds, mturk_client, quantile, sqs_client  # noqa: E402 - after the path set-up above
 
 HTML_QUESTION = (
     '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
@@ -326,6 +326,19 @@ class Setup:
                            check=False)
 
 
+@dataclass
+class Phase:
+    """What one phase produced: acknowledged calls, what the receiver got, and the CPU each role used
+    over the window (cores: 1.0 is one core busy throughout; machine_load1 is the load average)."""
+
+    records: list[Record]
+    consumed: dict[str, Any]
+    errors: int
+    first_error: str | None
+    t0: float
+    cpu: dict[str, float]
+
+
 # -- the bench --------------------------------------------------------------------------------------------------
 
 class Bench:
@@ -408,28 +421,47 @@ class Bench:
                           "EventTypes": ["HITCreated"]})
         return hit_type_id
 
-    def _run(self, command: tuple[Any, ...], queue_url: str, seconds: float) -> tuple[list[Record], dict[str, Any],
-                                                                                       int, str | None, float]:
-        """Run one phase on every producer; return its records, what the receiver got, errors, first error,
-        and the wall-clock start t0."""
+    def _pids(self) -> dict[str, list[int]]:
+        """The processes whose CPU a phase reports, by role."""
+        setup = self.setup
+        return {
+            "server": [setup.server.process.pid] if setup is not None and setup.server.process else [],
+            "dispatchers": [p.pid for p in setup.dispatchers] if setup is not None else [],
+            "moto": [self.aws.process.pid] if self.aws.process else [],
+            "producers": [p.pid for p in self.producers if p.pid],
+            "receiver": [self.receiver.pid] if self.receiver.pid else [],
+        }
+
+    def _run(self, command: tuple[Any, ...], queue_url: str, seconds: float) -> Phase:
+        """Run one phase on every producer and the receiver, and sample every process's CPU over its window."""
         t0 = time.time() + 2.0  # time for every thread to make its client and connect
         self.receiver_commands.put(("consume", queue_url, t0 + seconds + 3600))
         for commands in self.producer_commands:
             commands.put((command[0], command[1], command[2], t0, *command[3:]))
+        pids = self._pids()
+        time.sleep(max(0.0, t0 - time.time()))  # pacing: the window starts at t0
+        before = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
+        load_before = os.getloadavg()[0]
+        time.sleep(max(0.0, t0 + seconds - time.time()))
+        after = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
+        cpu = {role: sum((b or 0.0) - (a or 0.0) for a, b in zip(before[role], after[role], strict=True)) / seconds
+               for role in pids}
+        cpu["machine_load1"] = max(load_before, os.getloadavg()[0])
         parts = self._collect("done", len(self.producers), timeout=seconds + 120)
         records = [r for part in parts.values() for r in part["records"]]
         errors = sum(part["errors"] for part in parts.values())
         first_error = next((p["first_error"] for p in parts.values() if p["first_error"]), None)
         self.receiver_commands.put(("expect", [key for key, _, _ in records], time.time() + self.args.drain_timeout))
         consumed = self._collect("consumed", 1, timeout=self.args.drain_timeout + 60)["receiver"]
-        return records, consumed, errors, first_error, t0
+        return Phase(records, consumed, errors, first_error, t0, cpu)
 
     def scheduled(self, kind: str, target: tuple[str, ...], queue_url: str, seconds: float, tag: str) -> dict[str, Any]:
         """``rate × seconds`` events on the shared schedule: latency from call start to receipt."""
         rate = self.args.rate
         total = max(1, round(rate * seconds))
-        records, consumed, errors, first_error, t0 = self._run(("schedule", kind, target, rate, total, tag),
-                                                               queue_url, seconds)
+        phase = self._run(("schedule", kind, target, rate, total, tag), queue_url, seconds)
+        records, consumed, errors, first_error, t0 = (phase.records, phase.consumed, phase.errors,
+                                                      phase.first_error, phase.t0)
         got = consumed["got"]
         latencies = [1000 * (got[key] - start) for key, start, _ in records if key in got]
         log(f"  {tag}: {len(records)} sent, {errors} errors, {len(records) - len(latencies)} lost, "
@@ -441,23 +473,25 @@ class Bench:
                 "achieved_rate": len(records) / span, "p50_ms": quantile(latencies, 0.5),
                 "p99_ms": quantile(latencies, 0.99),
                 "call_p50_ms": quantile([1000 * (e - s) for _, s, e in records], 0.5),
-                "keys": [key for key, _, _ in records]}
+                "cpu": phase.cpu, "keys": [key for key, _, _ in records]}
 
     def flood(self, kind: str, target: tuple[str, ...], queue_url: str, seconds: float, tag: str) -> dict[str, Any]:
         """Every producer thread as fast as it can for ``seconds``: acknowledged and received events/s."""
-        records, consumed, errors, first_error, t0 = self._run(("flood", kind, target, seconds, tag), queue_url,
-                                                               seconds)
+        phase = self._run(("flood", kind, target, seconds, tag), queue_url, seconds)
+        records, consumed, errors, first_error, t0 = (phase.records, phase.consumed, phase.errors,
+                                                      phase.first_error, phase.t0)
         end = t0 + seconds
         got = consumed["got"]
         received = [got[key] for key, _, _ in records if key in got]
         log(f"  {tag}: {len(records)} acknowledged ({len(records) / seconds:.0f}/s), {errors} errors, "
             f"{len(records) - len(received)} not received" + (f"; first error: {first_error}" if first_error else ""))
+        log("    CPU (cores): " + ", ".join(f"{role} {cores:.2f}" for role, cores in phase.cpu.items()))
         return {"acked": len(records), "errors": errors, "first_error": first_error,
                 "acked_eps": sum(1 for _, _, e in records if e <= end) / seconds,
                 "received_eps": sum(1 for t in received if t <= end) / seconds,
                 "lost": len(records) - len(received), "duplicates": consumed["duplicates"],
                 "drain_s": max(0.0, max(received, default=end) - end), "t0": t0, "end": end,
-                "keys": [key for key, _, _ in records]}
+                "cpu": phase.cpu, "keys": [key for key, _, _ in records]}
 
     def wait_first_delivery(self, setup: Setup, hit_type_id: str, queue_url: str) -> float:
         """One event after start-up, received: the server makes its SQS client; also proves the path works."""
@@ -537,6 +571,11 @@ class Bench:
             "ceiling_lost": ceiling["lost"], "ceiling_errors": ceiling["errors"],
             "ceiling_first_error": ceiling["first_error"], "ceiling_drain_s": ceiling["drain_s"],
             "ceiling_delivery_drain_s": max(0.0, last_delivered - ceiling["end"]),
+            "latency_cpu_cores": latency["cpu"], "ceiling_cpu_cores": ceiling["cpu"],
+            # CPU per acknowledged CreateHIT in the ceiling phase, by role: where a 2-core machine's time goes.
+            "ceiling_cpu_ms_per_event": {
+                role: 1000 * cores * args.seconds / ceiling["acked"] if ceiling["acked"] else None
+                for role, cores in ceiling["cpu"].items() if role != "machine_load1"},
         }
 
     def measure_bare(self) -> dict[str, Any]:
@@ -551,7 +590,8 @@ class Bench:
         return {"p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"], "achieved_rate": latency["achieved_rate"],
                 "sent": latency["sent"], "errors": latency["errors"], "lost": latency["lost"],
                 "ceiling_sent_eps": ceiling["acked_eps"], "ceiling_received_eps": ceiling["received_eps"],
-                "ceiling_lost": ceiling["lost"], "ceiling_errors": ceiling["errors"]}
+                "ceiling_lost": ceiling["lost"], "ceiling_errors": ceiling["errors"],
+                "latency_cpu_cores": latency["cpu"], "ceiling_cpu_cores": ceiling["cpu"]}
 
 
 def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:

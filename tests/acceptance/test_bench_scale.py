@@ -14,11 +14,13 @@ SETUP_FIGURES = {
     "cold_first_delivery_ms", "p50_ms", "p99_ms", "achieved_rate", "call_p50_ms", "sent", "errors", "lost",
     "duplicates", "first_error", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_acked_eps",
     "ceiling_delivered_eps", "ceiling_received_eps", "ceiling_acked", "ceiling_delivered", "ceiling_lost",
-    "ceiling_errors", "ceiling_first_error", "ceiling_drain_s", "ceiling_delivery_drain_s",
+    "ceiling_errors", "ceiling_first_error", "ceiling_drain_s", "ceiling_delivery_drain_s", "latency_cpu_cores",
+    "ceiling_cpu_cores", "ceiling_cpu_ms_per_event",
 }
+CPU_ROLES = {"server", "dispatchers", "moto", "producers", "receiver"}
 BARE_FIGURES = {
     "p50_ms", "p99_ms", "achieved_rate", "sent", "errors", "lost", "ceiling_sent_eps", "ceiling_received_eps",
-    "ceiling_lost", "ceiling_errors",
+    "ceiling_lost", "ceiling_errors", "latency_cpu_cores", "ceiling_cpu_cores",
 }
 TARGETS = {
     "sqlite_p50_le_bare_p50_plus_5ms", "sqlite_p99_le_50ms", "sqlite_delivered_ge_1000_eps", "pg2_delivered_ge_pg1",
@@ -42,6 +44,10 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
         assert figures["sent"] == 200 and figures["errors"] == 0 and figures["lost"] == 0, (name, figures)
         assert figures["ceiling_acked"] > 0 and figures["ceiling_errors"] == 0, (name, figures)
         assert figures["ceiling_lost"] == 0 and figures["ceiling_delivered"] == figures["ceiling_acked"], name
+        assert set(figures["ceiling_cpu_cores"]) == CPU_ROLES | {"machine_load1"}, name
+        assert set(figures["ceiling_cpu_ms_per_event"]) == CPU_ROLES, name
+        assert figures["ceiling_cpu_cores"]["server"] > 0, name  # the right process was sampled
+        assert (figures["ceiling_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name
         for key in ("p50_ms", "p99_ms", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_delivered_eps"):
             assert isinstance(figures[key], float | int) and figures[key] >= 0, (name, key, figures[key])
     assert result["bare"]["lost"] == 0 and result["bare"]["ceiling_lost"] == 0

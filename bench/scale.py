@@ -538,21 +538,24 @@ class Bench:
             self.setup = None
         wanted = set(latency.pop("keys"))
         commit_to_send = []
+        latency_messages = 0
         for message in latency_log:
             if not message["DeliveredAt"] or not message.get("AttemptLog"):
                 continue
             if not any(e.get("HITId") in wanted for e in message["Body"].get("Events", [])):
                 continue
+            latency_messages += 1
             first_committed_ms = 1000 * message["DeliveredAt"] - message["LatencyMs"]
             commit_to_send.append(1000 * message["AttemptLog"][0]["StartedAt"] - first_committed_ms)
         acked = set(ceiling.pop("keys"))
-        delivered_in_window = delivered_total = 0
+        delivered_in_window = delivered_total = ceiling_messages = 0
         last_delivered = ceiling["end"]
         for message in ceiling_log:
             if not message["DeliveredAt"]:
                 continue
             count = sum(1 for e in message["Body"].get("Events", []) if e.get("HITId") in acked)
             delivered_total += count
+            ceiling_messages += 1 if count else 0
             if count and message["DeliveredAt"] <= ceiling["end"]:
                 delivered_in_window += count
             if count:
@@ -562,6 +565,9 @@ class Bench:
             "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"], "achieved_rate": latency["achieved_rate"],
             "call_p50_ms": latency["call_p50_ms"], "sent": latency["sent"], "errors": latency["errors"],
             "lost": latency["lost"], "duplicates": latency["duplicates"], "first_error": latency["first_error"],
+            # How many events each SQS message carried: the dispatcher's batching, from the delivery log.
+            "events_per_message": latency["sent"] / latency_messages if latency_messages else None,
+            "ceiling_events_per_message": delivered_total / ceiling_messages if ceiling_messages else None,
             "commit_to_send_p50_ms": quantile(commit_to_send, 0.5),
             "commit_to_send_p99_ms": quantile(commit_to_send, 0.99),
             "ceiling_acked_eps": ceiling["acked_eps"],

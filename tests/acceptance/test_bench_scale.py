@@ -15,7 +15,7 @@ SETUP_FIGURES = {
     "duplicates", "first_error", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_acked_eps",
     "ceiling_delivered_eps", "ceiling_received_eps", "ceiling_acked", "ceiling_delivered", "ceiling_lost",
     "ceiling_errors", "ceiling_first_error", "ceiling_drain_s", "ceiling_delivery_drain_s", "latency_cpu_cores",
-    "ceiling_cpu_cores", "ceiling_cpu_ms_per_event",
+    "ceiling_cpu_cores", "ceiling_cpu_ms_per_event", "events_per_message", "ceiling_events_per_message",
 }
 CPU_ROLES = {"server", "dispatchers", "moto", "producers", "receiver"}
 BARE_FIGURES = {
@@ -48,6 +48,7 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
         assert set(figures["ceiling_cpu_ms_per_event"]) == CPU_ROLES, name
         assert figures["ceiling_cpu_cores"]["server"] > 0, name  # the right process was sampled
         assert (figures["ceiling_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name
+        assert figures["events_per_message"] >= 1 and figures["ceiling_events_per_message"] >= 1, name
         for key in ("p50_ms", "p99_ms", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_delivered_eps"):
             assert isinstance(figures[key], float | int) and figures[key] >= 0, (name, key, figures[key])
     assert result["bare"]["lost"] == 0 and result["bare"]["ceiling_lost"] == 0

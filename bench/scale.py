@@ -539,6 +539,11 @@ class Bench:
         wanted = set(latency.pop("keys"))
         commit_to_send = []
         latency_messages = 0
+        in_log: dict[str, int] = {}  # HITId → delivered messages that carried it
+        for message in [*latency_log, *ceiling_log]:
+            if message["DeliveredAt"]:
+                for event in message["Body"].get("Events", []):
+                    in_log[event.get("HITId")] = in_log.get(event.get("HITId"), 0) + 1
         for message in latency_log:
             if not message["DeliveredAt"] or not message.get("AttemptLog"):
                 continue
@@ -566,6 +571,9 @@ class Bench:
             "call_p50_ms": latency["call_p50_ms"], "sent": latency["sent"], "errors": latency["errors"],
             "lost": latency["lost"], "duplicates": latency["duplicates"], "first_error": latency["first_error"],
             # How many events each SQS message carried: the dispatcher's batching, from the delivery log.
+            # Events the delivery log shows in more than one delivered message (sent twice by openturk), to
+            # tell those from duplicates the receiver saw because SQS (moto) handed one message out twice.
+            "events_in_two_messages": sum(1 for count in in_log.values() if count > 1),
             "events_per_message": latency["sent"] / latency_messages if latency_messages else None,
             "ceiling_events_per_message": delivered_total / ceiling_messages if ceiling_messages else None,
             "commit_to_send_p50_ms": quantile(commit_to_send, 0.5),

@@ -16,6 +16,7 @@ SETUP_FIGURES = {
     "ceiling_delivered_eps", "ceiling_received_eps", "ceiling_acked", "ceiling_delivered", "ceiling_lost",
     "ceiling_errors", "ceiling_first_error", "ceiling_drain_s", "ceiling_delivery_drain_s", "latency_cpu_cores",
     "ceiling_cpu_cores", "ceiling_cpu_ms_per_event", "events_per_message", "ceiling_events_per_message",
+    "events_in_two_messages",
 }
 CPU_ROLES = {"server", "dispatchers", "moto", "producers", "receiver"}
 BARE_FIGURES = {

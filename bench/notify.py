@@ -46,7 +46,8 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.measure import cpu_seconds  # noqa: E402 - after the path set-up above
+from bench.measure import cpu_seconds, mturk_client, sqs_client  # noqa: E402 - after the path set-up above
+from bench.measure import quantile as _quantile  # noqa: E402
 
 HTML_QUESTION = (
     '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
@@ -57,38 +58,6 @@ ACCESS_KEY = "AKIDBENCHNOTIFY00001"
 MAX_LOOP = 10_000_000  # hard bound on every loop, on top of its deadline
 
 
-# -- clients ----------------------------------------------------------------------------------------------------
-
-def _sqs(endpoint: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                        aws_secret_access_key="test",
-                        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
-
-
-def _mturk(endpoint: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("mturk", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ACCESS_KEY,
-                        aws_secret_access_key="secret",
-                        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30))
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-
-
 # -- child processes --------------------------------------------------------------------------------------------
 
 def sender_main(index: int, count: int, server_url: str, sqs_url: str, hit_type_id: str, warm_queue: str,
@@ -96,7 +65,7 @@ def sender_main(index: int, count: int, server_url: str, sqs_url: str, hit_type_
     """One sender process: runs scheduled sends ("schedule") and tight loops ("tight") on command."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        mturk, sqs = _mturk(server_url), _sqs(sqs_url)
+        mturk, sqs = mturk_client(server_url, ACCESS_KEY), sqs_client(sqs_url)
         mturk.get_account_balance()
         sqs.send_message(QueueUrl=warm_queue, MessageBody="{}")
         results.put(("ready", index, None))
@@ -168,7 +137,7 @@ def consumer_main(sqs_url: str, commands: Any, results: Any) -> None:
     as soon as every one of them has arrived (or at the deadline)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        sqs, deleter_sqs = _sqs(sqs_url), _sqs(sqs_url)
+        sqs, deleter_sqs = sqs_client(sqs_url), sqs_client(sqs_url)
         handles: queue.Queue[tuple[str, list[str]] | None] = queue.Queue()
 
         def deleter() -> None:
@@ -273,12 +242,12 @@ class Bench:
             extra += ["--batch-window", str(args.batch_window)]
         self.server = ServerProcess(virtual_clock=False, extra_args=extra)
         self.server.start()
-        sqs = _sqs(self.aws.url)
+        sqs = sqs_client(self.aws.url)
         suffix = uuid.uuid4().hex[:8]
         self.q_notify = sqs.create_queue(QueueName=f"bench-notify-{suffix}")["QueueUrl"]
         self.q_bare = sqs.create_queue(QueueName=f"bench-bare-{suffix}")["QueueUrl"]
         self.q_tight = sqs.create_queue(QueueName=f"bench-tight-{suffix}")["QueueUrl"]
-        mturk = _mturk(self.server.base_url)
+        mturk = mturk_client(self.server.base_url, ACCESS_KEY)
         self.hit_type_id = mturk.create_hit_type(
             Title="Bench notifications", Description="d", Reward="0.01", AssignmentDurationInSeconds=600,
             AutoApprovalDelayInSeconds=86400)["HITTypeId"]

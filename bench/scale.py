@@ -1,0 +1,539 @@
+"""Scale: latency at a steady rate and the end-to-end ceiling through the API, per store set-up.
+
+    python bench/scale.py --seconds 10 [--rate 200] [--setups sqlite,pg1,pg2] [--producers 2] [--threads 4]
+
+One moto server (``LocalAWS``) serves every set-up and the bare reference. The set-ups:
+
+* ``sqlite``: one ``openturk serve`` on its own SQLite file, its dispatcher in-process;
+* ``pg1``: a throwaway PostgreSQL (``scripts/postgres``), ``openturk serve --no-dispatch`` and one
+  ``openturk dispatch``;
+* ``pg2``: the same with two ``openturk dispatch`` processes.
+
+Each set-up makes two HIT types whose notification specification sends HITCreated to an SQS queue of
+its own, then measures:
+
+* latency: ``--producers`` processes × ``--threads`` threads (each thread its own boto3 client) call
+  CreateHITWithHITType on one shared schedule (event *i* at t0 + i/rate; a late thread fires at once).
+  An event's time is the wall time at the START of its API call; it is received when a ReceiveMessage
+  that carries it returns. p50/p99 of that, and "commit→send" from the delivery log (``openturk deliveries
+  --json``): the first attempt's StartedAt minus the commit of the message's first event
+  (DeliveredAt − LatencyMs, the log's own end-to-end latency).
+* ceiling: the same threads call CreateHITWithHITType as fast as they can for ``--seconds``; events/s
+  acknowledged by the API, delivered (the delivery log's DeliveredAt inside the window) and received
+  from SQS inside the window, plus how long the backlog took to drain after the window.
+
+Beside them, in the same run, the bare reference: SendMessage → receive on the same moto server, the
+same schedule, threads and receiver, and its ceiling (SendMessage as fast as the threads can).
+
+Receiving: one receiver process runs ``--receivers`` threads, each long-polling (ReceiveMessage,
+MaxNumberOfMessages=10, WaitTimeSeconds=1; moto answers a long poll as soon as a message arrives) and
+deleting what it got before polling again, so while one thread deletes the others are waiting: the gap
+a single polling loop leaves does not hide or add the product's latency, and openturk and the bare
+reference are received identically.
+
+Every process shares one 2-core machine: the figures include the bench's own client CPU.  Results are
+printed as a table; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.load import ACCESS_KEY, HTML_QUESTION, Record, producer_main, receiver_main  # noqa: E402 - after the path set-up
+from bench.measure import cpu_seconds, mturk_client, quantile, sqs_client  # noqa: E402
+
+POSTGRES_SCRIPT = REPO / "scripts" / "postgres"
+SETUPS = {"sqlite": "SQLite, 1 serve (in-process dispatcher)", "pg1": "PostgreSQL, serve + 1 dispatch",
+          "pg2": "PostgreSQL, serve + 2 dispatch"}
+
+
+# -- the store set-ups ------------------------------------------------------------------------------------------
+
+@dataclass
+class Setup:
+    """One store set-up's processes: a server, its database and any separate dispatchers."""
+
+    name: str
+    server: Any = None
+    pg_dir: Path | None = None
+    dispatchers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def db_url(self) -> str:
+        return str(self.server.db_url)
+
+    def start(self, aws_url: str) -> Setup:
+        from openturk.testing import ServerProcess
+
+        extra = ["--aws-endpoint", aws_url, "--starting-balance", "100000000"]
+        db_url = None
+        if self.name != "sqlite":
+            self.pg_dir = Path(tempfile.mkdtemp(prefix="openturk-bench-pg-"))
+            started = subprocess.run([str(POSTGRES_SCRIPT), "start", str(self.pg_dir)], capture_output=True,
+                                     text=True, timeout=180, check=False)
+            if started.returncode != 0:
+                raise RuntimeError(f"scripts/postgres start failed:\n{started.stderr}")
+            db_url = started.stdout.strip().splitlines()[-1]
+            extra.append("--no-dispatch")
+        self.server = ServerProcess(db_url=db_url, virtual_clock=False, extra_args=extra, startup_timeout=90)
+        self.server.start()
+        for n in range({"sqlite": 0, "pg1": 1, "pg2": 2}[self.name]):
+            log_path = self.server.log_path.parent / f"dispatch-{n}.log"
+            self.logs.append(log_path)
+            with open(log_path, "ab") as log_file:
+                self.dispatchers.append(subprocess.Popen(
+                    [sys.executable, "-m", "openturk.cli", "dispatch", "--db", self.db_url, "--aws-endpoint", aws_url],
+                    stdout=log_file, stderr=subprocess.STDOUT))
+        return self
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in [self.server.process, *self.dispatchers] if p is not None]
+
+    def log_tail(self) -> str:
+        text = self.server.log() if self.server is not None else ""
+        for path in self.logs:
+            if path.exists():
+                text += f"\n--- {path.name} ---\n" + path.read_text(errors="replace")
+        return text[-4000:]
+
+    def deliveries(self, hit_type_id: str) -> list[dict[str, Any]]:
+        """The delivery log of one HIT type's messages, as ``openturk deliveries --json`` prints it."""
+        listed = subprocess.run(
+            [sys.executable, "-m", "openturk.cli", "deliveries", "--db", self.db_url, "--hit-type-id", hit_type_id,
+             "--limit", "10000000", "--json"], capture_output=True, text=True, timeout=600, check=False)
+        if listed.returncode != 0:
+            raise RuntimeError(f"openturk deliveries failed:\n{listed.stderr[-3000:]}")
+        return list(json.loads(listed.stdout))
+
+    def stop(self) -> None:
+        for proc in self.dispatchers:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+        if self.server is not None:
+            self.server.__exit__(None, None, None)  # stop, then remove its temporary directory
+        if self.pg_dir is not None:
+            subprocess.run([str(POSTGRES_SCRIPT), "stop", str(self.pg_dir)], capture_output=True, timeout=120,
+                           check=False)
+
+
+@dataclass
+class Phase:
+    """What one phase produced: acknowledged calls, what the receiver got, and the CPU each role used
+    over the window (cores: 1.0 is one core busy throughout; machine_load1 is the load average)."""
+
+    records: list[Record]
+    consumed: dict[str, Any]
+    errors: int
+    first_error: str | None
+    t0: float
+    cpu: dict[str, float]
+
+
+# -- the bench --------------------------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.ctx = mp.get_context("spawn")
+        self.results: Any = self.ctx.Queue()
+        self.aws: Any = None
+        self.producers: list[Any] = []
+        self.producer_commands: list[Any] = []
+        self.receiver: Any = None
+        self.receiver_commands: Any = self.ctx.Queue()
+        self.setup: Setup | None = None
+
+    def start(self) -> None:
+        from openturk.notify.local_aws import LocalAWS
+
+        args = self.args
+        self.aws = LocalAWS().start()
+        self.sqs = sqs_client(self.aws.url)
+        self.receiver = self.ctx.Process(target=receiver_main, name="bench-receiver", daemon=True,
+                                         args=(self.aws.url, args.receivers, self.receiver_commands, self.results))
+        self.receiver.start()
+        for index in range(args.producers):
+            commands = self.ctx.Queue()
+            proc = self.ctx.Process(target=producer_main, name=f"bench-producer-{index}", daemon=True,
+                                    args=(index, args.producers, args.threads, self.aws.url, commands, self.results))
+            proc.start()
+            self.producer_commands.append(commands)
+            self.producers.append(proc)
+        self._collect("ready", args.producers + 1, timeout=120)
+
+    def stop(self) -> None:
+        for commands in [*self.producer_commands, self.receiver_commands]:
+            with contextlib.suppress(Exception):
+                commands.put(("stop",))
+        for proc in [*self.producers, *([self.receiver] if self.receiver else [])]:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+        if self.setup is not None:
+            self.setup.stop()
+            self.setup = None
+        if self.aws is not None:
+            self.aws.stop()
+
+    def _collect(self, expected: str, how_many: int, timeout: float) -> dict[Any, Any]:
+        got: dict[Any, Any] = {}
+        deadline = time.monotonic() + timeout
+        while len(got) < how_many:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"timed out waiting for {expected} ({len(got)}/{how_many})")
+            try:
+                status, who, payload = self.results.get(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                dead = [p.name for p in [*self.producers, self.receiver] if p is not None and not p.is_alive()]
+                if dead:
+                    raise RuntimeError(f"bench process(es) died: {', '.join(dead)}") from None
+                continue
+            if status != expected:
+                raise RuntimeError(f"{who}: expected {expected}, got {status}")
+            got[who] = payload
+        return got
+
+    def new_queue(self, name: str) -> str:
+        return str(self.sqs.create_queue(QueueName=f"bench-scale-{name}-{uuid.uuid4().hex[:8]}")["QueueUrl"])
+
+    def notified_hit_type(self, setup: Setup, queue_url: str) -> str:
+        """A HIT type of its own whose HITCreated go to ``queue_url``."""
+        mturk = mturk_client(setup.server.base_url, ACCESS_KEY)
+        # Its own title: CreateHITType answers identical properties with the HIT type that has them.
+        hit_type_id = str(mturk.create_hit_type(
+            Title=f"Bench scale {queue_url.rsplit('/', 1)[-1]}", Description="d", Reward="0.01",
+            AssignmentDurationInSeconds=600, AutoApprovalDelayInSeconds=86400)["HITTypeId"])
+        mturk.update_notification_settings(
+            HITTypeId=hit_type_id, Active=True,
+            Notification={"Destination": queue_url, "Transport": "SQS", "Version": "2014-08-15",
+                          "EventTypes": ["HITCreated"]})
+        return hit_type_id
+
+    def _pids(self) -> dict[str, list[int]]:
+        """The processes whose CPU a phase reports, by role."""
+        setup = self.setup
+        return {
+            "server": [setup.server.process.pid] if setup is not None and setup.server.process else [],
+            "dispatchers": [p.pid for p in setup.dispatchers] if setup is not None else [],
+            "moto": [self.aws.process.pid] if self.aws.process else [],
+            "producers": [p.pid for p in self.producers if p.pid],
+            "receiver": [self.receiver.pid] if self.receiver.pid else [],
+        }
+
+    def _run(self, command: tuple[Any, ...], queue_url: str, seconds: float) -> Phase:
+        """Run one phase on every producer and the receiver, and sample every process's CPU over its window."""
+        t0 = time.time() + 2.0  # time for every thread to make its client and connect
+        self.receiver_commands.put(("consume", queue_url, t0 + seconds + 3600))
+        for commands in self.producer_commands:
+            commands.put((command[0], command[1], command[2], t0, *command[3:]))
+        pids = self._pids()
+        time.sleep(max(0.0, t0 - time.time()))  # pacing: the window starts at t0
+        before = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
+        load_before = os.getloadavg()[0]
+        time.sleep(max(0.0, t0 + seconds - time.time()))
+        after = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
+        cpu = {role: sum((b or 0.0) - (a or 0.0) for a, b in zip(before[role], after[role], strict=True)) / seconds
+               for role in pids}
+        cpu["machine_load1"] = max(load_before, os.getloadavg()[0])
+        parts = self._collect("done", len(self.producers), timeout=seconds + 120)
+        records = [r for part in parts.values() for r in part["records"]]
+        errors = sum(part["errors"] for part in parts.values())
+        first_error = next((p["first_error"] for p in parts.values() if p["first_error"]), None)
+        self.receiver_commands.put(("expect", [key for key, _, _ in records], time.time() + self.args.drain_timeout))
+        consumed = self._collect("consumed", 1, timeout=self.args.drain_timeout + 60)["receiver"]
+        return Phase(records, consumed, errors, first_error, t0, cpu)
+
+    def scheduled(self, kind: str, target: tuple[str, ...], queue_url: str, seconds: float, tag: str) -> dict[str, Any]:
+        """``rate × seconds`` events on the shared schedule: latency from call start to receipt."""
+        rate = self.args.rate
+        total = max(1, round(rate * seconds))
+        phase = self._run(("schedule", kind, target, rate, total, tag), queue_url, seconds)
+        records, consumed, errors, first_error, t0 = (phase.records, phase.consumed, phase.errors,
+                                                      phase.first_error, phase.t0)
+        got = consumed["got"]
+        latencies = [1000 * (got[key] - start) for key, start, _ in records if key in got]
+        log(f"  {tag}: {len(records)} sent, {errors} errors, {len(records) - len(latencies)} lost, "
+            f"p50 {quantile(latencies, 0.5):.1f} ms, p99 {quantile(latencies, 0.99):.1f} ms"
+            + (f"; first error: {first_error}" if first_error else ""))
+        span = max(seconds, max((start for _, start, _ in records), default=t0) - t0 + 1 / rate)
+        return {"sent": len(records), "errors": errors, "first_error": first_error,
+                "lost": len(records) - len(latencies), "duplicates": consumed["duplicates"],
+                "achieved_rate": len(records) / span, "p50_ms": quantile(latencies, 0.5),
+                "p99_ms": quantile(latencies, 0.99),
+                "call_p50_ms": quantile([1000 * (e - s) for _, s, e in records], 0.5),
+                "cpu": phase.cpu, "keys": [key for key, _, _ in records]}
+
+    def flood(self, kind: str, target: tuple[str, ...], queue_url: str, seconds: float, tag: str) -> dict[str, Any]:
+        """Every producer thread as fast as it can for ``seconds``: acknowledged and received events/s."""
+        phase = self._run(("flood", kind, target, seconds, tag), queue_url, seconds)
+        records, consumed, errors, first_error, t0 = (phase.records, phase.consumed, phase.errors,
+                                                      phase.first_error, phase.t0)
+        end = t0 + seconds
+        got = consumed["got"]
+        received = [got[key] for key, _, _ in records if key in got]
+        log(f"  {tag}: {len(records)} acknowledged ({len(records) / seconds:.0f}/s), {errors} errors, "
+            f"{len(records) - len(received)} not received" + (f"; first error: {first_error}" if first_error else ""))
+        log("    CPU (cores): " + ", ".join(f"{role} {cores:.2f}" for role, cores in phase.cpu.items()))
+        return {"acked": len(records), "errors": errors, "first_error": first_error,
+                "acked_eps": sum(1 for _, _, e in records if e <= end) / seconds,
+                "received_eps": sum(1 for t in received if t <= end) / seconds,
+                "lost": len(records) - len(received), "duplicates": consumed["duplicates"],
+                "drain_s": max(0.0, max(received, default=end) - end), "t0": t0, "end": end,
+                "cpu": phase.cpu, "keys": [key for key, _, _ in records]}
+
+    def wait_first_delivery(self, setup: Setup, hit_type_id: str, queue_url: str) -> float:
+        """One event after start-up, received: the server makes its SQS client; also proves the path works."""
+        mturk = mturk_client(setup.server.base_url, ACCESS_KEY)
+        start = time.time()
+        hit_id = mturk.create_hit_with_hit_type(HITTypeId=hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600,
+                                                Question=HTML_QUESTION)["HIT"]["HITId"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for message in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                                    WaitTimeSeconds=1).get("Messages", []):
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                if any(e["HITId"] == hit_id for e in json.loads(message["Body"])["Events"]):
+                    return 1000 * (time.time() - start)
+        found = json.dumps(setup.deliveries(hit_type_id))[-2000:]
+        raise RuntimeError(f"{setup.name}: the first HITCreated never reached SQS; delivery log: {found}\n"
+                           f"{setup.log_tail()}")
+
+    def measure_setup(self, name: str) -> dict[str, Any]:
+        args = self.args
+        setup = self.setup = Setup(name).start(self.aws.url)
+        try:
+            q_latency, q_ceiling = self.new_queue(f"{name}-lat"), self.new_queue(f"{name}-ceil")
+            latency_type = self.notified_hit_type(setup, q_latency)
+            ceiling_type = self.notified_hit_type(setup, q_ceiling)
+            cold_ms = self.wait_first_delivery(setup, latency_type, q_latency)
+            self.wait_first_delivery(setup, ceiling_type, q_ceiling)
+            target = (setup.server.base_url, latency_type)
+            if args.warmup > 0:
+                self.scheduled("openturk", target, q_latency, args.warmup, f"W{name}")
+            log(f"{name}: CreateHITWithHITType at {args.rate:g}/s for {args.seconds:g}s → HITCreated → SQS")
+            latency = self.scheduled("openturk", target, q_latency, args.seconds, f"L{name}")
+            log(f"{name}: every producer thread as fast as it can for {args.seconds:g}s")
+            ceiling = self.flood("openturk", (setup.server.base_url, ceiling_type), q_ceiling, args.seconds,
+                                 f"C{name}")
+            # The delivery log, once everything received has been delivered.
+            latency_log = setup.deliveries(latency_type)
+            ceiling_log = setup.deliveries(ceiling_type)
+        except BaseException:
+            log(setup.log_tail())
+            raise
+        finally:
+            setup.stop()
+            self.setup = None
+        wanted = set(latency.pop("keys"))
+        commit_to_send = []
+        latency_messages = 0
+        in_log: dict[str, int] = {}  # HITId → delivered messages that carried it
+        for message in [*latency_log, *ceiling_log]:
+            if message["DeliveredAt"]:
+                for event in message["Body"].get("Events", []):
+                    in_log[event.get("HITId")] = in_log.get(event.get("HITId"), 0) + 1
+        for message in latency_log:
+            if not message["DeliveredAt"] or not message.get("AttemptLog"):
+                continue
+            if not any(e.get("HITId") in wanted for e in message["Body"].get("Events", [])):
+                continue
+            latency_messages += 1
+            first_committed_ms = 1000 * message["DeliveredAt"] - message["LatencyMs"]
+            commit_to_send.append(1000 * message["AttemptLog"][0]["StartedAt"] - first_committed_ms)
+        acked = set(ceiling.pop("keys"))
+        delivered_in_window = delivered_total = ceiling_messages = 0
+        last_delivered = ceiling["end"]
+        for message in ceiling_log:
+            if not message["DeliveredAt"]:
+                continue
+            count = sum(1 for e in message["Body"].get("Events", []) if e.get("HITId") in acked)
+            delivered_total += count
+            ceiling_messages += 1 if count else 0
+            if count and message["DeliveredAt"] <= ceiling["end"]:
+                delivered_in_window += count
+            if count:
+                last_delivered = max(last_delivered, message["DeliveredAt"])
+        return {
+            "cold_first_delivery_ms": cold_ms,
+            "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"], "achieved_rate": latency["achieved_rate"],
+            "call_p50_ms": latency["call_p50_ms"], "sent": latency["sent"], "errors": latency["errors"],
+            "lost": latency["lost"], "duplicates": latency["duplicates"], "first_error": latency["first_error"],
+            # How many events each SQS message carried: the dispatcher's batching, from the delivery log.
+            # Events the delivery log shows in more than one delivered message (sent twice by openturk), to
+            # tell those from duplicates the receiver saw because SQS (moto) handed one message out twice.
+            "events_in_two_messages": sum(1 for count in in_log.values() if count > 1),
+            "events_per_message": latency["sent"] / latency_messages if latency_messages else None,
+            "ceiling_events_per_message": delivered_total / ceiling_messages if ceiling_messages else None,
+            "commit_to_send_p50_ms": quantile(commit_to_send, 0.5),
+            "commit_to_send_p99_ms": quantile(commit_to_send, 0.99),
+            "ceiling_acked_eps": ceiling["acked_eps"],
+            "ceiling_delivered_eps": delivered_in_window / args.seconds,
+            "ceiling_received_eps": ceiling["received_eps"],
+            "ceiling_acked": ceiling["acked"], "ceiling_delivered": delivered_total,
+            "ceiling_lost": ceiling["lost"], "ceiling_errors": ceiling["errors"],
+            "ceiling_first_error": ceiling["first_error"], "ceiling_drain_s": ceiling["drain_s"],
+            "ceiling_delivery_drain_s": max(0.0, last_delivered - ceiling["end"]),
+            "latency_cpu_cores": latency["cpu"], "ceiling_cpu_cores": ceiling["cpu"],
+            # CPU per acknowledged CreateHIT in the ceiling phase, by role: where a 2-core machine's time goes.
+            "ceiling_cpu_ms_per_event": {
+                role: 1000 * cores * args.seconds / ceiling["acked"] if ceiling["acked"] else None
+                for role, cores in ceiling["cpu"].items() if role != "machine_load1"},
+        }
+
+    def measure_bare(self) -> dict[str, Any]:
+        args = self.args
+        q_latency, q_ceiling = self.new_queue("bare-lat"), self.new_queue("bare-ceil")
+        if args.warmup > 0:
+            self.scheduled("bare", (q_latency,), q_latency, args.warmup, "Wbare")
+        log(f"bare: SendMessage at {args.rate:g}/s for {args.seconds:g}s → the same receiver")
+        latency = self.scheduled("bare", (q_latency,), q_latency, args.seconds, "Lbare")
+        log(f"bare: every producer thread sends as fast as it can for {args.seconds:g}s")
+        ceiling = self.flood("bare", (q_ceiling,), q_ceiling, args.seconds, "Cbare")
+        return {"p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"], "achieved_rate": latency["achieved_rate"],
+                "sent": latency["sent"], "errors": latency["errors"], "lost": latency["lost"],
+                "ceiling_sent_eps": ceiling["acked_eps"], "ceiling_received_eps": ceiling["received_eps"],
+                "ceiling_lost": ceiling["lost"], "ceiling_errors": ceiling["errors"],
+                "latency_cpu_cores": latency["cpu"], "ceiling_cpu_cores": ceiling["cpu"]}
+
+
+def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The issue's targets, checked against this run's figures (None where a figure is missing)."""
+    bare, sqlite = results.get("bare", {}), results.get("sqlite", {})
+    pg1, pg2 = results.get("pg1", {}), results.get("pg2", {})
+
+    def check(value: Any, limit: Any, ok: Any) -> dict[str, Any]:
+        known = isinstance(value, float) and isinstance(limit, float) and value == value and limit == limit
+        return {"value": value if known else None, "limit": limit if known else None,
+                "pass": bool(ok(value, limit)) if known else None}
+
+    return {
+        "sqlite_p50_le_bare_p50_plus_5ms": check(sqlite.get("p50_ms"), bare.get("p50_ms", float("nan")) + 5,
+                                                 lambda v, lim: v <= lim),
+        "sqlite_p99_le_50ms": check(sqlite.get("p99_ms"), 50.0, lambda v, lim: v <= lim),
+        "sqlite_delivered_ge_1000_eps": check(sqlite.get("ceiling_delivered_eps"), 1000.0, lambda v, lim: v >= lim),
+        "pg2_delivered_ge_pg1": check(pg2.get("ceiling_delivered_eps"), pg1.get("ceiling_delivered_eps"),
+                                      lambda v, lim: v >= lim),
+    }
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _print_table(results: dict[str, Any], checks: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def ms(value: Any) -> str:
+        return "—" if value is None or value != value else f"{value:.1f}"
+
+    def eps(value: Any) -> str:
+        return "—" if value is None or value != value else f"{value:.0f}"
+
+    table = Table(title=f"openturk scale: {args.rate:g} events/s latency and the ceiling, {args.seconds:g}s each, "
+                        f"{args.producers}×{args.threads} producer threads, {args.receivers} receiver threads")
+    for column in ("set-up", "p50 ms", "p99 ms", "commit→send p50/p99 ms", "achieved/s", "lost",
+                   "ceiling acked/s", "delivered/s", "received/s", "drain s"):
+        table.add_column(column, justify="left" if column == "set-up" else "right")
+    bare = results.get("bare")
+    if bare:
+        table.add_row("bare SendMessage → receive", ms(bare["p50_ms"]), ms(bare["p99_ms"]), "",
+                      eps(bare["achieved_rate"]), str(bare["lost"]), eps(bare["ceiling_sent_eps"]), "",
+                      eps(bare["ceiling_received_eps"]), "")
+    for name, label in SETUPS.items():
+        row = results.get(name)
+        if not row:
+            continue
+        table.add_row(label, ms(row["p50_ms"]), ms(row["p99_ms"]),
+                      f"{ms(row['commit_to_send_p50_ms'])} / {ms(row['commit_to_send_p99_ms'])}",
+                      eps(row["achieved_rate"]), str(row["lost"]), eps(row["ceiling_acked_eps"]),
+                      eps(row["ceiling_delivered_eps"]), eps(row["ceiling_received_eps"]),
+                      f"{row['ceiling_drain_s']:.2f}")
+    console = Console(width=200)
+    console.print(table)
+    for name, check in checks.items():
+        verdict = {True: "PASS", False: "FAIL", None: "n/a (not measured)"}[check["pass"]]
+        console.print(f"  {verdict:<5} {name}: {ms(check['value'])} vs {ms(check['limit'])}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="openturk at scale: latency and end-to-end ceiling per store set-up")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of each latency and ceiling phase")
+    parser.add_argument("--rate", type=float, default=200.0, help="events per second in the latency phases")
+    parser.add_argument("--setups", default="sqlite,pg1,pg2", help=f"comma-separated, of {', '.join(SETUPS)}")
+    parser.add_argument("--producers", type=int, default=2, help="producer processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per producer process, each its own client")
+    parser.add_argument("--receivers", type=int, default=4, help="receiver threads (one process)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured warm-up at the rate")
+    parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for stragglers")
+    args = parser.parse_args(argv)
+    setups = [s for s in args.setups.split(",") if s]
+    if (args.rate <= 0 or args.seconds <= 0 or min(args.producers, args.threads, args.receivers) < 1
+            or not setups or not set(setups) <= set(SETUPS)):
+        parser.error("--rate, --seconds > 0; --producers, --threads, --receivers >= 1; "
+                     f"--setups of {', '.join(SETUPS)}")
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    bench = Bench(args)
+    results: dict[str, Any] = {}
+    try:
+        log(f"starting moto, {args.producers} producer processes × {args.threads} threads and a receiver…")
+        bench.start()
+        results["bare"] = bench.measure_bare()
+        for name in setups:
+            log(f"{name}: starting {SETUPS[name]}…")
+            results[name] = bench.measure_setup(name)
+    except KeyboardInterrupt:
+        log("interrupted; stopping")
+        return 130
+    finally:
+        bench.stop()
+    checks = targets(results)
+    _print_table(results, checks, args)
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float):
+            return None if value != value else round(value, 2)  # NaN → null
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    print(json.dumps(clean({
+        "seconds": args.seconds, "rate": args.rate, "producers": args.producers, "threads": args.threads,
+        "receivers": args.receivers, "cpus": os.cpu_count(), **results, "targets": checks,
+    })), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""bench/scale.py runs end to end in quick mode and its last line carries every figure, so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SETUP_FIGURES = {
+    "cold_first_delivery_ms", "p50_ms", "p99_ms", "achieved_rate", "call_p50_ms", "sent", "errors", "lost",
+    "duplicates", "first_error", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_acked_eps",
+    "ceiling_delivered_eps", "ceiling_received_eps", "ceiling_acked", "ceiling_delivered", "ceiling_lost",
+    "ceiling_errors", "ceiling_first_error", "ceiling_drain_s", "ceiling_delivery_drain_s", "latency_cpu_cores",
+    "ceiling_cpu_cores", "ceiling_cpu_ms_per_event", "events_per_message", "ceiling_events_per_message",
+    "events_in_two_messages",
+}
+CPU_ROLES = {"server", "dispatchers", "moto", "producers", "receiver"}
+BARE_FIGURES = {
+    "p50_ms", "p99_ms", "achieved_rate", "sent", "errors", "lost", "ceiling_sent_eps", "ceiling_received_eps",
+    "ceiling_lost", "ceiling_errors", "latency_cpu_cores", "ceiling_cpu_cores",
+}
+TARGETS = {
+    "sqlite_p50_le_bare_p50_plus_5ms", "sqlite_p99_le_50ms", "sqlite_delivered_ge_1000_eps", "pg2_delivered_ge_pg1",
+}
+
+
+@pytest.mark.timeout(1200)
+def test_scale_bench_quick_mode_reports_every_figure() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale.py"), "--seconds", "1", "--warmup", "0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1100, check=False,
+    )
+    assert run.returncode == 0, run.stderr[-5000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["seconds"] == 1 and result["rate"] == 200
+    assert set(result["bare"]) == BARE_FIGURES
+    for name in ("sqlite", "pg1", "pg2"):
+        figures = result[name]
+        assert set(figures) == SETUP_FIGURES, name
+        # Every event acknowledged in both phases was received and is in the delivery log: nothing lost.
+        assert figures["sent"] == 200 and figures["errors"] == 0 and figures["lost"] == 0, (name, figures)
+        assert figures["ceiling_acked"] > 0 and figures["ceiling_errors"] == 0, (name, figures)
+        assert figures["ceiling_lost"] == 0 and figures["ceiling_delivered"] == figures["ceiling_acked"], name
+        assert set(figures["ceiling_cpu_cores"]) == CPU_ROLES | {"machine_load1"}, name
+        assert set(figures["ceiling_cpu_ms_per_event"]) == CPU_ROLES, name
+        assert figures["ceiling_cpu_cores"]["server"] > 0, name  # the right process was sampled
+        assert (figures["ceiling_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name
+        assert figures["events_per_message"] >= 1 and figures["ceiling_events_per_message"] >= 1, name
+        for key in ("p50_ms", "p99_ms", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_delivered_eps"):
+            assert isinstance(figures[key], float | int) and figures[key] >= 0, (name, key, figures[key])
+    assert result["bare"]["lost"] == 0 and result["bare"]["ceiling_lost"] == 0
+    assert set(result["targets"]) == TARGETS
+    for check in result["targets"].values():
+        assert isinstance(check["pass"], bool) and check["value"] is not None and check["limit"] is not None
+    assert "PASS" in run.stdout or "FAIL" in run.stdout  # the table's verdicts, before the JSON line

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -184,10 +183,9 @@ def test_failed_email_keeps_the_inbox_message(server_without_smtp: ServerProcess
     answer = mturk.notify_workers(Subject="Hello", MessageText="Still here.", WorkerIds=[worker.worker_id])
     assert answer["NotifyWorkersFailureStatuses"] == []
     assert [m["Subject"] for m in _messages(worker)] == ["Hello"]
-    with sqlite3.connect(server.db_path) as conn:
-        emailed_at, error = conn.execute(
-            "SELECT emailed_at, email_error FROM worker_messages WHERE worker_id = ?", (worker.worker_id,)
-        ).fetchone()
+    [[emailed_at, error]] = server.sql(
+        "SELECT emailed_at, email_error FROM worker_messages WHERE worker_id = :worker_id", worker_id=worker.worker_id
+    )
     assert emailed_at is None and error
     assert "NotifyWorkers email" in server.log()
 

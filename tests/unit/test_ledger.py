@@ -23,10 +23,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from sqlalchemy.engine import make_url
 
 from openturk import timers
 from openturk.errors import RequestError, WorkerError
@@ -34,8 +36,10 @@ from openturk.requester import account, assignments, hits
 from openturk.requester.context import Context
 from openturk.settings import Settings
 from openturk.store.database import Database
+from openturk.testing import POSTGRES_ENV, create_scratch_database
 from openturk.workers import actions
 from tests.conftest import hit_params
+from tests.support import stores
 
 STARTING_CENTS = 2_000
 WORKERS = [f"AWORKER{n}" for n in range(4)]
@@ -55,6 +59,7 @@ class ManualClock:
 
 
 _template: Path | None = None
+_postgres_template: str | None = None
 
 
 def _migrated_template() -> Path:
@@ -67,6 +72,36 @@ def _migrated_template() -> Path:
         db.migrate()
         db.dispose()
     return _template
+
+
+def _migrated_postgres_template() -> str:
+    """On PostgreSQL: one migrated database that each example's database is created from (TEMPLATE)."""
+    global _postgres_template
+    if _postgres_template is None:
+        url = create_scratch_database(os.environ[POSTGRES_ENV])
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        _postgres_template = url
+    return _postgres_template
+
+
+class _Rows:
+    """The checks' own plain DB-API connection (cheaper, and independent of the store), ``?`` placeholders."""
+
+    def __init__(self, url: str) -> None:
+        self._postgres = not url.startswith("sqlite")
+        if self._postgres:
+            self._conn: Any = psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+            self._conn.autocommit = True
+        else:
+            self._conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+
+    def execute(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        return self._conn.execute(query.replace("?", "%s") if self._postgres else query, params)
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _scratch() -> str | None:
@@ -84,11 +119,15 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.mkdtemp(prefix="openturk-ledger-", dir=_scratch())
-        path = Path(self.folder) / "store.db"
-        shutil.copyfile(_migrated_template(), path)
-        self.db = Database(f"sqlite:///{path}")
-        # The checks read through their own plain connection: cheaper, and independent of the store.
-        self.rows = sqlite3.connect(path, isolation_level=None)
+        if stores.on_postgres():
+            template = make_url(_migrated_postgres_template()).database
+            self.url = create_scratch_database(os.environ[POSTGRES_ENV], template=template)
+        else:
+            path = Path(self.folder) / "store.db"
+            shutil.copyfile(_migrated_template(), path)
+            self.url = f"sqlite:///{path}"
+        self.db = Database(self.url)
+        self.rows = _Rows(self.url)
         self.clock = ManualClock(EPOCH_MS)
         customer_id = account.create_requester(self.db, "ledger", EPOCH_MS, STARTING_CENTS)
         self.ctx = Context(self.db, self.clock, Settings(), customer_id, "ledger-test")
@@ -99,6 +138,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.rows.close()
         self.db.dispose()
+        stores.release_scratch_database(self.url)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -365,3 +405,5 @@ def _remove_template() -> Iterator[None]:
     yield
     if _template is not None:
         shutil.rmtree(_template.parent, ignore_errors=True)
+    if _postgres_template is not None:
+        stores.release_scratch_database(_postgres_template)

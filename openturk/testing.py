@@ -71,7 +71,7 @@ class ServerProcess:
         extra_args: list[str] | None = None,
         port: int | None = None,
         local_aws_port: int | None = None,
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 60.0,  # two test passes at once on a loaded 2-core machine start slowly
         admin_token: str | None = None,
         tls: bool = False,
     ) -> None:
@@ -81,6 +81,8 @@ class ServerProcess:
         # Set when this object made the database (on OPENTURK_TEST_POSTGRES's server) and drops it on exit.
         self._scratch_database = create_scratch_database(postgres) if postgres else None
         self.db_url = db_url or self._scratch_database or f"sqlite:///{self.db_path}"
+        # Where the SQLite file's would be: a server on a scratch database keeps the same files as on SQLite.
+        self._local_aws_state = Path(self._tmp.name) / ("openturk.local-aws" if db_url else "openturk.db.local-aws")
         self.port = port or free_port()
         self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         # With tls: the local CA `openturk serve --tls` makes here, which clients must trust (``verify``).
@@ -115,14 +117,11 @@ class ServerProcess:
             "--task-port",
             str(self.task_port),
             # Beside the server's own SQLite file it goes there by default; never into the cwd.
-            *(
-                []
-                if self.db_url == f"sqlite:///{self.db_path}"
-                else ["--local-aws-state", str(Path(self._tmp.name) / "openturk.local-aws")]
-            ),
+            *([] if self.db_url == f"sqlite:///{self.db_path}" else ["--local-aws-state", str(self._local_aws_state)]),
             *(extra_args or []),
         ]
         self._startup_timeout = startup_timeout
+        self._engine: sqlalchemy.Engine | None = None  # sql()'s, made on first use
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
@@ -193,13 +192,11 @@ class ServerProcess:
         Named parameters (``:hit_id``) work on both stores; returns the rows (empty for a statement
         that returns none). For tests that read or set what the API does not show.
         """
-        engine = sqlalchemy.create_engine(normalise_url(self.db_url), poolclass=NullPool)
-        try:
-            with engine.begin() as conn:
-                result = conn.execute(sqlalchemy.text(query), params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            engine.dispose()
+        if self._engine is None:  # kept: a new engine first reads the server's types, many round trips
+            self._engine = sqlalchemy.create_engine(normalise_url(self.db_url))
+        with self._engine.begin() as conn:
+            result = conn.execute(sqlalchemy.text(query), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
 
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the virtual clock; every timer due in the span fires before this returns."""
@@ -224,6 +221,8 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+        if self._engine is not None:
+            self._engine.dispose()
         self._tmp.cleanup()
         if self._scratch_database is not None:
             drop_scratch_database(self._scratch_database)

@@ -22,7 +22,8 @@ def _assignment(row: Row[Any]) -> Assignment:
 _P = bindparam
 _ASSIGNMENT_QUERY = select(assignments).where(assignments.c.assignment_id == _P("assignment_id"))
 _ASSIGNMENT = Prepared(_ASSIGNMENT_QUERY)
-_ASSIGNMENT_FOR_UPDATE = Prepared(_ASSIGNMENT_QUERY.with_for_update())
+# FOR NO KEY UPDATE on PostgreSQL: see requesters.py (rows referencing this one may be inserted meanwhile).
+_ASSIGNMENT_FOR_UPDATE = Prepared(_ASSIGNMENT_QUERY.with_for_update(key_share=True))
 _INSERT_ASSIGNMENT = Prepared(insert(assignments))
 _ASSIGNMENT_FIELDS = [
     name for name in Assignment.__dataclass_fields__ if name not in ("assignment_id", "hit_id", "worker_id")

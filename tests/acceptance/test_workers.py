@@ -204,3 +204,20 @@ def test_inbox_is_the_token_holders_own_under_sigv4() -> None:
         impostor = Worker(server.base_url, "AIMPOSTOR00001", token=created["Token"])
         peek = impostor.http.get("/api/worker/messages", params={"WorkerId": "AIMPOSTOR00001"})
         assert peek.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", "/api/worker/hits/AB%00C", "hit_id"),
+        ("POST", "/api/worker/hits/AB%00C/accept", "hit_id"),
+        ("POST", "/api/worker/assignments/AB%00C/submit", "assignment_id"),
+        ("POST", "/api/worker/assignments/AB%00C/return", "assignment_id"),
+        ("POST", "/api/worker/qualifications/AB%00C/request", "qualification_type_id"),
+    ],
+)
+def test_an_id_holding_nul_is_a_400_naming_it(worker: Worker, method: str, path: str, field: str) -> None:
+    """PostgreSQL's text cannot hold NUL: looking such an id up was a 500 there."""
+    response = worker.http.request(method, path, json={"WorkerId": worker.worker_id} if method == "POST" else None)
+    assert response.status_code == 400, response.text
+    assert response.json()["Error"] == "InvalidParameter" and field in response.json()["Message"]

@@ -140,8 +140,8 @@ def test_expire_now_after_the_lifetime_records_the_expiration(
 
 
 def _set_hit_type(server: ServerProcess, hit_id: str, hit_type_id: str) -> None:
-    """Even to a HIT type that does not exist: SQLite's foreign keys are off; PostgreSQL's are checked by
-    triggers, which the test cluster's owner (a superuser) switches off for this one statement."""
+    """Even to a HIT type that does not exist: this test's own SQLite connection does not check foreign keys
+    (a per-connection pragma); PostgreSQL's are triggers, which the cluster's owner (a superuser) turns off."""
     postgres = not server.db_url.startswith("sqlite")
     if postgres:
         server.sql("ALTER TABLE hits DISABLE TRIGGER ALL")

@@ -37,11 +37,11 @@ from openturk.store.database import normalise_url
 POSTGRES_ENV = "OPENTURK_TEST_POSTGRES"
 
 
-def create_scratch_database(server_url: str, *, template: str | None = None) -> str:
+def create_scratch_database(server_url: str) -> str:
     """CREATE a database with a unique name on the PostgreSQL server of ``server_url``; return its URL."""
     url = sqlalchemy.engine.make_url(normalise_url(server_url))
     name = f"openturk_{uuid.uuid4().hex}"
-    _run_autocommit(url, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    _run_autocommit(url, f'CREATE DATABASE "{name}"')
     return url.set(database=name).render_as_string(hide_password=False)
 
 
@@ -81,7 +81,7 @@ class ServerProcess:
         # Set when this object made the database (on OPENTURK_TEST_POSTGRES's server) and drops it on exit.
         self._scratch_database = create_scratch_database(postgres) if postgres else None
         self.db_url = db_url or self._scratch_database or f"sqlite:///{self.db_path}"
-        # Where the SQLite file's would be: a server on a scratch database keeps the same files as on SQLite.
+        # A server on a scratch database keeps its local AWS state under the name it has beside a SQLite file.
         self._local_aws_state = Path(self._tmp.name) / ("openturk.local-aws" if db_url else "openturk.db.local-aws")
         self.port = port or free_port()
         self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"

@@ -7,6 +7,10 @@
 The server gets a free loopback port and its own SQLite file unless a database URL is given, and
 its embedded SQS/SNS endpoint (used when no ``--aws-endpoint`` is given) a free port of its own, so
 servers run side by side; ``stop()`` then ``start()`` restarts it on the same ports and files.
+
+When the environment names a PostgreSQL server in ``OPENTURK_TEST_POSTGRES`` (the test suite's
+``OPENTURK_TEST_DB=postgresql`` sets it: tests/support/stores.py), a server made without a database
+URL gets a brand-new database of its own there instead of the SQLite file, dropped when it exits.
 """
 
 from __future__ import annotations
@@ -17,13 +21,44 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
+import sqlalchemy
+from sqlalchemy.pool import NullPool
 
 from openturk.ports import free_port
+from openturk.store.database import normalise_url
+
+# A PostgreSQL server URL (any database on it): servers made without a database URL get one of their own there.
+POSTGRES_ENV = "OPENTURK_TEST_POSTGRES"
+
+
+def create_scratch_database(server_url: str) -> str:
+    """CREATE a database with a unique name on the PostgreSQL server of ``server_url``; return its URL."""
+    url = sqlalchemy.engine.make_url(normalise_url(server_url))
+    name = f"openturk_{uuid.uuid4().hex}"
+    _run_autocommit(url, f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_scratch_database(database_url: str) -> None:
+    """DROP the database of ``database_url``, closing whatever connections are still open to it."""
+    url = sqlalchemy.engine.make_url(normalise_url(database_url))
+    _run_autocommit(url.set(database="postgres"), f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+def _run_autocommit(url: sqlalchemy.URL, statement: str) -> None:
+    # CREATE/DROP DATABASE cannot run inside a transaction block.
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
 class ServerProcess:
@@ -36,13 +71,18 @@ class ServerProcess:
         extra_args: list[str] | None = None,
         port: int | None = None,
         local_aws_port: int | None = None,
-        startup_timeout: float = 30.0,
+        startup_timeout: float = 60.0,  # two test passes at once on a loaded 2-core machine start slowly
         admin_token: str | None = None,
         tls: bool = False,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="openturk-")
         self.db_path = Path(self._tmp.name) / "openturk.db"
-        self.db_url = db_url or f"sqlite:///{self.db_path}"
+        postgres = os.environ.get(POSTGRES_ENV) if db_url is None else None
+        # Set when this object made the database (on OPENTURK_TEST_POSTGRES's server) and drops it on exit.
+        self._scratch_database = create_scratch_database(postgres) if postgres else None
+        self.db_url = db_url or self._scratch_database or f"sqlite:///{self.db_path}"
+        # A server on a scratch database keeps its local AWS state under the name it has beside a SQLite file.
+        self._local_aws_state = Path(self._tmp.name) / ("openturk.local-aws" if db_url else "openturk.db.local-aws")
         self.port = port or free_port()
         self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         # With tls: the local CA `openturk serve --tls` makes here, which clients must trust (``verify``).
@@ -77,10 +117,11 @@ class ServerProcess:
             "--task-port",
             str(self.task_port),
             # Beside the server's own SQLite file it goes there by default; never into the cwd.
-            *([] if db_url is None else ["--local-aws-state", str(Path(self._tmp.name) / "openturk.local-aws")]),
+            *([] if self.db_url == f"sqlite:///{self.db_path}" else ["--local-aws-state", str(self._local_aws_state)]),
             *(extra_args or []),
         ]
         self._startup_timeout = startup_timeout
+        self._engine: sqlalchemy.Engine | None = None  # sql()'s, made on first use
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
@@ -145,6 +186,18 @@ class ServerProcess:
             config=Config(retries={"max_attempts": 1}, **config),
         )
 
+    def sql(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Run one SQL statement on the server's database, SQLite or PostgreSQL, and commit.
+
+        Named parameters (``:hit_id``) work on both stores; returns the rows (empty for a statement
+        that returns none). For tests that read or set what the API does not show.
+        """
+        if self._engine is None:  # kept: a new engine first reads the server's types, many round trips
+            self._engine = sqlalchemy.create_engine(normalise_url(self.db_url))
+        with self._engine.begin() as conn:
+            result = conn.execute(sqlalchemy.text(query), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the virtual clock; every timer due in the span fires before this returns."""
         response = httpx.post(
@@ -176,7 +229,11 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+        if self._engine is not None:
+            self._engine.dispose()
         self._tmp.cleanup()
+        if self._scratch_database is not None:
+            drop_scratch_database(self._scratch_database)
 
 
 class Worker:

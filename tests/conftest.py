@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy
 
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
+from tests.support import stores
 from tests.support.browser import browser_context, chromium, page  # noqa: F401  (fixtures)
+from tests.support.postgres import TemporaryPostgres
 from tests.support.smtp import SMTPServer
 
 # Retries fast enough for an outage test to finish in seconds.
@@ -32,9 +33,39 @@ EXTERNAL_QUESTION = (
 )
 
 
+_SESSION_CLUSTER = pytest.StashKey[TemporaryPostgres | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under OPENTURK_TEST_DB=postgresql: one throwaway cluster for the whole session (tests/support/stores.py)."""
+    config.stash[_SESSION_CLUSTER] = stores.start_session_cluster()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stores.stop_session_cluster(config.stash.get(_SESSION_CLUSTER, None))
+
+
+def pytest_report_header() -> str:
+    return f"openturk store: {stores.store()}"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The real frameworks' tests run last: scripts/test makes their venvs in the background meanwhile."""
+    """The real frameworks' tests run last: scripts/test makes their venvs in the background meanwhile.
+    Tests of what only SQLite has are skipped on PostgreSQL, with their reason."""
     items.sort(key=lambda item: item.get_closest_marker("frameworks") is not None)
+    if stores.on_postgres():
+        for item in items:
+            marker = item.get_closest_marker("sqlite_only")
+            if marker is not None:
+                item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.args[0]}"))
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> Iterator[str]:
+    """A new, empty database on this run's store (OPENTURK_TEST_DB), for tests that open a Database."""
+    url = stores.scratch_database_url(tmp_path)
+    yield url
+    stores.release_scratch_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -91,21 +122,10 @@ def hit_params(**overrides: Any) -> dict[str, Any]:
 
 def events_of(server: ServerProcess, hit_id: str) -> list[tuple[str, str | None]]:
     """The lifecycle event rows of a HIT, in commit order: (EventType, AssignmentId)."""
-    if server.db_url.startswith("sqlite"):
-        with sqlite3.connect(server.db_path) as conn:
-            rows = conn.execute(
-                "SELECT event_type, assignment_id FROM events WHERE hit_id = ? ORDER BY event_id", (hit_id,)
-            ).fetchall()
-        return [(row[0], row[1]) for row in rows]
-    engine = sqlalchemy.create_engine(server.db_url)  # PostgreSQL (tests/acceptance/test_postgres_*.py)
-    try:
-        with engine.connect() as conn:
-            query = sqlalchemy.text(
-                "SELECT event_type, assignment_id FROM events WHERE hit_id = :hit_id ORDER BY event_id"
-            )
-            return [(row[0], row[1]) for row in conn.execute(query, {"hit_id": hit_id})]
-    finally:
-        engine.dispose()
+    rows = server.sql(
+        "SELECT event_type, assignment_id FROM events WHERE hit_id = :hit_id ORDER BY event_id", hit_id=hit_id
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 def cli_keys(db_url: str, *args: str) -> dict[str, str]:

@@ -117,6 +117,8 @@ def _string(shape: Shape, value: Any, path: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:  # JSON can carry lone surrogates; no store can
         raise InvalidParameterValue(f"Value for {path} is not valid Unicode text.") from exc
+    if "\x00" in value:  # PostgreSQL's text cannot hold it (a 500 there); refused on every store alike
+        raise InvalidParameterValue(f"Value for {path} must not contain the NUL character (U+0000).")
     enum = shape.metadata.get("enum")
     if enum and value not in enum:
         raise InvalidParameterValue(f"Value '{value[:64]}' for {path} must be one of: {', '.join(enum)}.")

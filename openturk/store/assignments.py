@@ -22,6 +22,7 @@ def _assignment(row: Row[Any]) -> Assignment:
 _P = bindparam
 _ASSIGNMENT_QUERY = select(assignments).where(assignments.c.assignment_id == _P("assignment_id"))
 _ASSIGNMENT = Prepared(_ASSIGNMENT_QUERY)
+# FOR NO KEY UPDATE on PostgreSQL: see requesters.py (rows referencing this one may be inserted meanwhile).
 _ASSIGNMENT_FOR_UPDATE = Prepared(_ASSIGNMENT_QUERY.with_for_update(key_share=True))
 _INSERT_ASSIGNMENT = Prepared(insert(assignments))
 _ASSIGNMENT_FIELDS = [

@@ -67,6 +67,7 @@ _P = bindparam
 _HIT_TYPE = Prepared(select(hit_types).where(hit_types.c.hit_type_id == _P("hit_type_id")))
 _HIT_QUERY = select(hits).where(hits.c.hit_id == _P("hit_id"))
 _HIT = Prepared(_HIT_QUERY)
+# FOR NO KEY UPDATE on PostgreSQL: see requesters.py (rows referencing this one may be inserted meanwhile).
 _HIT_FOR_UPDATE = Prepared(_HIT_QUERY.with_for_update(key_share=True))
 _INSERT_HIT = Prepared(insert(hits))
 _SAVE_HIT = Prepared(

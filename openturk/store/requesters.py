@@ -20,6 +20,9 @@ _BALANCES_QUERY = select(requesters.c.balance_cents, requesters.c.on_hold_cents)
     requesters.c.customer_id == _P("customer_id")
 )
 _BALANCES = Prepared(_BALANCES_QUERY)
+# FOR NO KEY UPDATE on PostgreSQL (key_share): writers still queue on the row, but a transaction that
+# inserted a row referencing it (the foreign key check holds FOR KEY SHARE) no longer deadlocks with
+# another doing the same; plain FOR UPDATE made concurrent CreateHIT calls of one requester deadlock.
 _BALANCES_FOR_UPDATE = Prepared(_BALANCES_QUERY.with_for_update(key_share=True))
 _CHANGE_BALANCES = Prepared(
     update(requesters)

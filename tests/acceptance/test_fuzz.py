@@ -22,14 +22,12 @@ import io
 import json
 import math
 import re
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -44,6 +42,7 @@ from hypothesis import strategies as st
 
 from openturk.cli import build_parser
 from openturk.requester.operations import implemented
+from openturk.store import schema
 from openturk.testing import ServerProcess, Worker
 from openturk.web import access
 from tests.conftest import EXTERNAL_QUESTION, HTML_QUESTION, hit_params
@@ -73,19 +72,13 @@ def authorization(access_key: str) -> str:
 
 
 # -- the server under fuzz ---------------------------------------------------------------------
-def snapshot(db_path: Path) -> dict[str, tuple[int, str]]:
-    """Row count and digest of every table, read through a read-only connection."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    conn.text_factory = bytes
-    try:
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        result = {}
-        for table in tables:
-            rows = conn.execute(f'SELECT * FROM "{table.decode()}" ORDER BY rowid').fetchall()
-            result[table.decode()] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-        return result
-    finally:
-        conn.close()
+def snapshot(server: ServerProcess) -> dict[str, tuple[int, str]]:
+    """Row count and digest of every table of the schema, on either store (rows sorted: PostgreSQL has no rowid)."""
+    result = {}
+    for table in schema.metadata.sorted_tables:
+        rows = sorted(repr(row) for row in server.sql(f'SELECT * FROM "{table.name}"'))
+        result[table.name] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+    return result
 
 
 @dataclass(repr=False)
@@ -245,9 +238,9 @@ def exchange(fuzz: Fuzz, body: bytes, *, target: str | bytes | None,
         headers[b"X-Amz-Target"] = target if isinstance(target, bytes) else target.encode("latin-1")
     if auth is not None:
         headers[b"Authorization"] = auth if isinstance(auth, bytes) else auth.encode("latin-1")
-    before = snapshot(fuzz.server.db_path)
+    before = snapshot(fuzz.server)
     response = fuzz.http.post("/", content=body, headers=headers)
-    after = snapshot(fuzz.server.db_path)
+    after = snapshot(fuzz.server)
     what = (f"X-Amz-Target: {target!r}\nAuthorization: {auth!r}\nbody: {body[:600]!r}"
             f"{' ...' if len(body) > 600 else ''} ({len(body)} bytes)\n"
             f"-> HTTP {response.status_code} {response.text[:800]}")

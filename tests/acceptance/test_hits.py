@@ -324,6 +324,7 @@ def test_create_additional_assignments(server: ServerProcess, mturk: Any) -> Non
     assert mturk.get_hit(HITId=big["HITId"])["HIT"]["MaxAssignments"] == 15
 
 
+@pytest.mark.sqlite_only("SQLite's database write lock, taken by another process")
 def test_write_waits_for_another_process_while_reads_go_on(server: ServerProcess, mturk: Any) -> None:
     """A write that meets another process's write lock waits for it (off the event loop) and then succeeds."""
     mturk.get_account_balance()  # the key is known now: its calls are eligible to run on the event loop

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import uuid
@@ -42,8 +41,8 @@ def _new_layout(server: ServerProcess, key: str, tmp_path: Path, template: str =
 
 
 def _hit_count(server: ServerProcess) -> int:
-    with sqlite3.connect(server.db_path) as conn:
-        return int(conn.execute("SELECT count(*) FROM hits").fetchone()[0])
+    [[count]] = server.sql("SELECT count(*) FROM hits")
+    return int(count)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import pytest
@@ -254,14 +253,14 @@ def test_timers_fire_in_due_order_across_hits(server: ServerProcess, mturk: Any)
     early = mturk.create_hit(**hit_params(LifetimeInSeconds=100))["HIT"]
     late = mturk.create_hit(**hit_params(LifetimeInSeconds=50))["HIT"]
     server.advance(200)
-    with sqlite3.connect(server.db_path) as conn:
-        order = [
-            row[0]
-            for row in conn.execute(
-                "SELECT hit_id FROM events WHERE event_type = 'HITExpired' AND hit_id IN (?, ?) ORDER BY event_id",
-                (early["HITId"], late["HITId"]),
-            )
-        ]
+    order = [
+        row[0]
+        for row in server.sql(
+            "SELECT hit_id FROM events WHERE event_type = 'HITExpired' AND hit_id IN (:early, :late) ORDER BY event_id",
+            early=early["HITId"],
+            late=late["HITId"],
+        )
+    ]
     assert order == [late["HITId"], early["HITId"]]
 
 
@@ -269,10 +268,11 @@ DAY = 86400
 
 
 def _event_time(server: ServerProcess, hit_id: str, event_type: str) -> int:
-    with sqlite3.connect(server.db_path) as conn:
-        row = conn.execute(
-            "SELECT max(event_time) FROM events WHERE hit_id = ? AND event_type = ?", (hit_id, event_type)
-        ).fetchone()
+    [row] = server.sql(
+        "SELECT max(event_time) FROM events WHERE hit_id = :hit_id AND event_type = :event_type",
+        hit_id=hit_id,
+        event_type=event_type,
+    )
     assert row[0] is not None, f"{hit_id} has no {event_type}"
     return int(row[0])
 

@@ -163,22 +163,17 @@ def test_a_worker_action_the_escrow_cannot_cover_is_a_4xx_and_changes_nothing(
     """Escrow can only fall short through data an older version wrote (migration 0007 restates it);
     should it still happen, the worker's submit is refused with a 4xx JSON error naming the cause,
     never a 500, and the assignment stays Accepted."""
-    import sqlite3
-
     hit = mturk.create_hit(**hit_params(Reward="1.00", MaxAssignments=2))["HIT"]
     worker = new_worker(small_server)
     assignment_id = worker.accept(hit["HITId"]).json()["AssignmentId"]
-    with sqlite3.connect(small_server.db_path) as conn:
-        conn.execute("UPDATE hits SET held_cents = held_cents - 200 WHERE hit_id = ?", (hit["HITId"],))
-        customer = conn.execute("SELECT customer_id FROM hits WHERE hit_id = ?", (hit["HITId"],)).fetchone()[0]
-        conn.execute(
-            "UPDATE requesters SET on_hold_cents = on_hold_cents - 200, balance_cents = on_hold_cents - 200 "
-            "WHERE customer_id = ?",
-            (customer,),
-        )
+    small_server.sql("UPDATE hits SET held_cents = held_cents - 200 WHERE hit_id = :hit_id", hit_id=hit["HITId"])
+    small_server.sql(
+        "UPDATE requesters SET on_hold_cents = on_hold_cents - 200, balance_cents = on_hold_cents - 200 "
+        "WHERE customer_id = (SELECT customer_id FROM hits WHERE hit_id = :hit_id)",
+        hit_id=hit["HITId"],
+    )
     answer = worker.submit(assignment_id, {"answer": "cat"})
     assert answer.status_code == 400, answer.text
     assert answer.json()["Error"] == "InsufficientFunds"
-    with sqlite3.connect(small_server.db_path) as conn:
-        status = conn.execute("SELECT status FROM assignments WHERE assignment_id = ?", (assignment_id,)).fetchone()
-    assert status == ("Accepted",)
+    status = small_server.sql("SELECT status FROM assignments WHERE assignment_id = :id", id=assignment_id)
+    assert status == [("Accepted",)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +33,8 @@ TYPE_PARAMS = {
 
 def customer_of(server: ServerProcess, mturk: Any) -> str:
     key = mturk._request_signer._credentials.access_key
-    with sqlite3.connect(server.db_path) as conn:
-        return str(conn.execute("SELECT customer_id FROM access_keys WHERE access_key_id = ?", (key,)).fetchone()[0])
+    [[customer_id]] = server.sql("SELECT customer_id FROM access_keys WHERE access_key_id = :key", key=key)
+    return str(customer_id)
 
 
 def new_queue(local_aws: LocalAWS) -> str:
@@ -290,11 +289,7 @@ def test_settings_validation_names_the_field_and_stores_nothing(
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.update_notification_settings(HITTypeId=type_id, **change)
     assert field in excinfo.value.response["Error"]["Message"]
-    with sqlite3.connect(server.db_path) as conn:
-        assert (
-            conn.execute("SELECT count(*) FROM notification_settings WHERE hit_type_id = ?", (type_id,)).fetchone()[0]
-            == 0
-        )
+    assert server.sql("SELECT count(*) FROM notification_settings WHERE hit_type_id = :id", id=type_id) == [(0,)]
 
 
 def test_only_the_owner_changes_settings(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:

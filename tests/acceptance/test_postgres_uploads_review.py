@@ -16,8 +16,12 @@ from openturk.testing import ServerProcess
 from tests.acceptance.test_review_policies import *  # noqa: F403
 from tests.acceptance.test_uploads import *  # noqa: F403
 from tests.conftest import FAST_RETRIES
+from tests.support import stores
 from tests.support.postgres import TemporaryPostgres
 from tests.support.smtp import SMTPServer
+
+# Under OPENTURK_TEST_DB=postgresql the modules themselves already run on PostgreSQL.
+pytestmark = pytest.mark.skipif(stores.on_postgres(), reason="the whole suite runs on PostgreSQL in this pass")
 
 
 @pytest.fixture(scope="module")

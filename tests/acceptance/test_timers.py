@@ -9,7 +9,6 @@ one-second loop leaves open in production, and only clock advances fire timers.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -49,10 +48,10 @@ def _let_the_lifetime_pass(server: ServerProcess, hit: dict[str, Any]) -> int:
 
 
 def _expired_at(server: ServerProcess, hit_id: str) -> list[int]:
-    with sqlite3.connect(server.db_path) as conn:
-        rows = conn.execute(
-            "SELECT event_time FROM events WHERE hit_id = ? AND event_type = 'HITExpired' ORDER BY event_id", (hit_id,)
-        ).fetchall()
+    rows = server.sql(
+        "SELECT event_time FROM events WHERE hit_id = :hit_id AND event_type = 'HITExpired' ORDER BY event_id",
+        hit_id=hit_id,
+    )
     return [int(row[0]) for row in rows]
 
 
@@ -140,26 +139,36 @@ def test_expire_now_after_the_lifetime_records_the_expiration(
     assert _expired_at(server, hit["HITId"]) == [expires_ms]
 
 
+def _set_hit_type(server: ServerProcess, hit_id: str, hit_type_id: str) -> None:
+    """Even to a HIT type that does not exist: this test's own SQLite connection does not check foreign keys
+    (a per-connection pragma); PostgreSQL's are triggers, which the cluster's owner (a superuser) turns off."""
+    postgres = not server.db_url.startswith("sqlite")
+    if postgres:
+        server.sql("ALTER TABLE hits DISABLE TRIGGER ALL")
+    try:
+        server.sql("UPDATE hits SET hit_type_id = :type_id WHERE hit_id = :hit_id", type_id=hit_type_id, hit_id=hit_id)
+    finally:
+        if postgres:
+            server.sql("ALTER TABLE hits ENABLE TRIGGER ALL")
+
+
 def test_a_failing_timer_item_is_backed_off_and_fires_once_healthy(server: ServerProcess, mturk: Any) -> None:
     poisoned = mturk.create_hit(**hit_params(LifetimeInSeconds=60))["HIT"]
     healthy = mturk.create_hit(**hit_params(LifetimeInSeconds=120))["HIT"]
     # A row the transition code cannot process (its HIT type is gone): every attempt to expire it raises.
-    with sqlite3.connect(server.db_path) as conn:
-        conn.execute("UPDATE hits SET hit_type_id = 'MISSING' WHERE hit_id = ?", (poisoned["HITId"],))
+    _set_hit_type(server, poisoned["HITId"], "MISSING")
 
     server.advance(300)  # no 500, no endless retrying within the advance
     assert [kind for kind, _ in events_of(server, healthy["HITId"])][-2:] == ["HITExpired", "HITReviewable"]
     assert events_of(server, poisoned["HITId"]) == [("HITCreated", None)]
-    with sqlite3.connect(server.db_path) as conn:
-        attempts, retry_at = conn.execute(
-            "SELECT attempts, retry_at FROM timer_failures WHERE kind = 'expire' AND item_id = ?", (poisoned["HITId"],)
-        ).fetchone()
+    [[attempts, retry_at]] = server.sql(
+        "SELECT attempts, retry_at FROM timer_failures WHERE kind = 'expire' AND item_id = :hit_id",
+        hit_id=poisoned["HITId"],
+    )
     assert attempts == 1 and retry_at > _clock_ms(server)
 
-    with sqlite3.connect(server.db_path) as conn:
-        conn.execute("UPDATE hits SET hit_type_id = ? WHERE hit_id = ?", (poisoned["HITTypeId"], poisoned["HITId"]))
+    _set_hit_type(server, poisoned["HITId"], poisoned["HITTypeId"])
     server.advance(2)  # past the first backoff (at most a second)
     assert [kind for kind, _ in events_of(server, poisoned["HITId"])] == ["HITCreated", "HITExpired", "HITReviewable"]
     assert _expired_at(server, poisoned["HITId"]) == [round(poisoned["Expiration"].timestamp() * 1000)]
-    with sqlite3.connect(server.db_path) as conn:
-        assert conn.execute("SELECT count(*) FROM timer_failures").fetchone()[0] == 0
+    assert server.sql("SELECT count(*) FROM timer_failures") == [(0,)]

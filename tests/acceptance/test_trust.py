@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -74,9 +73,8 @@ def _submitted(server: ServerProcess) -> tuple[Any, str, str]:
 
 
 def _status(server: ServerProcess, assignment_id: str) -> str:
-    with sqlite3.connect(server.db_path) as conn:
-        row = conn.execute("SELECT status FROM assignments WHERE assignment_id = ?", (assignment_id,)).fetchone()
-    return str(row[0])
+    [[status]] = server.sql("SELECT status FROM assignments WHERE assignment_id = :id", id=assignment_id)
+    return str(status)
 
 
 def _call(server: ServerProcess, method: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -178,9 +176,7 @@ def test_a_malformed_external_submit_form_is_a_400_page(server: ServerProcess, m
 
 # -- body caps -------------------------------------------------------------------------------
 def _open_key_exists(server: ServerProcess, access_key_id: str) -> bool:
-    with sqlite3.connect(server.db_path) as conn:
-        row = conn.execute("SELECT 1 FROM access_keys WHERE access_key_id = ?", (access_key_id,)).fetchone()
-    return row is not None
+    return bool(server.sql("SELECT 1 FROM access_keys WHERE access_key_id = :key", key=access_key_id))
 
 
 def _api_headers(access_key_id: str) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -13,13 +12,12 @@ from tests.support.smtp import SMTPServer
 
 
 def _email_state(server: ServerProcess, worker_id: str) -> tuple[Any, ...]:
-    with sqlite3.connect(server.db_path) as conn:
-        row = conn.execute(
-            "SELECT e.attempts, e.next_attempt_at, e.sent_at, e.last_error, m.emailed_at FROM worker_emails e "
-            "JOIN worker_messages m ON m.message_id = e.message_id WHERE m.worker_id = ?",
-            (worker_id,),
-        ).fetchone()
-    return tuple(row) if row else ()
+    rows = server.sql(
+        "SELECT e.attempts, e.next_attempt_at, e.sent_at, e.last_error, m.emailed_at FROM worker_emails e "
+        "JOIN worker_messages m ON m.message_id = e.message_id WHERE m.worker_id = :worker_id",
+        worker_id=worker_id,
+    )
+    return rows[0] if rows else ()
 
 
 def _poll(condition: Any, timeout_s: float, what: str) -> None:

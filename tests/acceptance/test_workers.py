@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -184,10 +183,9 @@ def test_failed_email_keeps_the_inbox_message(server_without_smtp: ServerProcess
     answer = mturk.notify_workers(Subject="Hello", MessageText="Still here.", WorkerIds=[worker.worker_id])
     assert answer["NotifyWorkersFailureStatuses"] == []
     assert [m["Subject"] for m in _messages(worker)] == ["Hello"]
-    with sqlite3.connect(server.db_path) as conn:
-        emailed_at, error = conn.execute(
-            "SELECT emailed_at, email_error FROM worker_messages WHERE worker_id = ?", (worker.worker_id,)
-        ).fetchone()
+    [[emailed_at, error]] = server.sql(
+        "SELECT emailed_at, email_error FROM worker_messages WHERE worker_id = :worker_id", worker_id=worker.worker_id
+    )
     assert emailed_at is None and error
     assert "NotifyWorkers email" in server.log()
 
@@ -206,3 +204,20 @@ def test_inbox_is_the_token_holders_own_under_sigv4() -> None:
         impostor = Worker(server.base_url, "AIMPOSTOR00001", token=created["Token"])
         peek = impostor.http.get("/api/worker/messages", params={"WorkerId": "AIMPOSTOR00001"})
         assert peek.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", "/api/worker/hits/AB%00C", "hit_id"),
+        ("POST", "/api/worker/hits/AB%00C/accept", "hit_id"),
+        ("POST", "/api/worker/assignments/AB%00C/submit", "assignment_id"),
+        ("POST", "/api/worker/assignments/AB%00C/return", "assignment_id"),
+        ("POST", "/api/worker/qualifications/AB%00C/request", "qualification_type_id"),
+    ],
+)
+def test_an_id_holding_nul_is_a_400_naming_it(worker: Worker, method: str, path: str, field: str) -> None:
+    """PostgreSQL's text cannot hold NUL: looking such an id up was a 500 there."""
+    response = worker.http.request(method, path, json={"WorkerId": worker.worker_id} if method == "POST" else None)
+    assert response.status_code == 400, response.text
+    assert response.json()["Error"] == "InvalidParameter" and field in response.json()["Message"]

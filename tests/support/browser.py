@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 
 from tests.support.node import AXE, ensure_node_modules
+from tests.support.stores import on_postgres
 
 CHROMIUM = Path(os.environ.get("OPENTURK_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+# The PostgreSQL pass (scripts/test runs it beside the SQLite one) keeps its own, so neither overwrites the other's.
+_SHOTS = "screenshots-postgresql" if on_postgres() else "screenshots"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / _SHOTS
 # Without the background-networking flags Chromium keeps calling Google's hosts, which this closed
 # network refuses; --no-sandbox because the tests may run as root.
 ARGS = [

@@ -1,4 +1,5 @@
-"""An in-process openturk on a temporary SQLite file, driven through its operations with a hand-set clock.
+"""An in-process openturk on a temporary database of the suite's store (a SQLite file, or a PostgreSQL
+database under OPENTURK_TEST_DB=postgresql), driven through its operations with a hand-set clock.
 
 For unit tests of transitions and timers that need the real store but no server process.
 """
@@ -20,6 +21,7 @@ from openturk.store.database import Database
 from openturk.store.repository import Repository
 from openturk.store.schema import events, timer_failures
 from openturk.workers import actions
+from tests.support import stores
 
 T0 = 1_800_000_000_000  # epoch ms the world starts at
 HTML_QUESTION = (
@@ -49,7 +51,7 @@ class Recorded:
 
 class World:
     def __init__(self, path: Path) -> None:
-        self.db = Database(f"sqlite:///{path}")
+        self.db = Database(stores.scratch_database_url(path.parent, path.name))
         self.db.migrate()
         self.clock = ManualClock(T0)
         key = f"AKID{uuid.uuid4().hex[:16].upper()}"

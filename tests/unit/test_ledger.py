@@ -23,19 +23,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from sqlalchemy.engine import make_url
 
 from openturk import timers
 from openturk.errors import RequestError, WorkerError
 from openturk.requester import account, assignments, hits
 from openturk.requester.context import Context
 from openturk.settings import Settings
+from openturk.store import schema
 from openturk.store.database import Database
+from openturk.testing import POSTGRES_ENV, create_scratch_database
 from openturk.workers import actions
 from tests.conftest import hit_params
+from tests.support import stores
 
 STARTING_CENTS = 2_000
 WORKERS = [f"AWORKER{n}" for n in range(4)]
@@ -43,7 +48,9 @@ REWARDS = st.sampled_from(["0.01", "0.25", "1.00", "2.50", "4.00"])
 TABLES = ("requesters", "ledger", "hit_types", "hits", "assignments", "bonus_payments", "events", "request_tokens")
 # A fixed start, so a run does not depend on the wall clock.
 EPOCH_MS = 1_800_000_000_000
-MAX_EXAMPLES = int(os.environ.get("LEDGER_EXAMPLES", "500"))
+# Fewer on PostgreSQL: each check is a round trip there, and the sequences (plain Python) are the
+# SQLite pass's to explore; the PostgreSQL pass checks the same sums on the other store's arithmetic.
+MAX_EXAMPLES = int(os.environ.get("LEDGER_EXAMPLES", "100" if stores.on_postgres() else "500"))
 
 
 class ManualClock:
@@ -55,6 +62,7 @@ class ManualClock:
 
 
 _template: Path | None = None
+_postgres_url: str | None = None
 
 
 def _migrated_template() -> Path:
@@ -67,6 +75,37 @@ def _migrated_template() -> Path:
         db.migrate()
         db.dispose()
     return _template
+
+
+def _postgres_database() -> str:
+    """On PostgreSQL: one migrated database for every example, emptied by each (creating one per example
+    would dominate the run)."""
+    global _postgres_url
+    if _postgres_url is None:
+        url = create_scratch_database(os.environ[POSTGRES_ENV])
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        _postgres_url = url
+    return _postgres_url
+
+
+class _Rows:
+    """The checks' own plain DB-API connection (cheaper, and independent of the store), ``?`` placeholders."""
+
+    def __init__(self, url: str) -> None:
+        self._postgres = not url.startswith("sqlite")
+        if self._postgres:
+            self._conn: Any = psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+            self._conn.autocommit = True
+        else:
+            self._conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+
+    def execute(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        return self._conn.execute(query.replace("?", "%s") if self._postgres else query, params)
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _scratch() -> str | None:
@@ -84,11 +123,17 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = tempfile.mkdtemp(prefix="openturk-ledger-", dir=_scratch())
-        path = Path(self.folder) / "store.db"
-        shutil.copyfile(_migrated_template(), path)
-        self.db = Database(f"sqlite:///{path}")
-        # The checks read through their own plain connection: cheaper, and independent of the store.
-        self.rows = sqlite3.connect(path, isolation_level=None)
+        if stores.on_postgres():
+            self.url = _postgres_database()
+            self.rows = _Rows(self.url)
+            tables = ", ".join(f'"{table.name}"' for table in schema.metadata.sorted_tables)
+            self.rows.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        else:
+            path = Path(self.folder) / "store.db"
+            shutil.copyfile(_migrated_template(), path)
+            self.url = f"sqlite:///{path}"
+            self.rows = _Rows(self.url)
+        self.db = Database(self.url)
         self.clock = ManualClock(EPOCH_MS)
         customer_id = account.create_requester(self.db, "ledger", EPOCH_MS, STARTING_CENTS)
         self.ctx = Context(self.db, self.clock, Settings(), customer_id, "ledger-test")
@@ -365,3 +410,5 @@ def _remove_template() -> Iterator[None]:
     yield
     if _template is not None:
         shutil.rmtree(_template.parent, ignore_errors=True)
+    if _postgres_url is not None:
+        stores.release_scratch_database(_postgres_url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -46,8 +45,8 @@ def test_submitted_work_keeps_its_price_and_accepted_work_holds_the_dearer() -> 
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Iterator[tuple[Repository, str]]:
-    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+def repo(store_url: str) -> Iterator[tuple[Repository, str]]:
+    db = Database(store_url)
     db.migrate()
     customer_id = account.create_requester(db, "r", NOW, 500)
     try:

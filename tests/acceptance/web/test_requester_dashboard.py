@@ -8,7 +8,6 @@ import contextlib
 import csv
 import io
 import re
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,10 +107,9 @@ def _queue(local_aws: LocalAWS) -> str:
 
 
 def _states(site: ServerProcess, type_id: str) -> list[str]:
-    with sqlite3.connect(site.db_path) as conn:
-        rows = conn.execute(
-            "SELECT state FROM messages WHERE hit_type_ids LIKE ? ORDER BY message_id", (f"%{type_id}%",)
-        ).fetchall()
+    rows = site.sql(
+        "SELECT state FROM messages WHERE hit_type_ids LIKE :pattern ORDER BY message_id", pattern=f"%{type_id}%"
+    )
     return [row[0] for row in rows]
 
 
@@ -304,10 +302,9 @@ def test_another_requester_can_neither_see_nor_act_and_the_admin_sees_all(
     hit_id = owner.hit(type_id)
     assignment_id = _worker(site).do(hit_id)
     wait_for(lambda: bool(_states(site, type_id)), what="a message for the HIT type")
-    with sqlite3.connect(site.db_path) as conn:
-        [[message_id]] = conn.execute(
-            "SELECT message_id FROM messages WHERE hit_type_ids LIKE ? LIMIT 1", (f"%{type_id}%",)
-        ).fetchall()
+    [[message_id]] = site.sql(
+        "SELECT message_id FROM messages WHERE hit_type_ids LIKE :pattern LIMIT 1", pattern=f"%{type_id}%"
+    )
     with _session(site, stranger.access_key) as client:
         token = _csrf(client, "/requester")
         for path in (
@@ -341,9 +338,8 @@ def test_another_requester_can_neither_see_nor_act_and_the_admin_sees_all(
 
 
 def _customer(site: ServerProcess, access_key: str) -> str:
-    with sqlite3.connect(site.db_path) as conn:
-        row = conn.execute("SELECT customer_id FROM access_keys WHERE access_key_id = ?", (access_key,)).fetchone()
-    return str(row[0])
+    [[customer_id]] = site.sql("SELECT customer_id FROM access_keys WHERE access_key_id = :key", key=access_key)
+    return str(customer_id)
 
 
 def test_decisions_need_the_sessions_csrf_token_and_a_session(site: ServerProcess, local_aws: LocalAWS) -> None:
@@ -414,11 +410,10 @@ def test_hits_and_the_delivery_log_page_newest_first(site: ServerProcess, local_
         assert 'href="/requester/hits?page=3"' not in second
 
         wait_for(lambda: len(_states(site, type_id)) >= 2, what="two messages")
-        with sqlite3.connect(site.db_path) as conn:
-            docs = conn.execute(
-                "SELECT message_id, doc_id FROM messages WHERE hit_type_ids LIKE ? ORDER BY message_id DESC",
-                (f"%{type_id}%",),
-            ).fetchall()
+        docs = site.sql(
+            "SELECT message_id, doc_id FROM messages WHERE hit_type_ids LIKE :pattern ORDER BY message_id DESC",
+            pattern=f"%{type_id}%",
+        )
         (newest, newest_doc), (_, older_doc) = docs[0], docs[1]
         page = client.get(f"/requester/deliveries?hit_type_id={type_id}&before={newest}").text
         assert newest_doc not in page and older_doc in page and "Newest messages" in page

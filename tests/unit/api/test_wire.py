@@ -55,6 +55,9 @@ def test_botocore_requests_parse_to_typed_params() -> None:
         ("ListReviewableHITs", {"Status": "Open"}, InvalidParameterValue, "Status"),
         ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": "soon"}, InvalidParameterValue, "ExpireAt"),
         ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": float("inf")}, InvalidParameterValue, "ExpireAt"),
+        # NUL: PostgreSQL's text cannot hold it; refused on either store.
+        ("AcceptQualificationRequest", {"QualificationRequestId": "\x00"}, InvalidParameterValue, "RequestId"),
+        ("UpdateExpirationForHIT", {"HITId": "A\x00", "ExpireAt": 0}, InvalidParameterValue, "HITId"),
         (
             "CreateHITType",
             {

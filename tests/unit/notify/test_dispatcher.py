@@ -6,7 +6,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -41,8 +40,8 @@ class HeldTransport:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'dispatch.db'}")
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
     database.migrate()
     yield database
     database.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -21,8 +20,8 @@ NOW = 1_800_000_000_000
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
     database.migrate()
     yield database
     database.dispose()

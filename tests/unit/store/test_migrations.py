@@ -15,8 +15,8 @@ from openturk.store.database import Database
 from openturk.store.schema import metadata
 
 
-def test_migrated_sqlite_matches_schema(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+def test_migrated_store_matches_schema(store_url: str) -> None:
+    db = Database(store_url)
     try:
         db.migrate()
         with db.engine.connect() as conn:
@@ -25,9 +25,9 @@ def test_migrated_sqlite_matches_schema(tmp_path: Path) -> None:
         db.dispose()
 
 
-def test_ledger_rows_from_before_0005_name_their_accounts(tmp_path: Path) -> None:
+def test_ledger_rows_from_before_0005_name_their_accounts(store_url: str) -> None:
     """Old rows were signed amounts against the balance: a credit came from outside, the rest was paid."""
-    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    db = Database(store_url)
     config = Config()
     config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
@@ -24,8 +23,8 @@ things = Table(
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
     metadata.create_all(database.engine)
     yield database
     database.dispose()

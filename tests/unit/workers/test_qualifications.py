@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +28,8 @@ class FixedClock:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'quals.db'}")
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
     database.migrate()
     with database.write() as conn:
         repo = Repository(conn)

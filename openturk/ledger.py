@@ -37,19 +37,6 @@ def balances(repo: Repository, customer_id: str, *, for_update: bool = False) ->
     return Balances(available_cents=unpaid - on_hold, on_hold_cents=on_hold)
 
 
-def lock_account(repo: Repository, customer_id: str) -> None:
-    """Lock the requester's balances for the rest of the caller's transaction.
-
-    A transaction that writes rows referencing the requester and then reserves money must call this
-    before its first such write: on PostgreSQL each of those writes takes a KEY SHARE lock on the
-    requester's row, and two transactions that both hold one and then both ask for the FOR UPDATE
-    lock ``reserve`` takes wait for each other until PostgreSQL aborts one (a deadlock, seen as a
-    ServiceFault under concurrent CreateHIT). Locked first, the second transaction waits here instead.
-    On SQLite, where one write transaction runs at a time, this is a plain read.
-    """
-    balances(repo, customer_id, for_update=True)
-
-
 def _check_available(repo: Repository, customer_id: str, cents: int) -> None:
     if cents > balances(repo, customer_id, for_update=True).available_cents:
         raise InsufficientFunds(INSUFFICIENT)

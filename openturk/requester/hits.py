@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from openturk import expiry, ledger, transitions
+from openturk import expiry, transitions
 from openturk.domain import ids, layouts, lifecycle, money, qualifications, questions, review_policies
 from openturk.domain.model import HIT, HITType, SlotCounts
 from openturk.errors import (
@@ -225,8 +225,6 @@ def _create(
     )
     with ctx.db.write() as conn:
         repo = Repository(conn)
-        # Before the HIT type and the HIT reference the requester: see ledger.lock_account.
-        ledger.lock_account(repo, ctx.customer_id)
         now = ctx.clock.now_ms()
         idempotency.check(repo, ctx.customer_id, token, now)
         if candidate is not None:

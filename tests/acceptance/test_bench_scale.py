@@ -57,3 +57,16 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
     for check in result["targets"].values():
         assert isinstance(check["pass"], bool) and check["value"] is not None and check["limit"] is not None
     assert "PASS" in run.stdout or "FAIL" in run.stdout  # the table's verdicts, before the JSON line
+
+
+@pytest.mark.timeout(300)
+def test_idle_bench_reports_commit_to_send() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "idle.py"), "--seconds", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert run.returncode == 0, run.stderr[-5000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["events"] >= 3 and result["events_delivered"] == result["events"]
+    assert 0 <= result["commit_to_send_min_ms"] <= result["commit_to_send_p50_ms"] <= result["commit_to_send_p99_ms"]
+    assert result["commit_to_send_p50_ms"] <= result["end_to_end_p50_ms"]

@@ -13,16 +13,14 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from openturk.notify import local_aws_confirmation
+from openturk.notify import local_aws_confirmation, local_aws_tuning
 from openturk.notify import local_aws_state as state
 
 log = logging.getLogger("openturk.local_aws")
@@ -172,6 +170,7 @@ def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     local_aws_confirmation.install(base_url)
+    local_aws_tuning.apply()
     snapshots = None
     if state_path is not None:
         import moto.sns.models
@@ -189,29 +188,48 @@ def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | 
     return DurableApp(moto_app, snapshots, identity), snapshots
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from werkzeug.serving import run_simple
+def serve(app: WSGIApp, host: str, port: int) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, keeping connections alive between requests.
 
+    uvicorn, not werkzeug's development server: that one closes every connection after one answer,
+    so each SQS call from a dispatcher or a consumer paid a new TCP connection and a new thread. The
+    WSGI app runs on a pool of threads; a long-polling ReceiveMessage holds one for up to 20 s, so the
+    pool is large (moto's own server made a thread per request).
+    """
+    import uvicorn
+    from a2wsgi import WSGIMiddleware
+
+    config = uvicorn.Config(
+        WSGIMiddleware(app, workers=WSGI_THREADS),  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        interface="asgi3",
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    uvicorn.Server(config).run()
+
+
+# Requests moto may be running at once: long polls in flight and everything else beside them.
+WSGI_THREADS = 128
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m openturk.notify.local_aws_server")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state", type=Path, default=None, help="state file (default: memory only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     try:
         app, snapshots = build(args.state, f"http://{args.host}:{args.port}")
     except OSError as exc:
         log.error("the local AWS cannot keep its state in %s: %s", args.state, exc)
         return 2
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        run_simple(args.host, args.port, app, threaded=True)
+        serve(app, args.host, args.port)  # returns once SIGTERM or SIGINT stopped it
     finally:
         # Everything acknowledged is saved already; this keeps what was under way at the signal.
         if snapshots is not None:
@@ -221,4 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Long polls still waiting in the WSGI threads would hold the exit for up to 20 s; nothing
+    # they hold is unsaved (the state was written above).
+    os._exit(code)

@@ -1,0 +1,93 @@
+"""The local AWS's speed-ups answer as moto does (openturk/notify/local_aws_tuning.py)."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from openturk.notify import local_aws_tuning
+from openturk.notify.local_aws import LocalAWS
+from openturk.ports import free_port
+
+ACCOUNT = "000000004243"  # an account no other test uses: moto's backends are process-global
+REGION = "us-east-1"
+SIGNED_SQS = (
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"
+)
+
+
+@pytest.fixture
+def backend() -> Iterator[Any]:
+    from moto.sqs.models import sqs_backends
+
+    local_aws_tuning.apply()
+    yield sqs_backends[ACCOUNT][REGION]
+    sqs_backends.pop(ACCOUNT, None)
+
+
+def test_a_message_older_than_the_queues_retention_is_not_received(backend: Any) -> None:
+    backend.create_queue("kept", MessageRetentionPeriod="60")
+    fresh = backend.send_message("kept", "fresh")
+    old = backend.send_message("kept", "old")
+    old.sent_timestamp = int((time.time() - 61) * 1000)
+    assert backend.is_message_valid_based_on_retention_period("kept", fresh)
+    assert not backend.is_message_valid_based_on_retention_period("kept", old)
+    received = backend.receive_message("kept", count=10, wait_seconds_timeout=0, visibility_timeout=30)
+    assert [m.body for m in received] == ["fresh"]
+
+
+def test_visibility_and_delay_still_follow_the_wall_clock(backend: Any) -> None:
+    backend.create_queue("timed")
+    delayed = backend.send_message("timed", "later", delay_seconds=1)
+    assert delayed.delayed
+    assert backend.receive_message("timed", count=10, wait_seconds_timeout=0, visibility_timeout=30) == []
+    delayed.delayed_until = time.time() * 1000 - 1  # as one second later
+    [got] = backend.receive_message("timed", count=10, wait_seconds_timeout=0, visibility_timeout=30)
+    assert got.body == "later" and not got.visible  # in flight now, for its visibility timeout
+
+
+def test_the_backend_for_a_host_is_found_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    local_aws_tuning.apply()
+    listings: list[str] = []
+    listed = backends.list_of_moto_modules
+
+    def list_of_moto_modules() -> Any:
+        listings.append("listed")
+        return listed()
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", list_of_moto_modules)
+    app = DomainDispatcherApplication(create_backend_app)
+    assert app.get_backend_for_host("sqs.ap-south-2.amazonaws.com") == "sqs"
+    assert app.get_backend_for_host("sns.ap-south-2.amazonaws.com") == "sns"
+    looked_up = len(listings)
+    assert looked_up > 0
+    assert app.get_backend_for_host("sqs.ap-south-2.amazonaws.com") == "sqs"
+    assert len(listings) == looked_up  # the kept answer: moto's module directories are not listed again
+
+
+def test_one_connection_carries_many_requests() -> None:
+    aws = LocalAWS(free_port()).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
+        for name in ("kept-alive-1", "kept-alive-2", "kept-alive-3"):
+            connection.request(
+                "POST",
+                "/",
+                body=f"Action=CreateQueue&QueueName={name}&Version=2012-11-05",
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Authorization": SIGNED_SQS},
+            )
+            answer = connection.getresponse()
+            assert answer.status == 200, answer.read()
+            assert answer.getheader("Connection") != "close"
+            assert name in answer.read().decode()
+            assert connection.sock is not None  # not closed by the server: the next request reuses it
+        connection.close()
+    finally:
+        aws.stop()

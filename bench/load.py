@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from bench.measure import mturk_client, sqs_client
+from bench.measure import lean_mturk_client, lean_sqs_client, mturk_client, sqs_client
 
 HTML_QUESTION = (
     '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
@@ -28,25 +28,58 @@ Record = tuple[str, float, float]
 
 
 def _call(kind: str, target: tuple[str, ...], sqs_url: str) -> Any:
-    """A function key → key that makes one event: CreateHIT through the API, or a bare SendMessage."""
-    if kind == "openturk":
+    """A function key → key that makes one event: CreateHIT through the API, or a bare SendMessage.
+
+    ``kind`` is "openturk" or "bare", then ":boto3" (each thread its own boto3 client) or ":lean"
+    (``SignedJSONClient``: the same signed wire request for a fraction of the client's CPU)."""
+    product, _, client = kind.partition(":")
+    lean = client == "lean"
+    if product == "openturk":
         server_url, hit_type_id = target
+        params = {"HITTypeId": hit_type_id, "MaxAssignments": 1, "LifetimeInSeconds": 3600, "Question": HTML_QUESTION}
+        if lean:
+            signed = lean_mturk_client(server_url, ACCESS_KEY)
+            signed.call("GetAccountBalance", {})  # connect before the clock starts
+
+            def create_hit_lean(_key: str) -> str:
+                return str(signed.call("CreateHITWithHITType", params)["HIT"]["HITId"])
+
+            return create_hit_lean
         mturk = mturk_client(server_url, ACCESS_KEY)
-        mturk.get_account_balance()  # connect before the clock starts
+        mturk.get_account_balance()
 
         def create_hit(_key: str) -> str:
-            return str(mturk.create_hit_with_hit_type(HITTypeId=hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600,
-                                                      Question=HTML_QUESTION)["HIT"]["HITId"])
+            return str(mturk.create_hit_with_hit_type(**params)["HIT"]["HITId"])
+
         return create_hit
     queue_url = target[0]
+
+    def body(key: str) -> str:
+        return json.dumps(
+            {
+                "EventDocVersion": "2014-08-15",
+                "EventDocId": key,
+                "CustomerId": "bare",
+                "Events": [{"EventType": "HITCreated", "HITTypeId": "bare", "HITId": key}],
+            }
+        )
+
+    if lean:
+        signed_sqs = lean_sqs_client(sqs_url)
+        signed_sqs.call("GetQueueAttributes", {"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]})
+
+        def send_lean(key: str) -> str:
+            signed_sqs.call("SendMessage", {"QueueUrl": queue_url, "MessageBody": body(key)})
+            return key
+
+        return send_lean
     sqs = sqs_client(sqs_url)
     sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
 
     def send(key: str) -> str:
-        body = json.dumps({"EventDocVersion": "2014-08-15", "EventDocId": key, "CustomerId": "bare",
-                           "Events": [{"EventType": "HITCreated", "HITTypeId": "bare", "HITId": key}]})
-        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body(key))
         return key
+
     return send
 
 
@@ -116,10 +149,17 @@ def producer_main(index: int, processes: int, threads: int, sqs_url: str, comman
             worker.start()
         for worker in workers:
             worker.join()
-        results.put(("done", index, {
-            "records": [r for part in parts for r in part.get("records", [])],
-            "errors": sum(part.get("errors", 1) for part in parts),
-            "first_error": next((p["first_error"] for p in parts if p.get("first_error")), None)}))
+        results.put(
+            (
+                "done",
+                index,
+                {
+                    "records": [r for part in parts for r in part.get("records", [])],
+                    "errors": sum(part.get("errors", 1) for part in parts),
+                    "first_error": next((p["first_error"] for p in parts if p.get("first_error")), None),
+                },
+            )
+        )
 
 
 def receiver_main(sqs_url: str, threads: int, commands: Any, results: Any) -> None:
@@ -143,15 +183,21 @@ def receiver_main(sqs_url: str, threads: int, commands: Any, results: Any) -> No
         lock = threading.Lock()
         done = threading.Event()
 
-        def poll(queue_url: str = queue_url, got: dict[str, float] = got, counts: dict[str, int] = counts,
-                 lock: threading.Lock = lock, done: threading.Event = done) -> None:
+        def poll(
+            queue_url: str = queue_url,
+            got: dict[str, float] = got,
+            counts: dict[str, int] = counts,
+            lock: threading.Lock = lock,
+            done: threading.Event = done,
+        ) -> None:
             sqs = sqs_client(sqs_url)
             for _ in range(MAX_LOOP):
                 if done.is_set():
                     return
                 try:
-                    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                                   WaitTimeSeconds=1).get("Messages", [])
+                    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                        "Messages", []
+                    )
                 except Exception:
                     with lock:
                         counts["errors"] += 1

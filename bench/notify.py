@@ -60,8 +60,17 @@ MAX_LOOP = 10_000_000  # hard bound on every loop, on top of its deadline
 
 # -- child processes --------------------------------------------------------------------------------------------
 
-def sender_main(index: int, count: int, server_url: str, sqs_url: str, hit_type_id: str, warm_queue: str,
-                commands: Any, results: Any) -> None:
+
+def sender_main(
+    index: int,
+    count: int,
+    server_url: str,
+    sqs_url: str,
+    hit_type_id: str,
+    warm_queue: str,
+    commands: Any,
+    results: Any,
+) -> None:
     """One sender process: runs scheduled sends ("schedule") and tight loops ("tight") on command."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -74,12 +83,21 @@ def sender_main(index: int, count: int, server_url: str, sqs_url: str, hit_type_
         return
 
     def create_hit(_key: str, _queue: str) -> str:
-        return str(mturk.create_hit_with_hit_type(HITTypeId=hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600,
-                                                  Question=HTML_QUESTION)["HIT"]["HITId"])
+        return str(
+            mturk.create_hit_with_hit_type(
+                HITTypeId=hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600, Question=HTML_QUESTION
+            )["HIT"]["HITId"]
+        )
 
     def send_bare(key: str, queue_url: str) -> str:
-        body = json.dumps({"EventDocVersion": "2014-08-15", "EventDocId": key, "CustomerId": "bare",
-                           "Events": [{"EventType": "HITCreated", "HITTypeId": "bare", "HITId": key}]})
+        body = json.dumps(
+            {
+                "EventDocVersion": "2014-08-15",
+                "EventDocId": key,
+                "CustomerId": "bare",
+                "Events": [{"EventType": "HITCreated", "HITTypeId": "bare", "HITId": key}],
+            }
+        )
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
         return key
 
@@ -148,7 +166,9 @@ def consumer_main(sqs_url: str, commands: Any, results: Any) -> None:
                         return
                     queue_url, receipts = item
                     for start in range(0, len(receipts), 10):
-                        entries = [{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(receipts[start:start + 10])]
+                        entries = [
+                            {"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(receipts[start : start + 10])
+                        ]
                         # A failed delete only means a later redelivery, which is counted as a duplicate.
                         with contextlib.suppress(Exception):
                             deleter_sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
@@ -208,8 +228,13 @@ def consumer_main(sqs_url: str, commands: Any, results: Any) -> None:
                 if messages:
                     handles.put((queue_url, [m["ReceiptHandle"] for m in messages]))
             handles.join()
-            results.put(("consumed", "consumer", {"got": got, "duplicates": duplicates, "polls": polls,
-                                                  "per_message": per_message}))
+            results.put(
+                (
+                    "consumed",
+                    "consumer",
+                    {"got": got, "duplicates": duplicates, "polls": polls, "per_message": per_message},
+                )
+            )
         except BaseException as error:
             results.put(("error", "consumer", f"consume: {type(error).__name__}: {error}"))
             break
@@ -217,6 +242,7 @@ def consumer_main(sqs_url: str, commands: Any, results: Any) -> None:
 
 
 # -- the bench --------------------------------------------------------------------------------------------------
+
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -249,25 +275,52 @@ class Bench:
         self.q_tight = sqs.create_queue(QueueName=f"bench-tight-{suffix}")["QueueUrl"]
         mturk = mturk_client(self.server.base_url, ACCESS_KEY)
         self.hit_type_id = mturk.create_hit_type(
-            Title="Bench notifications", Description="d", Reward="0.01", AssignmentDurationInSeconds=600,
-            AutoApprovalDelayInSeconds=86400)["HITTypeId"]
+            Title="Bench notifications",
+            Description="d",
+            Reward="0.01",
+            AssignmentDurationInSeconds=600,
+            AutoApprovalDelayInSeconds=86400,
+        )["HITTypeId"]
         mturk.update_notification_settings(
-            HITTypeId=self.hit_type_id, Active=True,
-            Notification={"Destination": self.q_notify, "Transport": "SQS", "Version": "2014-08-15",
-                          "EventTypes": ["HITCreated"]})
+            HITTypeId=self.hit_type_id,
+            Active=True,
+            Notification={
+                "Destination": self.q_notify,
+                "Transport": "SQS",
+                "Version": "2014-08-15",
+                "EventTypes": ["HITCreated"],
+            },
+        )
         with sqlite3.connect(self.server.db_path) as conn:
-            self.customer_id = str(conn.execute("SELECT customer_id FROM access_keys WHERE access_key_id = ?",
-                                                (ACCESS_KEY,)).fetchone()[0])
+            self.customer_id = str(
+                conn.execute("SELECT customer_id FROM access_keys WHERE access_key_id = ?", (ACCESS_KEY,)).fetchone()[0]
+            )
         self.cold_ms = self._cold_first_delivery(mturk, sqs)
 
-        self.consumer = self.ctx.Process(target=consumer_main, name="bench-consumer", daemon=True,
-                                         args=(self.aws.url, self.consumer_commands, self.results))
+        self.consumer = self.ctx.Process(
+            target=consumer_main,
+            name="bench-consumer",
+            daemon=True,
+            args=(self.aws.url, self.consumer_commands, self.results),
+        )
         self.consumer.start()
         for index in range(args.senders):
             commands = self.ctx.Queue()
-            proc = self.ctx.Process(target=sender_main, name=f"bench-sender-{index}", daemon=True,
-                                    args=(index, args.senders, self.server.base_url, self.aws.url, self.hit_type_id,
-                                          self.q_tight, commands, self.results))
+            proc = self.ctx.Process(
+                target=sender_main,
+                name=f"bench-sender-{index}",
+                daemon=True,
+                args=(
+                    index,
+                    args.senders,
+                    self.server.base_url,
+                    self.aws.url,
+                    self.hit_type_id,
+                    self.q_tight,
+                    commands,
+                    self.results,
+                ),
+            )
             proc.start()
             self.sender_commands.append(commands)
             self.senders.append(proc)
@@ -276,12 +329,14 @@ class Bench:
     def _cold_first_delivery(self, mturk: Any, sqs: Any) -> float:
         """The first event after start-up: includes the server creating its SQS client."""
         start = time.time()
-        hit_id = mturk.create_hit_with_hit_type(HITTypeId=self.hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600,
-                                                Question=HTML_QUESTION)["HIT"]["HITId"]
+        hit_id = mturk.create_hit_with_hit_type(
+            HITTypeId=self.hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600, Question=HTML_QUESTION
+        )["HIT"]["HITId"]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            for message in sqs.receive_message(QueueUrl=self.q_notify, MaxNumberOfMessages=10,
-                                               WaitTimeSeconds=1).get("Messages", []):
+            for message in sqs.receive_message(QueueUrl=self.q_notify, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            ):
                 sqs.delete_message(QueueUrl=self.q_notify, ReceiptHandle=message["ReceiptHandle"])
                 if any(e["HITId"] == hit_id for e in json.loads(message["Body"])["Events"]):
                     return 1000 * (time.time() - start)
@@ -333,8 +388,12 @@ class Bench:
         total = max(1, round(args.rate * seconds))
         t0 = time.time() + 0.5
         self.consumer_commands.put(("consume", queue_url, t0 + seconds + args.drain_timeout))
-        pids = {"server": self.server.process.pid, "moto": self.aws.process.pid, "consumer": self.consumer.pid,
-                **{f"sender{i}": proc.pid for i, proc in enumerate(self.senders)}}
+        pids = {
+            "server": self.server.process.pid,
+            "moto": self.aws.process.pid,
+            "consumer": self.consumer.pid,
+            **{f"sender{i}": proc.pid for i, proc in enumerate(self.senders)},
+        }
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         for commands in self.sender_commands:
             commands.put(("schedule", kind, queue_url, t0, args.rate, total, tag))
@@ -362,16 +421,23 @@ class Bench:
         breakdown = self._breakdown(records, got) if kind == "openturk" else {}
         return {
             "breakdown": breakdown,
-            "kind": kind, "sent": len(records), "errors": errors, "first_error": first_error, "lost": lost,
-            "p50_ms": _quantile(latencies, 0.5), "p99_ms": _quantile(latencies, 0.99),
+            "kind": kind,
+            "sent": len(records),
+            "errors": errors,
+            "first_error": first_error,
+            "lost": lost,
+            "p50_ms": _quantile(latencies, 0.5),
+            "p99_ms": _quantile(latencies, 0.99),
             "max_ms": max(latencies) if latencies else float("nan"),
             "achieved_rate": len(records) / span,
             "call_p50_ms": _quantile([1000 * (end - start) for _, _, start, end in records], 0.5),
             "call_p99_ms": _quantile([1000 * (end - start) for _, _, start, end in records], 0.99),
             "lag_p99_ms": _quantile([1000 * (start - sched) for _, sched, start, _ in records], 0.99),
-            "messages": len(consumed["per_message"]), "duplicates": consumed["duplicates"],
+            "messages": len(consumed["per_message"]),
+            "duplicates": consumed["duplicates"],
             "events_per_message": (statistics.mean(consumed["per_message"]) if consumed["per_message"] else 0.0),
-            "polls": consumed["polls"], "cpu": cpu,
+            "polls": consumed["polls"],
+            "cpu": cpu,
         }
 
     def _breakdown(self, records: list[tuple[str, float, float, float]], got: dict[str, float]) -> dict[str, Any]:
@@ -384,10 +450,20 @@ class Bench:
                 "FROM events e JOIN messages m ON m.message_id = e.message_id "
                 "JOIN delivery_attempts a ON a.attempt_id = (SELECT min(attempt_id) FROM delivery_attempts "
                 "WHERE message_id = m.message_id) WHERE e.hit_type_id = ? AND e.event_type = 'HITCreated'",
-                (self.hit_type_id,)).fetchall()
-        stages: dict[str, list[float]] = {name: [] for name in (
-            "start→event_time(in txn)", "start→response", "start→formed", "formed→send", "send (SQS call)",
-            "acked→received", "events/msg")}
+                (self.hit_type_id,),
+            ).fetchall()
+        stages: dict[str, list[float]] = {
+            name: []
+            for name in (
+                "start→event_time(in txn)",
+                "start→response",
+                "start→formed",
+                "formed→send",
+                "send (SQS call)",
+                "acked→received",
+                "events/msg",
+            )
+        }
         for hit_id, committed, formed, count, sent, latency in rows:
             if hit_id not in start or hit_id not in got:
                 continue
@@ -416,8 +492,16 @@ class Bench:
 
         args = self.args
         now_ms = int(time.time() * 1000)
-        events = [Event(event_type="HITCreated", event_time=now_ms, customer_id=self.customer_id,
-                        hit_type_id=self.hit_type_id, hit_id=f"{tag}{i:07d}") for i in range(n)]
+        events = [
+            Event(
+                event_type="HITCreated",
+                event_time=now_ms,
+                customer_id=self.customer_id,
+                hit_type_id=self.hit_type_id,
+                hit_id=f"{tag}{i:07d}",
+            )
+            for i in range(n)
+        ]
         self.consumer_commands.put(("consume", self.q_notify, time.time() + args.drain_timeout + n / 200))
         self.consumer_commands.put(("expect", [e.hit_id for e in events]))
         db = Database(self.server.db_url)
@@ -434,19 +518,29 @@ class Bench:
         if len(received) < n:
             raise RuntimeError(f"ceiling: only {len(received)}/{n} events arrived")
         last, first = max(received), min(received)
-        return {"eps": n / (last - committed), "insert_s": committed - begun, "deliver_s": last - committed,
-                "first_s": first - committed, "stream_eps": n / (last - first) if last > first else float("inf"),
-                "messages": len(consumed["per_message"])}
+        return {
+            "eps": n / (last - committed),
+            "insert_s": committed - begun,
+            "deliver_s": last - committed,
+            "first_s": first - committed,
+            "stream_eps": n / (last - first) if last > first else float("inf"),
+            "messages": len(consumed["per_message"]),
+        }
 
 
 def _fmt(result: dict[str, Any]) -> str:
-    cpu = ", ".join((f"{name} {v:.1f}" if name.startswith("machine") else f"{name} {100 * v:.0f}%")
-                    for name, v in result["cpu"].items() if v is not None)
-    return (f"p50 {result['p50_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms  max {result['max_ms']:.1f} ms  "
-            f"achieved {result['achieved_rate']:.1f}/s  ({result['sent']} sent, {result['errors']} errors, "
-            f"{result['lost']} lost, {result['duplicates']} dup; call p50/p99 {result['call_p50_ms']:.1f}/"
-            f"{result['call_p99_ms']:.1f} ms; schedule lag p99 {result['lag_p99_ms']:.1f} ms; "
-            f"{result['messages']} msgs, {result['events_per_message']:.2f} events/msg; CPU {cpu})")
+    cpu = ", ".join(
+        (f"{name} {v:.1f}" if name.startswith("machine") else f"{name} {100 * v:.0f}%")
+        for name, v in result["cpu"].items()
+        if v is not None
+    )
+    return (
+        f"p50 {result['p50_ms']:.1f} ms  p99 {result['p99_ms']:.1f} ms  max {result['max_ms']:.1f} ms  "
+        f"achieved {result['achieved_rate']:.1f}/s  ({result['sent']} sent, {result['errors']} errors, "
+        f"{result['lost']} lost, {result['duplicates']} dup; call p50/p99 {result['call_p50_ms']:.1f}/"
+        f"{result['call_p99_ms']:.1f} ms; schedule lag p99 {result['lag_p99_ms']:.1f} ms; "
+        f"{result['messages']} msgs, {result['events_per_message']:.2f} events/msg; CPU {cpu})"
+    )
 
 
 def log(text: str) -> None:
@@ -501,14 +595,18 @@ def main(argv: list[str] | None = None) -> int:
             bare_send = bench.tight(args.tight_seconds)
             log(f"  bare tight loop: {bare_send:.1f} SendMessage/s from {args.senders} processes")
         if "ceiling" not in args.skip:
-            log(f"ceiling: {args.ceiling_events} HITCreated events injected through the domain layer "
-                f"(outbox.record_events in one transaction, not the API), × {args.ceiling_rounds}")
+            log(
+                f"ceiling: {args.ceiling_events} HITCreated events injected through the domain layer "
+                f"(outbox.record_events in one transaction, not the API), × {args.ceiling_rounds}"
+            )
             for round_no in range(args.ceiling_rounds):
                 c = bench.ceiling(args.ceiling_events, f"C{round_no}{uuid.uuid4().hex[:6]}")
                 ceilings.append(c)
-                log(f"  round {round_no + 1}: {c['eps']:.0f} events/s (insert {c['insert_s']:.2f}s, commit→first "
+                log(
+                    f"  round {round_no + 1}: {c['eps']:.0f} events/s (insert {c['insert_s']:.2f}s, commit→first "
                     f"{c['first_s']:.2f}s, commit→last {c['deliver_s']:.2f}s, first→last {c['stream_eps']:.0f}/s, "
-                    f"{c['messages']} msgs)")
+                    f"{c['messages']} msgs)"
+                )
     except KeyboardInterrupt:
         print("interrupted; stopping", file=sys.stderr)
         return 130
@@ -518,22 +616,38 @@ def main(argv: list[str] | None = None) -> int:
     ceiling_eps = statistics.median(c["eps"] for c in ceilings) if ceilings else nan
     print()
     print(f"notification delivery, {args.senders} sender processes, {args.seconds:g}s at {args.rate:g} events/s")
-    print(f"  openturk  event→received  p50 {openturk['p50_ms']:7.1f} ms  p99 {openturk['p99_ms']:7.1f} ms  "
-          f"achieved {openturk['achieved_rate']:.1f}/s   (target p50 ≤ 50, p99 ≤ 150)")
-    print(f"  bare SQS  send→received   p50 {bare['p50_ms']:7.1f} ms  p99 {bare['p99_ms']:7.1f} ms  "
-          f"tight loop {bare_send:.1f} SendMessage/s")
-    print(f"  ceiling   {ceiling_eps:.0f} events/s (median of {len(ceilings)} × {args.ceiling_events} events injected "
-          f"through the domain layer, not the API; target ≥ 1000)")
+    print(
+        f"  openturk  event→received  p50 {openturk['p50_ms']:7.1f} ms  p99 {openturk['p99_ms']:7.1f} ms  "
+        f"achieved {openturk['achieved_rate']:.1f}/s   (target p50 ≤ 50, p99 ≤ 150)"
+    )
+    print(
+        f"  bare SQS  send→received   p50 {bare['p50_ms']:7.1f} ms  p99 {bare['p99_ms']:7.1f} ms  "
+        f"tight loop {bare_send:.1f} SendMessage/s"
+    )
+    print(
+        f"  ceiling   {ceiling_eps:.0f} events/s (median of {len(ceilings)} × {args.ceiling_events} events injected "
+        f"through the domain layer, not the API; target ≥ 1000)"
+    )
 
     def num(value: float, digits: int = 1) -> float | None:
         return None if value != value else round(value, digits)  # NaN → null
 
-    print(json.dumps({
-        "p50_ms": num(openturk["p50_ms"]), "p99_ms": num(openturk["p99_ms"]), "rate": args.rate,
-        "achieved_rate": num(openturk["achieved_rate"]), "bare_p50_ms": num(bare["p50_ms"]),
-        "bare_p99_ms": num(bare["p99_ms"]), "bare_send_per_s": num(bare_send), "ceiling_eps": num(ceiling_eps, 0),
-        "seconds": int(args.seconds) if float(args.seconds).is_integer() else args.seconds,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "p50_ms": num(openturk["p50_ms"]),
+                "p99_ms": num(openturk["p99_ms"]),
+                "rate": args.rate,
+                "achieved_rate": num(openturk["achieved_rate"]),
+                "bare_p50_ms": num(bare["p50_ms"]),
+                "bare_p99_ms": num(bare["p99_ms"]),
+                "bare_send_per_s": num(bare_send),
+                "ceiling_eps": num(ceiling_eps, 0),
+                "seconds": int(args.seconds) if float(args.seconds).is_integer() else args.seconds,
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -62,11 +62,15 @@ from bench.load import ACCESS_KEY, HTML_QUESTION, Record, producer_main, receive
 from bench.measure import cpu_seconds, mturk_client, quantile, sqs_client  # noqa: E402
 
 POSTGRES_SCRIPT = REPO / "scripts" / "postgres"
-SETUPS = {"sqlite": "SQLite, 1 serve (in-process dispatcher)", "pg1": "PostgreSQL, serve + 1 dispatch",
-          "pg2": "PostgreSQL, serve + 2 dispatch"}
+SETUPS = {
+    "sqlite": "SQLite, 1 serve (in-process dispatcher)",
+    "pg1": "PostgreSQL, serve + 1 dispatch",
+    "pg2": "PostgreSQL, serve + 2 dispatch",
+}
 
 
 # -- the store set-ups ------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Setup:
@@ -89,8 +93,13 @@ class Setup:
         db_url = None
         if self.name != "sqlite":
             self.pg_dir = Path(tempfile.mkdtemp(prefix="openturk-bench-pg-"))
-            started = subprocess.run([str(POSTGRES_SCRIPT), "start", str(self.pg_dir)], capture_output=True,
-                                     text=True, timeout=180, check=False)
+            started = subprocess.run(
+                [str(POSTGRES_SCRIPT), "start", str(self.pg_dir)],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
             if started.returncode != 0:
                 raise RuntimeError(f"scripts/postgres start failed:\n{started.stderr}")
             db_url = started.stdout.strip().splitlines()[-1]
@@ -101,9 +110,22 @@ class Setup:
             log_path = self.server.log_path.parent / f"dispatch-{n}.log"
             self.logs.append(log_path)
             with open(log_path, "ab") as log_file:
-                self.dispatchers.append(subprocess.Popen(
-                    [sys.executable, "-m", "openturk.cli", "dispatch", "--db", self.db_url, "--aws-endpoint", aws_url],
-                    stdout=log_file, stderr=subprocess.STDOUT))
+                self.dispatchers.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "openturk.cli",
+                            "dispatch",
+                            "--db",
+                            self.db_url,
+                            "--aws-endpoint",
+                            aws_url,
+                        ],
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         return self
 
     def pids(self) -> list[int]:
@@ -119,8 +141,24 @@ class Setup:
     def deliveries(self, hit_type_id: str) -> list[dict[str, Any]]:
         """The delivery log of one HIT type's messages, as ``openturk deliveries --json`` prints it."""
         listed = subprocess.run(
-            [sys.executable, "-m", "openturk.cli", "deliveries", "--db", self.db_url, "--hit-type-id", hit_type_id,
-             "--limit", "10000000", "--json"], capture_output=True, text=True, timeout=600, check=False)
+            [
+                sys.executable,
+                "-m",
+                "openturk.cli",
+                "deliveries",
+                "--db",
+                self.db_url,
+                "--hit-type-id",
+                hit_type_id,
+                "--limit",
+                "10000000",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if listed.returncode != 0:
             raise RuntimeError(f"openturk deliveries failed:\n{listed.stderr[-3000:]}")
         return list(json.loads(listed.stdout))
@@ -137,8 +175,9 @@ class Setup:
         if self.server is not None:
             self.server.__exit__(None, None, None)  # stop, then remove its temporary directory
         if self.pg_dir is not None:
-            subprocess.run([str(POSTGRES_SCRIPT), "stop", str(self.pg_dir)], capture_output=True, timeout=120,
-                           check=False)
+            subprocess.run(
+                [str(POSTGRES_SCRIPT), "stop", str(self.pg_dir)], capture_output=True, timeout=120, check=False
+            )
 
 
 @dataclass
@@ -155,6 +194,7 @@ class Phase:
 
 
 # -- the bench --------------------------------------------------------------------------------------------------
+
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -174,13 +214,21 @@ class Bench:
         args = self.args
         self.aws = LocalAWS().start()
         self.sqs = sqs_client(self.aws.url)
-        self.receiver = self.ctx.Process(target=receiver_main, name="bench-receiver", daemon=True,
-                                         args=(self.aws.url, args.receivers, self.receiver_commands, self.results))
+        self.receiver = self.ctx.Process(
+            target=receiver_main,
+            name="bench-receiver",
+            daemon=True,
+            args=(self.aws.url, args.receivers, self.receiver_commands, self.results),
+        )
         self.receiver.start()
         for index in range(args.producers):
             commands = self.ctx.Queue()
-            proc = self.ctx.Process(target=producer_main, name=f"bench-producer-{index}", daemon=True,
-                                    args=(index, args.producers, args.threads, self.aws.url, commands, self.results))
+            proc = self.ctx.Process(
+                target=producer_main,
+                name=f"bench-producer-{index}",
+                daemon=True,
+                args=(index, args.producers, args.threads, self.aws.url, commands, self.results),
+            )
             proc.start()
             self.producer_commands.append(commands)
             self.producers.append(proc)
@@ -227,13 +275,25 @@ class Bench:
         """A HIT type of its own whose HITCreated go to ``queue_url``."""
         mturk = mturk_client(setup.server.base_url, ACCESS_KEY)
         # Its own title: CreateHITType answers identical properties with the HIT type that has them.
-        hit_type_id = str(mturk.create_hit_type(
-            Title=f"Bench scale {queue_url.rsplit('/', 1)[-1]}", Description="d", Reward="0.01",
-            AssignmentDurationInSeconds=600, AutoApprovalDelayInSeconds=86400)["HITTypeId"])
+        hit_type_id = str(
+            mturk.create_hit_type(
+                Title=f"Bench scale {queue_url.rsplit('/', 1)[-1]}",
+                Description="d",
+                Reward="0.01",
+                AssignmentDurationInSeconds=600,
+                AutoApprovalDelayInSeconds=86400,
+            )["HITTypeId"]
+        )
         mturk.update_notification_settings(
-            HITTypeId=hit_type_id, Active=True,
-            Notification={"Destination": queue_url, "Transport": "SQS", "Version": "2014-08-15",
-                          "EventTypes": ["HITCreated"]})
+            HITTypeId=hit_type_id,
+            Active=True,
+            Notification={
+                "Destination": queue_url,
+                "Transport": "SQS",
+                "Version": "2014-08-15",
+                "EventTypes": ["HITCreated"],
+            },
+        )
         return hit_type_id
 
     def _pids(self) -> dict[str, list[int]]:
@@ -259,8 +319,10 @@ class Bench:
         load_before = os.getloadavg()[0]
         time.sleep(max(0.0, t0 + seconds - time.time()))
         after = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
-        cpu = {role: sum((b or 0.0) - (a or 0.0) for a, b in zip(before[role], after[role], strict=True)) / seconds
-               for role in pids}
+        cpu = {
+            role: sum((b or 0.0) - (a or 0.0) for a, b in zip(before[role], after[role], strict=True)) / seconds
+            for role in pids
+        }
         cpu["machine_load1"] = max(load_before, os.getloadavg()[0])
         parts = self._collect("done", len(self.producers), timeout=seconds + 120)
         records = [r for part in parts.values() for r in part["records"]]
@@ -275,55 +337,87 @@ class Bench:
         rate = self.args.rate
         total = max(1, round(rate * seconds))
         phase = self._run(("schedule", kind, target, rate, total, tag), queue_url, seconds)
-        records, consumed, errors, first_error, t0 = (phase.records, phase.consumed, phase.errors,
-                                                      phase.first_error, phase.t0)
+        records, consumed, errors, first_error, t0 = (
+            phase.records,
+            phase.consumed,
+            phase.errors,
+            phase.first_error,
+            phase.t0,
+        )
         got = consumed["got"]
         latencies = [1000 * (got[key] - start) for key, start, _ in records if key in got]
-        log(f"  {tag}: {len(records)} sent, {errors} errors, {len(records) - len(latencies)} lost, "
+        log(
+            f"  {tag}: {len(records)} sent, {errors} errors, {len(records) - len(latencies)} lost, "
             f"p50 {quantile(latencies, 0.5):.1f} ms, p99 {quantile(latencies, 0.99):.1f} ms"
-            + (f"; first error: {first_error}" if first_error else ""))
+            + (f"; first error: {first_error}" if first_error else "")
+        )
         span = max(seconds, max((start for _, start, _ in records), default=t0) - t0 + 1 / rate)
-        return {"sent": len(records), "errors": errors, "first_error": first_error,
-                "lost": len(records) - len(latencies), "duplicates": consumed["duplicates"],
-                "achieved_rate": len(records) / span, "p50_ms": quantile(latencies, 0.5),
-                "p99_ms": quantile(latencies, 0.99),
-                "call_p50_ms": quantile([1000 * (e - s) for _, s, e in records], 0.5),
-                "cpu": phase.cpu, "keys": [key for key, _, _ in records]}
+        return {
+            "sent": len(records),
+            "errors": errors,
+            "first_error": first_error,
+            "lost": len(records) - len(latencies),
+            "duplicates": consumed["duplicates"],
+            "achieved_rate": len(records) / span,
+            "p50_ms": quantile(latencies, 0.5),
+            "p99_ms": quantile(latencies, 0.99),
+            "call_p50_ms": quantile([1000 * (e - s) for _, s, e in records], 0.5),
+            "cpu": phase.cpu,
+            "keys": [key for key, _, _ in records],
+        }
 
     def flood(self, kind: str, target: tuple[str, ...], queue_url: str, seconds: float, tag: str) -> dict[str, Any]:
         """Every producer thread as fast as it can for ``seconds``: acknowledged and received events/s."""
         phase = self._run(("flood", kind, target, seconds, tag), queue_url, seconds)
-        records, consumed, errors, first_error, t0 = (phase.records, phase.consumed, phase.errors,
-                                                      phase.first_error, phase.t0)
+        records, consumed, errors, first_error, t0 = (
+            phase.records,
+            phase.consumed,
+            phase.errors,
+            phase.first_error,
+            phase.t0,
+        )
         end = t0 + seconds
         got = consumed["got"]
         received = [got[key] for key, _, _ in records if key in got]
-        log(f"  {tag}: {len(records)} acknowledged ({len(records) / seconds:.0f}/s), {errors} errors, "
-            f"{len(records) - len(received)} not received" + (f"; first error: {first_error}" if first_error else ""))
+        log(
+            f"  {tag}: {len(records)} acknowledged ({len(records) / seconds:.0f}/s), {errors} errors, "
+            f"{len(records) - len(received)} not received" + (f"; first error: {first_error}" if first_error else "")
+        )
         log("    CPU (cores): " + ", ".join(f"{role} {cores:.2f}" for role, cores in phase.cpu.items()))
-        return {"acked": len(records), "errors": errors, "first_error": first_error,
-                "acked_eps": sum(1 for _, _, e in records if e <= end) / seconds,
-                "received_eps": sum(1 for t in received if t <= end) / seconds,
-                "lost": len(records) - len(received), "duplicates": consumed["duplicates"],
-                "drain_s": max(0.0, max(received, default=end) - end), "t0": t0, "end": end,
-                "cpu": phase.cpu, "keys": [key for key, _, _ in records]}
+        return {
+            "acked": len(records),
+            "errors": errors,
+            "first_error": first_error,
+            "acked_eps": sum(1 for _, _, e in records if e <= end) / seconds,
+            "received_eps": sum(1 for t in received if t <= end) / seconds,
+            "lost": len(records) - len(received),
+            "duplicates": consumed["duplicates"],
+            "drain_s": max(0.0, max(received, default=end) - end),
+            "t0": t0,
+            "end": end,
+            "cpu": phase.cpu,
+            "keys": [key for key, _, _ in records],
+        }
 
     def wait_first_delivery(self, setup: Setup, hit_type_id: str, queue_url: str) -> float:
         """One event after start-up, received: the server makes its SQS client; also proves the path works."""
         mturk = mturk_client(setup.server.base_url, ACCESS_KEY)
         start = time.time()
-        hit_id = mturk.create_hit_with_hit_type(HITTypeId=hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600,
-                                                Question=HTML_QUESTION)["HIT"]["HITId"]
+        hit_id = mturk.create_hit_with_hit_type(
+            HITTypeId=hit_type_id, MaxAssignments=1, LifetimeInSeconds=3600, Question=HTML_QUESTION
+        )["HIT"]["HITId"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for message in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                                    WaitTimeSeconds=1).get("Messages", []):
+            for message in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            ):
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 if any(e["HITId"] == hit_id for e in json.loads(message["Body"])["Events"]):
                     return 1000 * (time.time() - start)
         found = json.dumps(setup.deliveries(hit_type_id))[-2000:]
-        raise RuntimeError(f"{setup.name}: the first HITCreated never reached SQS; delivery log: {found}\n"
-                           f"{setup.log_tail()}")
+        raise RuntimeError(
+            f"{setup.name}: the first HITCreated never reached SQS; delivery log: {found}\n{setup.log_tail()}"
+        )
 
     def measure_setup(self, name: str) -> dict[str, Any]:
         args = self.args
@@ -336,12 +430,17 @@ class Bench:
             self.wait_first_delivery(setup, ceiling_type, q_ceiling)
             target = (setup.server.base_url, latency_type)
             if args.warmup > 0:
-                self.scheduled("openturk", target, q_latency, args.warmup, f"W{name}")
+                self.scheduled(f"openturk:{args.latency_client}", target, q_latency, args.warmup, f"W{name}")
             log(f"{name}: CreateHITWithHITType at {args.rate:g}/s for {args.seconds:g}s → HITCreated → SQS")
-            latency = self.scheduled("openturk", target, q_latency, args.seconds, f"L{name}")
-            log(f"{name}: every producer thread as fast as it can for {args.seconds:g}s")
-            ceiling = self.flood("openturk", (setup.server.base_url, ceiling_type), q_ceiling, args.seconds,
-                                 f"C{name}")
+            latency = self.scheduled(f"openturk:{args.latency_client}", target, q_latency, args.seconds, f"L{name}")
+            log(f"{name}: every producer thread as fast as it can for {args.seconds:g}s ({args.ceiling_client})")
+            ceiling = self.flood(
+                f"openturk:{args.ceiling_client}",
+                (setup.server.base_url, ceiling_type),
+                q_ceiling,
+                args.seconds,
+                f"C{name}",
+            )
             # The delivery log, once everything received has been delivered.
             latency_log = setup.deliveries(latency_type)
             ceiling_log = setup.deliveries(ceiling_type)
@@ -382,9 +481,15 @@ class Bench:
                 last_delivered = max(last_delivered, message["DeliveredAt"])
         return {
             "cold_first_delivery_ms": cold_ms,
-            "p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"], "achieved_rate": latency["achieved_rate"],
-            "call_p50_ms": latency["call_p50_ms"], "sent": latency["sent"], "errors": latency["errors"],
-            "lost": latency["lost"], "duplicates": latency["duplicates"], "first_error": latency["first_error"],
+            "p50_ms": latency["p50_ms"],
+            "p99_ms": latency["p99_ms"],
+            "achieved_rate": latency["achieved_rate"],
+            "call_p50_ms": latency["call_p50_ms"],
+            "sent": latency["sent"],
+            "errors": latency["errors"],
+            "lost": latency["lost"],
+            "duplicates": latency["duplicates"],
+            "first_error": latency["first_error"],
             # How many events each SQS message carried: the dispatcher's batching, from the delivery log.
             # Events the delivery log shows in more than one delivered message (sent twice by openturk), to
             # tell those from duplicates the receiver saw because SQS (moto) handed one message out twice.
@@ -396,31 +501,46 @@ class Bench:
             "ceiling_acked_eps": ceiling["acked_eps"],
             "ceiling_delivered_eps": delivered_in_window / args.seconds,
             "ceiling_received_eps": ceiling["received_eps"],
-            "ceiling_acked": ceiling["acked"], "ceiling_delivered": delivered_total,
-            "ceiling_lost": ceiling["lost"], "ceiling_errors": ceiling["errors"],
-            "ceiling_first_error": ceiling["first_error"], "ceiling_drain_s": ceiling["drain_s"],
+            "ceiling_acked": ceiling["acked"],
+            "ceiling_delivered": delivered_total,
+            "ceiling_lost": ceiling["lost"],
+            "ceiling_errors": ceiling["errors"],
+            "ceiling_first_error": ceiling["first_error"],
+            "ceiling_drain_s": ceiling["drain_s"],
             "ceiling_delivery_drain_s": max(0.0, last_delivered - ceiling["end"]),
-            "latency_cpu_cores": latency["cpu"], "ceiling_cpu_cores": ceiling["cpu"],
+            "latency_cpu_cores": latency["cpu"],
+            "ceiling_cpu_cores": ceiling["cpu"],
             # CPU per acknowledged CreateHIT in the ceiling phase, by role: where a 2-core machine's time goes.
             "ceiling_cpu_ms_per_event": {
                 role: 1000 * cores * args.seconds / ceiling["acked"] if ceiling["acked"] else None
-                for role, cores in ceiling["cpu"].items() if role != "machine_load1"},
+                for role, cores in ceiling["cpu"].items()
+                if role != "machine_load1"
+            },
         }
 
     def measure_bare(self) -> dict[str, Any]:
         args = self.args
         q_latency, q_ceiling = self.new_queue("bare-lat"), self.new_queue("bare-ceil")
         if args.warmup > 0:
-            self.scheduled("bare", (q_latency,), q_latency, args.warmup, "Wbare")
+            self.scheduled(f"bare:{args.latency_client}", (q_latency,), q_latency, args.warmup, "Wbare")
         log(f"bare: SendMessage at {args.rate:g}/s for {args.seconds:g}s → the same receiver")
-        latency = self.scheduled("bare", (q_latency,), q_latency, args.seconds, "Lbare")
-        log(f"bare: every producer thread sends as fast as it can for {args.seconds:g}s")
-        ceiling = self.flood("bare", (q_ceiling,), q_ceiling, args.seconds, "Cbare")
-        return {"p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"], "achieved_rate": latency["achieved_rate"],
-                "sent": latency["sent"], "errors": latency["errors"], "lost": latency["lost"],
-                "ceiling_sent_eps": ceiling["acked_eps"], "ceiling_received_eps": ceiling["received_eps"],
-                "ceiling_lost": ceiling["lost"], "ceiling_errors": ceiling["errors"],
-                "latency_cpu_cores": latency["cpu"], "ceiling_cpu_cores": ceiling["cpu"]}
+        latency = self.scheduled(f"bare:{args.latency_client}", (q_latency,), q_latency, args.seconds, "Lbare")
+        log(f"bare: every producer thread sends as fast as it can for {args.seconds:g}s ({args.ceiling_client})")
+        ceiling = self.flood(f"bare:{args.ceiling_client}", (q_ceiling,), q_ceiling, args.seconds, "Cbare")
+        return {
+            "p50_ms": latency["p50_ms"],
+            "p99_ms": latency["p99_ms"],
+            "achieved_rate": latency["achieved_rate"],
+            "sent": latency["sent"],
+            "errors": latency["errors"],
+            "lost": latency["lost"],
+            "ceiling_sent_eps": ceiling["acked_eps"],
+            "ceiling_received_eps": ceiling["received_eps"],
+            "ceiling_lost": ceiling["lost"],
+            "ceiling_errors": ceiling["errors"],
+            "latency_cpu_cores": latency["cpu"],
+            "ceiling_cpu_cores": ceiling["cpu"],
+        }
 
 
 def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -430,16 +550,21 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     def check(value: Any, limit: Any, ok: Any) -> dict[str, Any]:
         known = isinstance(value, float) and isinstance(limit, float) and value == value and limit == limit
-        return {"value": value if known else None, "limit": limit if known else None,
-                "pass": bool(ok(value, limit)) if known else None}
+        return {
+            "value": value if known else None,
+            "limit": limit if known else None,
+            "pass": bool(ok(value, limit)) if known else None,
+        }
 
     return {
-        "sqlite_p50_le_bare_p50_plus_5ms": check(sqlite.get("p50_ms"), bare.get("p50_ms", float("nan")) + 5,
-                                                 lambda v, lim: v <= lim),
+        "sqlite_p50_le_bare_p50_plus_5ms": check(
+            sqlite.get("p50_ms"), bare.get("p50_ms", float("nan")) + 5, lambda v, lim: v <= lim
+        ),
         "sqlite_p99_le_50ms": check(sqlite.get("p99_ms"), 50.0, lambda v, lim: v <= lim),
         "sqlite_delivered_ge_1000_eps": check(sqlite.get("ceiling_delivered_eps"), 1000.0, lambda v, lim: v >= lim),
-        "pg2_delivered_ge_pg1": check(pg2.get("ceiling_delivered_eps"), pg1.get("ceiling_delivered_eps"),
-                                      lambda v, lim: v >= lim),
+        "pg2_delivered_ge_pg1": check(
+            pg2.get("ceiling_delivered_eps"), pg1.get("ceiling_delivered_eps"), lambda v, lim: v >= lim
+        ),
     }
 
 
@@ -457,25 +582,54 @@ def _print_table(results: dict[str, Any], checks: dict[str, dict[str, Any]], arg
     def eps(value: Any) -> str:
         return "—" if value is None or value != value else f"{value:.0f}"
 
-    table = Table(title=f"openturk scale: {args.rate:g} events/s latency and the ceiling, {args.seconds:g}s each, "
-                        f"{args.producers}×{args.threads} producer threads, {args.receivers} receiver threads")
-    for column in ("set-up", "p50 ms", "p99 ms", "commit→send p50/p99 ms", "achieved/s", "lost",
-                   "ceiling acked/s", "delivered/s", "received/s", "drain s"):
+    table = Table(
+        title=f"openturk scale: {args.rate:g} events/s latency and the ceiling, {args.seconds:g}s each, "
+        f"{args.producers}×{args.threads} producer threads "
+        f"({args.latency_client} / {args.ceiling_client} clients), {args.receivers} receiver threads"
+    )
+    for column in (
+        "set-up",
+        "p50 ms",
+        "p99 ms",
+        "commit→send p50/p99 ms",
+        "achieved/s",
+        "lost",
+        "ceiling acked/s",
+        "delivered/s",
+        "received/s",
+        "drain s",
+    ):
         table.add_column(column, justify="left" if column == "set-up" else "right")
     bare = results.get("bare")
     if bare:
-        table.add_row("bare SendMessage → receive", ms(bare["p50_ms"]), ms(bare["p99_ms"]), "",
-                      eps(bare["achieved_rate"]), str(bare["lost"]), eps(bare["ceiling_sent_eps"]), "",
-                      eps(bare["ceiling_received_eps"]), "")
+        table.add_row(
+            "bare SendMessage → receive",
+            ms(bare["p50_ms"]),
+            ms(bare["p99_ms"]),
+            "",
+            eps(bare["achieved_rate"]),
+            str(bare["lost"]),
+            eps(bare["ceiling_sent_eps"]),
+            "",
+            eps(bare["ceiling_received_eps"]),
+            "",
+        )
     for name, label in SETUPS.items():
         row = results.get(name)
         if not row:
             continue
-        table.add_row(label, ms(row["p50_ms"]), ms(row["p99_ms"]),
-                      f"{ms(row['commit_to_send_p50_ms'])} / {ms(row['commit_to_send_p99_ms'])}",
-                      eps(row["achieved_rate"]), str(row["lost"]), eps(row["ceiling_acked_eps"]),
-                      eps(row["ceiling_delivered_eps"]), eps(row["ceiling_received_eps"]),
-                      f"{row['ceiling_drain_s']:.2f}")
+        table.add_row(
+            label,
+            ms(row["p50_ms"]),
+            ms(row["p99_ms"]),
+            f"{ms(row['commit_to_send_p50_ms'])} / {ms(row['commit_to_send_p99_ms'])}",
+            eps(row["achieved_rate"]),
+            str(row["lost"]),
+            eps(row["ceiling_acked_eps"]),
+            eps(row["ceiling_delivered_eps"]),
+            eps(row["ceiling_received_eps"]),
+            f"{row['ceiling_drain_s']:.2f}",
+        )
     console = Console(width=200)
     console.print(table)
     for name, check in checks.items():
@@ -491,14 +645,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--producers", type=int, default=2, help="producer processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per producer process, each its own client")
     parser.add_argument("--receivers", type=int, default=4, help="receiver threads (one process)")
+    parser.add_argument(
+        "--latency-client",
+        choices=("boto3", "lean"),
+        default="boto3",
+        help="producers' client in the latency phases (boto3: as the issue measured)",
+    )
+    parser.add_argument(
+        "--ceiling-client",
+        choices=("boto3", "lean"),
+        default="lean",
+        help="producers' client in the ceiling phases (lean: signed JSON on kept-alive connections, "
+        "so the machine's cores go to what is measured rather than to boto3)",
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured warm-up at the rate")
     parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for stragglers")
     args = parser.parse_args(argv)
     setups = [s for s in args.setups.split(",") if s]
-    if (args.rate <= 0 or args.seconds <= 0 or min(args.producers, args.threads, args.receivers) < 1
-            or not setups or not set(setups) <= set(SETUPS)):
-        parser.error("--rate, --seconds > 0; --producers, --threads, --receivers >= 1; "
-                     f"--setups of {', '.join(SETUPS)}")
+    if (
+        args.rate <= 0
+        or args.seconds <= 0
+        or min(args.producers, args.threads, args.receivers) < 1
+        or not setups
+        or not set(setups) <= set(SETUPS)
+    ):
+        parser.error(
+            f"--rate, --seconds > 0; --producers, --threads, --receivers >= 1; --setups of {', '.join(SETUPS)}"
+        )
 
     def on_term(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -528,10 +701,25 @@ def main(argv: list[str] | None = None) -> int:
             return {k: clean(v) for k, v in value.items()}
         return value
 
-    print(json.dumps(clean({
-        "seconds": args.seconds, "rate": args.rate, "producers": args.producers, "threads": args.threads,
-        "receivers": args.receivers, "cpus": os.cpu_count(), **results, "targets": checks,
-    })), flush=True)
+    print(
+        json.dumps(
+            clean(
+                {
+                    "seconds": args.seconds,
+                    "rate": args.rate,
+                    "producers": args.producers,
+                    "threads": args.threads,
+                    "receivers": args.receivers,
+                    "latency_client": args.latency_client,
+                    "ceiling_client": args.ceiling_client,
+                    "cpus": os.cpu_count(),
+                    **results,
+                    "targets": checks,
+                }
+            )
+        ),
+        flush=True,
+    )
     return 0
 
 

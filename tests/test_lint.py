@@ -1,4 +1,4 @@
-"""The code stays as style.md asks: ruff clean everywhere, mypy --strict clean on the package."""
+"""The code stays as style.md asks: ruff clean and formatted everywhere, mypy --strict clean on the package."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_is_clean() -> None:
     result = _run("ruff", "check", "openturk", "tests", "examples", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_kept() -> None:
+    result = _run("ruff", "format", "--check", "openturk", "tests", "examples", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -11,20 +11,55 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP_FIGURES = {
-    "cold_first_delivery_ms", "p50_ms", "p99_ms", "achieved_rate", "call_p50_ms", "sent", "errors", "lost",
-    "duplicates", "first_error", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_acked_eps",
-    "ceiling_delivered_eps", "ceiling_received_eps", "ceiling_acked", "ceiling_delivered", "ceiling_lost",
-    "ceiling_errors", "ceiling_first_error", "ceiling_drain_s", "ceiling_delivery_drain_s", "latency_cpu_cores",
-    "ceiling_cpu_cores", "ceiling_cpu_ms_per_event", "events_per_message", "ceiling_events_per_message",
+    "cold_first_delivery_ms",
+    "p50_ms",
+    "p99_ms",
+    "achieved_rate",
+    "call_p50_ms",
+    "sent",
+    "errors",
+    "lost",
+    "duplicates",
+    "first_error",
+    "commit_to_send_p50_ms",
+    "commit_to_send_p99_ms",
+    "ceiling_acked_eps",
+    "ceiling_delivered_eps",
+    "ceiling_received_eps",
+    "ceiling_acked",
+    "ceiling_delivered",
+    "ceiling_lost",
+    "ceiling_errors",
+    "ceiling_first_error",
+    "ceiling_drain_s",
+    "ceiling_delivery_drain_s",
+    "latency_cpu_cores",
+    "ceiling_cpu_cores",
+    "ceiling_cpu_ms_per_event",
+    "events_per_message",
+    "ceiling_events_per_message",
     "events_in_two_messages",
 }
 CPU_ROLES = {"server", "dispatchers", "moto", "producers", "receiver"}
 BARE_FIGURES = {
-    "p50_ms", "p99_ms", "achieved_rate", "sent", "errors", "lost", "ceiling_sent_eps", "ceiling_received_eps",
-    "ceiling_lost", "ceiling_errors", "latency_cpu_cores", "ceiling_cpu_cores",
+    "p50_ms",
+    "p99_ms",
+    "achieved_rate",
+    "sent",
+    "errors",
+    "lost",
+    "ceiling_sent_eps",
+    "ceiling_received_eps",
+    "ceiling_lost",
+    "ceiling_errors",
+    "latency_cpu_cores",
+    "ceiling_cpu_cores",
 }
 TARGETS = {
-    "sqlite_p50_le_bare_p50_plus_5ms", "sqlite_p99_le_50ms", "sqlite_delivered_ge_1000_eps", "pg2_delivered_ge_pg1",
+    "sqlite_p50_le_bare_p50_plus_5ms",
+    "sqlite_p99_le_50ms",
+    "sqlite_delivered_ge_1000_eps",
+    "pg2_delivered_ge_pg1",
 }
 
 
@@ -32,7 +67,11 @@ TARGETS = {
 def test_scale_bench_quick_mode_reports_every_figure() -> None:
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "scale.py"), "--seconds", "1", "--warmup", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1100, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1100,
+        check=False,
     )
     assert run.returncode == 0, run.stderr[-5000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
@@ -63,7 +102,11 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
 def test_idle_bench_reports_commit_to_send() -> None:
     run = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "idle.py"), "--seconds", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert run.returncode == 0, run.stderr[-5000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])

@@ -291,9 +291,7 @@ def test_cli_qualification_round_trip(aws: AwsCli) -> None:
     assert revoking.returncode == 0, _describe(revoking)
     revoked = aws("get-qualification-score", "--qualification-type-id", type_id, "--worker-id", worker_id)
     assert revoked.returncode != 0 and "can be called with a status of: Granted" in revoked.stderr, _describe(revoked)
-    listed = _ok(
-        aws("list-workers-with-qualification-type", "--qualification-type-id", type_id, "--status", "Revoked")
-    )
+    listed = _ok(aws("list-workers-with-qualification-type", "--qualification-type-id", type_id, "--status", "Revoked"))
     assert [q["Status"] for q in listed["Qualifications"]] == ["Revoked"]
     missing = aws("get-qualification-score", "--qualification-type-id", type_id, "--worker-id", "ANOBODY0000000")
     assert missing.returncode != 0 and "does not exist" in missing.stderr, _describe(missing)

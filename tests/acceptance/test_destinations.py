@@ -15,8 +15,10 @@ from openturk.notify.local_aws import LocalAWS
 from tests.support.queues import sns_client, sqs_client
 
 SENDER = policy.DEFAULT_SENDER_ARN
-OPEN_TO_ALL = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": "*", "Action": "sqs:*", "Resource": "*"}]}
+OPEN_TO_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:*", "Resource": "*"}],
+}
 
 
 def unique(prefix: str) -> str:
@@ -98,11 +100,21 @@ def test_a_queue_for_someone_else_blocks_a_sender_from_another_account(local_aws
 def test_the_default_topic_policy_is_too_broad(local_aws: LocalAWS) -> None:
     sns = sns_client(local_aws.url)
     topic_arn = sns.create_topic(Name=unique("plain"))["TopicArn"]
-    assert {"other-principals", "extra-actions"} <= {code for _, code in codes(destinations.check_topic(sns, topic_arn,
-                                                                                                 SENDER))}
-    sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(
-        {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": topic_arn}]}))
+    assert {"other-principals", "extra-actions"} <= {
+        code for _, code in codes(destinations.check_topic(sns, topic_arn, SENDER))
+    }
+    sns.set_topic_attributes(
+        TopicArn=topic_arn,
+        AttributeName="Policy",
+        AttributeValue=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": topic_arn}
+                ],
+            }
+        ),
+    )
     assert codes(destinations.check_topic(sns, topic_arn, SENDER))[0] == ("error", "public-access")
 
 
@@ -158,9 +170,16 @@ def test_the_command_creates_and_checks_a_queue(local_aws: LocalAWS, capsys: pyt
 
 @pytest.mark.usefixtures("no_aws_credentials")
 def test_the_command_creates_and_checks_a_topic_for_another_sender(
-        local_aws: LocalAWS, capsys: pytest.CaptureFixture[str]) -> None:
-    options = ["--aws-endpoint", local_aws.url, "--region", "us-east-1",
-               "--sender-arn", "arn:aws:iam::111122223333:user/openturk"]
+    local_aws: LocalAWS, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = [
+        "--aws-endpoint",
+        local_aws.url,
+        "--region",
+        "us-east-1",
+        "--sender-arn",
+        "arn:aws:iam::111122223333:user/openturk",
+    ]
     assert openturk("destinations", "create-topic", unique("cli"), *options) == 0
     topic_arn = capsys.readouterr().out.split("TopicArn", 1)[1].split()[0]
     assert openturk("destinations", "check", topic_arn, *options) == 0
@@ -169,8 +188,18 @@ def test_the_command_creates_and_checks_a_topic_for_another_sender(
     # policy (a warning); one from a third account cannot (an error).
     assert openturk("destinations", "check", topic_arn, "--aws-endpoint", local_aws.url) == 0
     assert "warning sender-allowed-by-iam-only" in capsys.readouterr().out
-    assert openturk("destinations", "check", topic_arn, "--aws-endpoint", local_aws.url,
-                    "--sender-arn", "arn:aws:iam::999999999999:user/openturk") == 1
+    assert (
+        openturk(
+            "destinations",
+            "check",
+            topic_arn,
+            "--aws-endpoint",
+            local_aws.url,
+            "--sender-arn",
+            "arn:aws:iam::999999999999:user/openturk",
+        )
+        == 1
+    )
     assert "error   sender-not-allowed" in capsys.readouterr().out
 
 
@@ -182,10 +211,13 @@ def test_the_command_warns_without_failing(local_aws: LocalAWS, capsys: pytest.C
 
 
 @pytest.mark.usefixtures("no_aws_credentials")
-@pytest.mark.parametrize("argv", [
-    ["check", "not-a-destination"],
-    ["create-queue", "x", "--sender-arn", "openturk"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "not-a-destination"],
+        ["create-queue", "x", "--sender-arn", "openturk"],
+    ],
+)
 def test_bad_input_exits_2(argv: list[str], local_aws: LocalAWS, capsys: pytest.CaptureFixture[str]) -> None:
     assert openturk("destinations", *argv, "--aws-endpoint", local_aws.url) == 2
     assert capsys.readouterr().out.startswith("error ")

@@ -60,15 +60,21 @@ LIFETIME_S = 24 * 3600
 FUZZ = settings(
     max_examples=120,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
-                           HealthCheck.large_base_example],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
 )
 
 
 def authorization(access_key: str) -> str:
     """A SigV4-shaped header; open mode reads only the access key id from it."""
-    return (f"AWS4-HMAC-SHA256 Credential={access_key}/20170117/us-east-1/mturk-requester/aws4_request, "
-            f"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={'0' * 64}")
+    return (
+        f"AWS4-HMAC-SHA256 Credential={access_key}/20170117/us-east-1/mturk-requester/aws4_request, "
+        f"SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={'0' * 64}"
+    )
 
 
 # -- the server under fuzz ---------------------------------------------------------------------
@@ -105,8 +111,16 @@ class Fuzz:
 
     @property
     def all_ids(self) -> list[str]:
-        return [*self.hits, *self.hit_types, *(a for a, _ in self.assignments), *self.foreign_ids,
-                *self.qualification_types, *self.qualification_requests, self.upload[0], *FAKE_IDS]
+        return [
+            *self.hits,
+            *self.hit_types,
+            *(a for a, _ in self.assignments),
+            *self.foreign_ids,
+            *self.qualification_types,
+            *self.qualification_requests,
+            self.upload[0],
+            *FAKE_IDS,
+        ]
 
 
 FAKE_IDS = ["3" + "Z" * 29, "1" * 30, "A", "0" * 64]
@@ -136,8 +150,11 @@ def _uploaded(server: ServerProcess, mturk: Any, params: dict[str, Any]) -> str:
     accepted = worker.accept(hit_id)
     accepted.raise_for_status()
     assignment_id = str(accepted.json()["AssignmentId"])
-    uploaded = worker.http.put(f"/api/worker/assignments/{assignment_id}/files/photo",
-                               params={"WorkerId": worker.worker_id}, content=b"a photo")
+    uploaded = worker.http.put(
+        f"/api/worker/assignments/{assignment_id}/files/photo",
+        params={"WorkerId": worker.worker_id},
+        content=b"a photo",
+    )
     uploaded.raise_for_status()
     worker.submit(assignment_id, {"photo": {"UploadedFileKey": uploaded.json()["UploadedFileKey"]}}).raise_for_status()
     return assignment_id
@@ -145,8 +162,9 @@ def _uploaded(server: ServerProcess, mturk: Any, params: dict[str, Any]) -> str:
 
 def _requested(server: ServerProcess, type_id: str, worker_id: str) -> str:
     """A worker requests the qualification type (not auto-granted): the pending request's id."""
-    response = Worker(server.base_url, worker_id).http.post(f"/api/worker/qualifications/{type_id}/request",
-                                                            json={"WorkerId": worker_id})
+    response = Worker(server.base_url, worker_id).http.post(
+        f"/api/worker/qualifications/{type_id}/request", json={"WorkerId": worker_id}
+    )
     response.raise_for_status()
     return str(response.json()["QualificationRequestId"])
 
@@ -164,8 +182,10 @@ def quiet_serve_args() -> list[str]:
 
 @pytest.fixture(scope="module")
 def fuzz() -> Iterator[Fuzz]:
-    with ServerProcess(virtual_clock=True, extra_args=quiet_serve_args()) as server, \
-            httpx.Client(base_url=server.base_url, timeout=60) as http:
+    with (
+        ServerProcess(virtual_clock=True, extra_args=quiet_serve_args()) as server,
+        httpx.Client(base_url=server.base_url, timeout=60) as http,
+    ):
         mturk, other = server.client(ACCESS_KEY), server.client(OTHER_KEY)
         params = hit_params(LifetimeInSeconds=LIFETIME_S, AutoApprovalDelayInSeconds=30 * 86400)
         open_hit = mturk.create_hit(**{**params, "MaxAssignments": 6})["HIT"]
@@ -177,24 +197,28 @@ def fuzz() -> Iterator[Fuzz]:
         mturk.approve_assignment(AssignmentId=assignments[0][0])
         mturk.reject_assignment(AssignmentId=assignments[1][0], RequesterFeedback="not this time")
         for amount in ("0.25", "0.50"):
-            mturk.send_bonus(WorkerId=assignments[0][1], AssignmentId=assignments[0][0], BonusAmount=amount,
-                             Reason="good work")
+            mturk.send_bonus(
+                WorkerId=assignments[0][1], AssignmentId=assignments[0][0], BonusAmount=amount, Reason="good work"
+            )
         mturk.update_hit_review_status(HITId=reviewable[2])
         for blocked in ("ABLOCKEDFUZZ01", "ABLOCKEDFUZZ02"):
             mturk.create_worker_block(WorkerId=blocked, Reason="fuzz")
         foreign = other.create_hit(**params)["HIT"]
-        (foreign_assignment, _), = _submitted_by(server, foreign["HITId"], 1)
-        foreign_type = other.create_qualification_type(Name="fuzz foreign", Description="another requester's",
-                                                       QualificationTypeStatus="Active")["QualificationType"]
+        ((foreign_assignment, _),) = _submitted_by(server, foreign["HITId"], 1)
+        foreign_type = other.create_qualification_type(
+            Name="fuzz foreign", Description="another requester's", QualificationTypeStatus="Active"
+        )["QualificationType"]
         qualification_types = [
-            mturk.create_qualification_type(Name=f"fuzz {i}", Description="labelling", Keywords="fuzz, images",
-                                            QualificationTypeStatus="Active")["QualificationType"]["QualificationTypeId"]
+            mturk.create_qualification_type(
+                Name=f"fuzz {i}", Description="labelling", Keywords="fuzz, images", QualificationTypeStatus="Active"
+            )["QualificationType"]["QualificationTypeId"]
             for i in range(2)
         ]
         requests = [_requested(server, qualification_types[0], f"AFUZZREQUEST{i:02}") for i in range(3)]
         for worker_id in (assignments[0][1], assignments[1][1]):
-            mturk.associate_qualification_with_worker(QualificationTypeId=qualification_types[1], WorkerId=worker_id,
-                                                      IntegerValue=50, SendNotification=False)
+            mturk.associate_qualification_with_worker(
+                QualificationTypeId=qualification_types[1], WorkerId=worker_id, IntegerValue=50, SendNotification=False
+            )
         required = {"QualificationTypeId": qualification_types[1], "Comparator": "Exists"}
         for _ in range(2):
             mturk.create_hit(**{**params, "QualificationRequirements": [required]})
@@ -208,32 +232,51 @@ def fuzz() -> Iterator[Fuzz]:
             "ListBonusPayments": mturk.list_bonus_payments(HITId=open_hit["HITId"], MaxResults=1)["NextToken"],
             "ListWorkerBlocks": mturk.list_worker_blocks(MaxResults=1)["NextToken"],
             "ListQualificationTypes": mturk.list_qualification_types(
-                MustBeRequestable=False, MustBeOwnedByCaller=True, MaxResults=1)["NextToken"],
+                MustBeRequestable=False, MustBeOwnedByCaller=True, MaxResults=1
+            )["NextToken"],
             "ListQualificationRequests": mturk.list_qualification_requests(MaxResults=1)["NextToken"],
             "ListWorkersWithQualificationType": mturk.list_workers_with_qualification_type(
-                QualificationTypeId=qualification_types[1], MaxResults=1)["NextToken"],
+                QualificationTypeId=qualification_types[1], MaxResults=1
+            )["NextToken"],
             "ListHITsForQualificationType": mturk.list_hits_for_qualification_type(
-                QualificationTypeId=qualification_types[1], MaxResults=1)["NextToken"],
+                QualificationTypeId=qualification_types[1], MaxResults=1
+            )["NextToken"],
             "ListReviewPolicyResultsForHIT": mturk.list_review_policy_results_for_hit(
-                HITId=policy_hit["HITId"], RetrieveResults=True, MaxResults=1)["NextToken"],
+                HITId=policy_hit["HITId"], RetrieveResults=True, MaxResults=1
+            )["NextToken"],
         }
         yield Fuzz(
-            server=server, http=http,
+            server=server,
+            http=http,
             hits=[open_hit["HITId"], *reviewable, external, policy_hit["HITId"]],
-            hit_types=[open_hit["HITTypeId"]], assignments=assignments,
-            foreign_ids=[foreign["HITId"], foreign["HITTypeId"], foreign_assignment,
-                         foreign_type["QualificationTypeId"]],
-            next_tokens=next_tokens, qualification_types=qualification_types, qualification_requests=requests,
-            upload=(upload, "photo"), log_seen=len(server.log()),
+            hit_types=[open_hit["HITTypeId"]],
+            assignments=assignments,
+            foreign_ids=[
+                foreign["HITId"],
+                foreign["HITTypeId"],
+                foreign_assignment,
+                foreign_type["QualificationTypeId"],
+            ],
+            next_tokens=next_tokens,
+            qualification_types=qualification_types,
+            qualification_requests=requests,
+            upload=(upload, "photo"),
+            log_seen=len(server.log()),
         )
 
 
-def exchange(fuzz: Fuzz, body: bytes, *, target: str | bytes | None,
-             auth: str | bytes | None = authorization(ACCESS_KEY),
-             extra_headers: dict[str, str] | None = None) -> httpx.Response:
+def exchange(
+    fuzz: Fuzz,
+    body: bytes,
+    *,
+    target: str | bytes | None,
+    auth: str | bytes | None = authorization(ACCESS_KEY),
+    extra_headers: dict[str, str] | None = None,
+) -> httpx.Response:
     """Send one request and check the invariants every answer must keep; return the response."""
-    headers = {name.encode(): value.encode() for name, value in {"Content-Type": CONTENT_TYPE,
-                                                                  **(extra_headers or {})}.items()}
+    headers = {
+        name.encode(): value.encode() for name, value in {"Content-Type": CONTENT_TYPE, **(extra_headers or {})}.items()
+    }
     if target is not None:
         headers[b"X-Amz-Target"] = target if isinstance(target, bytes) else target.encode("latin-1")
     if auth is not None:
@@ -241,17 +284,20 @@ def exchange(fuzz: Fuzz, body: bytes, *, target: str | bytes | None,
     before = snapshot(fuzz.server)
     response = fuzz.http.post("/", content=body, headers=headers)
     after = snapshot(fuzz.server)
-    what = (f"X-Amz-Target: {target!r}\nAuthorization: {auth!r}\nbody: {body[:600]!r}"
-            f"{' ...' if len(body) > 600 else ''} ({len(body)} bytes)\n"
-            f"-> HTTP {response.status_code} {response.text[:800]}")
+    what = (
+        f"X-Amz-Target: {target!r}\nAuthorization: {auth!r}\nbody: {body[:600]!r}"
+        f"{' ...' if len(body) > 600 else ''} ({len(body)} bytes)\n"
+        f"-> HTTP {response.status_code} {response.text[:800]}"
+    )
     log = fuzz.server.log()
-    new_log, fuzz.log_seen = log[fuzz.log_seen:], len(log)
+    new_log, fuzz.log_seen = log[fuzz.log_seen :], len(log)
 
     assert fuzz.server.process is not None and fuzz.server.process.poll() is None, f"server died on\n{what}\n{new_log}"
     assert response.status_code < 500, f"server fault on\n{what}\nserver log:\n{new_log[-4000:]}"
     assert "Traceback" not in response.text, what
-    assert "Traceback" not in new_log and "Exception in ASGI application" not in new_log, \
+    assert "Traceback" not in new_log and "Exception in ASGI application" not in new_log, (
         f"traceback in the server log on\n{what}\nserver log:\n{new_log[-4000:]}"
+    )
     assert response.headers.get("content-type", "").startswith(CONTENT_TYPE), what
     try:
         document = response.json()
@@ -263,11 +309,16 @@ def exchange(fuzz: Fuzz, body: bytes, *, target: str | bytes | None,
         if document["__type"] == "RequestError":
             assert isinstance(document.get("Message"), str) and document["Message"], what
             assert isinstance(document.get("TurkErrorCode"), str) and document["TurkErrorCode"], what
-        changed = {table: (before.get(table), after.get(table))
-                   for table in before.keys() | after.keys() if before.get(table) != after.get(table)}
-        assert not changed, (f"partial write: a refused request changed tables {sorted(changed)} "
-                             f"(rows before/after: { {t: (b and b[0], a and a[0]) for t, (b, a) in changed.items()} })"
-                             f"\n{what}")
+        changed = {
+            table: (before.get(table), after.get(table))
+            for table in before.keys() | after.keys()
+            if before.get(table) != after.get(table)
+        }
+        assert not changed, (
+            f"partial write: a refused request changed tables {sorted(changed)} "
+            f"(rows before/after: { {t: (b and b[0], a and a[0]) for t, (b, a) in changed.items()} })"
+            f"\n{what}"
+        )
     return response
 
 
@@ -289,9 +340,35 @@ def encode(value: Any) -> Body:
 
 # -- hostile values, derived from the model ----------------------------------------------------
 NASTY_STRINGS = [
-    "", " ", "\t\r\n", "\x00", "\x00ABC", "\ud800", "A\udfffB", "\U0001f4a9", "é", "\u202e", "\ufeff",
-    "null", "true", "0", "-1", "1e400", "NaN", "ABC\n", "abc", "A-B", "A B", "A" * 65, "Z" * 5000,
-    "'; DROP TABLE hits; --", "%s%s%n", "{{7*7}}", "${jndi:ldap://x}", "../../etc/passwd", "<x>&lt;</x>",
+    "",
+    " ",
+    "\t\r\n",
+    "\x00",
+    "\x00ABC",
+    "\ud800",
+    "A\udfffB",
+    "\U0001f4a9",
+    "é",
+    "\u202e",
+    "\ufeff",
+    "null",
+    "true",
+    "0",
+    "-1",
+    "1e400",
+    "NaN",
+    "ABC\n",
+    "abc",
+    "A-B",
+    "A B",
+    "A" * 65,
+    "Z" * 5000,
+    "'; DROP TABLE hits; --",
+    "%s%s%n",
+    "{{7*7}}",
+    "${jndi:ldap://x}",
+    "../../etc/passwd",
+    "<x>&lt;</x>",
     "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",
     "<!DOCTYPE x [<!ENTITY a SYSTEM 'file:///etc/passwd'>]><x>&a;</x>",
 ]
@@ -304,13 +381,31 @@ TEXT = st.one_of(
 )
 INTEGERS = st.one_of(
     st.integers(),
-    st.sampled_from([-(2**63) - 1, -(2**63), -1, 0, 1, 2**31 - 1, 2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64,
-                     10**30, -(10**30), 10**300]),
+    st.sampled_from(
+        [
+            -(2**63) - 1,
+            -(2**63),
+            -1,
+            0,
+            1,
+            2**31 - 1,
+            2**31,
+            2**32,
+            2**53 + 1,
+            2**63 - 1,
+            2**63,
+            2**64,
+            10**30,
+            -(10**30),
+            10**300,
+        ]
+    ),
 )
 FLOATS = st.one_of(st.floats(), st.sampled_from([0.5, 1.0, -0.0, 1e300, -1e300, 2.0**63, 1e-300]))
 LEAVES = st.one_of(st.none(), st.booleans(), INTEGERS, FLOATS, TEXT)
 JSON_VALUES = st.recursive(
-    LEAVES, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    LEAVES,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
     max_leaves=15,
 )
 
@@ -341,9 +436,29 @@ def _not_soon_timestamp(value: Any) -> bool:
 SAFE: dict[str, Callable[[Any], bool]] = {"LifetimeInSeconds": _not_soon_seconds, "ExpireAt": _not_soon_timestamp}
 
 TIMESTAMPS = st.one_of(
-    st.sampled_from([0, -1, 1e11, 1e11 - 1, 1e300, -1e300, float("nan"), float("inf"), "", "now", "tomorrow",
-                     "2024-02-30T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00",
-                     "1970-01-01", "1970-01-01T00:00:00-23:59", "2017-01-17T00:00:00.123456789Z", "T", True]),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            1e11,
+            1e11 - 1,
+            1e300,
+            -1e300,
+            float("nan"),
+            float("inf"),
+            "",
+            "now",
+            "tomorrow",
+            "2024-02-30T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00+14:00",
+            "1970-01-01",
+            "1970-01-01T00:00:00-23:59",
+            "2017-01-17T00:00:00.123456789Z",
+            "T",
+            True,
+        ]
+    ),
     INTEGERS,
     FLOATS,
     st.datetimes().map(lambda moment: moment.isoformat()),
@@ -358,8 +473,13 @@ DOMAIN_EDGES: dict[str, list[Any]] = {
     "BonusAmount": ["0", "0.01", "10000.00", "99999999.99", "1000000000000", "0.999"],
     "MaxAssignments": [1, 9, 10, 11, 100_000, 999_999_999, 1_000_000_000, 1_000_000_001],
     "NumberOfAdditionalAssignments": [0, 1, 4, 5, 9, 10, 999_999_999, 1_000_000_000],
-    "QualificationTypeId": ["00000000000000000071", "000000000000000000L0", "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH",
-                            "3NOSUCHQUALIFICATIONTYPE000000", ""],
+    "QualificationTypeId": [
+        "00000000000000000071",
+        "000000000000000000L0",
+        "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH",
+        "3NOSUCHQUALIFICATIONTYPE000000",
+        "",
+    ],
     "IntegerValues": [[], [0], [-1], [2**31], [1] * 16, list(range(31))],
     "LocaleValues": [[], [{"Country": "US"}], [{"Country": "us"}], [{"Country": "USA"}], [{"Country": "US"}] * 31],
     "AutoApprovalDelayInSeconds": [0, 2_592_000, 2_592_001, -1],
@@ -454,9 +574,18 @@ def _token(payload: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode("ascii").rstrip("=")
 
 
-LIST_OPERATIONS = ["ListHITs", "ListReviewableHITs", "ListAssignmentsForHIT", "ListBonusPayments", "ListWorkerBlocks",
-                   "ListQualificationTypes", "ListQualificationRequests", "ListWorkersWithQualificationType",
-                   "ListHITsForQualificationType", "ListReviewPolicyResultsForHIT"]
+LIST_OPERATIONS = [
+    "ListHITs",
+    "ListReviewableHITs",
+    "ListAssignmentsForHIT",
+    "ListBonusPayments",
+    "ListWorkerBlocks",
+    "ListQualificationTypes",
+    "ListQualificationRequests",
+    "ListWorkersWithQualificationType",
+    "ListHITsForQualificationType",
+    "ListReviewPolicyResultsForHIT",
+]
 # Tokens in openturk's own format (base64 JSON naming an operation and a sort key) with any key,
 # tokens of other shapes, and garbage: a client may send any string back.
 FORGED_TOKENS = st.one_of(
@@ -474,18 +603,27 @@ def next_tokens(fuzz: Fuzz) -> st.SearchStrategy[Any]:
 
 REQUIREMENTS = [
     {"QualificationTypeId": "000000000000000000L0", "Comparator": "GreaterThanOrEqualTo", "IntegerValues": [95]},
-    {"QualificationTypeId": "00000000000000000071", "Comparator": "In",
-     "LocaleValues": [{"Country": "US"}, {"Country": "CA", "Subdivision": "ON"}]},
-    {"QualificationTypeId": "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH", "Comparator": "Exists",
-     "ActionsGuarded": "DiscoverPreviewAndAccept"},
+    {
+        "QualificationTypeId": "00000000000000000071",
+        "Comparator": "In",
+        "LocaleValues": [{"Country": "US"}, {"Country": "CA", "Subdivision": "ON"}],
+    },
+    {
+        "QualificationTypeId": "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH",
+        "Comparator": "Exists",
+        "ActionsGuarded": "DiscoverPreviewAndAccept",
+    },
 ]
-POLICY = {"PolicyName": "ScoreMyKnownAnswers/2011-09-01",
-          "Parameters": [{"Key": "AnswerKey", "MapEntries": [{"Key": "q1", "Values": ["yes"]}]}]}
+POLICY = {
+    "PolicyName": "ScoreMyKnownAnswers/2011-09-01",
+    "Parameters": [{"Key": "AnswerKey", "MapEntries": [{"Key": "q1", "Values": ["yes"]}]}],
+}
 
 
 @st.composite
 def valid_table(draw: st.DrawFn, fuzz: Fuzz) -> dict[str, dict[str, Any]]:
     """For every operation, parameters that would succeed on a fresh server (ids are mostly real)."""
+
     def own_or_any(own: list[str]) -> str:
         return draw(st.sampled_from(own) | st.sampled_from(fuzz.all_ids))
 
@@ -493,18 +631,33 @@ def valid_table(draw: st.DrawFn, fuzz: Fuzz) -> dict[str, dict[str, Any]]:
     qualification_type = own_or_any(fuzz.qualification_types)
     request = own_or_any(fuzz.qualification_requests)
     upload = draw(st.just(fuzz.upload) | st.tuples(st.sampled_from(fuzz.all_ids), st.just("photo")))
-    notification = {"Transport": "SQS", "Version": "2014-08-15", "EventTypes": ["AssignmentSubmitted"],
-                    "Destination": f"http://127.0.0.1:{fuzz.server.local_aws_port}/000000000000/fuzz-missing"}
+    notification = {
+        "Transport": "SQS",
+        "Version": "2014-08-15",
+        "EventTypes": ["AssignmentSubmitted"],
+        "Destination": f"http://127.0.0.1:{fuzz.server.local_aws_port}/000000000000/fuzz-missing",
+    }
     assignment, worker_id = draw(st.sampled_from(fuzz.assignments))
     assignment = draw(st.just(assignment) | st.sampled_from(fuzz.all_ids))
-    hit_type_params = {"Title": "Label an image", "Description": "Say what is in the picture", "Reward": "0.05",
-                       "AssignmentDurationInSeconds": 600, "AutoApprovalDelayInSeconds": 86400}
-    new_hit = {"LifetimeInSeconds": LIFETIME_S, "MaxAssignments": draw(st.integers(1, 3)),
-               "Question": draw(st.sampled_from([HTML_QUESTION, EXTERNAL_QUESTION]))}
+    hit_type_params = {
+        "Title": "Label an image",
+        "Description": "Say what is in the picture",
+        "Reward": "0.05",
+        "AssignmentDurationInSeconds": 600,
+        "AutoApprovalDelayInSeconds": 86400,
+    }
+    new_hit = {
+        "LifetimeInSeconds": LIFETIME_S,
+        "MaxAssignments": draw(st.integers(1, 3)),
+        "Question": draw(st.sampled_from([HTML_QUESTION, EXTERNAL_QUESTION])),
+    }
     page = {"MaxResults": draw(st.integers(1, 100))}
     by_operation: dict[str, dict[str, Any]] = {
-        "ApproveAssignment": {"AssignmentId": assignment, "RequesterFeedback": "Thanks",
-                              "OverrideRejection": draw(st.booleans())},
+        "ApproveAssignment": {
+            "AssignmentId": assignment,
+            "RequesterFeedback": "Thanks",
+            "OverrideRejection": draw(st.booleans()),
+        },
         "CreateAdditionalAssignmentsForHIT": {"HITId": hit, "NumberOfAdditionalAssignments": 1},
         "CreateHIT": {**hit_type_params, **new_hit},
         "CreateHITType": hit_type_params,
@@ -516,11 +669,13 @@ def valid_table(draw: st.DrawFn, fuzz: Fuzz) -> dict[str, dict[str, Any]]:
         "ListAssignmentsForHIT": {"HITId": hit, "AssignmentStatuses": ["Submitted", "Approved"], **page},
         "ListBonusPayments": draw(st.sampled_from([{"HITId": hit}, {"AssignmentId": assignment}])) | page,
         "ListHITs": page,
-        "ListReviewableHITs": {"Status": draw(st.sampled_from(["Reviewable", "Reviewing"])), "HITTypeId": hit_type,
-                               **page},
+        "ListReviewableHITs": {
+            "Status": draw(st.sampled_from(["Reviewable", "Reviewing"])),
+            "HITTypeId": hit_type,
+            **page,
+        },
         "RejectAssignment": {"AssignmentId": assignment, "RequesterFeedback": "Missing the label"},
-        "SendBonus": {"WorkerId": worker_id, "AssignmentId": assignment, "BonusAmount": "0.10",
-                      "Reason": "Great work"},
+        "SendBonus": {"WorkerId": worker_id, "AssignmentId": assignment, "BonusAmount": "0.10", "Reason": "Great work"},
         "UpdateExpirationForHIT": {"HITId": hit, "ExpireAt": int(time.time()) + LIFETIME_S},
         "UpdateHITReviewStatus": {"HITId": hit, "Revert": draw(st.booleans())},
         "UpdateHITTypeOfHIT": {"HITId": hit, "HITTypeId": hit_type},
@@ -528,34 +683,64 @@ def valid_table(draw: st.DrawFn, fuzz: Fuzz) -> dict[str, dict[str, Any]]:
         "DeleteWorkerBlock": {"WorkerId": worker_id, "Reason": "Appealed"},
         "ListWorkerBlocks": page,
         "NotifyWorkers": {"Subject": "More work", "MessageText": "New HITs tomorrow.", "WorkerIds": [worker_id]},
-        "CreateQualificationType": {"Name": draw(st.sampled_from(["fuzz new", "fuzz 0", "Fuzz 1"])),
-                                    "Description": "Workers good at labelling", "Keywords": "fuzz",
-                                    "QualificationTypeStatus": draw(st.sampled_from(["Active", "Inactive"])),
-                                    "AutoGranted": draw(st.booleans()), "RetryDelayInSeconds": 60},
+        "CreateQualificationType": {
+            "Name": draw(st.sampled_from(["fuzz new", "fuzz 0", "Fuzz 1"])),
+            "Description": "Workers good at labelling",
+            "Keywords": "fuzz",
+            "QualificationTypeStatus": draw(st.sampled_from(["Active", "Inactive"])),
+            "AutoGranted": draw(st.booleans()),
+            "RetryDelayInSeconds": 60,
+        },
         "GetQualificationType": {"QualificationTypeId": qualification_type},
-        "ListQualificationTypes": {"MustBeRequestable": draw(st.booleans()),
-                                   "MustBeOwnedByCaller": draw(st.booleans()), "Query": "fuzz", **page},
-        "UpdateQualificationType": {"QualificationTypeId": qualification_type, "Description": "Still labelling",
-                                    "QualificationTypeStatus": draw(st.sampled_from(["Active", "Inactive"])),
-                                    "RetryDelayInSeconds": 120, "AutoGranted": draw(st.booleans()),
-                                    "AutoGrantedValue": 7},
+        "ListQualificationTypes": {
+            "MustBeRequestable": draw(st.booleans()),
+            "MustBeOwnedByCaller": draw(st.booleans()),
+            "Query": "fuzz",
+            **page,
+        },
+        "UpdateQualificationType": {
+            "QualificationTypeId": qualification_type,
+            "Description": "Still labelling",
+            "QualificationTypeStatus": draw(st.sampled_from(["Active", "Inactive"])),
+            "RetryDelayInSeconds": 120,
+            "AutoGranted": draw(st.booleans()),
+            "AutoGrantedValue": 7,
+        },
         "DeleteQualificationType": {"QualificationTypeId": qualification_type},
         "ListQualificationRequests": {"QualificationTypeId": qualification_type, **page},
         "AcceptQualificationRequest": {"QualificationRequestId": request, "IntegerValue": 90},
         "RejectQualificationRequest": {"QualificationRequestId": request, "Reason": "Score too low"},
-        "AssociateQualificationWithWorker": {"QualificationTypeId": qualification_type, "WorkerId": worker_id,
-                                             "IntegerValue": 80, "SendNotification": False},
-        "DisassociateQualificationFromWorker": {"QualificationTypeId": qualification_type, "WorkerId": worker_id,
-                                                "Reason": "Retired"},
+        "AssociateQualificationWithWorker": {
+            "QualificationTypeId": qualification_type,
+            "WorkerId": worker_id,
+            "IntegerValue": 80,
+            "SendNotification": False,
+        },
+        "DisassociateQualificationFromWorker": {
+            "QualificationTypeId": qualification_type,
+            "WorkerId": worker_id,
+            "Reason": "Retired",
+        },
         "GetQualificationScore": {"QualificationTypeId": qualification_type, "WorkerId": worker_id},
-        "ListWorkersWithQualificationType": {"QualificationTypeId": qualification_type,
-                                             "Status": draw(st.sampled_from(["Granted", "Revoked"])), **page},
+        "ListWorkersWithQualificationType": {
+            "QualificationTypeId": qualification_type,
+            "Status": draw(st.sampled_from(["Granted", "Revoked"])),
+            **page,
+        },
         "ListHITsForQualificationType": {"QualificationTypeId": qualification_type, **page},
         "GetFileUploadURL": {"AssignmentId": upload[0], "QuestionIdentifier": upload[1]},
-        "ListReviewPolicyResultsForHIT": {"HITId": hit, "PolicyLevels": ["Assignment", "HIT"],
-                                          "RetrieveActions": True, "RetrieveResults": True, **page},
-        "UpdateNotificationSettings": {"HITTypeId": hit_type, "Notification": notification,
-                                       "Active": draw(st.booleans())},
+        "ListReviewPolicyResultsForHIT": {
+            "HITId": hit,
+            "PolicyLevels": ["Assignment", "HIT"],
+            "RetrieveActions": True,
+            "RetrieveResults": True,
+            **page,
+        },
+        "UpdateNotificationSettings": {
+            "HITTypeId": hit_type,
+            "Notification": notification,
+            "Active": draw(st.booleans()),
+        },
         "SendTestEventNotification": {"Notification": notification, "TestEventType": "AssignmentSubmitted"},
     }
     return by_operation
@@ -565,13 +750,18 @@ def valid_table(draw: st.DrawFn, fuzz: Fuzz) -> dict[str, dict[str, Any]]:
 def valid_request(draw: st.DrawFn, fuzz: Fuzz, operations: list[str] = OPERATIONS) -> tuple[str, dict[str, Any]]:
     """An operation and parameters that would succeed on a fresh server (ids are mostly real)."""
     operation = draw(st.sampled_from(operations))
-    extras = draw(st.fixed_dictionaries({}, optional={
-        "QualificationRequirements": st.lists(st.sampled_from(REQUIREMENTS), max_size=3),
-        "UniqueRequestToken": st.sampled_from(["fuzz-1", "fuzz-2"]) | st.text(min_size=1, max_size=64),
-        "Keywords": st.just("image, label"),
-        "RequesterAnnotation": st.just("batch 7"),
-        "AssignmentReviewPolicy": st.just(POLICY),
-    }))
+    extras = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "QualificationRequirements": st.lists(st.sampled_from(REQUIREMENTS), max_size=3),
+                "UniqueRequestToken": st.sampled_from(["fuzz-1", "fuzz-2"]) | st.text(min_size=1, max_size=64),
+                "Keywords": st.just("image, label"),
+                "RequesterAnnotation": st.just("batch 7"),
+                "AssignmentReviewPolicy": st.just(POLICY),
+            },
+        )
+    )
     params = draw(valid_table(fuzz))[operation]
     members = input_shape(operation).members
     params.update({name: value for name, value in extras.items() if name in members})
@@ -609,8 +799,13 @@ def almost_valid(draw: st.DrawFn, fuzz: Fuzz, operations: list[str] = OPERATIONS
     path = draw(st.sampled_from(paths))
     name = next((step for step in reversed(path) if isinstance(step, str)), "")
     shape = shape_at(operation, path)
-    replacement = draw(st.sampled_from(["drop", "typed", "typed", "edge", "edge", "hostile", "id", "token"]
-                                       if path not in missing else ["typed", "edge", "hostile", "id", "token"]))
+    replacement = draw(
+        st.sampled_from(
+            ["drop", "typed", "typed", "edge", "edge", "hostile", "id", "token"]
+            if path not in missing
+            else ["typed", "edge", "hostile", "id", "token"]
+        )
+    )
     edges = [member for member in input_shape(operation).members if member in DOMAIN_EDGES]
     if replacement == "edge" and edges:
         member = draw(st.sampled_from(edges))
@@ -630,11 +825,37 @@ def almost_valid(draw: st.DrawFn, fuzz: Fuzz, operations: list[str] = OPERATIONS
 
 # -- bodies that are not a JSON object ---------------------------------------------------------
 RAW_BODIES = [
-    b"", b" ", b"\r\n\t", b"null", b"[]", b"0", b'"{}"', b"{", b"}", b'{"a":}', b"{}}", b"{}garbage", b"{}{}",
-    b'{"a":1,"a":2}', b"\xff\xfe\xfd", b"\x00{}", b"\xef\xbb\xbf{}", "{}".encode("utf-16"), "{}".encode("utf-32"),
-    '{"Title": "é"}'.encode("latin-1"), b'{"HITId": "\xff"}', b'{"HITId": "\\ud800"}', b'{"HITId": "\\u0000"}',
-    b'{"MaxResults": ' + b"9" * 5000 + b"}", b'{"MaxResults": 1e999999}', b'{"MaxResults": -Infinity}',
-    b"NaN", b"Infinity", b"[" * 100_000, b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000,
+    b"",
+    b" ",
+    b"\r\n\t",
+    b"null",
+    b"[]",
+    b"0",
+    b'"{}"',
+    b"{",
+    b"}",
+    b'{"a":}',
+    b"{}}",
+    b"{}garbage",
+    b"{}{}",
+    b'{"a":1,"a":2}',
+    b"\xff\xfe\xfd",
+    b"\x00{}",
+    b"\xef\xbb\xbf{}",
+    "{}".encode("utf-16"),
+    "{}".encode("utf-32"),
+    '{"Title": "é"}'.encode("latin-1"),
+    b'{"HITId": "\xff"}',
+    b'{"HITId": "\\ud800"}',
+    b'{"HITId": "\\u0000"}',
+    b'{"MaxResults": ' + b"9" * 5000 + b"}",
+    b'{"MaxResults": 1e999999}',
+    b'{"MaxResults": -Infinity}',
+    b"NaN",
+    b"Infinity",
+    b"[" * 100_000,
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' * 50_000,
     b'{"QualificationRequirements": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
     b'{"Title": "' + b"A" * 2_000_000 + b'"}',
 ]
@@ -660,11 +881,19 @@ def test_bodies_that_are_not_json_objects(fuzz: Fuzz, operation: str, body: byte
 
 
 @FUZZ
-@given(operation=st.sampled_from(OPERATIONS),
-       body=st.dictionaries(st.one_of(st.text(max_size=20), st.sampled_from(member_names())), JSON_VALUES,
-                            max_size=8))
-@example(operation="CreateHITType", body={"Title": "\ud800", "Description": "A lone surrogate is valid JSON",
-                                          "Reward": "0.05", "AssignmentDurationInSeconds": 600})
+@given(
+    operation=st.sampled_from(OPERATIONS),
+    body=st.dictionaries(st.one_of(st.text(max_size=20), st.sampled_from(member_names())), JSON_VALUES, max_size=8),
+)
+@example(
+    operation="CreateHITType",
+    body={
+        "Title": "\ud800",
+        "Description": "A lone surrogate is valid JSON",
+        "Reward": "0.05",
+        "AssignmentDurationInSeconds": 600,
+    },
+)
 def test_objects_with_random_keys(fuzz: Fuzz, operation: str, body: dict[str, Any]) -> None:
     call(fuzz, operation, encode(body))
 
@@ -684,12 +913,35 @@ def test_valid_requests_with_one_field_mutated(fuzz: Fuzz, data: st.DataObject) 
     call(fuzz, operation, encode(params))
 
 
-WRITES = [op for op in OPERATIONS if op in (
-    "ApproveAssignment", "CreateAdditionalAssignmentsForHIT", "CreateHIT", "CreateHITType", "CreateHITWithHITType",
-    "DeleteHIT", "RejectAssignment", "SendBonus", "UpdateExpirationForHIT", "UpdateHITReviewStatus",
-    "UpdateHITTypeOfHIT", "CreateWorkerBlock", "DeleteWorkerBlock", "NotifyWorkers", "CreateQualificationType",
-    "UpdateQualificationType", "DeleteQualificationType", "AcceptQualificationRequest", "RejectQualificationRequest",
-    "AssociateQualificationWithWorker", "DisassociateQualificationFromWorker", "UpdateNotificationSettings")]
+WRITES = [
+    op
+    for op in OPERATIONS
+    if op
+    in (
+        "ApproveAssignment",
+        "CreateAdditionalAssignmentsForHIT",
+        "CreateHIT",
+        "CreateHITType",
+        "CreateHITWithHITType",
+        "DeleteHIT",
+        "RejectAssignment",
+        "SendBonus",
+        "UpdateExpirationForHIT",
+        "UpdateHITReviewStatus",
+        "UpdateHITTypeOfHIT",
+        "CreateWorkerBlock",
+        "DeleteWorkerBlock",
+        "NotifyWorkers",
+        "CreateQualificationType",
+        "UpdateQualificationType",
+        "DeleteQualificationType",
+        "AcceptQualificationRequest",
+        "RejectQualificationRequest",
+        "AssociateQualificationWithWorker",
+        "DisassociateQualificationFromWorker",
+        "UpdateNotificationSettings",
+    )
+]
 
 
 @settings(FUZZ, max_examples=200)
@@ -717,16 +969,18 @@ def test_paid_writes_with_costs_at_the_edges(fuzz: Fuzz, data: st.DataObject) ->
     member = data.draw(st.sampled_from(sorted(COSTS[operation])), label="member")
     params[member] = data.draw(st.sampled_from(COSTS[operation][member]), label="value")
     if operation == "CreateHIT":
-        params["Title"] = data.draw(st.text(st.characters(codec="ascii"), min_size=1, max_size=20).filter(str.strip),
-                                    label="Title")
+        params["Title"] = data.draw(
+            st.text(st.characters(codec="ascii"), min_size=1, max_size=20).filter(str.strip), label="Title"
+        )
     call(fuzz, operation, encode(params))
 
 
 def test_fuzz_reaches_every_operation_of_the_model() -> None:
     """A new operation of the model (or one left out of ``implemented()``) fails here until it is fuzzed."""
     assert sorted(OPERATIONS) == sorted(MODEL.operation_names)
-    assert sorted(set(LIST_OPERATIONS)) == sorted(op for op in MODEL.operation_names
-                                                  if "NextToken" in input_shape(op).members)
+    assert sorted(set(LIST_OPERATIONS)) == sorted(
+        op for op in MODEL.operation_names if "NextToken" in input_shape(op).members
+    )
 
 
 @settings(FUZZ, max_examples=1)
@@ -769,16 +1023,29 @@ def test_forged_pagination_tokens(fuzz: Fuzz, operation: str, token: str | None,
 # What HTTP allows in a header value: latin-1 without control characters (tab aside), and no
 # surrounding whitespace (the client refuses it; a server would strip it).
 CONTROLS = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
-HEADER_TEXT = st.text(st.characters(codec="latin-1", exclude_characters=CONTROLS) | st.just("\t"),
-                      max_size=80).map(lambda text: text.strip(" \t"))
+HEADER_TEXT = st.text(st.characters(codec="latin-1", exclude_characters=CONTROLS) | st.just("\t"), max_size=80).map(
+    lambda text: text.strip(" \t")
+)
 
 
 def _near_miss_targets() -> st.SearchStrategy[str]:
-    names = [*MODEL.operation_names, *(op.lower() for op in OPERATIONS), "", "Unknown", "CreateHIT.Extra",
-             "__init__", "handlers", "create_hit"]
+    names = [
+        *MODEL.operation_names,
+        *(op.lower() for op in OPERATIONS),
+        "",
+        "Unknown",
+        "CreateHIT.Extra",
+        "__init__",
+        "handlers",
+        "create_hit",
+    ]
     prefixes = [PREFIX, PREFIX.lower(), PREFIX[:-1], "MTurkRequesterServiceV20140101", "AmazonMTurk", ""]
-    return st.builds(lambda p, s, n: (p + s + n).strip(), st.sampled_from(prefixes),
-                     st.sampled_from([".", "/", "..", ""]), st.sampled_from(names))
+    return st.builds(
+        lambda p, s, n: (p + s + n).strip(),
+        st.sampled_from(prefixes),
+        st.sampled_from([".", "/", "..", ""]),
+        st.sampled_from(names),
+    )
 
 
 @FUZZ
@@ -793,22 +1060,36 @@ def test_x_amz_target(fuzz: Fuzz, target: str | None) -> None:
         assert response.json()["__type"] == "UnknownOperationException", response.text
 
 
-KEY_TEXT = st.text(st.characters(codec="latin-1", exclude_characters=CONTROLS + " \xa0/,"),
-                   min_size=0, max_size=30)
+KEY_TEXT = st.text(st.characters(codec="latin-1", exclude_characters=CONTROLS + " \xa0/,"), min_size=0, max_size=30)
 
 
 @st.composite
 def authorization_headers(draw: st.DrawFn) -> str | None:
-    scheme = draw(st.sampled_from(["AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256", "aws4-hmac-sha256", "AWS4-HMAC-SHA1",
-                                   "Bearer", "Basic", ""]))
+    scheme = draw(
+        st.sampled_from(
+            ["AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256", "aws4-hmac-sha256", "AWS4-HMAC-SHA1", "Bearer", "Basic", ""]
+        )
+    )
     key = draw(st.sampled_from([ACCESS_KEY, OTHER_KEY]) | KEY_TEXT)
-    parts = [key, *draw(st.sampled_from([["20170117", "us-east-1", "mturk-requester", "aws4_request"],
-                                          ["20170117", "us-east-1", "mturk-requester"],
-                                          ["", "", "", "aws4_request"], ["20170117", "", "", "", "aws4_request"],
-                                          ["x", "y", "z", "aws4_request_"]]))]
+    parts = [
+        key,
+        *draw(
+            st.sampled_from(
+                [
+                    ["20170117", "us-east-1", "mturk-requester", "aws4_request"],
+                    ["20170117", "us-east-1", "mturk-requester"],
+                    ["", "", "", "aws4_request"],
+                    ["20170117", "", "", "", "aws4_request"],
+                    ["x", "y", "z", "aws4_request_"],
+                ]
+            )
+        ),
+    ]
     signed = draw(st.sampled_from(["host;x-amz-date", "host", ";", "HOST;X-Amz-Date", "é;;"]) | KEY_TEXT)
-    signature = draw(st.sampled_from(["0" * 64, "a" * 63, "F" * 64, "0" * 65, ""]) |
-                     st.text("0123456789abcdef", min_size=64, max_size=64))
+    signature = draw(
+        st.sampled_from(["0" * 64, "a" * 63, "F" * 64, "0" * 65, ""])
+        | st.text("0123456789abcdef", min_size=64, max_size=64)
+    )
     separator = draw(st.sampled_from([", ", ",", " ", ",\t"]))
     header = f"{scheme} Credential={'/'.join(parts)}{separator}SignedHeaders={signed}{separator}Signature={signature}"
     cut = header[: draw(st.integers(0, 120))].strip()
@@ -818,8 +1099,9 @@ def authorization_headers(draw: st.DrawFn) -> str | None:
 @FUZZ
 @given(header=authorization_headers())
 def test_authorization_header_in_open_mode(fuzz: Fuzz, header: str | None) -> None:
-    response = exchange(fuzz, b"{}", target=f"{PREFIX}.GetAccountBalance",
-                        auth=None if header is None else header.encode("latin-1"))
+    response = exchange(
+        fuzz, b"{}", target=f"{PREFIX}.GetAccountBalance", auth=None if header is None else header.encode("latin-1")
+    )
     if not header:
         assert response.status_code == 403, response.text
         assert response.json()["__type"] == "MissingAuthenticationTokenException", response.text
@@ -832,23 +1114,40 @@ def test_authorization_header_in_open_mode(fuzz: Fuzz, header: str | None) -> No
 # -- sigv4 mode: signatures are checked, so only a true signature may pass -------------------------
 @pytest.fixture(scope="module")
 def sigv4() -> Iterator[tuple[Fuzz, Credentials]]:
-    with ServerProcess(auth="sigv4", virtual_clock=False, extra_args=quiet_serve_args()) as server, \
-            httpx.Client(base_url=server.base_url, timeout=60) as http:
-        out = subprocess.run([sys.executable, "-m", "openturk.cli", "requesters", "create", "fuzz",
-                              "--db", server.db_url], capture_output=True, text=True, timeout=60, check=True).stdout
+    with (
+        ServerProcess(auth="sigv4", virtual_clock=False, extra_args=quiet_serve_args()) as server,
+        httpx.Client(base_url=server.base_url, timeout=60) as http,
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "openturk.cli", "requesters", "create", "fuzz", "--db", server.db_url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         keys = dict(re.findall(r"^(\S+)\s+(\S+)$", out, re.MULTILINE))
-        yield (Fuzz(server=server, http=http, hits=[], hit_types=[], assignments=[], foreign_ids=[], next_tokens={},
-                    log_seen=len(server.log())),
-               Credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]))
+        yield (
+            Fuzz(
+                server=server,
+                http=http,
+                hits=[],
+                hit_types=[],
+                assignments=[],
+                foreign_ids=[],
+                next_tokens={},
+                log_seen=len(server.log()),
+            ),
+            Credentials(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]),
+        )
 
 
-def signed_headers(server: ServerProcess, credentials: Credentials, body: bytes,
-                   **extra: str) -> dict[str, str]:
+def signed_headers(server: ServerProcess, credentials: Credentials, body: bytes, **extra: str) -> dict[str, str]:
     """botocore's signature over ``body`` and every header given (the target and content type unless
     ``extra`` sets one to "": then that header is left out of the signature)."""
     headers = {"X-Amz-Target": f"{PREFIX}.GetAccountBalance", "Content-Type": CONTENT_TYPE, **extra}
-    request = AWSRequest("POST", server.base_url + "/", data=body,
-                         headers={name: value for name, value in headers.items() if value})
+    request = AWSRequest(
+        "POST", server.base_url + "/", data=body, headers={name: value for name, value in headers.items() if value}
+    )
     SigV4Auth(credentials, "mturk-requester", "us-east-1").add_auth(request)
     return dict(request.headers.items())
 
@@ -871,11 +1170,17 @@ def test_tampered_signatures_in_sigv4_mode(sigv4: tuple[Fuzz, Credentials], data
     authorization_value = headers["Authorization"]
     tamper = data.draw(st.sampled_from(["none", *TAMPER_REFUSALS]), label="tamper")
     if tamper == "date":
-        headers["X-Amz-Date"] = data.draw(st.sampled_from(["", "20170117", "19700101T000000Z", "99991231T235959Z",
-                                                           "20241301T250000Z"]) | HEADER_TEXT.filter(str.strip))
+        headers["X-Amz-Date"] = data.draw(
+            st.sampled_from(["", "20170117", "19700101T000000Z", "99991231T235959Z", "20241301T250000Z"])
+            | HEADER_TEXT.filter(str.strip)
+        )
     elif tamper == "signed":
-        signed = data.draw(st.sampled_from(["x-amz-date", "host;;", ";", "é;host", "host;x-amz-target;x-nope",
-                                            "content-length;host;x-amz-date"]) | KEY_TEXT.filter(bool))
+        signed = data.draw(
+            st.sampled_from(
+                ["x-amz-date", "host;;", ";", "é;host", "host;x-amz-target;x-nope", "content-length;host;x-amz-date"]
+            )
+            | KEY_TEXT.filter(bool)
+        )
         authorization_value = re.sub(r"SignedHeaders=[^,]+", lambda _: f"SignedHeaders={signed}", authorization_value)
     elif tamper == "signature":
         signature = data.draw(st.text("0123456789abcdef", min_size=64, max_size=64))
@@ -886,8 +1191,13 @@ def test_tampered_signatures_in_sigv4_mode(sigv4: tuple[Fuzz, Credentials], data
     elif tamper == "garbage":
         authorization_value = data.draw(HEADER_TEXT)
     del headers["Authorization"], headers["Content-Type"]
-    response = exchange(fuzz, b"{}", target=headers.pop("X-Amz-Target"), auth=authorization_value.encode("latin-1"),
-                        extra_headers=headers)
+    response = exchange(
+        fuzz,
+        b"{}",
+        target=headers.pop("X-Amz-Target"),
+        auth=authorization_value.encode("latin-1"),
+        extra_headers=headers,
+    )
     if tamper == "none":
         assert response.status_code == 200, response.text
     else:
@@ -912,7 +1222,12 @@ def test_a_captured_request_cannot_be_altered_in_sigv4_mode(sigv4: tuple[Fuzz, C
         headers["X-Amz-Target"] = f"{PREFIX}.ListHITs"
     authorization_value = headers.pop("Authorization")
     headers.pop("Content-Type")
-    response = exchange(fuzz, body, target=headers.pop("X-Amz-Target"), auth=authorization_value.encode("latin-1"),
-                        extra_headers=headers)
+    response = exchange(
+        fuzz,
+        body,
+        target=headers.pop("X-Amz-Target"),
+        auth=authorization_value.encode("latin-1"),
+        extra_headers=headers,
+    )
     assert response.status_code == 403, response.text
     assert response.json()["__type"] == "InvalidSignatureException", response.text

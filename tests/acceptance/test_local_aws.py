@@ -37,8 +37,12 @@ def notify(mturk: Any, destination: str, transport: str) -> str:
     type_id = str(mturk.create_hit_type(**{**TYPE_PARAMS, "Title": f"Kept by {transport}"})["HITTypeId"])
     mturk.update_notification_settings(
         HITTypeId=type_id,
-        Notification={"Destination": destination, "Transport": transport, "Version": "2014-08-15",
-                      "EventTypes": ["HITCreated"]},
+        Notification={
+            "Destination": destination,
+            "Transport": transport,
+            "Version": "2014-08-15",
+            "EventTypes": ["HITCreated"],
+        },
     )
     return type_id
 
@@ -81,8 +85,14 @@ def test_queues_topics_subscriptions_and_messages_survive_a_restart(how: str) ->
         endpoint = endpoint_of(server)
         assert endpoint == f"http://127.0.0.1:{server.local_aws_port}"
         sqs, sns = sqs_client(endpoint), sns_client(endpoint)
-        policy = json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", "Resource": "*"}]})
+        policy = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sqs:SendMessage", "Resource": "*"}
+                ],
+            }
+        )
         queue = sqs.create_queue(QueueName="kept", Attributes={"VisibilityTimeout": "7", "Policy": policy})["QueueUrl"]
         fanout = sqs.create_queue(QueueName="fanout")["QueueUrl"]
         held = sqs.create_queue(QueueName="held")["QueueUrl"]
@@ -110,8 +120,9 @@ def test_queues_topics_subscriptions_and_messages_survive_a_restart(how: str) ->
         assert topic in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
         [kept] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
         assert kept["SubscriptionArn"] == subscription and kept["Endpoint"] == fanout_arn
-        assert json.loads(sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]["FilterPolicy"]) \
-            == json.loads(filter_policy)
+        assert json.loads(
+            sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]["FilterPolicy"]
+        ) == json.loads(filter_policy)
         sqs.delete_message(QueueUrl=held, ReceiptHandle=in_flight["ReceiptHandle"])  # moto refuses unknown handles
 
         # The messages delivered before the restart were never consumed: they are still there, and
@@ -134,8 +145,12 @@ def test_a_long_poll_does_not_hold_up_other_requests() -> None:
         waiting, other = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("waiting", "other"))
         polled: list[Any] = []
         poll = threading.Thread(
-            target=lambda: polled.extend(sqs_client(endpoint_of(server)).receive_message(
-                QueueUrl=waiting, WaitTimeSeconds=10).get("Messages", [])))
+            target=lambda: polled.extend(
+                sqs_client(endpoint_of(server))
+                .receive_message(QueueUrl=waiting, WaitTimeSeconds=10)
+                .get("Messages", [])
+            )
+        )
         poll.start()
         time.sleep(0.5)  # not a wait for a result: gives the long poll time to start waiting
         started = time.monotonic()

@@ -352,8 +352,8 @@ def test_embedded_local_aws_receives_notifications() -> None:
         mturk = server.client("AKIDNEWCOMER0001")
         type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
         mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue, events=["HITCreated"]))
-        hit_id = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=60, Question=HTML_QUESTION)[
-            "HIT"
-        ]["HITId"]
+        hit_id = mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=60, Question=HTML_QUESTION)["HIT"][
+            "HITId"
+        ]
         [document] = drain(sqs_client(endpoint), queue, lambda d: len(d) >= 1)
         assert document["Events"][0]["HITId"] == hit_id

@@ -46,16 +46,23 @@ def notify(mturk: Any, destination: str, events: list[str], transport: str = "SQ
     type_id = str(mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"])
     mturk.update_notification_settings(
         HITTypeId=type_id,
-        Notification={"Destination": destination, "Transport": transport, "Version": "2014-08-15",
-                      "EventTypes": events},
+        Notification={
+            "Destination": destination,
+            "Transport": transport,
+            "Version": "2014-08-15",
+            "EventTypes": events,
+        },
         Active=True,
     )
     return type_id
 
 
 def new_hit(mturk: Any, type_id: str, **extra: Any) -> str:
-    return str(mturk.create_hit_with_hit_type(
-        HITTypeId=type_id, LifetimeInSeconds=3600, Question=HTML_QUESTION, **extra)["HIT"]["HITId"])
+    return str(
+        mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=3600, Question=HTML_QUESTION, **extra)[
+            "HIT"
+        ]["HITId"]
+    )
 
 
 def peek(sqs: Any, queue: str, until: Callable[[list[dict[str, Any]]], bool], timeout: float = 20) -> list[Any]:
@@ -85,19 +92,36 @@ def expected_part(document: dict[str, Any], types: set[str]) -> dict[str, Any] |
 def test_a_mixed_queue_is_split_into_per_type_queues(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
     sqs = sqs_client(local_aws.url)
     source, assignments, reviewable, other = (new_queue(local_aws) for _ in range(4))
-    type_id = notify(mturk, source, ["HITCreated", "AssignmentAccepted", "AssignmentSubmitted", "HITReviewable",
-                                     "AssignmentApproved"])
+    type_id = notify(
+        mturk,
+        source,
+        ["HITCreated", "AssignmentAccepted", "AssignmentSubmitted", "HITReviewable", "AssignmentApproved"],
+    )
     hit_id = new_hit(mturk, type_id)
     mturk.approve_assignment(AssignmentId=new_worker(server).do(hit_id))
     originals = peek(sqs, source, lambda docs: len(events_in(docs)) == 5)
 
-    status = route("--from", source, "--to", f"AssignmentSubmitted,AssignmentApproved={assignments}",
-                   "--to", f"HITReviewable={reviewable}", "--default", other, "--aws-endpoint", local_aws.url, "--once")
+    status = route(
+        "--from",
+        source,
+        "--to",
+        f"AssignmentSubmitted,AssignmentApproved={assignments}",
+        "--to",
+        f"HITReviewable={reviewable}",
+        "--default",
+        other,
+        "--aws-endpoint",
+        local_aws.url,
+        "--once",
+    )
 
     assert status == 0
     assert messages_in(sqs, source) == 0, "every source message deleted once its parts were accepted"
-    for queue, types in [(assignments, {"AssignmentSubmitted", "AssignmentApproved"}),
-                         (reviewable, {"HITReviewable"}), (other, {"HITCreated", "AssignmentAccepted"})]:
+    for queue, types in [
+        (assignments, {"AssignmentSubmitted", "AssignmentApproved"}),
+        (reviewable, {"HITReviewable"}),
+        (other, {"HITCreated", "AssignmentAccepted"}),
+    ]:
         wanted = [part for doc in originals if (part := expected_part(doc, types)) is not None]
         count = len(wanted)
         got = drain(sqs, queue, lambda docs, n=count: len(docs) >= n)  # type: ignore[misc]
@@ -107,7 +131,8 @@ def test_a_mixed_queue_is_split_into_per_type_queues(server: ServerProcess, mtur
             assert document in wanted
             assert attributes["EventTypes"]["DataType"] == "String.Array"
             assert json.loads(attributes["EventTypes"]["StringValue"]) == list(
-                dict.fromkeys(e["EventType"] for e in document["Events"]))
+                dict.fromkeys(e["EventType"] for e in document["Events"])
+            )
             assert json.loads(attributes["HITTypeId"]["StringValue"]) == [type_id]
 
 
@@ -116,14 +141,35 @@ def test_the_source_is_kept_until_every_target_accepted_and_rerunning_is_harmles
     source, submitted = new_queue(local_aws), new_queue(local_aws)
     missing_name = f"missing-{uuid.uuid4().hex[:12]}"
     missing = submitted.rsplit("/", 1)[0] + "/" + missing_name
-    document = {"EventDocVersion": "2014-08-15", "EventDocId": uuid.uuid4().hex, "CustomerId": "A1C", "Events": [
-        {"EventType": "AssignmentSubmitted", "EventTimestamp": "2026-11-23T10:00:00Z", "HITTypeId": "T",
-         "HITId": "H", "AssignmentId": "A"},
-        {"EventType": "HITReviewable", "EventTimestamp": "2026-11-23T10:00:00Z", "HITTypeId": "T", "HITId": "H"},
-    ]}
+    document = {
+        "EventDocVersion": "2014-08-15",
+        "EventDocId": uuid.uuid4().hex,
+        "CustomerId": "A1C",
+        "Events": [
+            {
+                "EventType": "AssignmentSubmitted",
+                "EventTimestamp": "2026-11-23T10:00:00Z",
+                "HITTypeId": "T",
+                "HITId": "H",
+                "AssignmentId": "A",
+            },
+            {"EventType": "HITReviewable", "EventTimestamp": "2026-11-23T10:00:00Z", "HITTypeId": "T", "HITId": "H"},
+        ],
+    }
     sqs.send_message(QueueUrl=source, MessageBody=json.dumps(document))
-    argv = ["--from", source, "--to", f"AssignmentSubmitted={submitted}", "--to", f"HITReviewable={missing}",
-            "--aws-endpoint", local_aws.url, "--retry-delay", "0", "--once"]
+    argv = [
+        "--from",
+        source,
+        "--to",
+        f"AssignmentSubmitted={submitted}",
+        "--to",
+        f"HITReviewable={missing}",
+        "--aws-endpoint",
+        local_aws.url,
+        "--retry-delay",
+        "0",
+        "--once",
+    ]
 
     assert route(*argv) == 1, "a target refused its part"
     assert messages_in(sqs, source) == 1, "the source message is not deleted"
@@ -150,8 +196,11 @@ def test_route_runs_for_a_while_and_unwraps_sns(server: ServerProcess, mturk: An
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     type_id = notify(mturk, topic, ["HITCreated"], transport="SNS")
     statuses: list[int] = []
-    routing = threading.Thread(target=lambda: statuses.append(route(
-        "--from", source, "--to", f"HITCreated={created}", "--aws-endpoint", local_aws.url, "--seconds", "4")))
+    routing = threading.Thread(
+        target=lambda: statuses.append(
+            route("--from", source, "--to", f"HITCreated={created}", "--aws-endpoint", local_aws.url, "--seconds", "4")
+        )
+    )
     routing.start()
     hit_ids = {new_hit(mturk, type_id) for _ in range(3)}
     documents = drain(sqs, created, lambda docs: len(events_in(docs)) >= 3)
@@ -200,7 +249,9 @@ def test_the_sweeper_makes_up_what_notifications_never_delivered_once(server: Se
 
     first = reconciler.run_once()
     assert [(e.event_type, e.hit_id, e.assignment_id) for e in first.synthesized] == [
-        ("AssignmentSubmitted", hit_id, assignment_id), ("HITReviewable", hit_id, None)]
+        ("AssignmentSubmitted", hit_id, assignment_id),
+        ("HITReviewable", hit_id, None),
+    ]
     assert all(e.synthesized and e.hit_type_id == type_id for e in handled)
     assert reconciler.run_once().synthesized == [], "handled once across sweeps"
     assert len(handled) == 2

@@ -22,8 +22,12 @@ def test_every_answer_kind() -> None:
         "</QuestionFormAnswers>"
     )
     assert parse_answers({"Answer": xml}) == {
-        "free": "héllo", "one": ["red"], "many": ["a", "b"], "other": "teal",
-        "file": UploadedFile("k/1", 42), "empty": "",
+        "free": "héllo",
+        "one": ["red"],
+        "many": ["a", "b"],
+        "other": "teal",
+        "file": UploadedFile("k/1", 42),
+        "empty": "",
     }
 
 

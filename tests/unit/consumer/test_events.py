@@ -16,8 +16,14 @@ DOC = {
     "Future": "kept",
     "Events": [
         {"EventType": "HITCreated", "EventTimestamp": "2026-11-23T10:15:02Z", "HITTypeId": "T1", "HITId": "H1"},
-        {"EventType": "AssignmentSubmitted", "EventTimestamp": "2026-11-23T10:15:03Z", "HITTypeId": "T1",
-         "HITId": "H1", "AssignmentId": "A1", "Extra": 1},
+        {
+            "EventType": "AssignmentSubmitted",
+            "EventTimestamp": "2026-11-23T10:15:03Z",
+            "HITTypeId": "T1",
+            "HITId": "H1",
+            "AssignmentId": "A1",
+            "Extra": 1,
+        },
     ],
 }
 BODY = json.dumps(DOC)
@@ -35,16 +41,19 @@ def test_typed_events_keep_unknown_fields() -> None:
     assert second.extra == {"Extra": 1}
 
 
-@pytest.mark.parametrize("payload", [
-    BODY,
-    BODY.encode(),
-    DOC,
-    json.dumps(SNS_ENVELOPE),                                     # SNS HTTP POST / SNS→SQS body
-    {"MessageId": "x", "ReceiptHandle": "r", "Body": json.dumps(SNS_ENVELOPE)},  # an SQS message
-    {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": BODY}}]},          # SNS → Lambda
-    {"Records": [{"eventSource": "aws:sqs", "body": BODY}]},                        # SQS → Lambda
-    "A worker submitted an assignment at ...\n\nThe notification document:\n" + BODY + "\n",  # email
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        BODY,
+        BODY.encode(),
+        DOC,
+        json.dumps(SNS_ENVELOPE),  # SNS HTTP POST / SNS→SQS body
+        {"MessageId": "x", "ReceiptHandle": "r", "Body": json.dumps(SNS_ENVELOPE)},  # an SQS message
+        {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": BODY}}]},  # SNS → Lambda
+        {"Records": [{"eventSource": "aws:sqs", "body": BODY}]},  # SQS → Lambda
+        "A worker submitted an assignment at ...\n\nThe notification document:\n" + BODY + "\n",  # email
+    ],
+)
 def test_every_shape_yields_the_same_document(payload: object) -> None:
     [document] = documents_from(payload)  # type: ignore[arg-type]
     assert document.doc_id == "abc123" and len(document.events) == 2
@@ -57,16 +66,19 @@ def test_a_document_without_an_id_gets_a_stable_one() -> None:
     assert first.events[0].event_timestamp is None
 
 
-@pytest.mark.parametrize(("payload", "names"), [
-    ("not json", "JSON"),
-    ("[1, 2]", "object"),
-    ('{"EventDocId": "x"}', "Events"),
-    ('{"Events": [1]}', "Events[0]"),
-    ('{"Events": [{"HITId": "H"}]}', "Events[0].EventType"),
-    ('{"Events": [{"EventType": "HITCreated", "EventTimestamp": "yesterday"}]}', "EventTimestamp"),
-    ('{"Events": [], "EventDocId": 5}', "EventDocId"),
-    ('{"Records": [{"nothing": 1}]}', "Records[0]"),
-])
+@pytest.mark.parametrize(
+    ("payload", "names"),
+    [
+        ("not json", "JSON"),
+        ("[1, 2]", "object"),
+        ('{"EventDocId": "x"}', "Events"),
+        ('{"Events": [1]}', "Events[0]"),
+        ('{"Events": [{"HITId": "H"}]}', "Events[0].EventType"),
+        ('{"Events": [{"EventType": "HITCreated", "EventTimestamp": "yesterday"}]}', "EventTimestamp"),
+        ('{"Events": [], "EventDocId": 5}', "EventDocId"),
+        ('{"Records": [{"nothing": 1}]}', "Records[0]"),
+    ],
+)
 def test_malformed_documents_name_what_is_wrong(payload: str, names: str) -> None:
     with pytest.raises(MalformedNotification, match=names.replace("[", r"\[").replace("]", r"\]")):
         documents_from(payload)

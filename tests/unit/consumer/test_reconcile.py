@@ -22,11 +22,20 @@ class FakeMTurk:
         self.assignments: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, hit_id: str, submitted: list[tuple[str, str, int]], max_assignments: int = 1) -> None:
-        self.hits[hit_id] = {"HITId": hit_id, "HITTypeId": "T1", "MaxAssignments": max_assignments,
-                             "Expiration": T0 + timedelta(hours=1)}
+        self.hits[hit_id] = {
+            "HITId": hit_id,
+            "HITTypeId": "T1",
+            "MaxAssignments": max_assignments,
+            "Expiration": T0 + timedelta(hours=1),
+        }
         self.assignments[hit_id] = [
-            {"AssignmentId": aid, "HITId": hit_id, "AssignmentStatus": status,
-             "SubmitTime": T0 + timedelta(seconds=at), "ApprovalTime": T0 + timedelta(seconds=at + 60)}
+            {
+                "AssignmentId": aid,
+                "HITId": hit_id,
+                "AssignmentStatus": status,
+                "SubmitTime": T0 + timedelta(seconds=at),
+                "ApprovalTime": T0 + timedelta(seconds=at + 60),
+            }
             for aid, status, at in submitted
         ]
 
@@ -45,8 +54,13 @@ def recording_router() -> tuple[Router, list[Event]]:
 
 
 def real(event_type: str, hit_id: str, at: datetime, assignment_id: str | None = None) -> Event:
-    item = {"EventType": event_type, "EventTimestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "HITTypeId": "T1",
-            "HITId": hit_id, **({"AssignmentId": assignment_id} if assignment_id else {})}
+    item = {
+        "EventType": event_type,
+        "EventTimestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "HITTypeId": "T1",
+        "HITId": hit_id,
+        **({"AssignmentId": assignment_id} if assignment_id else {}),
+    }
     return parse_document({"EventDocId": f"real-{event_type}-{hit_id}", "Events": [item]}).events[0]
 
 
@@ -57,7 +71,10 @@ def test_missed_events_are_made_up_once_in_order_and_only_for_handled_types() ->
     reconciler = Reconciler(mturk, router, grace_s=0)
     sweep = reconciler.run_once()
     assert [(e.event_type, e.assignment_id) for e in handled] == [
-        ("AssignmentSubmitted", "A1"), ("AssignmentSubmitted", "A2"), ("HITReviewable", None)]
+        ("AssignmentSubmitted", "A1"),
+        ("AssignmentSubmitted", "A2"),
+        ("HITReviewable", None),
+    ]
     assert all(e.synthesized for e in handled) and sweep.synthesized == handled
     assert handled[1].extra == {"AssignmentStatus": "Approved"}  # no AssignmentApproved handler: not made up
     assert handled[2].event_timestamp == T0 + timedelta(seconds=9)
@@ -70,8 +87,10 @@ def test_what_real_notifications_delivered_is_not_made_up_and_a_second_reviewabl
     mturk.add("H1", [("A1", "Submitted", 5)])
     router, handled = recording_router()
     reconciler = Reconciler(mturk, router, grace_s=0)
-    for event in (real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
-                  real("HITReviewable", "H1", T0 + timedelta(seconds=5))):
+    for event in (
+        real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
+        real("HITReviewable", "H1", T0 + timedelta(seconds=5)),
+    ):
         reconciler.router.handle_event(event)
     assert reconciler.run_once().synthesized == []
     # CreateAdditionalAssignmentsForHIT, a second worker submits, that HITReviewable is lost:
@@ -133,7 +152,8 @@ def test_the_observed_store_is_shared_through_sqlite(tmp_path: Path) -> None:
     sweeper = Reconciler(mturk, sweeper_router, seen=SQLObserved(f"sqlite:///{tmp_path / 'seen.db'}"), grace_s=0)
     assert sweeper.run_once().synthesized == [] and handled == []
     assert SQLObserved(str(tmp_path / "seen.db")).seen_for("H1")[("AssignmentSubmitted", "A1")] == int(
-        (T0 + timedelta(seconds=5)).timestamp())
+        (T0 + timedelta(seconds=5)).timestamp()
+    )
 
 
 def test_a_router_already_observed_into_another_store_is_refused() -> None:
@@ -150,8 +170,10 @@ def test_a_real_notification_arriving_after_its_synthesised_twin_does_not_run_ha
     router, handled = recording_router()
     reconciler = Reconciler(mturk, router, grace_s=0)
     assert len(reconciler.run_once().synthesized) == 2  # AssignmentSubmitted A1, HITReviewable H1
-    late = [real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
-            real("HITReviewable", "H1", T0 + timedelta(seconds=5))]
+    late = [
+        real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
+        real("HITReviewable", "H1", T0 + timedelta(seconds=5)),
+    ]
     for event in late:  # the real ones, delayed past grace_s, arrive after all
         reconciler.router.handle_event(event)
     assert [e.synthesized for e in handled] == [True, True]
@@ -163,8 +185,10 @@ def test_a_synthesised_event_for_a_real_one_the_sweeper_did_not_see_does_not_run
     router, handled = recording_router()
     # A consumer wired to the bare router (not reconciler.router): the sweeper's observed store
     # never hears of what it handled, only the shared de-duplication store does.
-    for event in (real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
-                  real("HITReviewable", "H1", T0 + timedelta(seconds=5))):
+    for event in (
+        real("AssignmentSubmitted", "H1", T0 + timedelta(seconds=5), "A1"),
+        real("HITReviewable", "H1", T0 + timedelta(seconds=5)),
+    ):
         router.handle_event(event)
     reconciler = Reconciler(mturk, router, grace_s=0)
     assert reconciler.run_once().synthesized == []

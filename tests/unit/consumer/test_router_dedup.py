@@ -14,11 +14,16 @@ from openturk.consumer import Event, HandlerFailed, MemoryDedup, Router, SQLiteD
 from openturk.consumer.dedup import Verdict
 from openturk.consumer.router import ForeignCustomer
 
-DOC = parse_document({"EventDocId": "d1", "Events": [
-    {"EventType": "HITCreated", "HITId": "H1"},
-    {"EventType": "AssignmentSubmitted", "HITId": "H1", "AssignmentId": "A1"},
-    {"EventType": "HITReviewable", "HITId": "H1"},
-]})
+DOC = parse_document(
+    {
+        "EventDocId": "d1",
+        "Events": [
+            {"EventType": "HITCreated", "HITId": "H1"},
+            {"EventType": "AssignmentSubmitted", "HITId": "H1", "AssignmentId": "A1"},
+            {"EventType": "HITReviewable", "HITId": "H1"},
+        ],
+    }
+)
 
 
 def test_routes_by_type_with_default_and_runs_each_event_once() -> None:

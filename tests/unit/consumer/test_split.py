@@ -17,10 +17,21 @@ DOC: dict[str, Any] = {
     "EventDocId": "doc-1",
     "CustomerId": "A1CUSTOMER",
     "Events": [
-        {"EventType": "AssignmentAccepted", "EventTimestamp": "2026-11-23T10:00:00Z", "HITTypeId": "T1",
-         "HITId": "H1", "AssignmentId": "A1"},
-        {"EventType": "AssignmentSubmitted", "EventTimestamp": "2026-11-23T10:00:05Z", "HITTypeId": "T1",
-         "HITId": "H1", "AssignmentId": "A1", "Future": "kept"},
+        {
+            "EventType": "AssignmentAccepted",
+            "EventTimestamp": "2026-11-23T10:00:00Z",
+            "HITTypeId": "T1",
+            "HITId": "H1",
+            "AssignmentId": "A1",
+        },
+        {
+            "EventType": "AssignmentSubmitted",
+            "EventTimestamp": "2026-11-23T10:00:05Z",
+            "HITTypeId": "T1",
+            "HITId": "H1",
+            "AssignmentId": "A1",
+            "Future": "kept",
+        },
         {"EventType": "HITReviewable", "EventTimestamp": "2026-11-23T10:00:05Z", "HITTypeId": "T1", "HITId": "H1"},
         {"EventType": "HITExpired", "EventTimestamp": "2026-11-23T10:00:09Z", "HITTypeId": "T2", "HITId": "H2"},
     ],
@@ -41,7 +52,10 @@ def test_each_target_gets_one_document_with_only_its_events_and_the_original_ids
     submitted, review = json.loads(parts[SUBMITTED].body), json.loads(parts[REVIEW].body)
     for document in (submitted, review):
         assert {k: document[k] for k in ("EventDocVersion", "EventDocId", "CustomerId")} == {
-            "EventDocVersion": "2014-08-15", "EventDocId": "doc-1", "CustomerId": "A1CUSTOMER"}
+            "EventDocVersion": "2014-08-15",
+            "EventDocId": "doc-1",
+            "CustomerId": "A1CUSTOMER",
+        }
     assert submitted["Events"] == [{**DOC["Events"][1], "EventIndex": 1}]  # every original field kept
     assert review["Events"] == [{**DOC["Events"][2], "EventIndex": 2}, {**DOC["Events"][3], "EventIndex": 3}]
     assert parts[REVIEW].attributes() == {
@@ -76,13 +90,16 @@ def test_fifo_targets_get_a_group_and_a_deduplication_id() -> None:
     assert "MessageGroupId" not in split(DOC, table()).parts[0].entry("0-0")
 
 
-@pytest.mark.parametrize(("specs", "default", "message"), [
-    (["HITReviewable"], None, "must look like"),
-    (["=https://q/x"], None, "must look like"),
-    (["HITReviewable="], None, "must look like"),
-    (["HITReviewable=https://q/src"], None, "routed forever"),
-    (["HITReviewable=https://q/x"], "https://q/src", "routed forever"),
-])
+@pytest.mark.parametrize(
+    ("specs", "default", "message"),
+    [
+        (["HITReviewable"], None, "must look like"),
+        (["=https://q/x"], None, "must look like"),
+        (["HITReviewable="], None, "must look like"),
+        (["HITReviewable=https://q/src"], None, "routed forever"),
+        (["HITReviewable=https://q/x"], "https://q/src", "routed forever"),
+    ],
+)
 def test_a_route_table_that_cannot_work_is_refused(specs: list[str], default: str | None, message: str) -> None:
     with pytest.raises(RouteError, match=message):
         RouteTable.parse(specs, default, source="https://q/src")
@@ -125,8 +142,14 @@ class FakeSQS:
             message["receives"] += 1
             message["handle"] = uuid.uuid4().hex
             self.invisible[message["handle"]] = 30
-            out.append({"MessageId": message["MessageId"], "Body": message["Body"], "ReceiptHandle": message["handle"],
-                        "Attributes": {"ApproximateReceiveCount": str(message["receives"])}})
+            out.append(
+                {
+                    "MessageId": message["MessageId"],
+                    "Body": message["Body"],
+                    "ReceiptHandle": message["handle"],
+                    "Attributes": {"ApproximateReceiveCount": str(message["receives"])},
+                }
+            )
         return {"Messages": out}
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -135,8 +158,14 @@ class FakeSQS:
         if QueueUrl in self.refuse:
             return {"Failed": [{"Id": e["Id"], "Code": "InternalError", "Message": "x"} for e in Entries]}
         for entry in Entries:
-            self.queues[QueueUrl].append({"MessageId": uuid.uuid4().hex, "Body": entry["MessageBody"], "receives": 0,
-                                          "MessageAttributes": entry["MessageAttributes"]})
+            self.queues[QueueUrl].append(
+                {
+                    "MessageId": uuid.uuid4().hex,
+                    "Body": entry["MessageBody"],
+                    "receives": 0,
+                    "MessageAttributes": entry["MessageAttributes"],
+                }
+            )
         return {"Successful": [{"Id": e["Id"]} for e in Entries]}
 
     def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -49,6 +49,11 @@ def test_bad_values_name_the_field(value: Any, field: str) -> None:
 
 
 def test_good_values_are_accepted() -> None:
-    for value in ["yes", ["a", "b"], {"SelectionIdentifiers": ["a"], "OtherSelectionText": "x"},
-                  {"UploadedFileKey": "k", "UploadedFileSizeInBytes": 12}, {"FreeText": "t"}]:
+    for value in [
+        "yes",
+        ["a", "b"],
+        {"SelectionIdentifiers": ["a"], "OtherSelectionText": "x"},
+        {"UploadedFileKey": "k", "UploadedFileSizeInBytes": 12},
+        {"FreeText": "t"},
+    ]:
         assert answers.value_problem("q1", value) is None

@@ -92,8 +92,9 @@ def test_extension_reopens_only_unexpired_hits() -> None:
     assert hit.status == "Assignable" and not hit.expiry_processed
 
 
-@pytest.mark.parametrize(("before", "added", "refused"), [(9, 1, True), (5, 20, True), (9, 0, False), (10, 5, False),
-                                                         (1, 8, False)])
+@pytest.mark.parametrize(
+    ("before", "added", "refused"), [(9, 1, True), (5, 20, True), (9, 0, False), (10, 5, False), (1, 8, False)]
+)
 def test_extension_cannot_cross_ten_assignments(before: int, added: int, refused: bool) -> None:
     hit = make_hit(max_assignments=before)
     if refused:

@@ -35,4 +35,3 @@ def test_any_change_or_another_key_is_refused() -> None:
     ):
         assert task_tokens.verify(KEY, forged, 0) is None, forged
     assert task_tokens.verify(b"another key", token, 0) is None
-

@@ -80,7 +80,8 @@ class Dispatcher:
         self._sending: dict[str, int] = {}  # destination -> sends in flight
         self._leased: set[int] = set()  # message ids whose sends are in flight: the heartbeat renews them
         self._committed = False  # events were queued (or messages fell due) since the last pass began
-        self._freed = False  # a busy destination's send ended since the last pass began: its messages may go
+        self._held_back: set[str] = set()  # destinations the last pass left out as busy
+        self._freed = False  # a held-back destination's send ended since the last pass began: its messages may go
         self._stopping = False
         self._pool = ThreadPoolExecutor(settings.max_sends, thread_name_prefix="openturk-send")
 
@@ -89,15 +90,21 @@ class Dispatcher:
         """Form messages, lease what is due and find when to look again, in one transaction; then
         start one send per destination of what was leased.
 
-        Destinations sending their full share are left out (``busy``). On PostgreSQL a pass forms
-        only if no other dispatcher is forming at that moment (``outbox.take_forming_turn``): the one
-        that is forms the same events into fuller messages.
+        Destinations sending their full share are left out (``busy``): a destination's share counts
+        the sends of every dispatcher (``outbox.sending_elsewhere``), so a second dispatcher does not
+        double how often a destination is sent to and halve what each message gathers. On PostgreSQL
+        a pass forms only if no other dispatcher is forming at that moment
+        (``outbox.take_forming_turn``): the one that is forms the same events into fuller messages.
         """
         with self._stir:
             self._committed = self._freed = False  # this pass sees whatever has committed until now
-            busy = self.busy()
         now = _wall_ms()
         with self.db.write() as conn:
+            elsewhere = outbox.sending_elsewhere(conn, self.owner, now)
+            with self._stir:  # a send that ends after this look frees what it held back
+                sending_here = dict(self._sending)
+                busy = self._busy(sending_here, elsewhere)
+                self._held_back = set(busy)
             forms = outbox.take_forming_turn(conn)
             if forms:
                 outbox.form_messages(conn, now, busy)
@@ -105,7 +112,9 @@ class Dispatcher:
             if len(claimed) >= self.settings.claim_limit:
                 wait_s = 0.0  # more is waiting
             else:
-                waiting, next_due = outbox.pending_work(conn, now, self._busy_once_started(claimed))
+                for destination in {m.destination for m in claimed}:  # as it will be once these sends start
+                    sending_here[destination] = sending_here.get(destination, 0) + 1
+                waiting, next_due = outbox.pending_work(conn, now, self._busy(sending_here, elsewhere))
                 # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
                 wait_s = self._wait_s(waiting if forms else 0, next_due, now)
         self.start(claimed)
@@ -126,18 +135,14 @@ class Dispatcher:
         """How many sends may be in flight to ``destination`` at once."""
         return 1 if is_fifo(destination) else self.settings.per_destination
 
-    def busy(self) -> list[str]:
-        """Destinations sending their full share now: the next claim leaves their messages alone.
-        The caller holds ``_stir``."""
-        return [d for d, count in self._sending.items() if count >= self.share(d)]
-
-    def _busy_once_started(self, claimed: Sequence[Outgoing]) -> list[str]:
-        """The destinations that will be busy once the sends of ``claimed`` start."""
-        with self._stir:
-            sending_then = dict(self._sending)
-        for destination in {m.destination for m in claimed}:
-            sending_then[destination] = sending_then.get(destination, 0) + 1
-        return [d for d, count in sending_then.items() if count >= self.share(d)]
+    def _busy(self, sending_here: Mapping[str, int], elsewhere: Mapping[str, int]) -> list[str]:
+        """Destinations sending their full share: the sends in flight here plus, for every other
+        dispatcher sending to it, at least one."""
+        return [
+            d
+            for d in {*sending_here, *elsewhere}
+            if sending_here.get(d, 0) + elsewhere.get(d, 0) >= self.share(d)
+        ]
 
     def start(self, claimed: Sequence[Outgoing]) -> None:
         """One send per destination of the claimed messages, each finished on its sending thread."""
@@ -179,11 +184,10 @@ class Dispatcher:
     def _sent(self, destination: str, batch: Sequence[Outgoing]) -> None:
         with self._stir:
             self._leased.difference_update(m.message_id for m in batch)
-            was_busy = self._sending[destination] >= self.share(destination)
             self._sending[destination] -= 1
             if not self._sending[destination]:
                 del self._sending[destination]
-            if was_busy:
+            if destination in self._held_back:
                 self._freed = True
             self._stir.notify_all()
 

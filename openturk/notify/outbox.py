@@ -130,6 +130,23 @@ _EVENT_IN_MESSAGE = Prepared(
 _FORMED = Prepared(delete(outbox).where(outbox.c.event_id == bindparam("event_id")))
 
 
+_SENDING_ELSEWHERE = Prepared(
+    select(messages.c.destination, func.count(messages.c.lease_owner.distinct()).label("senders"))
+    .where(
+        messages.c.state == "sending",
+        messages.c.lease_until >= bindparam("now"),
+        messages.c.lease_owner != bindparam("owner"),
+    )
+    .group_by(messages.c.destination)
+)
+
+
+def sending_elsewhere(conn: Connection, owner: str, now: int) -> dict[str, int]:
+    """Per destination, how many other dispatchers are sending to it now (each has a send in flight
+    under a live lease, at least one). A lapsed lease is not a send: its holder stopped renewing it."""
+    return {row.destination: row.senders for row in _SENDING_ELSEWHERE.all(conn, {"now": now, "owner": owner})}
+
+
 def take_forming_turn(conn: Connection) -> bool:
     """Whether this transaction may form messages now: on PostgreSQL, False while another
     dispatcher's transaction is forming (it forms what this one would have, and every event that

@@ -15,6 +15,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from openturk.notify import outbox
 from openturk.notify.dispatcher import Dispatcher, DispatcherSettings
+from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing
 from openturk.store.database import OUTBOX, Database, announce
 from openturk.store.schema import messages
@@ -189,3 +190,25 @@ def test_while_another_dispatcher_forms_a_pass_claims_and_sends_but_neither_form
         assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1  # H2 still waits
     assert dispatcher.deliver_once() == 1  # the forming turn is free: H2 is formed and sent
     assert states(db) == {QUEUE: "delivered", SLOW: "delivered"}
+
+
+def test_a_destination_another_dispatcher_sends_to_counts_against_its_share(db: Database) -> None:
+    """The share of sends in flight is the destination's, not each dispatcher's: with one share per
+    dispatcher, two would send to it twice as often, each message gathering half as many events."""
+    now = int(time.time() * 1000)
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, now)
+        [elsewhere] = outbox.claim(conn, "another dispatcher", now, 30_000, 10)  # its send is in flight
+    queue_events(db, QUEUE, ["H2"])
+    transport = HeldTransport()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(per_destination=1))
+    held = dispatcher.deliver_pass()
+    assert held.claimed == [] and held.wait_s == dispatcher.settings.poll_interval_s  # neither sent nor spinning
+    with db.read() as conn:
+        assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1  # H2 waits to join a fuller message
+    with db.write() as conn:  # the other dispatcher's send ends
+        ended = outbox.Result(elsewhere.message_id, None, now, 1)
+        outbox.finish(conn, "another dispatcher", [ended], RetryPolicy(), now)
+    assert dispatcher.deliver_once() == 1
+    assert transport.sent and states(db) == {QUEUE: "delivered"}

@@ -2,22 +2,29 @@
 
 Runs inside ``openturk serve`` or alone as ``openturk dispatch``, woken the moment events commit
 (LISTEN/NOTIFY between processes on PostgreSQL), with a poll as the backstop. Any number may run
-against one PostgreSQL database: claims never overlap.
+against one PostgreSQL database: claims never overlap, and one forms messages at a time.
+
+It runs on a thread of its own, not on the event loop that serves the API: a commit wakes it
+directly (the committing thread signals it), and a pass (form, claim, and what to wait for next) is
+one transaction on that thread, after which each destination's send starts on a sending thread.
 
 Each destination's messages are sent by their own send, and finished (delivered, retry scheduled or
-dead) the moment that destination answered, whatever other destinations are doing. A send in flight
-renews its leases (the heartbeat), so a slow destination never lets another dispatcher take its
-messages over; only a dispatcher that stopped renewing (died) loses them. A destination has at most
-``per_destination`` sends in flight (FIFO destinations one, to keep each HIT's messages in order) out
-of ``max_sends``: a slow or unreachable destination delays only its own messages.
+dead) on the same sending thread the moment that destination answered, whatever other destinations
+are doing. A send in flight renews its leases (the heartbeat), so a slow destination never lets
+another dispatcher take its messages over; only a dispatcher that stopped renewing (died) loses them.
+A destination has at most ``per_destination`` sends in flight (FIFO destinations one, to keep each
+HIT's messages in order) out of ``max_sends``: a slow or unreachable destination delays only its own
+messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,24 +60,99 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+@dataclass(frozen=True)
+class Pass:
+    """What one pass claimed, and how long the dispatcher may wait before the next (0: at once)."""
+
+    claimed: list[Outgoing]
+    wait_s: float
+
+
 class Dispatcher:
     def __init__(self, db: Database, transports: Mapping[str, Transport], settings: DispatcherSettings) -> None:
         self.db = db
         self.transports = transports
         self.settings = settings
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        # Event-loop state only (never touched from the worker threads).
+        # Shared by the dispatching thread, the sending threads and the threads that commit events;
+        # held only to read or change the fields below, never across a query or a send.
+        self._stir = threading.Condition()
         self._sending: dict[str, int] = {}  # destination -> sends in flight
         self._leased: set[int] = set()  # message ids whose sends are in flight: the heartbeat renews them
-        self._freed = asyncio.Event()  # a busy destination's send ended: its waiting messages may go
+        self._committed = False  # events were queued (or messages fell due) since the last pass began
+        self._held_back: set[str] = set()  # destinations the last pass left out as busy
+        self._freed = False  # a held-back destination's send ended since the last pass began: its messages may go
+        self._stopping = False
         self._pool = ThreadPoolExecutor(settings.max_sends, thread_name_prefix="openturk-send")
 
-    # -- synchronous steps (each runs in a worker thread) -------------------------------------------
-    def form_and_claim(self, busy: Collection[str] = ()) -> list[Outgoing]:
-        """Batch waiting events into messages and lease what is due, except for ``busy``, in one transaction."""
+    # -- one pass -------------------------------------------------------------------------------------------
+    def deliver_pass(self) -> Pass:
+        """Form messages, lease what is due and find when to look again, in one transaction; then
+        start one send per destination of what was leased.
+
+        Destinations sending their full share are left out (``busy``): a destination's share counts
+        the sends of every dispatcher (``outbox.sending_elsewhere``), so a second dispatcher does not
+        double how often a destination is sent to and halve what each message gathers. On PostgreSQL
+        a pass forms only if no other dispatcher is forming at that moment
+        (``outbox.take_forming_turn``): the one that is forms the same events into fuller messages.
+        """
+        with self._stir:
+            self._committed = self._freed = False  # this pass sees whatever has committed until now
+        now = _wall_ms()
         with self.db.write() as conn:
-            outbox.form_messages(conn, _wall_ms(), busy)
-            return outbox.claim(conn, self.owner, _wall_ms(), self._lease_ms(), self.settings.claim_limit, busy)
+            elsewhere = outbox.sending_elsewhere(conn, self.owner, now)
+            with self._stir:  # a send that ends after this look frees what it held back
+                sending_here = dict(self._sending)
+                busy = self._busy(sending_here, elsewhere)
+                self._held_back = set(busy)
+            forms = outbox.take_forming_turn(conn)
+            if forms:
+                outbox.form_messages(conn, now, busy)
+            claimed = outbox.claim(conn, self.owner, now, self._lease_ms(), self.settings.claim_limit, busy)
+            if len(claimed) >= self.settings.claim_limit:
+                wait_s = 0.0  # more is waiting
+            else:
+                for destination in {m.destination for m in claimed}:  # as it will be once these sends start
+                    sending_here[destination] = sending_here.get(destination, 0) + 1
+                waiting, next_due = outbox.pending_work(conn, now, self._busy(sending_here, elsewhere))
+                # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
+                wait_s = self._wait_s(waiting if forms else 0, next_due, now)
+        self.start(claimed)
+        return Pass(claimed, wait_s)
+
+    def _wait_s(self, waiting: int, next_due: int | None, now: int) -> float:
+        if waiting:
+            return 0.0
+        if next_due is None:
+            return self.settings.poll_interval_s
+        return max(0.0, min(self.settings.poll_interval_s, (next_due - now) / 1000))
+
+    def _lease_ms(self) -> int:
+        return int(self.settings.lease_s * 1000)
+
+    # -- sending ------------------------------------------------------------------------------------------
+    def share(self, destination: str) -> int:
+        """How many sends may be in flight to ``destination`` at once."""
+        return 1 if is_fifo(destination) else self.settings.per_destination
+
+    def _busy(self, sending_here: Mapping[str, int], elsewhere: Mapping[str, int]) -> list[str]:
+        """Destinations sending their full share: the sends in flight here plus, for every other
+        dispatcher sending to it, at least one."""
+        return [d for d in {*sending_here, *elsewhere} if sending_here.get(d, 0) + elsewhere.get(d, 0) >= self.share(d)]
+
+    def start(self, claimed: Sequence[Outgoing]) -> None:
+        """One send per destination of the claimed messages, each finished on its sending thread."""
+        by_destination: dict[tuple[str, str], list[Outgoing]] = {}
+        for message in claimed:
+            by_destination.setdefault((message.transport, message.destination), []).append(message)
+        for (transport, destination), batch in by_destination.items():
+            with self._stir:
+                self._sending[destination] = self._sending.get(destination, 0) + 1
+                self._leased.update(m.message_id for m in batch)
+            try:
+                self._pool.submit(self._send_and_finish, transport, destination, batch)
+            except RuntimeError:  # stopping: the pool takes no more; the leases lapse and another pass sends
+                self._sent(destination, batch)
 
     def send(self, transport: str, batch: Sequence[Outgoing]) -> list[outbox.Result]:
         started = _wall_ms()
@@ -87,135 +169,140 @@ class Dispatcher:
         with self.db.write() as conn:
             outbox.finish(conn, self.owner, results, self.settings.retry, _wall_ms())
 
+    def _send_and_finish(self, transport: str, destination: str, batch: Sequence[Outgoing]) -> None:
+        try:
+            self.finish(self.send(transport, batch))
+        except Exception:
+            log.exception("delivery to %s failed; the leases will lapse and the messages be retried", destination)
+        finally:
+            self._sent(destination, batch)
+
+    def _sent(self, destination: str, batch: Sequence[Outgoing]) -> None:
+        with self._stir:
+            self._leased.difference_update(m.message_id for m in batch)
+            self._sending[destination] -= 1
+            if not self._sending[destination]:
+                del self._sending[destination]
+            if destination in self._held_back:
+                self._freed = True
+            self._stir.notify_all()
+
     def renew(self, message_ids: Collection[int]) -> None:
         with self.db.write() as conn:
             outbox.renew(conn, self.owner, message_ids, _wall_ms() + self._lease_ms())
 
-    def next_wake_s(self, busy: Collection[str] = ()) -> float:
-        with self.db.read() as conn:
-            waiting, next_due = outbox.pending_work(conn, _wall_ms(), busy)
-        if waiting:
-            return 0.0
-        if next_due is None:
-            return self.settings.poll_interval_s
-        return max(0.0, min(self.settings.poll_interval_s, (next_due - _wall_ms()) / 1000))
-
-    def _lease_ms(self) -> int:
-        return int(self.settings.lease_s * 1000)
-
-    # -- sending ------------------------------------------------------------------------------------------
-    def share(self, destination: str) -> int:
-        """How many sends may be in flight to ``destination`` at once."""
-        return 1 if is_fifo(destination) else self.settings.per_destination
-
-    def busy(self) -> list[str]:
-        """Destinations sending their full share now: the next claim leaves their messages alone."""
-        return [d for d, count in self._sending.items() if count >= self.share(d)]
-
-    def start(self, claimed: Sequence[Outgoing]) -> list[asyncio.Task[None]]:
-        """One send per destination of the claimed messages, each finished on its own."""
-        by_destination: dict[tuple[str, str], list[Outgoing]] = {}
-        for message in claimed:
-            by_destination.setdefault((message.transport, message.destination), []).append(message)
-        tasks = []
-        for (transport, destination), batch in by_destination.items():
-            self._sending[destination] = self._sending.get(destination, 0) + 1
-            self._leased.update(m.message_id for m in batch)
-            tasks.append(asyncio.create_task(self._send_and_finish(transport, destination, batch)))
-        return tasks
-
-    async def _send_and_finish(self, transport: str, destination: str, batch: Sequence[Outgoing]) -> None:
+    def _renew_leases(self) -> None:
+        """The heartbeat: renew the leases of every send in flight."""
+        with self._stir:
+            leased = set(self._leased)
+        if not leased:
+            return
         try:
-            loop = asyncio.get_running_loop()
-            results = await loop.run_in_executor(self._pool, self.send, transport, batch)
-            await asyncio.to_thread(self.finish, results)
+            self.renew(leased)
         except Exception:
-            log.exception("delivery to %s failed; the leases will lapse and the messages be retried", destination)
-        finally:
-            self._leased.difference_update(m.message_id for m in batch)
-            was_busy = self._sending[destination] >= self.share(destination)
-            self._sending[destination] -= 1
-            if not self._sending[destination]:
-                del self._sending[destination]
-            if was_busy:
-                self._freed.set()
+            log.exception("lease renewal failed; it is tried again shortly")
 
-    async def heartbeat(self) -> None:
-        """Renew the leases of every send in flight, every third of the lease, until cancelled."""
+    # -- the loops ------------------------------------------------------------------------------------------
+    def deliver_once(self) -> int:
+        """Form, claim and send once, to the end (renewing leases meanwhile); returns how many
+        messages were attempted."""
+        claimed = self.deliver_pass().claimed
+        renew_every = self.settings.lease_s / 3
         while True:
-            await asyncio.sleep(self.settings.lease_s / 3)
-            if not self._leased:
-                continue
-            try:
-                await asyncio.to_thread(self.renew, set(self._leased))
-            except Exception:
-                log.exception("lease renewal failed; it is tried again shortly")
+            with self._stir:
+                if self._stir.wait_for(lambda: not self._sending, renew_every):
+                    return len(claimed)
+            self._renew_leases()
 
-    # -- the loop -----------------------------------------------------------------------------------------
     async def run_once(self) -> int:
-        """Form, claim and send once, to the end; returns how many messages were attempted."""
-        heartbeat = asyncio.create_task(self.heartbeat())
-        try:
-            claimed = await asyncio.to_thread(self.form_and_claim, self.busy())
-            await asyncio.gather(*self.start(claimed))
-        finally:
-            heartbeat.cancel()
-        return len(claimed)
+        """``deliver_once`` off the event loop."""
+        return await asyncio.to_thread(self.deliver_once)
 
-    async def run(self) -> None:
-        """Deliver until cancelled, woken the moment a transaction that queued events commits.
+    def deliver_until_stopped(self) -> None:
+        """Deliver until ``stop``, woken the moment a transaction that queued events commits.
 
         In this process that is the committing thread's call; on PostgreSQL every other process's
         commit reaches us through LISTEN/NOTIFY (``Database.listen``); on SQLite shared by several
         processes their commits are found by the poll (``poll_interval_s``), the backstop in any case.
 
-        Sends overlap claims: while messages are being sent, the next pass already forms and claims
+        Sends overlap passes: while messages are being sent, the next pass already forms and claims
         what committed since, for every destination not at its share, so an event never waits for
         an earlier event's round trip, nor for another destination. Leases keep claims disjoint.
         """
-        loop = asyncio.get_running_loop()
-        wake = asyncio.Event()
-        stop_hearing = self.db.on_commit(OUTBOX, lambda: loop.call_soon_threadsafe(wake.set))
-        for transport in self.transports.values():
-            await asyncio.to_thread(transport.warm)
-        in_flight: set[asyncio.Task[None]] = {asyncio.create_task(self.heartbeat())}
+        stop_hearing = self.db.on_commit(OUTBOX, self._wake)
         try:
-            while True:
-                self._freed.clear()
-                wake.clear()  # this pass forms and claims whatever has committed until now
+            for transport in self.transports.values():
+                transport.warm()
+            renew_every = self.settings.lease_s / 3
+            renew_at = time.monotonic() + renew_every
+            while not self._stopping:
+                if time.monotonic() >= renew_at:
+                    self._renew_leases()
+                    renew_at = time.monotonic() + renew_every
                 try:
-                    claimed = await asyncio.to_thread(self.form_and_claim, self.busy())
+                    wait_s = self.deliver_pass().wait_s
                 except Exception:
                     log.exception("dispatcher pass failed; retrying shortly")
-                    await asyncio.sleep(self.settings.poll_interval_s)
-                    continue
-                for task in self.start(claimed):
-                    in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
-                if len(claimed) >= self.settings.claim_limit:
-                    continue  # more is waiting
-                if not wake.is_set() and not self._freed.is_set():
-                    try:
-                        delay = await asyncio.to_thread(self.next_wake_s, self.busy())
-                    except Exception:
-                        log.exception("dispatcher idle check failed")
-                        delay = self.settings.poll_interval_s
-                    await self._sleep(delay, wake)
-                if wake.is_set() and self.settings.batch_window_s > 0:
-                    await asyncio.sleep(self.settings.batch_window_s)
+                    wait_s = self.settings.poll_interval_s
+                with self._stir:
+                    # Woken by a commit, a freed destination or a stop; else at the poll, a message's
+                    # due time or the heartbeat.
+                    self._stir.wait_for(
+                        lambda: self._committed or self._freed or self._stopping,
+                        min(wait_s, max(0.0, renew_at - time.monotonic())),
+                    )
+                    gather = self._committed and self.settings.batch_window_s > 0
+                if gather:
+                    with self._stir:
+                        self._stir.wait_for(lambda: self._stopping, self.settings.batch_window_s)
         finally:
             stop_hearing()
-            for task in in_flight:
-                task.cancel()
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _sleep(self, delay: float, wake: asyncio.Event) -> None:
-        """Wait ``delay`` seconds, or less if ``wake`` is set or a busy destination's send ends."""
-        if delay <= 0:
-            return
-        waiters = [asyncio.create_task(event.wait()) for event in (wake, self._freed)]
+    def _wake(self) -> None:
+        """Called by a committing thread once events are queued (``Database.on_commit``)."""
+        with self._stir:
+            self._committed = True
+            self._stir.notify_all()
+
+    def stop(self) -> None:
+        """Make ``deliver_until_stopped`` return after its current pass; sends in flight finish on their own."""
+        with self._stir:
+            self._stopping = True
+            self._stir.notify_all()
+
+    async def run(self) -> None:
+        """``deliver_until_stopped`` on a thread of its own, until cancelled (then stopped, and waited for).
+
+        Its own thread, not this event loop's executor: a busy API on this loop never delays a pass,
+        and a commit wakes the dispatcher without a hop through the loop."""
+        loop = asyncio.get_running_loop()
+        stopped: asyncio.Future[None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if stopped.done():
+                return
+            if error is None:
+                stopped.set_result(None)
+            else:
+                stopped.set_exception(error)
+
+        def tell(error: BaseException | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed first: nobody waits any more
+                loop.call_soon_threadsafe(settle, error)
+
+        def deliver() -> None:
+            try:
+                self.deliver_until_stopped()
+            except BaseException as error:
+                tell(error)
+                raise
+            tell(None)
+
+        threading.Thread(target=deliver, name="openturk-dispatch", daemon=True).start()
         try:
-            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.shield(stopped)
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            self.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(stopped)

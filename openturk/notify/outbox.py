@@ -8,11 +8,27 @@ dispatchers never take the same message; on SQLite the write lock serialises the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.expression import Executable
 
 from openturk.domain.model import Event
 from openturk.notify import message as doc
@@ -60,31 +76,103 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
             )
 
 
+class _LeavingOutBusy:
+    """A statement that leaves out the busy destinations, built once per number of them.
+
+    ``NOT IN (:busy_0, …)`` with one parameter per destination: a list of any length would need an
+    expanding parameter, which ``Prepared`` cannot run. Busy destinations are few (each has a send
+    in flight at this dispatcher, so at most its ``max_sends``), and so are the variants.
+    """
+
+    def __init__(self, build: Callable[[Callable[[ColumnElement[str]], ColumnElement[bool]]], Executable]) -> None:
+        self._build = build
+        self._by_count: dict[int, Prepared] = {}
+
+    def prepared(self, busy: Collection[str], params: dict[str, Any]) -> tuple[Prepared, dict[str, Any]]:
+        """The statement for ``len(busy)`` destinations and ``params`` with theirs added."""
+        statement = self._by_count.get(len(busy))
+        if statement is None:
+            names: list[BindParameter[str]] = [bindparam(f"busy_{i}") for i in range(len(busy))]
+
+            def not_busy(destination: ColumnElement[str]) -> ColumnElement[bool]:
+                return destination.not_in(names) if names else true()
+
+            statement = self._by_count[len(busy)] = Prepared(self._build(not_busy))
+        return statement, {**params, **{f"busy_{i}": d for i, d in enumerate(busy)}}
+
+
+# One dispatcher forms messages at a time (PostgreSQL): a second one forming at the same moment would
+# split the same waiting events into smaller messages (SKIP LOCKED shares the rows out), doubling
+# the work per event. A transaction-level advisory lock ends with its transaction or its session, so
+# a dispatcher killed mid-pass never keeps the others from forming.
+_FORMING_LOCK_KEY = 0x6F74_6F62  # "otob": openturk outbox
+_TAKE_FORMING_TURN = Prepared(select(func.pg_try_advisory_xact_lock(literal(_FORMING_LOCK_KEY)).label("taken")))
+
+_WAITING_EVENTS = _LeavingOutBusy(
+    lambda not_busy: (
+        select(
+            outbox,
+            events.c.event_type,
+            events.c.event_time,
+            events.c.hit_type_id,
+            events.c.hit_id,
+            events.c.assignment_id,
+        )
+        .join(events, events.c.event_id == outbox.c.event_id)
+        .where(not_busy(outbox.c.destination))
+        .order_by(outbox.c.event_id)
+        .limit(FORM_LIMIT)
+        .with_for_update(of=outbox, skip_locked=True)
+    )
+)
+_INSERT_MESSAGE = Prepared(insert(messages).returning(messages.c.message_id))
+_EVENT_IN_MESSAGE = Prepared(
+    update(events).where(events.c.event_id == bindparam("b_event_id")).values(message_id=bindparam("b_message_id"))
+)
+_FORMED = Prepared(delete(outbox).where(outbox.c.event_id == bindparam("event_id")))
+
+
+_SENDING_ELSEWHERE = Prepared(
+    select(messages.c.destination, func.count(messages.c.lease_owner.distinct()).label("senders"))
+    .where(
+        messages.c.state == "sending",
+        messages.c.lease_until >= bindparam("now"),
+        messages.c.lease_owner != bindparam("owner"),
+    )
+    .group_by(messages.c.destination)
+)
+
+
+def sending_elsewhere(conn: Connection, owner: str, now: int) -> dict[str, int]:
+    """Per destination, how many other dispatchers are sending to it now (each has a send in flight
+    under a live lease, at least one). A lapsed lease is not a send: its holder stopped renewing it."""
+    return {row.destination: row.senders for row in _SENDING_ELSEWHERE.all(conn, {"now": now, "owner": owner})}
+
+
+def take_forming_turn(conn: Connection) -> bool:
+    """Whether this transaction may form messages now: on PostgreSQL, False while another
+    dispatcher's transaction is forming (it forms what this one would have, and every event that
+    commits after its look will wake it again); SQLite's write lock already serialises them."""
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(_TAKE_FORMING_TURN.first(conn, {}).taken)
+
+
 def form_messages(conn: Connection, now: int, busy: Collection[str] = ()) -> int:
     """Batch every waiting event into messages per (requester, transport, destination, version).
 
     Events for ``busy`` destinations keep waiting: they go into fuller messages once one of that
     destination's sends ended, as they would have had the destination answered sooner.
     """
-    query = select(
-        outbox,
-        events.c.event_type,
-        events.c.event_time,
-        events.c.hit_type_id,
-        events.c.hit_id,
-        events.c.assignment_id,
-    ).join(events, events.c.event_id == outbox.c.event_id)
-    if busy:
-        query = query.where(outbox.c.destination.not_in(list(busy)))
-    rows = conn.execute(
-        query.order_by(outbox.c.event_id).limit(FORM_LIMIT).with_for_update(of=outbox, skip_locked=True)
-    ).all()
+    waiting, params = _WAITING_EVENTS.prepared(busy, {})
+    rows = waiting.all(conn, params)
     if not rows:
         return 0
     groups: dict[tuple[str, str, str, str], list[Any]] = {}
     for row in rows:
         groups.setdefault((row.customer_id, row.transport, row.destination, row.version), []).append(row)
     formed = 0
+    joined: list[dict[str, Any]] = []
     for (customer_id, transport, destination, version), members in groups.items():
         committed = {row.event_id: row.committed_at for row in members}
         records = [
@@ -95,31 +183,30 @@ def form_messages(conn: Connection, now: int, busy: Collection[str] = ()) -> int
         ]
         for batch in doc.batches(records, one_hit=is_fifo(destination)):
             doc_id = doc.new_doc_id()
-            message_id = conn.execute(
-                insert(messages)
-                .values(
-                    doc_id=doc_id,
-                    customer_id=customer_id,
-                    transport=transport,
-                    destination=destination,
-                    version=version,
-                    body=doc.document(doc_id, version, customer_id, batch),
-                    event_count=len(batch),
-                    event_types=",".join(dict.fromkeys(e.event_type for e in batch)),
-                    hit_type_ids=",".join(dict.fromkeys(e.hit_type_id for e in batch)),
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    first_committed_at=min(committed[e.event_id] for e in batch),
-                    created_at=now,
-                    is_test=False,
-                )
-                .returning(messages.c.message_id)
-            ).scalar_one()
-            ids = [e.event_id for e in batch]
-            conn.execute(update(events).where(events.c.event_id.in_(ids)).values(message_id=message_id))
+            message_id = _INSERT_MESSAGE.first(
+                conn,
+                {
+                    "doc_id": doc_id,
+                    "customer_id": customer_id,
+                    "transport": transport,
+                    "destination": destination,
+                    "version": version,
+                    "body": doc.document(doc_id, version, customer_id, batch),
+                    "event_count": len(batch),
+                    "event_types": ",".join(dict.fromkeys(e.event_type for e in batch)),
+                    "hit_type_ids": ",".join(dict.fromkeys(e.hit_type_id for e in batch)),
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "first_committed_at": min(committed[e.event_id] for e in batch),
+                    "created_at": now,
+                    "is_test": False,
+                },
+            ).message_id
+            joined.extend({"b_event_id": e.event_id, "b_message_id": message_id} for e in batch)
             formed += 1
-    conn.execute(delete(outbox).where(outbox.c.event_id.in_([row.event_id for row in rows])))
+    _EVENT_IN_MESSAGE.run_many(conn, joined)
+    _FORMED.run_many(conn, [{"event_id": row.event_id} for row in rows])
     return formed
 
 
@@ -129,7 +216,7 @@ def _outgoing(row: Any) -> Outgoing:
     )
 
 
-def _next_in_its_fifo_line() -> Any:
+def _next_in_its_fifo_line() -> ColumnElement[bool]:
     """A FIFO destination's messages go out one at a time, oldest first, across every dispatcher.
 
     ``MessageGroupId`` = HITId orders a HIT's messages by their arrival at SQS/SNS, so a message is
@@ -143,11 +230,34 @@ def _next_in_its_fifo_line() -> Any:
         .where(
             older.c.destination == messages.c.destination,
             older.c.message_id < messages.c.message_id,
-            older.c.state.in_(("pending", "sending")),
+            or_(older.c.state == "pending", older.c.state == "sending"),
         )
         .exists()
     )
     return or_(messages.c.destination.not_like("%.fifo"), ~waiting_before)
+
+
+_DUE = _LeavingOutBusy(
+    lambda not_busy: (
+        select(messages)
+        .where(
+            or_(
+                and_(messages.c.state == "pending", messages.c.next_attempt_at <= bindparam("now")),
+                and_(messages.c.state == "sending", messages.c.lease_until < bindparam("now")),
+            ),
+            _next_in_its_fifo_line(),
+            not_busy(messages.c.destination),
+        )
+        .order_by(messages.c.next_attempt_at, messages.c.message_id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+)
+_LEASE = Prepared(
+    update(messages)
+    .where(messages.c.message_id == bindparam("b_message_id"))
+    .values(state="sending", lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+)
 
 
 def claim(
@@ -158,24 +268,9 @@ def claim(
     Destinations in ``busy`` (those already sending as much as they may) are left for a later claim,
     so their messages are not held, leased and idle, while the destination answers slowly.
     """
-    due = or_(
-        and_(messages.c.state == "pending", messages.c.next_attempt_at <= now),
-        and_(messages.c.state == "sending", messages.c.lease_until < now),
-    )
-    query = select(messages).where(due, _next_in_its_fifo_line())
-    if busy:
-        query = query.where(messages.c.destination.not_in(list(busy)))
-    rows = conn.execute(
-        query.order_by(messages.c.next_attempt_at, messages.c.message_id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, key_share=True)
-    ).all()
-    if rows:
-        conn.execute(
-            update(messages)
-            .where(messages.c.message_id.in_([r.message_id for r in rows]))
-            .values(state="sending", lease_owner=owner, lease_until=now + lease_ms)
-        )
+    due, params = _DUE.prepared(busy, {"now": now, "limit": limit})
+    rows = due.all(conn, params)
+    _LEASE.run_many(conn, [{"b_message_id": r.message_id, "owner": owner, "until": now + lease_ms} for r in rows])
     return [_outgoing(row) for row in rows]
 
 
@@ -207,47 +302,67 @@ class Result:
     latency_ms: int
 
 
+_ATTEMPTED = Prepared(
+    select(messages.c.attempts, messages.c.state, messages.c.lease_owner).where(
+        messages.c.message_id == bindparam("message_id")
+    )
+)
+_INSERT_ATTEMPT = Prepared(insert(delivery_attempts))
+_AFTER_ATTEMPT = {
+    outcome: Prepared(
+        update(messages)
+        .where(messages.c.message_id == bindparam("b_message_id"))
+        .values(
+            attempts=bindparam("b_attempts"),
+            lease_owner=null(),
+            lease_until=null(),
+            state=outcome_state,
+            last_error=bindparam("b_error"),
+            **({"delivered_at": bindparam("b_now")} if outcome == "delivered" else {}),
+            **({"next_attempt_at": bindparam("b_next")} if outcome == "failed" else {}),
+        )
+    )
+    for outcome, outcome_state in (("delivered", "delivered"), ("failed", "pending"), ("dead", "dead"))
+}
+
+
 def finish(conn: Connection, owner: str, results: Sequence[Result], policy: RetryPolicy, now: int) -> None:
     """Record each attempt and move its message to delivered, a later retry, or dead."""
     for result in results:
-        current = conn.execute(
-            select(messages.c.attempts, messages.c.state, messages.c.lease_owner).where(
-                messages.c.message_id == result.message_id
-            )
-        ).first()
+        current = _ATTEMPTED.first(conn, {"message_id": result.message_id})
         if current is None:
             continue
         attempts = current.attempts + 1
         mine = current.state == "sending" and current.lease_owner == owner
         if result.error is None:
             outcome = "delivered"
-            values: dict[str, Any] = {"state": "delivered", "delivered_at": now, "last_error": None}
         elif policy.exhausted(attempts):
-            outcome, values = "dead", {"state": "dead", "last_error": result.error}
+            outcome = "dead"
         else:
             outcome = "failed"
-            values = {
-                "state": "pending",
-                "next_attempt_at": now + policy.delay_ms(attempts),
-                "last_error": result.error,
-            }
-        conn.execute(
-            insert(delivery_attempts).values(
-                message_id=result.message_id,
-                started_at=result.started_at,
-                latency_ms=result.latency_ms,
-                outcome=outcome,
-                error=result.error,
-                dispatcher=owner,
-            )
+        _INSERT_ATTEMPT.run(
+            conn,
+            {
+                "message_id": result.message_id,
+                "started_at": result.started_at,
+                "latency_ms": result.latency_ms,
+                "outcome": outcome,
+                "error": result.error,
+                "dispatcher": owner,
+            },
         )
         # A delivery always counts; a failure moves the message only if our lease still holds it.
         if result.error is None or mine:
-            conn.execute(
-                update(messages)
-                .where(messages.c.message_id == result.message_id)
-                .values(attempts=attempts, lease_owner=None, lease_until=None, **values)
-            )
+            params: dict[str, Any] = {
+                "b_message_id": result.message_id,
+                "b_attempts": attempts,
+                "b_error": result.error,
+            }
+            if outcome == "delivered":
+                params["b_now"] = now
+            elif outcome == "failed":
+                params["b_next"] = now + policy.delay_ms(attempts)
+            _AFTER_ATTEMPT[outcome].run(conn, params)
 
 
 def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None) -> int:
@@ -263,25 +378,34 @@ def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None
     return count
 
 
+_UNFORMED = _LeavingOutBusy(
+    lambda not_busy: select(func.count().label("waiting")).select_from(outbox).where(not_busy(outbox.c.destination))
+)
+_NEXT_DUE = _LeavingOutBusy(
+    lambda not_busy: select(func.min(messages.c.next_attempt_at).label("due")).where(
+        messages.c.state == "pending", not_busy(messages.c.destination)
+    )
+)
+# A lapsed lease to a destination this dispatcher is already sending its share to cannot be taken
+# over now either: counting it would wake the loop at once, over and over.
+_NEXT_LAPSE = _LeavingOutBusy(
+    lambda not_busy: select(func.min(messages.c.lease_until).label("lapse")).where(
+        messages.c.state == "sending", not_busy(messages.c.destination)
+    )
+)
+
+
 def pending_work(conn: Connection, now: int, busy: Collection[str] = ()) -> tuple[int, int | None]:
     """(events waiting to be batched, the earliest time a pending message falls due or a lease lapses).
 
     Events and messages for ``busy`` destinations are not counted: they wait for one of that
     destination's sends to end, not for a time.
     """
-    unformed = select(func.count()).select_from(outbox)
-    if busy:
-        unformed = unformed.where(outbox.c.destination.not_in(list(busy)))
-    waiting = conn.execute(unformed).scalar_one()
-    pending = select(func.min(messages.c.next_attempt_at)).where(messages.c.state == "pending")
-    if busy:
-        pending = pending.where(messages.c.destination.not_in(list(busy)))
-    next_due = conn.execute(pending).scalar_one_or_none()
-    # A lapsed lease to a destination this dispatcher is already sending its share to cannot be
-    # taken over now either: counting it would wake the loop at once, over and over.
-    leased = select(func.min(messages.c.lease_until)).where(messages.c.state == "sending")
-    if busy:
-        leased = leased.where(messages.c.destination.not_in(list(busy)))
-    lease_end = conn.execute(leased).scalar_one_or_none()
-    candidates = [t for t in (next_due, lease_end) if t is not None]
+    unformed, params = _UNFORMED.prepared(busy, {})
+    waiting = unformed.first(conn, params).waiting
+    next_due, params = _NEXT_DUE.prepared(busy, {})
+    due = next_due.first(conn, params).due
+    next_lapse, params = _NEXT_LAPSE.prepared(busy, {})
+    lapse = next_lapse.first(conn, params).lapse
+    candidates = [t for t in (due, lapse) if t is not None]
     return int(waiting), (min(candidates) if candidates else None)

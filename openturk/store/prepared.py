@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.expression import Executable, Insert
 
 
@@ -80,22 +80,23 @@ class Prepared:
         self.statement = statement
         self._by_shape: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
-    def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Compiled]:
-        dialect = conn.dialect
-        shape = (dialect.name, tuple(params))
-        compiled = self._by_shape.get(shape)
+    def _compiled(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+        compiled = self._by_shape.get((dialect.name, keys))
         if compiled is None:
-            compiled = self._by_shape[shape] = _Compiled(self.statement, dialect, shape[1])
+            compiled = self._by_shape[(dialect.name, keys)] = _Compiled(self.statement, dialect, keys)
+        return compiled
+
+    def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, _Compiled]:
+        compiled = self._compiled(conn.dialect, tuple(params))
         parameters = compiled.parameters(params)
         cursor = conn.connection.cursor()
         try:
             cursor.execute(compiled.sql, parameters)
-        except Exception as error:
+        except conn.dialect.loaded_dbapi.Error as error:
             cursor.close()
-            # Callers catch SQLAlchemy's exceptions (IntegrityError and the like), as for Connection.execute.
-            base = dialect.loaded_dbapi.Error
-            if isinstance(error, base):
-                raise DBAPIError.instance(compiled.sql, parameters, error, base, dialect=dialect) from error
+            raise _as_sqlalchemy(error, compiled.sql, parameters, conn.dialect) from error
+        except BaseException:
+            cursor.close()
             raise
         return cursor, compiled
 
@@ -104,6 +105,21 @@ class Prepared:
         cursor, _ = self._cursor(conn, params)
         try:
             return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
+        """Execute a statement that returns no rows once per parameter set, in one driver call
+        (``executemany``: a loop in C, or a pipeline), every set naming the same parameters."""
+        if not many:
+            return
+        compiled = self._compiled(conn.dialect, tuple(many[0]))
+        parameters = [compiled.parameters(params) for params in many]
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(compiled.sql, parameters)
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _as_sqlalchemy(error, compiled.sql, parameters, conn.dialect) from error
         finally:
             cursor.close()
 
@@ -124,3 +140,8 @@ class Prepared:
         finally:
             cursor.close()
         return [compiled.row._make(row) for row in rows]
+
+
+def _as_sqlalchemy(error: Exception, sql: str, parameters: Any, dialect: Dialect) -> StatementError:
+    """A driver error as SQLAlchemy's: callers catch IntegrityError and the like, as for Connection.execute."""
+    return DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect)

@@ -1,20 +1,26 @@
-"""The dispatcher against a real SQLite outbox and an in-memory transport that can hold a destination's sends."""
+"""The dispatcher against a real outbox (the run's store) and an in-memory transport that can hold sends."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.sql.elements import ClauseElement
 
 from openturk.notify import outbox
 from openturk.notify.dispatcher import Dispatcher, DispatcherSettings
+from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing
-from openturk.store.database import Database
+from openturk.store.database import OUTBOX, Database, announce
 from openturk.store.schema import messages
+from openturk.store.schema import outbox as outbox_rows
+from tests.support import stores
 from tests.unit.notify.test_outbox import QUEUE, queue_events
 
 SLOW = QUEUE + "-slow"
@@ -104,3 +110,105 @@ def test_a_send_in_flight_renews_its_lease(db: Database) -> None:
     asyncio.run(scenario())
     assert stolen == []
     assert states(db) == {SLOW: "delivered"} and len(transport.sent) == 1
+
+
+def test_a_warm_pass_builds_no_statement(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Form, claim, next wake and finish run prepared statements only, once each has run once:
+    building and compiling SQLAlchemy statements was most of an idle pass's time."""
+    transport = HeldTransport()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings())
+    queue_events(db, QUEUE, ["H1"])
+    assert dispatcher.deliver_once() == 1
+    queue_events(db, QUEUE, ["H2", "H3"])
+    built: list[object] = []
+    execute: Any = Connection.execute
+    compile_: Any = ClauseElement.compile
+
+    def counted_execute(self: Connection, statement: object, *args: object, **kwargs: object) -> object:
+        built.append(statement)
+        return execute(self, statement, *args, **kwargs)
+
+    def counted_compile(self: ClauseElement, *args: object, **kwargs: object) -> object:
+        built.append(self)
+        return compile_(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "execute", counted_execute)
+    monkeypatch.setattr(ClauseElement, "compile", counted_compile)
+    assert dispatcher.deliver_once() == 1
+    monkeypatch.undo()
+    assert built == []
+    assert states(db) == {QUEUE: "delivered"} and len(transport.sent) == 2
+
+
+def test_a_commit_wakes_the_dispatchers_thread_and_cancelling_run_stops_it(db: Database) -> None:
+    """No poll for a minute: only the commit's own signal can bring the second event out in time."""
+    transport = HeldTransport()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(poll_interval_s=60))
+
+    def queue_announced(hit_id: str) -> None:
+        queue_events(db, QUEUE, [hit_id])
+        with db.write() as conn:
+            announce(conn, OUTBOX)
+
+    def dispatching() -> bool:
+        return any(t.name == "openturk-dispatch" for t in threading.enumerate())
+
+    async def scenario() -> None:
+        run = asyncio.create_task(dispatcher.run())
+        queue_announced("H1")
+        await until(lambda: len(transport.sent) == 1)
+        queue_announced("H2")
+        await until(lambda: len(transport.sent) == 2, timeout=5)
+        assert dispatching()
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await until(lambda: not dispatching())
+
+    transport.release.set()
+    asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="PostgreSQL's forming lock (SQLite's writer serialises passes)")
+def test_while_another_dispatcher_forms_a_pass_claims_and_sends_but_neither_forms_nor_spins(db: Database) -> None:
+    """Two dispatchers woken by one commit would split its events into smaller messages; the one
+    that finds another forming leaves the events to it, still sends what is due, and does not loop
+    on events that are not its to form."""
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, int(time.time() * 1000))  # a message due now
+    queue_events(db, SLOW, ["H2"])  # events waiting to be formed
+    transport = HeldTransport()
+    transport.release.set()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings())
+    with db.write() as forming:
+        assert outbox.take_forming_turn(forming)  # another dispatcher is forming
+        done = dispatcher.deliver_pass()
+        assert [m.destination for m in done.claimed] == [QUEUE]
+        assert done.wait_s == dispatcher.settings.poll_interval_s
+    with db.read() as conn:
+        assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1  # H2 still waits
+    assert dispatcher.deliver_once() == 1  # the forming turn is free: H2 is formed and sent
+    assert states(db) == {QUEUE: "delivered", SLOW: "delivered"}
+
+
+def test_a_destination_another_dispatcher_sends_to_counts_against_its_share(db: Database) -> None:
+    """The share of sends in flight is the destination's, not each dispatcher's: with one share per
+    dispatcher, two would send to it twice as often, each message gathering half as many events."""
+    now = int(time.time() * 1000)
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, now)
+        [elsewhere] = outbox.claim(conn, "another dispatcher", now, 30_000, 10)  # its send is in flight
+    queue_events(db, QUEUE, ["H2"])
+    transport = HeldTransport()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(per_destination=1))
+    held = dispatcher.deliver_pass()
+    assert held.claimed == [] and held.wait_s == dispatcher.settings.poll_interval_s  # neither sent nor spinning
+    with db.read() as conn:
+        assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1  # H2 waits to join a fuller message
+    with db.write() as conn:  # the other dispatcher's send ends
+        ended = outbox.Result(elsewhere.message_id, None, now, 1)
+        outbox.finish(conn, "another dispatcher", [ended], RetryPolicy(), now)
+    assert dispatcher.deliver_once() == 1
+    assert transport.sent and states(db) == {QUEUE: "delivered"}

@@ -77,3 +77,20 @@ def test_refuses_what_it_would_get_wrong(db: Database) -> None:
             Prepared(expanding).all(conn, {"names": ["x"]})
         with pytest.raises(KeyError):  # a parameter the statement names cannot be left out
             Prepared(select(things).where(things.c.name == bindparam("name"))).first(conn, {})
+
+
+def test_run_many_runs_once_per_parameter_set_and_wraps_driver_errors(db: Database) -> None:
+    insert_thing = Prepared(insert(things))
+    rename = Prepared(update(things).where(things.c.thing_id == bindparam("b_id")).values(name=bindparam("b_name")))
+    with db.write() as conn:
+        insert_thing.run_many(conn, [{"thing_id": i, "name": f"t{i}", "done": False, "size": 0} for i in (1, 2, 3)])
+        rename.run_many(conn, [{"b_id": 1, "b_name": "one"}, {"b_id": 3, "b_name": "three"}])
+        rename.run_many(conn, [])  # nothing to run: no statement
+    with pytest.raises(IntegrityError), db.write() as conn:
+        insert_thing.run_many(conn, [{"thing_id": 4, "name": "x", "done": False, "size": 0}] * 2)
+    with db.read() as conn:
+        assert [row.name for row in Prepared(select(things).order_by(things.c.thing_id)).all(conn, {})] == [
+            "one",
+            "t2",
+            "three",
+        ]

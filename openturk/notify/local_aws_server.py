@@ -185,6 +185,7 @@ def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | 
         snapshots.save_now()  # a file that cannot be written fails the start, not every request
     identity = {"pid": os.getpid(), "state": str(state_path) if state_path else None}
     moto_app = local_aws_confirmation.route_subscribe_urls(DomainDispatcherApplication(create_backend_app))
+    moto_app = local_aws_tuning.route_sqs_json(moto_app)
     return DurableApp(moto_app, snapshots, identity), snapshots
 
 

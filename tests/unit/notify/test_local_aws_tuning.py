@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -91,3 +92,40 @@ def test_one_connection_carries_many_requests() -> None:
         connection.close()
     finally:
         aws.stop()
+
+
+def _sqs_json(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "json": body,
+        "headers": {
+            "X-Amz-Target": f"AmazonSQS.{operation}",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": SIGNED_SQS,
+        },
+    }
+
+
+def test_sqs_json_calls_go_straight_to_moto_sqs_and_the_rest_take_motos_way() -> None:
+    from werkzeug.test import Client
+
+    taken_motos_way: list[str] = []
+
+    def motos_way(environ: dict[str, Any], start_response: Any) -> Any:
+        taken_motos_way.append(environ["PATH_INFO"])
+        start_response("204 No Content", [])
+        return [b""]
+
+    client = Client(local_aws_tuning.route_sqs_json(motos_way))
+    created = client.open("/", **_sqs_json("CreateQueue", {"QueueName": "straight"}))
+    assert created.status_code == 200, created.text
+    assert json.loads(created.text)["QueueUrl"].endswith("/straight")
+    missing = client.open("/", **_sqs_json("GetQueueUrl", {"QueueName": "no-such-queue"}))
+    assert missing.status_code == 400
+    assert "NonExistentQueue" in missing.text or "QueueDoesNotExist" in missing.text
+    refused = client.open("/", **_sqs_json("CreateQueue", {"QueueName": "bad name!"}))
+    assert refused.status_code == 400 and "alphanumeric" in refused.text
+    assert taken_motos_way == []
+    client.post("/", data="Action=ListQueues&Version=2012-11-05", headers={"Authorization": SIGNED_SQS})
+    client.open("/", method="POST", headers={"X-Amz-Target": "AmazonSNS.ListTopics"})
+    assert taken_motos_way == ["/", "/"]

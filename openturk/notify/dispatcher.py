@@ -82,6 +82,11 @@ class Dispatcher:
         self._committed = False  # events were queued (or messages fell due) since the last pass began
         self._held_back: set[str] = set()  # destinations the last pass left out as busy
         self._freed = False  # a held-back destination's send ended since the last pass began: its messages may go
+        # Whether the last pass held the forming turn. One that found another dispatcher forming leaves
+        # the wake-ups of commits to that one (which forms them into fuller messages) and looks again
+        # at its poll, a due time or a freed send: with M dispatchers, a commit costs one pass, not M
+        # (M-1 of them empty), and whichever forms next, at a poll if the former died, takes over.
+        self._forming = True
         self._stopping = False
         self._pool = ThreadPoolExecutor(settings.max_sends, thread_name_prefix="openturk-send")
 
@@ -106,6 +111,7 @@ class Dispatcher:
                 busy = self._busy(sending_here, elsewhere)
                 self._held_back = set(busy)
             forms = outbox.take_forming_turn(conn)
+            self._forming = forms
             if forms:
                 outbox.form_messages(conn, now, busy)
             claimed = outbox.claim(conn, self.owner, now, self._lease_ms(), self.settings.claim_limit, busy)
@@ -245,13 +251,13 @@ class Dispatcher:
                     log.exception("dispatcher pass failed; retrying shortly")
                     wait_s = self.settings.poll_interval_s
                 with self._stir:
-                    # Woken by a commit, a freed destination or a stop; else at the poll, a message's
-                    # due time or the heartbeat.
+                    # Woken by a commit (if forming), a freed destination or a stop; else at the poll,
+                    # a message's due time or the heartbeat.
                     self._stir.wait_for(
-                        lambda: self._committed or self._freed or self._stopping,
+                        lambda: (self._committed and self._forming) or self._freed or self._stopping,
                         min(wait_s, max(0.0, renew_at - time.monotonic())),
                     )
-                    gather = self._committed and self.settings.batch_window_s > 0
+                    gather = self._committed and self._forming and self.settings.batch_window_s > 0
                 if gather:
                     with self._stir:
                         self._stir.wait_for(lambda: self._stopping, self.settings.batch_window_s)

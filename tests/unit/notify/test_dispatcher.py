@@ -212,3 +212,34 @@ def test_a_destination_another_dispatcher_sends_to_counts_against_its_share(db: 
         outbox.finish(conn, "another dispatcher", [ended], RetryPolicy(), now)
     assert dispatcher.deliver_once() == 1
     assert transport.sent and states(db) == {QUEUE: "delivered"}
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="PostgreSQL's forming lock (SQLite's writer serialises passes)")
+def test_a_dispatcher_that_found_another_forming_leaves_commits_to_it_and_takes_over_at_its_poll(
+    db: Database,
+) -> None:
+    """With M dispatchers every commit woke M passes, M-1 of them empty. One that found another forming
+    is not woken by commits (the forming one is); its poll still finds work the forming one left."""
+    transport = HeldTransport()
+    transport.release.set()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(poll_interval_s=1.5))
+    thread = threading.Thread(target=dispatcher.deliver_until_stopped, daemon=True)
+    with db.write() as forming:
+        assert outbox.take_forming_turn(forming)  # another dispatcher is forming, through the first pass
+        thread.start()
+        time.sleep(0.3)  # its first pass finds the turn taken (nothing to wait for: a negative check)
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        announce(conn, OUTBOX)  # a commit: it does not wake this dispatcher
+    try:
+        time.sleep(0.5)
+        assert transport.sent == []
+        with db.read() as conn:
+            assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1
+        deadline = time.monotonic() + 10  # its poll comes: the turn is free, so it forms and sends
+        while not transport.sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(transport.sent) == 1 and states(db) == {QUEUE: "delivered"}
+    finally:
+        dispatcher.stop()
+        thread.join(timeout=10)

@@ -31,6 +31,12 @@ deleting what it got before polling again, so while one thread deletes the other
 a single polling loop leaves does not hide or add the product's latency, and openturk and the bare
 reference are received identically.
 
+Clients: the latency phase's producers are boto3 clients (``--latency-client``, as issue 13 measured);
+the ceiling's producers (``--ceiling-client``) and the receiver (``--receiver-client``) are lean by
+default: ``bench.measure.SignedJSONClient`` sends the requests boto3 would send, SigV4-signed, on one
+kept-alive connection, for about a third of boto3's CPU per call, so less of the machine goes to
+measuring.
+
 Every process shares one 2-core machine: the figures include the bench's own client CPU.  Results are
 printed as a table; the last line is one JSON object.
 """
@@ -218,7 +224,7 @@ class Bench:
             target=receiver_main,
             name="bench-receiver",
             daemon=True,
-            args=(self.aws.url, args.receivers, self.receiver_commands, self.results),
+            args=(self.aws.url, args.receivers, self.receiver_commands, self.results, args.receiver_client),
         )
         self.receiver.start()
         for index in range(args.producers):
@@ -646,6 +652,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="threads per producer process, each its own client")
     parser.add_argument("--receivers", type=int, default=4, help="receiver threads (one process)")
     parser.add_argument(
+        "--receiver-client",
+        choices=("boto3", "lean"),
+        default="lean",
+        help="the receiver's client (lean: less of the machine goes to measuring; the same for every set-up)",
+    )
+    parser.add_argument(
         "--latency-client",
         choices=("boto3", "lean"),
         default="boto3",
@@ -710,6 +722,7 @@ def main(argv: list[str] | None = None) -> int:
                     "producers": args.producers,
                     "threads": args.threads,
                     "receivers": args.receivers,
+                    "receiver_client": args.receiver_client,
                     "latency_client": args.latency_client,
                     "ceiling_client": args.ceiling_client,
                     "cpus": os.cpu_count(),

@@ -20,6 +20,7 @@ Applied once, in the local AWS's own process, before moto serves (``local_aws_se
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -87,6 +88,12 @@ def route_sqs_json(app: Any) -> Any:
     from werkzeug.exceptions import HTTPException
     from werkzeug.wrappers import Request, Response
 
+    request_class: type[Request] = Request  # moto before 5.2.5: a plain werkzeug request, as its Flask app made
+    with contextlib.suppress(ImportError):  # moto 5.2.5 on: its server's own request class (with raw_url)
+        from moto.moto_server.werkzeug_app import BackendRequest
+
+        request_class = BackendRequest
+
     def routed(environ: dict[str, Any], start_response: Any) -> Any:
         if (
             environ.get("REQUEST_METHOD") != "POST"
@@ -94,9 +101,10 @@ def route_sqs_json(app: Any) -> Any:
             or environ.get("HTTP_CONTENT_ENCODING")  # moto's Flask app decompresses those first
         ):
             return app(environ, start_response)
-        request = Request(environ)
+        request = request_class(environ)
+        url = getattr(request, "raw_url", request.url)
         try:
-            status, headers, body = SQSResponse().dispatch(request, request.url, dict(request.headers))
+            status, headers, body = SQSResponse().dispatch(request, url, dict(request.headers))
         except HTTPException as error:  # moto's AWS errors are werkzeug exceptions that render themselves
             return error(environ, start_response)
         except ClientError as error:  # as moto's route answers one

@@ -210,7 +210,15 @@ def serve(app: WSGIApp, host: str, port: int) -> None:
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
+    # Long polls still waiting at a stop are expected (a consumer polls until it is stopped) and are
+    # cut off after that second: not an error to print on every Ctrl-C of ``openturk serve``.
+    logging.getLogger("uvicorn.error").addFilter(_LongPollsCutOff())
     uvicorn.Server(config).run()
+
+
+class _LongPollsCutOff(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "timeout graceful shutdown exceeded" not in record.getMessage()
 
 
 # Requests moto may be running at once: long polls in flight and everything else beside them.

@@ -36,7 +36,7 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.measure import cpu_seconds  # noqa: E402 - after the path set-up above
+from bench.measure import cpu_seconds, mturk_client  # noqa: E402 - after the path set-up above
 
 HTML_QUESTION = (
     '<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2011-11-11/HTMLQuestion.xsd">'
@@ -48,28 +48,13 @@ SEED_HITS = 10  # HITs each client creates during setup, so GetHIT has targets w
 MAX_CALLS = 10_000_000  # hard bound on any measuring loop, on top of its deadline
 
 
-def _client(endpoint: str, access_key_id: str) -> Any:
-    """A boto3 mturk client configured exactly like openturk.testing.ServerProcess.client."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "mturk",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key="secret",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
 def client_main(index: int, server_url: str, bare_url: str, commands: Any, results: Any) -> None:
     """One benchmark client process: set up, then run measurement commands until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     try:
         key = f"AKIDBENCH{os.getpid():06d}{index:03d}"[:20]
-        mturk = _client(server_url, key)
-        bare = _client(bare_url, key)
+        mturk = mturk_client(server_url, key)
+        bare = mturk_client(bare_url, key)
         hit_type_id = mturk.create_hit_type(
             Title="Label an image",
             Description="Say what is in the picture",

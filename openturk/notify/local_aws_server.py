@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from openturk.notify import local_aws_confirmation, local_aws_tuning
+from openturk.notify import local_aws_confirmation, local_aws_tuning, local_aws_wsgi
 from openturk.notify import local_aws_state as state
 
 log = logging.getLogger("openturk.local_aws")
@@ -189,19 +189,23 @@ def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | 
     return DurableApp(moto_app, snapshots, identity), snapshots
 
 
-def serve(app: WSGIApp, host: str, port: int) -> None:
+def serve(app: WSGIApp, host: str, port: int, *, durable: bool) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, keeping connections alive between requests.
 
     uvicorn, not werkzeug's development server: that one closes every connection after one answer,
-    so each SQS call from a dispatcher or a consumer paid a new TCP connection and a new thread. The
-    WSGI app runs on a pool of threads; a long-polling ReceiveMessage holds one for up to 20 s, so the
-    pool is large (moto's own server made a thread per request).
+    so each SQS call from a dispatcher or a consumer paid a new TCP connection and a new thread.
+    ``local_aws_wsgi.WSGIOnLoop`` runs the application: calls that cannot wait on the loop itself
+    unless ``durable`` (each answer then waits for its snapshot on disk), the rest on a pool of
+    threads; a long-polling ReceiveMessage holds one for up to 20 s, so the pool is large (moto's own
+    server made a thread per request).
     """
     import uvicorn
-    from a2wsgi import WSGIMiddleware
+
+    def runs_inline(environ: dict[str, Any]) -> bool:
+        return not durable and environ.get("HTTP_X_AMZ_TARGET") in local_aws_wsgi.NEVER_WAIT
 
     config = uvicorn.Config(
-        WSGIMiddleware(app, workers=WSGI_THREADS),  # type: ignore[arg-type]
+        local_aws_wsgi.WSGIOnLoop(app, WSGI_THREADS, runs_inline),
         host=host,
         port=port,
         interface="asgi3",
@@ -238,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("the local AWS cannot keep its state in %s: %s", args.state, exc)
         return 2
     try:
-        serve(app, args.host, args.port)  # returns once SIGTERM or SIGINT stopped it
+        serve(app, args.host, args.port, durable=snapshots is not None)  # returns once SIGTERM or SIGINT stopped it
     finally:
         # Everything acknowledged is saved already; this keeps what was under way at the signal.
         if snapshots is not None:

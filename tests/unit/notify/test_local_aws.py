@@ -84,6 +84,33 @@ def test_a_snapshot_brings_back_queues_and_messages_in_flight_with_their_handles
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
+def test_a_snapshot_written_before_the_dispatch_table_still_loads(tmp_path: Path, clean_account: None) -> None:
+    """Earlier snapshots stored each queue's Condition as a persistent id; a file left by them loads."""
+    backend = sqs_backend()
+    backend.create_queue("older")
+    backend.send_message("older", "kept from before")
+
+    class PersistentIdPickler(pickle.Pickler):
+        def persistent_id(self, obj: Any) -> str | None:
+            return "threading.Condition" if isinstance(obj, threading.Condition) else None
+
+    services = {
+        name: {account: dict(regions) for account, regions in backends.items()}
+        for name, backends in state._service_backends().items()
+    }
+    path = tmp_path / "state"
+    with path.open("wb") as file, state.STATE_LOCK:
+        PersistentIdPickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(
+            {"format": state._FORMAT, "moto": state._moto_version(), "services": services}
+        )
+    forget_account()
+
+    assert state.restore(path) is True
+    queue = sqs_backend().get_queue("older")
+    assert [m.body for m in queue._messages] == ["kept from before"]
+    assert queue._messages_lock._lock is state.STATE_LOCK
+
+
 def test_no_file_is_a_first_start(tmp_path: Path) -> None:
     assert state.restore(tmp_path / "missing") is False
 

@@ -30,6 +30,8 @@ from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from sqlalchemy import Connection
+
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing, Transport, describe, is_fifo
@@ -104,7 +106,8 @@ class Dispatcher:
         with self._stir:
             self._committed = self._freed = False  # this pass sees whatever has committed until now
         now = _wall_ms()
-        with self.db.write() as conn:
+
+        def form_and_claim(conn: Connection) -> tuple[list[Outgoing], float]:
             elsewhere = outbox.sending_elsewhere(conn, self.owner, now)
             with self._stir:  # a send that ends after this look frees what it held back
                 sending_here = dict(self._sending)
@@ -116,13 +119,14 @@ class Dispatcher:
                 outbox.form_messages(conn, now, busy)
             claimed = outbox.claim(conn, self.owner, now, self._lease_ms(), self.settings.claim_limit, busy)
             if len(claimed) >= self.settings.claim_limit:
-                wait_s = 0.0  # more is waiting
-            else:
-                for destination in {m.destination for m in claimed}:  # as it will be once these sends start
-                    sending_here[destination] = sending_here.get(destination, 0) + 1
-                waiting, next_due = outbox.pending_work(conn, now, self._busy(sending_here, elsewhere))
-                # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
-                wait_s = self._wait_s(waiting if forms else 0, next_due, now)
+                return claimed, 0.0  # more is waiting
+            for destination in {m.destination for m in claimed}:  # as it will be once these sends start
+                sending_here[destination] = sending_here.get(destination, 0) + 1
+            waiting, next_due = outbox.pending_work(conn, now, self._busy(sending_here, elsewhere))
+            # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
+            return claimed, self._wait_s(waiting if forms else 0, next_due, now)
+
+        claimed, wait_s = self.db.write_with(form_and_claim)
         self.start(claimed)
         return Pass(claimed, wait_s)
 
@@ -172,8 +176,7 @@ class Dispatcher:
         return [outbox.Result(m.message_id, e, started, latency) for m, e in zip(batch, errors, strict=False)]
 
     def finish(self, results: Sequence[outbox.Result]) -> None:
-        with self.db.write() as conn:
-            outbox.finish(conn, self.owner, results, self.settings.retry, _wall_ms())
+        self.db.write_with(lambda conn: outbox.finish(conn, self.owner, results, self.settings.retry, _wall_ms()))
 
     def _send_and_finish(self, transport: str, destination: str, batch: Sequence[Outgoing]) -> None:
         try:
@@ -194,8 +197,7 @@ class Dispatcher:
             self._stir.notify_all()
 
     def renew(self, message_ids: Collection[int]) -> None:
-        with self.db.write() as conn:
-            outbox.renew(conn, self.owner, message_ids, _wall_ms() + self._lease_ms())
+        self.db.write_with(lambda conn: outbox.renew(conn, self.owner, message_ids, _wall_ms() + self._lease_ms()))
 
     def _renew_leases(self) -> None:
         """The heartbeat: renew the leases of every send in flight."""
@@ -305,6 +307,8 @@ class Dispatcher:
                 raise
             tell(None)
 
+        # SQLite: this process's writes follow one another on this loop (``Database.write_with``).
+        self.db.write_on(loop)
         threading.Thread(target=deliver, name="openturk-dispatch", daemon=True).start()
         try:
             await asyncio.shield(stopped)
@@ -312,3 +316,4 @@ class Dispatcher:
             self.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(stopped)
+            self.db.write_on(None)  # sends still finishing write on their own threads

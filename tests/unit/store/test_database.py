@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -164,3 +165,111 @@ def test_checkpoints_can_move_out_of_commits(db: Database) -> None:
     with db.read() as conn:
         assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 1000  # readers keep the default
     assert _rows(db) == [1]
+
+
+class _LoopThread:
+    """An event loop running on a thread of its own, as the server's is to the dispatcher."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        self.ident: int | None = None
+        started = threading.Event()
+
+        def run() -> None:
+            self.ident = threading.get_ident()
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert started.wait(10)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[_LoopThread]:
+    running = _LoopThread()
+    yield running
+    if not running.loop.is_closed():
+        running.stop()
+
+
+def _insert(n: int, ran_on: list[int]) -> Any:
+    def work(conn: Any) -> int:
+        ran_on.append(threading.get_ident())
+        conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        return n
+
+    return work
+
+
+@pytest.mark.sqlite_only("write_on hands SQLite's writes to one thread; PostgreSQL writes where it is called")
+def test_write_with_runs_on_the_loop_given_and_returns_or_raises_what_the_work_did(
+    db: Database, loop_thread: _LoopThread
+) -> None:
+    db.write_on(loop_thread.loop)
+    ran_on: list[int] = []
+    assert db.write_with(_insert(1, ran_on)) == 1
+    assert ran_on == [loop_thread.ident]
+
+    def fails(conn: Any) -> None:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        raise ValueError("the work's own error")
+
+    with pytest.raises(ValueError, match="the work's own error"):
+        db.write_with(fails)
+    assert _rows(db) == [1]  # the failed work's insert was rolled back
+
+
+@pytest.mark.sqlite_only("write_on hands SQLite's writes to one thread")
+def test_write_with_runs_here_when_the_writer_is_held_or_the_loop_cannot_take_it(
+    db: Database, loop_thread: _LoopThread
+) -> None:
+    db.write_on(loop_thread.loop)
+    ran_on: list[int] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    assert db.write_with(_insert(1, ran_on)) == 1  # the loop found the writer taken: it waited here
+    holder.join(10)
+    assert ran_on == [threading.get_ident()]
+
+    # A loop that does not take the call in time: run here, and the loop never runs it later.
+    blocked = threading.Event()
+    loop_thread.loop.call_soon_threadsafe(blocked.wait, 10)
+    try:
+        assert db.write_with(_insert(2, ran_on), give_up_after_s=0.2) == 2
+    finally:
+        blocked.set()
+    assert ran_on[-1] == threading.get_ident()
+    loop_thread.stop()  # runs what was queued; the abandoned work must not insert again
+    assert db.write_with(_insert(3, ran_on)) == 3  # a closed loop: here at once
+    assert _rows(db) == [1, 2, 3]
+
+
+@pytest.mark.sqlite_only("write_on hands SQLite's writes to one thread")
+def test_write_with_called_on_the_loop_itself_runs_at_once(db: Database, loop_thread: _LoopThread) -> None:
+    import asyncio
+
+    db.write_on(loop_thread.loop)
+    ran_on: list[int] = []
+
+    async def from_the_loop() -> int:
+        return db.write_with(_insert(1, ran_on), give_up_after_s=5)
+
+    assert asyncio.run_coroutine_threadsafe(from_the_loop(), loop_thread.loop).result(2) == 1
+    assert ran_on == [loop_thread.ident]

@@ -1,4 +1,4 @@
-"""Four costs of moto's server that the embedded local AWS removes, without changing what it answers.
+"""Costs of moto's server that the embedded local AWS removes, without changing what it answers.
 
 Measured with one boto3 client sending to one queue (``bench/scale.py``'s bare reference saturated
 moto's core at about 85 SendMessage/s): moto spent most of each request on
@@ -11,6 +11,8 @@ moto's core at about 85 SendMessage/s): moto spent most of each request on
 * ``is_message_valid_based_on_retention_period`` builds every attribute of the queue, counts of
   visible, delayed and in-flight messages included (a pass over the queue), to read one number, for
   every message a ReceiveMessage returns;
+* for every request, moto's response class lists its own methods with ``inspect.getmembers`` (kept per
+  class here) and draws each of a request id's 52 characters with its own ``random.choice`` call;
 * the way to SQS: every call passes moto's backend lookup and a Flask application (request context,
   URL map, response conversion) before reaching ``SQSResponse``. ``route_sqs_json`` hands SQS's
   JSON protocol calls to ``SQSResponse`` directly; anything else takes moto's way.
@@ -35,6 +37,8 @@ def apply() -> None:
     _cache_backend_lookup()
     _fast_sqs_clock()
     _direct_retention_check()
+    _cache_method_names()
+    _one_call_request_ids()
 
 
 def _cache_backend_lookup() -> None:
@@ -77,6 +81,38 @@ def _direct_retention_check() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
         is_message_valid_based_on_retention_period
     )
+
+
+def _cache_method_names() -> None:
+    import moto.core.responses
+    from moto.core.utils import method_names_from_class
+
+    found: dict[type, list[str]] = {}
+
+    def cached(clazz: Any) -> list[str]:
+        if clazz not in found:
+            found[clazz] = method_names_from_class(clazz)  # a class's functions do not change once defined
+        return found[clazz]
+
+    # moto's responses call the module's name for every request, and it walks the class with inspect.
+    vars(moto.core.responses)["method_names_from_class"] = cached
+
+
+def _one_call_request_ids() -> None:
+    import string
+
+    import moto.core.responses
+    from moto.moto_api._internal import mock_random
+
+    characters = string.ascii_letters + string.digits  # as moto's get_random_string(52)
+
+    def gen_amzn_requestid_long(headerdict: dict[str, Any] | None = None) -> str:
+        request_id = "".join(mock_random.choices(characters, k=52))  # one call, not 52 of random.choice
+        if headerdict is not None and isinstance(headerdict, dict):
+            headerdict.update({"x-amzn-requestid": request_id})
+        return request_id
+
+    vars(moto.core.responses)["gen_amzn_requestid_long"] = gen_amzn_requestid_long
 
 
 def route_sqs_json(app: Any) -> Any:

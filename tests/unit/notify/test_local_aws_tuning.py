@@ -74,6 +74,38 @@ def test_the_backend_for_a_host_is_found_once(monkeypatch: pytest.MonkeyPatch) -
     assert len(listings) == looked_up  # the kept answer: moto's module directories are not listed again
 
 
+def test_a_response_class_is_walked_once_and_request_ids_keep_motos_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    import inspect
+    import re
+
+    import moto.core.responses
+    from moto.core import utils
+    from moto.sqs.responses import SQSResponse
+
+    local_aws_tuning.apply()
+    walks: list[object] = []
+    getmembers = inspect.getmembers
+
+    def counted(clazz: object, predicate: Any = None) -> Any:
+        walks.append(clazz)
+        return getmembers(clazz, predicate)
+
+    monkeypatch.setattr(inspect, "getmembers", counted)
+
+    class Fresh(SQSResponse):  # a class nobody asked about yet
+        pass
+
+    names = moto.core.responses.method_names_from_class(Fresh)
+    assert "send_message" in names and names == utils.method_names_from_class(Fresh)
+    walks.clear()
+    assert moto.core.responses.method_names_from_class(Fresh) == names
+    assert walks == []  # kept, not walked again
+    headers: dict[str, str] = {}
+    request_id = moto.core.responses.gen_amzn_requestid_long(headers)
+    assert re.fullmatch(r"[A-Za-z0-9]{52}", request_id) and headers == {"x-amzn-requestid": request_id}
+    assert moto.core.responses.gen_amzn_requestid_long() != request_id
+
+
 def test_one_connection_carries_many_requests() -> None:
     aws = LocalAWS(free_port()).start()
     try:

@@ -10,7 +10,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -380,7 +380,7 @@ def serve(args: argparse.Namespace) -> int:
             _serve_processes(settings, args.workers, args.log_level, tls_files)
         else:
             app, task_app = build_apps(settings, db)
-            asyncio.run(_serve_together(*_listeners(settings, app, task_app, args.log_level, tls_files)))
+            _run_loop(_serve_together(*_listeners(settings, app, task_app, args.log_level, tls_files)))
     finally:
         if local_aws is not None:
             local_aws.stop()
@@ -476,7 +476,22 @@ def _serve_child(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app, task_app = build_apps(settings)
-    asyncio.run(_serve_together(*_listeners(settings, app, task_app, log_level, tls_files), sockets=sockets))
+    _run_loop(_serve_together(*_listeners(settings, app, task_app, log_level, tls_files), sockets=sockets))
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` on uvloop where it is installed, as ``uvicorn.run`` would choose ("auto").
+
+    Our processes start uvicorn's servers from their own coroutine (two listeners in one loop), so
+    uvicorn's own loop set-up never runs; without this they ran on asyncio's default selector loop.
+    """
+    try:
+        import uvloop
+    except ImportError:  # Windows, or uvloop not installed: asyncio's own loop
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 async def _serve_together(main: uvicorn.Config, companion: uvicorn.Config, sockets: list[Any] | None = None) -> None:
@@ -515,7 +530,7 @@ def dispatch(args: argparse.Namespace) -> int:
         await asyncio.gather(dispatcher.run(), worker_mail_loop(db, settings))
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(deliver())
+        _run_loop(deliver())
     return 0
 
 

@@ -1,6 +1,7 @@
 """Scale: latency at a steady rate and the end-to-end ceiling through the API, per store set-up.
 
     python bench/scale.py --seconds 10 [--rate 200] [--setups sqlite,pg1,pg2] [--producers 2] [--threads 4]
+                          [--rounds 1]
 
 One moto server (``LocalAWS``) serves every set-up and the bare reference. The set-ups:
 
@@ -24,6 +25,11 @@ its own, then measures:
 
 Beside them, in the same run, the bare reference: SendMessage → receive on the same moto server, the
 same schedule, threads and receiver, and its ceiling (SendMessage as fast as the threads can).
+
+``--rounds N`` measures the bare reference and every set-up N times in turn; the table, the JSON
+figures and the targets are the medians of the rounds (counts of events: their sums), and the JSON
+keeps each round's figures under ``each_round``. A small machine shared with other work gives
+figures that move by a third from one run to the next: compare medians.
 
 Receiving: one receiver process runs ``--receivers`` threads, each long-polling (ReceiveMessage,
 MaxNumberOfMessages=10, WaitTimeSeconds=1; moto answers a long poll as soon as a message arrives) and
@@ -50,6 +56,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -549,6 +556,37 @@ class Bench:
         }
 
 
+# Figures that count events: summed over rounds (an event lost in any round shows), not a median.
+SUMMED = {
+    "sent",
+    "errors",
+    "lost",
+    "duplicates",
+    "events_in_two_messages",
+    "ceiling_acked",
+    "ceiling_delivered",
+    "ceiling_lost",
+    "ceiling_errors",
+}
+
+
+def combine_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure per figure of the rounds: the median (``SUMMED`` ones: the sum), key by key; for what
+    is not a number (a first error), the first round's that has one."""
+    if len(rounds) == 1:
+        return rounds[0]
+
+    def combine(key: str, values: list[Any]) -> Any:
+        if all(isinstance(v, dict) for v in values):
+            return {k: combine(k, [v.get(k) for v in values]) for k in values[0]}
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool) and v == v]
+        if numbers and len(numbers) == len([v for v in values if v is not None]):
+            return sum(numbers) if key in SUMMED else statistics.median(numbers)
+        return next((v for v in values if v is not None), None)
+
+    return {name: combine(name, [r[name] for r in rounds]) for name in rounds[0]}
+
+
 def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The issue's targets, checked against this run's figures (None where a figure is missing)."""
     bare, sqlite = results.get("bare", {}), results.get("sqlite", {})
@@ -589,7 +627,9 @@ def _print_table(results: dict[str, Any], checks: dict[str, dict[str, Any]], arg
         return "—" if value is None or value != value else f"{value:.0f}"
 
     table = Table(
-        title=f"openturk scale: {args.rate:g} events/s latency and the ceiling, {args.seconds:g}s each, "
+        title=f"openturk scale: {args.rate:g} events/s latency and the ceiling, {args.seconds:g}s each"
+        + (f" (medians of {args.rounds} rounds)" if args.rounds > 1 else "")
+        + ", "
         f"{args.producers}×{args.threads} producer threads "
         f"({args.latency_client} / {args.ceiling_client} clients), {args.receivers} receiver threads"
     )
@@ -670,6 +710,13 @@ def main(argv: list[str] | None = None) -> int:
         help="producers' client in the ceiling phases (lean: signed JSON on kept-alive connections, "
         "so the machine's cores go to what is measured rather than to boto3)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure the bare reference and every set-up this many times, one after another; the figures "
+        "are the medians of the rounds (counts of events: their sums) and the targets are checked on them",
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured warm-up at the rate")
     parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for stragglers")
     args = parser.parse_args(argv)
@@ -677,12 +724,13 @@ def main(argv: list[str] | None = None) -> int:
     if (
         args.rate <= 0
         or args.seconds <= 0
-        or min(args.producers, args.threads, args.receivers) < 1
+        or min(args.producers, args.threads, args.receivers, args.rounds) < 1
         or not setups
         or not set(setups) <= set(SETUPS)
     ):
         parser.error(
-            f"--rate, --seconds > 0; --producers, --threads, --receivers >= 1; --setups of {', '.join(SETUPS)}"
+            f"--rate, --seconds > 0; --producers, --threads, --receivers, --rounds >= 1; "
+            f"--setups of {', '.join(SETUPS)}"
         )
 
     def on_term(signum: int, _frame: Any) -> None:
@@ -690,19 +738,24 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     bench = Bench(args)
-    results: dict[str, Any] = {}
+    rounds: list[dict[str, Any]] = []
     try:
         log(f"starting moto, {args.producers} producer processes × {args.threads} threads and a receiver…")
         bench.start()
-        results["bare"] = bench.measure_bare()
-        for name in setups:
-            log(f"{name}: starting {SETUPS[name]}…")
-            results[name] = bench.measure_setup(name)
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                log(f"round {number} of {args.rounds}")
+            measured: dict[str, Any] = {"bare": bench.measure_bare()}
+            for name in setups:
+                log(f"{name}: starting {SETUPS[name]}…")
+                measured[name] = bench.measure_setup(name)
+            rounds.append(measured)
     except KeyboardInterrupt:
         log("interrupted; stopping")
         return 130
     finally:
         bench.stop()
+    results = combine_rounds(rounds)
     checks = targets(results)
     _print_table(results, checks, args)
 
@@ -726,8 +779,10 @@ def main(argv: list[str] | None = None) -> int:
                     "latency_client": args.latency_client,
                     "ceiling_client": args.ceiling_client,
                     "cpus": os.cpu_count(),
+                    "rounds": args.rounds,
                     **results,
                     "targets": checks,
+                    **({"each_round": rounds} if args.rounds > 1 else {}),
                 }
             )
         ),

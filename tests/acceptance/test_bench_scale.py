@@ -113,3 +113,33 @@ def test_idle_bench_reports_commit_to_send() -> None:
     assert result["events"] >= 3 and result["events_delivered"] == result["events"]
     assert 0 <= result["commit_to_send_min_ms"] <= result["commit_to_send_p50_ms"] <= result["commit_to_send_p99_ms"]
     assert result["commit_to_send_p50_ms"] <= result["end_to_end_p50_ms"]
+
+
+def test_rounds_combine_into_medians_and_sums_of_events() -> None:
+    """``--rounds``: a figure is the rounds' median; an event count their sum, so a loss in any round shows."""
+    sys.path.insert(0, str(ROOT))
+    from bench.scale import combine_rounds
+
+    rounds = [
+        {
+            "bare": {"p50_ms": 10.0, "lost": 0},
+            "sqlite": {"p50_ms": 30.0, "lost": 0, "first_error": None, "ceiling_cpu_cores": {"server": 0.8}},
+        },
+        {
+            "bare": {"p50_ms": 14.0, "lost": 0},
+            "sqlite": {"p50_ms": 20.0, "lost": 1, "first_error": "boom", "ceiling_cpu_cores": {"server": 0.6}},
+        },
+        {
+            "bare": {"p50_ms": 12.0, "lost": 0},
+            "sqlite": {"p50_ms": 90.0, "lost": 0, "first_error": None, "ceiling_cpu_cores": {"server": 0.7}},
+        },
+    ]
+    combined = combine_rounds(rounds)
+    assert combined["bare"] == {"p50_ms": 12.0, "lost": 0}
+    assert combined["sqlite"] == {
+        "p50_ms": 30.0,
+        "lost": 1,
+        "first_error": "boom",
+        "ceiling_cpu_cores": {"server": 0.7},
+    }
+    assert combine_rounds(rounds[:1]) is rounds[0]

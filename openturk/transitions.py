@@ -29,9 +29,11 @@ def record_new(
 ) -> None:
     """Insert a new HIT, reserve its escrow (``InsufficientFunds`` if it cannot), append its events."""
     repo.insert_hit(hit, review_policies)
-    # A new HIT holds nothing and has no assignments: its whole escrow is reserved, no reads needed.
-    ledger.reserve(repo, hit, ledger.escrow_cents(hit, hit_type, SlotCounts(), []), _why(events, "HITCreated"), now)
     outbox.record_events(repo.conn, events, int(time.time() * 1000))
+    # A new HIT holds nothing and has no assignments: its whole escrow is reserved, no reads needed.
+    # Last: on PostgreSQL the reservation locks the requester's row until the commit, and one
+    # requester's CreateHITs wait for each other on it, so as little as possible comes after.
+    ledger.reserve(repo, hit, ledger.escrow_cents(hit, hit_type, SlotCounts(), []), _why(events, "HITCreated"), now)
 
 
 def record(

@@ -249,8 +249,9 @@ def _create(
             requester_annotation=params.get("RequesterAnnotation"),
         )
         hit, events = lifecycle.create(hit, now)
-        transitions.record_new(repo, hit, hit_type, events, now, policies)  # type: ignore[arg-type]
         idempotency.remember(repo, ctx.customer_id, token, operation, hit.hit_id, ctx.request_id, now)
+        # Last: it reserves the escrow, which locks the requester's row until the commit (transitions.record_new).
+        transitions.record_new(repo, hit, hit_type, events, now, policies)  # type: ignore[arg-type]
         return {"HIT": hit_to_wire(hit, hit_type, SlotCounts())}
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +13,7 @@ from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess, Worker
 from tests.support import stores
 from tests.support.browser import browser_context, chromium, page  # noqa: F401  (fixtures)
+from tests.support.cli import cli_keys  # noqa: F401  (re-exported: tests import it from here)
 from tests.support.postgres import TemporaryPostgres
 from tests.support.smtp import SMTPServer
 
@@ -126,18 +124,6 @@ def events_of(server: ServerProcess, hit_id: str) -> list[tuple[str, str | None]
         "SELECT event_type, assignment_id FROM events WHERE hit_id = :hit_id ORDER BY event_id", hit_id=hit_id
     )
     return [(row[0], row[1]) for row in rows]
-
-
-def cli_keys(db_url: str, *args: str) -> dict[str, str]:
-    """Run ``openturk ARGS --db DB_URL`` and read the ``NAME VALUE`` lines it prints (keys, tokens)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "openturk.cli", *args, "--db", db_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    return dict(re.findall(r"^(\S+)\s+(\S+)$", out, re.MULTILINE))
 
 
 def error_code(excinfo: pytest.ExceptionInfo[Any]) -> str:

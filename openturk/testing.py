@@ -130,6 +130,7 @@ class ServerProcess:
         ]
         self._startup_timeout = startup_timeout
         self._engine: sqlalchemy.Engine | None = None  # sql()'s, made on first use
+        self._http: httpx.Client | None = None  # http's, made on first use
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
@@ -207,6 +208,14 @@ class ServerProcess:
             result = conn.execute(sqlalchemy.text(query), params)
             return [tuple(row) for row in result] if result.returns_rows else []
 
+    @property
+    def http(self) -> httpx.Client:
+        """An HTTP client of this server (``server.http.get("/api/deliveries")``), kept for the
+        server's life: polling with a new client per call spent ~50 ms of CPU on each."""
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.base_url, timeout=30, verify=self.http_verify)
+        return self._http
+
     def advance(self, seconds: float) -> dict[str, Any]:
         """Move the virtual clock; every timer due in the span fires before this returns."""
         response = httpx.post(
@@ -240,6 +249,8 @@ class ServerProcess:
         self.stop()
         if self._engine is not None:
             self._engine.dispose()
+        if self._http is not None:
+            self._http.close()
         self._tmp.cleanup()
         if self._scratch_database is not None:
             drop_scratch_database(self._scratch_database)

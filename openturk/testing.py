@@ -15,12 +15,17 @@ URL gets a brand-new database of its own there instead of the SQLite file, dropp
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import os
+import shutil
+import sqlite3
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,7 +37,7 @@ import sqlalchemy
 from sqlalchemy.pool import NullPool
 
 from openturk.ports import free_port
-from openturk.store.database import normalise_url
+from openturk.store.database import Database, normalise_url
 
 # A PostgreSQL server URL (any database on it): servers made without a database URL get one of their own there.
 POSTGRES_ENV = "OPENTURK_TEST_POSTGRES"
@@ -45,12 +50,63 @@ def default_tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def create_scratch_database(server_url: str) -> str:
-    """CREATE a database with a unique name on the PostgreSQL server of ``server_url``; return its URL."""
+def create_scratch_database(server_url: str, *, migrated: bool = False) -> str:
+    """CREATE a database with a unique name on the PostgreSQL server of ``server_url``; return its URL.
+
+    ``migrated``: a copy of a database already migrated to the newest revision (``CREATE DATABASE …
+    TEMPLATE``, ~0.1 s, where Alembic takes ~0.5 s on PostgreSQL), instead of an empty one.
+    """
     url = sqlalchemy.engine.make_url(normalise_url(server_url))
     name = f"openturk_{uuid.uuid4().hex}"
-    _run_autocommit(url, f'CREATE DATABASE "{name}"')
+    template = f' TEMPLATE "{_postgres_template(server_url)}"' if migrated else ""
+    _run_autocommit(url, f'CREATE DATABASE "{name}"{template}')
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+_templates_lock = threading.Lock()
+_postgres_templates: dict[str, str] = {}  # server URL -> the name of this process's migrated template there
+
+
+def _postgres_template(server_url: str) -> str:
+    """This process's migrated template database on ``server_url``'s server, made on first use and
+    dropped at exit (nobody may stay connected to a template: it is migrated, then left alone)."""
+    with _templates_lock:
+        if server_url not in _postgres_templates:
+            template_url = create_scratch_database(server_url)
+            _migrate(template_url)
+            atexit.register(_drop_quietly, template_url)
+            _postgres_templates[server_url] = str(sqlalchemy.engine.make_url(template_url).database)
+        return _postgres_templates[server_url]
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    """This process's migrated SQLite file, copied for each server (removed at exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="openturk-template-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    # SQLite's backup API, not a file copy: it reads what the write-ahead log holds too.
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _migrate(url: str) -> None:
+    db = Database(url)
+    try:
+        db.migrate()
+    finally:
+        db.dispose()
+
+
+def _drop_quietly(database_url: str) -> None:
+    # At exit the throwaway cluster may already be gone, and the template with it.
+    with contextlib.suppress(Exception):
+        drop_scratch_database(database_url)
 
 
 def drop_scratch_database(database_url: str) -> None:
@@ -87,8 +143,12 @@ class ServerProcess:
         self.db_path = Path(self._tmp.name) / "openturk.db"
         postgres = os.environ.get(POSTGRES_ENV) if db_url is None else None
         # Set when this object made the database (on OPENTURK_TEST_POSTGRES's server) and drops it on exit.
-        self._scratch_database = create_scratch_database(postgres) if postgres else None
+        # Already migrated (a copy of a template), so the server's start-up migration finds nothing to do:
+        # Alembic's 0.2-0.5 s run once per test process instead of once per server.
+        self._scratch_database = create_scratch_database(postgres, migrated=True) if postgres else None
         self.db_url = db_url or self._scratch_database or f"sqlite:///{self.db_path}"
+        if self.db_url == f"sqlite:///{self.db_path}":
+            _copy_sqlite(_sqlite_template(), self.db_path)
         # A server on a scratch database keeps its local AWS state under the name it has beside a SQLite file.
         self._local_aws_state = Path(self._tmp.name) / ("openturk.local-aws" if db_url else "openturk.db.local-aws")
         self.port = port or free_port()

@@ -89,9 +89,13 @@ def _sqlite_template() -> Path:
     return path
 
 
-def _copy_sqlite(source: Path, target: Path) -> None:
+def copy_migrated_sqlite(target: Path) -> None:
+    """Make ``target`` a SQLite database at the newest revision: a copy of this process's migrated template."""
     # SQLite's backup API, not a file copy: it reads what the write-ahead log holds too.
-    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+    with (
+        contextlib.closing(sqlite3.connect(_sqlite_template())) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
         src.backup(dst)
 
 
@@ -148,7 +152,7 @@ class ServerProcess:
         self._scratch_database = create_scratch_database(postgres, migrated=True) if postgres else None
         self.db_url = db_url or self._scratch_database or f"sqlite:///{self.db_path}"
         if self.db_url == f"sqlite:///{self.db_path}":
-            _copy_sqlite(_sqlite_template(), self.db_path)
+            copy_migrated_sqlite(self.db_path)
         # A server on a scratch database keeps its local AWS state under the name it has beside a SQLite file.
         self._local_aws_state = Path(self._tmp.name) / ("openturk.local-aws" if db_url else "openturk.db.local-aws")
         self.port = port or free_port()

@@ -67,7 +67,9 @@ class WSGIOnLoop:
                 return
             body += message.get("body", b"")
             if len(body) > MAX_BODY_BYTES:
-                await _answer(send, "413 Request Entity Too Large", [("Content-Type", "text/plain")], [b"body too large"])
+                await _answer(
+                    send, "413 Request Entity Too Large", [("Content-Type", "text/plain")], [b"body too large"]
+                )
                 return
             if not message.get("more_body", False):
                 break
@@ -83,7 +85,9 @@ class WSGIOnLoop:
         answer: list[Any] = ["500 Internal Server Error", []]
         chunks: list[bytes] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
             answer[:] = [status, headers]
             return chunks.append
 

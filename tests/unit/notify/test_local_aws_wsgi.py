@@ -92,7 +92,11 @@ def test_the_environ_carries_the_whole_body_headers_path_and_query() -> None:
     assert environ["HTTP_X_REPEATED"] == "a,b"
     assert environ["PATH_INFO"] == "/123456789012/q\u00e9".encode().decode("latin-1")  # PEP 3333's native string
     assert environ["QUERY_STRING"] == "Action=ListQueues"
-    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["REMOTE_ADDR"]) == ("127.0.0.1", "8444", "127.0.0.1")
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["REMOTE_ADDR"]) == (
+        "127.0.0.1",
+        "8444",
+        "127.0.0.1",
+    )
 
 
 def test_a_body_over_the_limit_is_refused_before_the_application_sees_it(monkeypatch: Any) -> None:

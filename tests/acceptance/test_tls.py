@@ -55,8 +55,8 @@ URLLIB_CLIENT = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def tls_server() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=False, auth="sigv4", tls=True) as running:
+def tls_server(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=False, auth="sigv4", tls=True, extra_args=aws_args) as running:
         yield running
 
 

@@ -45,8 +45,8 @@ def _log_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, admin_token="admin-secret-token") as running:
+def site(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, admin_token="admin-secret-token", extra_args=aws_args) as running:
         yield running
 
 

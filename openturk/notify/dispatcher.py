@@ -122,7 +122,12 @@ class Dispatcher:
                 return claimed, 0.0  # more is waiting
             for destination in {m.destination for m in claimed}:  # as it will be once these sends start
                 sending_here[destination] = sending_here.get(destination, 0) + 1
-            waiting, next_due = outbox.pending_work(conn, now, self._busy(sending_here, elsewhere))
+            now_busy = self._busy(sending_here, elsewhere)
+            with self._stir:
+                # What these sends fill to their share is held back too: the end of one lets
+                # its destination's next message go at once (a FIFO queue's next HIT), not at the poll.
+                self._held_back.update(now_busy)
+            waiting, next_due = outbox.pending_work(conn, now, now_busy)
             # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
             return claimed, self._wait_s(waiting if forms else 0, next_due, now)
 

@@ -14,8 +14,8 @@ from tests.conftest import cli_keys, hit_params
 
 
 @pytest.fixture(scope="module")
-def sigv4_server() -> Iterator[ServerProcess]:
-    with ServerProcess(auth="sigv4", virtual_clock=False) as running:
+def sigv4_server(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(auth="sigv4", virtual_clock=False, extra_args=aws_args) as running:
         yield running
 
 

@@ -41,7 +41,7 @@ def _create(client: Any, type_id: str) -> str:
 
 
 def _messages(server: ServerProcess, **params: str) -> list[dict[str, Any]]:
-    return list(httpx.get(server.base_url + "/api/deliveries", params=params).json()["Messages"])
+    return list(server.http.get("/api/deliveries", params=params).json()["Messages"])
 
 
 def test_crash_loses_no_acknowledged_event(tmp_path: Path, local_aws: LocalAWS) -> None:

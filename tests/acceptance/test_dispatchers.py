@@ -16,8 +16,6 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
 from openturk.notify.local_aws import LocalAWS
 from openturk.testing import ServerProcess
 from tests.conftest import HTML_QUESTION
@@ -71,7 +69,7 @@ def create_hits(client: Any, type_id: str, count: int) -> set[str]:
 
 
 def messages_of(server: ServerProcess, type_id: str) -> list[dict[str, Any]]:
-    response = httpx.get(server.base_url + "/api/deliveries", params={"HITTypeId": type_id, "Limit": "1000"})
+    response = server.http.get("/api/deliveries", params={"HITTypeId": type_id, "Limit": "1000"})
     return list(response.json()["Messages"])
 
 

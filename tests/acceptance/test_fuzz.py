@@ -22,8 +22,6 @@ import io
 import json
 import math
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +44,7 @@ from openturk.store import schema
 from openturk.testing import ServerProcess, Worker
 from openturk.web import access
 from tests.conftest import EXTERNAL_QUESTION, HTML_QUESTION, hit_params
+from tests.support.cli import cli_keys
 
 MODEL = botocore.session.get_session().get_service_model("mturk")
 PREFIX = str(MODEL.metadata["targetPrefix"])
@@ -1118,14 +1117,7 @@ def sigv4() -> Iterator[tuple[Fuzz, Credentials]]:
         ServerProcess(auth="sigv4", virtual_clock=False, extra_args=quiet_serve_args()) as server,
         httpx.Client(base_url=server.base_url, timeout=60) as http,
     ):
-        out = subprocess.run(
-            [sys.executable, "-m", "openturk.cli", "requesters", "create", "fuzz", "--db", server.db_url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-        keys = dict(re.findall(r"^(\S+)\s+(\S+)$", out, re.MULTILINE))
+        keys = cli_keys(server.db_url, "requesters", "create", "fuzz")
         yield (
             Fuzz(
                 server=server,

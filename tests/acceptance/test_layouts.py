@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import pytest
 
 from openturk.testing import ServerProcess
 from tests.conftest import error_code, hit_params
+from tests.support.cli import run_cli
 
 TEMPLATE = (
     '<crowd-form><img src="${image_url}" alt="${caption}"><p>${caption}</p>'
@@ -22,12 +21,7 @@ TEMPLATE = (
 
 def _layouts(server: ServerProcess, *args: str, returncode: int = 0) -> str:
     """Run ``openturk layouts ARGS`` against the server's database; its output, after checking the exit code."""
-    done = subprocess.run(
-        [sys.executable, "-m", "openturk.cli", "layouts", *args, "--db", server.db_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("layouts", *args, "--db", server.db_url)
     assert done.returncode == returncode, done.stderr + done.stdout
     return done.stdout
 

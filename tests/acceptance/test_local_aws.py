@@ -11,7 +11,6 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from openturk.notify.local_aws import identify
@@ -29,7 +28,7 @@ TYPE_PARAMS = {
 
 
 def endpoint_of(server: ServerProcess) -> str:
-    return str(httpx.get(server.base_url + "/health").json()["aws_endpoint"])
+    return str(server.http.get("/health").json()["aws_endpoint"])
 
 
 def notify(mturk: Any, destination: str, transport: str) -> str:
@@ -57,7 +56,7 @@ def wait_delivered(server: ServerProcess, type_id: str, count: int, timeout: flo
     """Until openturk recorded ``count`` messages of the HIT type as acknowledged by the endpoint."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        listed = httpx.get(server.base_url + "/api/deliveries", params={"HITTypeId": type_id}).json()["Messages"]
+        listed = server.http.get("/api/deliveries", params={"HITTypeId": type_id}).json()["Messages"]
         if sum(message["State"] == "delivered" for message in listed) >= count:
             return
         time.sleep(0.05)

@@ -20,8 +20,8 @@ INSUFFICIENT = "This Requester has insufficient funds in their account to comple
 
 
 @pytest.fixture(scope="module")
-def small_server() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, extra_args=["--starting-balance", "10.00"]) as running:
+def small_server(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, extra_args=["--starting-balance", "10.00", *aws_args]) as running:
         yield running
 
 

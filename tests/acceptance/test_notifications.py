@@ -328,7 +328,7 @@ def test_deliveries_endpoint_and_metrics(server: ServerProcess, mturk: Any, loca
     drain(sqs_client(local_aws.url), queue, lambda d: len(d) >= 1)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        listed = httpx.get(server.base_url + "/api/deliveries", params={"HITTypeId": type_id}).json()["Messages"]
+        listed = server.http.get("/api/deliveries", params={"HITTypeId": type_id}).json()["Messages"]
         if listed and listed[0]["State"] == "delivered":
             break
         time.sleep(0.05)

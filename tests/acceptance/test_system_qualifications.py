@@ -3,8 +3,6 @@ timed qualification tests and qualification notices: boto3 and the worker API ag
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +14,7 @@ from openturk.testing import ServerProcess, Worker
 from tests.acceptance.test_qualifications import ANSWER_KEY, QUESTION_FORM, _start_test
 from tests.acceptance.test_workers import _messages
 from tests.conftest import cli_keys, error_code, hit_params, new_worker
+from tests.support.cli import CliRun, run_cli
 from tests.support.smtp import SMTPServer
 
 MASTERS, MASTERS_SANDBOX = "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH", "2ARFPLSP75KLA8M8DH1HTEQVJT3SY6"
@@ -24,13 +23,8 @@ NUMBER_HITS_APPROVED, PERCENT_APPROVED = "00000000000000000040", "00000000000000
 PERCENT_RETURNED = "000000000000000000E0"
 
 
-def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openturk.cli", *args, "--db", server.db_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def _cli(server: ServerProcess, *args: str) -> CliRun:
+    return run_cli(*args, "--db", server.db_url)
 
 
 def _registered(server: ServerProcess, email: str | None = None) -> Worker:

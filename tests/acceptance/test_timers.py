@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from openturk.notify.local_aws import LocalAWS
@@ -32,7 +31,7 @@ def server(local_aws: LocalAWS) -> Iterator[ServerProcess]:
 
 
 def _clock_ms(server: ServerProcess) -> int:
-    return int(httpx.get(f"{server.base_url}/api/clock", timeout=10).json()["Now"] * 1000)
+    return int(server.http.get("/api/clock", timeout=10).json()["Now"] * 1000)
 
 
 def _let_the_lifetime_pass(server: ServerProcess, hit: dict[str, Any]) -> int:

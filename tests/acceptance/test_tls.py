@@ -19,6 +19,7 @@ from cryptography import x509
 
 from openturk.redirect import MTURK_HOSTNAMES
 from openturk.testing import ServerProcess
+from tests.support.cli import cli_keys
 
 # A client like oTree's otree/mturk_client.py: SigV4 by hand, urllib's urlopen, MTurk's hostname.
 URLLIB_CLIENT = textwrap.dedent(
@@ -54,29 +55,13 @@ URLLIB_CLIENT = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def tls_server() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=False, auth="sigv4", tls=True) as running:
+def tls_server(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=False, auth="sigv4", tls=True, extra_args=aws_args) as running:
         yield running
 
 
 def _requester(server: ServerProcess) -> tuple[str, str]:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "openturk.cli",
-            "requesters",
-            "create",
-            f"lab-{uuid.uuid4().hex[:6]}",
-            "--db",
-            server.db_url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    fields = dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+    fields = cli_keys(server.db_url, "requesters", "create", f"lab-{uuid.uuid4().hex[:6]}")
     return fields["AWS_ACCESS_KEY_ID"].strip(), fields["AWS_SECRET_ACCESS_KEY"].strip()
 
 

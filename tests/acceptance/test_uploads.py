@@ -181,8 +181,8 @@ def test_unsubmitted_uploads_are_deleted_a_day_after_the_deadline(
     assert _files_of(server, submitted) == 1
 
 
-def test_behind_a_proxy_the_url_names_the_public_origin() -> None:
-    with ServerProcess(extra_args=["--public-url", "https://turk.example.org/"]) as behind:
+def test_behind_a_proxy_the_url_names_the_public_origin(aws_args: list[str]) -> None:
+    with ServerProcess(extra_args=["--public-url", "https://turk.example.org/", *aws_args]) as behind:
         mturk = behind.client("AKIDPUBLICURL0001")
         worker = Worker(behind.base_url, "APUBLICURL0001")
         assignment_id = _uploaded_and_submitted(mturk, worker, b"photo")

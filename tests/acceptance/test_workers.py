@@ -169,8 +169,8 @@ def test_notify_workers_limits_write_nothing(server: ServerProcess, mturk: Any) 
 
 
 @pytest.fixture(scope="module")
-def server_without_smtp() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, extra_args=["--smtp-port", str(free_port())]) as running:
+def server_without_smtp(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, extra_args=["--smtp-port", str(free_port()), *aws_args]) as running:
         yield running
 
 
@@ -190,8 +190,8 @@ def test_failed_email_keeps_the_inbox_message(server_without_smtp: ServerProcess
     assert "NotifyWorkers email" in server.log()
 
 
-def test_inbox_is_the_token_holders_own_under_sigv4() -> None:
-    with ServerProcess(auth="sigv4", virtual_clock=False) as server:
+def test_inbox_is_the_token_holders_own_under_sigv4(aws_args: list[str]) -> None:
+    with ServerProcess(auth="sigv4", virtual_clock=False, extra_args=aws_args) as server:
         keys = cli_keys(server.db_url, "requesters", "create", "lab")
         mturk = server.client(keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
         created = cli_keys(server.db_url, "workers", "create", "bob")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from openturk.testing import POSTGRES_ENV, create_scratch_database, drop_scratch_database
+from openturk.testing import POSTGRES_ENV, copy_migrated_sqlite, create_scratch_database, drop_scratch_database
 from tests.support.postgres import TemporaryPostgres
 
 STORES = ("sqlite", "postgresql")
@@ -45,11 +45,14 @@ def stop_session_cluster(cluster: TemporaryPostgres | None) -> None:
         cluster.stop()
 
 
-def scratch_database_url(folder: Path, name: str = "store.db") -> str:
-    """A new, empty database on this run's store: a SQLite file in ``folder``, or a database of its own
-    on the session's cluster (drop it with ``release_scratch_database``)."""
+def scratch_database_url(folder: Path, name: str = "store.db", *, migrated: bool = False) -> str:
+    """A new database on this run's store: a SQLite file in ``folder``, or a database of its own on the
+    session's cluster (drop it with ``release_scratch_database``). Empty, or with ``migrated`` already
+    at the newest revision (a copy of a template migrated once per process)."""
     if on_postgres():
-        return create_scratch_database(os.environ[POSTGRES_ENV])
+        return create_scratch_database(os.environ[POSTGRES_ENV], migrated=migrated)
+    if migrated:
+        copy_migrated_sqlite(folder / name)
     return f"sqlite:///{folder / name}"
 
 

@@ -51,8 +51,7 @@ class Recorded:
 
 class World:
     def __init__(self, path: Path) -> None:
-        self.db = Database(stores.scratch_database_url(path.parent, path.name))
-        self.db.migrate()
+        self.db = Database(stores.scratch_database_url(path.parent, path.name, migrated=True))
         self.clock = ManualClock(T0)
         key = f"AKID{uuid.uuid4().hex[:16].upper()}"
         customer_id = account.requester_for_open_key(self.db, key, T0, 1_000_000)

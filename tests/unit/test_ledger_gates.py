@@ -45,9 +45,8 @@ def test_submitted_work_keeps_its_price_and_accepted_work_holds_the_dearer() -> 
 
 
 @pytest.fixture
-def repo(store_url: str) -> Iterator[tuple[Repository, str]]:
-    db = Database(store_url)
-    db.migrate()
+def repo(migrated_store_url: str) -> Iterator[tuple[Repository, str]]:
+    db = Database(migrated_store_url)
     customer_id = account.create_requester(db, "r", NOW, 500)
     try:
         with db.write() as conn:

@@ -4,8 +4,6 @@ CSRF, the log-in rate limit, disabled workers and requester/admin log-in."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 
 from openturk.testing import ServerProcess
 from tests.support.browser import check_page
+from tests.support.cli import cli_keys
 
 PASSWORD = "correct horse battery"
 WORKER_ID = re.compile(r"\bA[0-9A-Z]{13}\b")
@@ -46,8 +45,8 @@ def _log_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, admin_token="admin-secret-token") as running:
+def site(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, admin_token="admin-secret-token", extra_args=aws_args) as running:
         yield running
 
 
@@ -144,21 +143,11 @@ def test_a_disabled_worker_is_logged_out_and_cannot_log_in(site: ServerProcess) 
         assert _sign_up(client, email).status_code == 303
         worker_id = WORKER_ID.search(client.get("/").text)
         assert worker_id
-        subprocess.run(
-            [sys.executable, "-m", "openturk.cli", "workers", "disable", worker_id.group(0), "--db", site.db_url],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        cli_keys(site.db_url, "workers", "disable", worker_id.group(0))
         assert "Log out" not in client.get("/").text  # the session ended
         refused = _log_in(client, email, PASSWORD)
         assert refused.status_code == 400 and "disabled" in refused.text
-        subprocess.run(
-            [sys.executable, "-m", "openturk.cli", "workers", "enable", worker_id.group(0), "--db", site.db_url],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        cli_keys(site.db_url, "workers", "enable", worker_id.group(0))
         assert _log_in(client, email, PASSWORD).status_code == 303
 
 

@@ -80,8 +80,8 @@ class ProbeServer(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, auth="sigv4") as running:
+def site(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, auth="sigv4", extra_args=aws_args) as running:
         yield running
 
 

@@ -31,8 +31,8 @@ from tests.support.browser import check_page
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, auth="sigv4", admin_token="isolation-admin") as running:
+def site(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, auth="sigv4", admin_token="isolation-admin", extra_args=aws_args) as running:
         yield running
 
 

@@ -34,8 +34,8 @@ from tests.support.questionforms import EVERYTHING, free_text, question, questio
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True) as running:
+def site(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, extra_args=aws_args) as running:
         yield running
 
 

@@ -21,8 +21,8 @@ MONTH_S = 30 * 24 * 3600
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[ServerProcess]:
-    with ServerProcess(virtual_clock=True, admin_token=ADMIN_TOKEN) as running:
+def site(aws_args: list[str]) -> Iterator[ServerProcess]:
+    with ServerProcess(virtual_clock=True, admin_token=ADMIN_TOKEN, extra_args=aws_args) as running:
         yield running
 
 

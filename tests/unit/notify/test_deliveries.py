@@ -14,9 +14,8 @@ from openturk.store.schema import messages
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    database.migrate()
+def db(migrated_store_url: str) -> Iterator[Database]:
+    database = Database(migrated_store_url)
     yield database
     database.dispose()
 

@@ -21,7 +21,7 @@ from openturk.store.database import OUTBOX, Database, announce
 from openturk.store.schema import messages
 from openturk.store.schema import outbox as outbox_rows
 from tests.support import stores
-from tests.unit.notify.test_outbox import QUEUE, queue_events
+from tests.unit.notify.test_outbox import FIFO_QUEUE, QUEUE, queue_events
 
 SLOW = QUEUE + "-slow"
 
@@ -46,9 +46,8 @@ class HeldTransport:
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    database.migrate()
+def db(migrated_store_url: str) -> Iterator[Database]:
+    database = Database(migrated_store_url)
     yield database
     database.dispose()
 
@@ -166,6 +165,24 @@ def test_a_commit_wakes_the_dispatchers_thread_and_cancelling_run_stops_it(db: D
         await until(lambda: not dispatching())
 
     transport.release.set()
+    asyncio.run(scenario())
+
+
+def test_the_end_of_a_send_at_its_destinations_share_lets_that_destinations_next_message_go(db: Database) -> None:
+    """A FIFO queue sends one message at a time: no poll for a minute, so only the end of each send
+    can start the next, which must not wait for a commit or the poll."""
+    transport = HeldTransport()
+    transport.release.set()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(poll_interval_s=60))
+    queue_events(db, FIFO_QUEUE, ["H1", "H2", "H3"])
+
+    async def scenario() -> None:
+        run = asyncio.create_task(dispatcher.run())
+        await until(lambda: len(transport.sent) == 3, timeout=5)
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+
     asyncio.run(scenario())
 
 

@@ -20,9 +20,8 @@ NOW = 1_800_000_000_000
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    database.migrate()
+def db(migrated_store_url: str) -> Iterator[Database]:
+    database = Database(migrated_store_url)
     yield database
     database.dispose()
 

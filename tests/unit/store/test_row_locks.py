@@ -23,9 +23,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    database.migrate()
+def db(migrated_store_url: str) -> Iterator[Database]:
+    database = Database(migrated_store_url)
     with database.write() as conn:
         Repository(conn).insert_requester("C1", "one requester", 0)
     yield database

@@ -15,9 +15,8 @@ PASSWORD = "a long enough password"
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    database.migrate()
+def db(migrated_store_url: str) -> Iterator[Database]:
+    database = Database(migrated_store_url)
     yield database
     database.dispose()
 

@@ -28,9 +28,8 @@ class FixedClock:
 
 
 @pytest.fixture
-def db(store_url: str) -> Iterator[Database]:
-    database = Database(store_url)
-    database.migrate()
+def db(migrated_store_url: str) -> Iterator[Database]:
+    database = Database(migrated_store_url)
     with database.write() as conn:
         repo = Repository(conn)
         for customer_id in ("C1", "C2"):

@@ -125,27 +125,14 @@ class DurableApp:
             return [self.identity]
         if self.snapshots is None:
             return self.app(environ, start_response)
-        answer: list[Any] = []
-        chunks: list[bytes] = []
-
-        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
-            answer[:] = [status, headers]
-            return chunks.append
-
         with state.STATE_LOCK:
-            body = self.app(environ, hold)
-            try:
-                chunks.extend(body)
-            finally:
-                close = getattr(body, "close", None)
-                if close is not None:
-                    close()
+            status, headers, chunks = local_aws_wsgi.whole_answer(self.app, environ)
             change = self.snapshots.note()
         if not self.snapshots.wait(change, self.answer_within_s):
             message = f"the local AWS could not save its state to {self.snapshots.path}"
             start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
             return [message.encode()]
-        start_response(*answer)
+        start_response(status, headers)
         return chunks
 
 

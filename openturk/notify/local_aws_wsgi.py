@@ -81,24 +81,26 @@ class WSGIOnLoop:
         await _answer(send, status, headers, chunks)
 
     def run(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
-        """The application's whole answer: status, headers and body (its iterable read and closed here)."""
-        answer: list[Any] = ["500 Internal Server Error", []]
-        chunks: list[bytes] = []
+        return whole_answer(self.app, environ)
 
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Callable[[bytes], None]:
-            answer[:] = [status, headers]
-            return chunks.append
 
-        body = self.app(environ, start_response)
-        try:
-            chunks.extend(body)
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-        return answer[0], answer[1], chunks
+def whole_answer(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+    """``app``'s whole answer to ``environ``: status, headers and body (its iterable read and closed here)."""
+    answer: list[Any] = ["500 Internal Server Error", []]
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        answer[:] = [status, headers]
+        return chunks.append
+
+    body = app(environ, start_response)
+    try:
+        chunks.extend(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return answer[0], answer[1], chunks
 
 
 async def _answer(send: Any, status: str, headers: list[tuple[str, str]], chunks: list[bytes]) -> None:

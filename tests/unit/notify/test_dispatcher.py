@@ -253,9 +253,9 @@ def test_a_dispatcher_that_found_another_forming_leaves_commits_to_it_and_takes_
         assert transport.sent == []
         with db.read() as conn:
             assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1
-        deadline = time.monotonic() + 10  # its poll comes: the turn is free, so it forms and sends
-        while not transport.sent and time.monotonic() < deadline:
-            time.sleep(0.05)
+        deadline = time.monotonic() + 10  # its poll comes: the turn is free, so it forms, sends and records it
+        while not (transport.sent and states(db) == {QUEUE: "delivered"}) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the send's record commits just after the send: wait for both
         assert len(transport.sent) == 1 and states(db) == {QUEUE: "delivered"}
     finally:
         dispatcher.stop()

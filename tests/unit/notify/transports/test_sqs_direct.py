@@ -8,9 +8,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from openturk.notify.local_aws import LocalAWS
@@ -18,6 +16,7 @@ from openturk.notify.message import EventRecord, document
 from openturk.notify.transports.aws import AwsClients, AwsTarget, SQSTransport
 from openturk.notify.transports.base import Outgoing, describe
 from openturk.notify.transports.sqs_direct import DirectSQS
+from tests.support.queues import sqs_client
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +28,6 @@ def aws() -> Iterator[LocalAWS]:
         local.stop()
 
 
-def _sqs(url: str) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="k",
-        aws_secret_access_key="s",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
 def _outgoing(message_id: int, queue_url: str, hit_id: str) -> Outgoing:
     body = document(f"doc{message_id:029d}", "2014-08-15", "C1", [EventRecord(1, "HITCreated", 0, "T1", hit_id, None)])
     return Outgoing(message_id, f"doc{message_id:029d}", "SQS", queue_url, body, "HITCreated", "T1")
@@ -48,7 +36,7 @@ def _outgoing(message_id: int, queue_url: str, hit_id: str) -> Outgoing:
 def test_the_transport_sends_without_boto3s_call_and_the_queue_gets_what_boto3_would_have_sent(
     aws: LocalAWS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqs = _sqs(aws.url)
+    sqs = sqs_client(aws.url)
     plain = sqs.create_queue(QueueName="direct-plain")["QueueUrl"]
     fifo = sqs.create_queue(QueueName="direct.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     transport = SQSTransport(AwsClients(AwsTarget(aws.url, "k", "s")))
@@ -74,7 +62,7 @@ def test_the_transport_sends_without_boto3s_call_and_the_queue_gets_what_boto3_w
 def test_an_error_answer_reads_as_boto3s_in_the_attempt_log(aws: LocalAWS) -> None:
     missing = f"{aws.url}/123456789012/no-such-queue"
     with pytest.raises(ClientError) as by_boto3:
-        _sqs(aws.url).send_message_batch(QueueUrl=missing, Entries=[{"Id": "0", "MessageBody": "x"}])
+        sqs_client(aws.url).send_message_batch(QueueUrl=missing, Entries=[{"Id": "0", "MessageBody": "x"}])
     clients = AwsClients(AwsTarget(aws.url, "k", "s"))
     with pytest.raises(ClientError) as direct:
         DirectSQS(clients.session).send_message_batch(aws.url, "us-east-1", missing, [{"Id": "0", "MessageBody": "x"}])

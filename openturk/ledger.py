@@ -5,9 +5,13 @@ slots that may still be paid, kept per HIT in ``hits.held_cents``) and ``paid`` 
 and fees); ``outside`` is where credits come from. Each movement writes one ``ledger`` row (amount,
 from, to, why, reference) and keeps the running totals in step, in the caller's transaction.
 
-Every gate that takes money from ``available`` checks it first and raises ``InsufficientFunds``
-before writing anything, so a refused operation (whose transaction then rolls back) changes
-nothing. Nothing else may call ``Repository.change_balances`` or write ``hits.held_cents``.
+Every gate that takes money from ``available`` checks it in the statement that takes it (one
+conditional UPDATE of the requester's totals) and raises ``InsufficientFunds`` when it does not
+cover the amount; the caller's transaction (or savepoint) then rolls back, so a refused operation
+changes nothing. That UPDATE is the gate's last statement: on PostgreSQL it locks the requester's
+row until the commit, and every other CreateHIT of that requester queues behind the lock, so the
+fewer statements after it the more of them go through per second. Nothing else may call
+``Repository.change_balances`` or write ``hits.held_cents``.
 """
 
 from __future__ import annotations
@@ -31,15 +35,10 @@ class Balances:
     on_hold_cents: int
 
 
-def balances(repo: Repository, customer_id: str, *, for_update: bool = False) -> Balances:
+def balances(repo: Repository, customer_id: str) -> Balances:
     """What the requester may spend and what is held, as GetAccountBalance reports them."""
-    unpaid, on_hold = repo.balances(customer_id, for_update=for_update)
+    unpaid, on_hold = repo.balances(customer_id)
     return Balances(available_cents=unpaid - on_hold, on_hold_cents=on_hold)
-
-
-def _check_available(repo: Repository, customer_id: str, cents: int) -> None:
-    if cents > balances(repo, customer_id, for_update=True).available_cents:
-        raise InsufficientFunds(INSUFFICIENT)
 
 
 def _move(
@@ -52,13 +51,20 @@ def _move(
     reference: str | None,
     hit_id: str | None,
     now: int,
+    *,
+    checked: bool = False,
 ) -> None:
+    """One journal row and the totals it changes; with ``checked`` (source ``available``) only if
+    the available balance covers ``cents``, else ``InsufficientFunds`` (the caller rolls back)."""
     unpaid = int(source == "outside") - int(target == "paid")
     on_hold = int(target == "held") - int(source == "held")
     repo.insert_ledger_entry(customer_id, cents, source, target, kind, reference, hit_id, now)
-    repo.change_balances(customer_id, balance=unpaid * cents, on_hold=on_hold * cents)
     if on_hold and hit_id is not None:
         repo.change_held_cents(hit_id, on_hold * cents)
+    if not checked:
+        repo.change_balances(customer_id, balance=unpaid * cents, on_hold=on_hold * cents)
+    elif not repo.change_balances_if_available(customer_id, cents, balance=unpaid * cents, on_hold=on_hold * cents):
+        raise InsufficientFunds(INSUFFICIENT)
 
 
 def credit(repo: Repository, customer_id: str, cents: int, kind: str, now: int) -> None:
@@ -68,10 +74,9 @@ def credit(repo: Repository, customer_id: str, cents: int, kind: str, now: int) 
 
 
 def reserve(repo: Repository, hit: HIT, cents: int, kind: str, now: int) -> None:
-    """Hold ``cents`` more for ``hit``; raises ``InsufficientFunds`` (writing nothing) if not available."""
+    """Hold ``cents`` more for ``hit``; raises ``InsufficientFunds`` if they are not available."""
     if cents > 0:
-        _check_available(repo, hit.customer_id, cents)
-        _move(repo, hit.customer_id, cents, "available", "held", kind, hit.hit_id, hit.hit_id, now)
+        _move(repo, hit.customer_id, cents, "available", "held", kind, hit.hit_id, hit.hit_id, now, checked=True)
 
 
 def release(repo: Repository, hit: HIT, cents: int, kind: str, now: int) -> None:
@@ -115,20 +120,29 @@ def pay(
     source: Literal["held", "available"],
 ) -> None:
     """Pay every (cents, why) part for ``reference`` (an assignment) of ``hit``: out of the HIT's
-    escrow, or out of the available balance after checking it covers all of them
-    (``InsufficientFunds``, writing nothing, when it does not)."""
-    if source == "available":
-        _check_available(repo, hit.customer_id, sum(cents for cents, _ in parts))
+    escrow, or out of the available balance if it covers all of them (``InsufficientFunds`` when it
+    does not: each part is checked against what the parts before it left)."""
     for cents, kind in parts:
         if cents > 0:
-            _move(repo, hit.customer_id, cents, source, "paid", kind, reference, hit.hit_id, now)
+            _move(
+                repo,
+                hit.customer_id,
+                cents,
+                source,
+                "paid",
+                kind,
+                reference,
+                hit.hit_id,
+                now,
+                checked=source == "available",
+            )
 
 
 def pay_assignment(repo: Repository, hit: HIT, assignment: Assignment, now: int) -> None:
     """Pay an assignment's reward and fee, given the assignment as it was before approval.
 
     A Submitted assignment is paid from the escrow its slot holds; an overridden rejection held
-    nothing any more, so it is paid from the available balance, checked first.
+    nothing any more, so it is paid from the available balance if that covers it.
     """
     parts = [(assignment.reward_cents, "reward"), (assignment.fee_cents, "fee")]
     source: Literal["held", "available"] = "held" if assignment.status == "Submitted" else "available"

@@ -108,9 +108,14 @@ class Snapshots:
 
 
 class DurableApp:
-    """WSGI middleware: runs each request under ``STATE_LOCK`` and answers after its snapshot.
+    """WSGI middleware: runs each request under ``STATE_LOCK`` and, with ``snapshots``, answers after
+    its snapshot.
 
-    A request whose snapshot is not on disk within ``answer_within_s`` gets a 503, never a 200.
+    moto's backends are not safe for two requests at once (two ReceiveMessage calls on one queue
+    iterate and change its set of in-flight messages: "Set changed size during iteration", a 500), so
+    the lock is held without a state file too; a long poll lets it go while it waits (the queues'
+    Conditions are built on it). A request whose snapshot is not on disk within ``answer_within_s``
+    gets a 503, never a 200.
     """
 
     def __init__(
@@ -123,10 +128,11 @@ class DurableApp:
         if environ.get("PATH_INFO") == IDENTITY_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [self.identity]
-        if self.snapshots is None:
-            return self.app(environ, start_response)
         with state.STATE_LOCK:
             status, headers, chunks = local_aws_wsgi.whole_answer(self.app, environ)
+            if self.snapshots is None:
+                start_response(status, headers)
+                return chunks
             change = self.snapshots.note()
         if not self.snapshots.wait(change, self.answer_within_s):
             message = f"the local AWS could not save its state to {self.snapshots.path}"
@@ -158,13 +164,13 @@ def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | 
 
     local_aws_confirmation.install(base_url)
     local_aws_tuning.apply()
-    snapshots = None
-    if state_path is not None:
-        import moto.sns.models
+    import moto.sns.models
 
-        state.bind_queue_conditions()
-        # moto's SNS calls the module's name ``requests.post``; replacing that name is the one seam.
-        vars(moto.sns.models)["requests"] = _UnlockedHTTP()
+    snapshots = None
+    state.bind_queue_conditions()
+    # moto's SNS calls the module's name ``requests.post``; replacing that name is the one seam.
+    vars(moto.sns.models)["requests"] = _UnlockedHTTP()
+    if state_path is not None:
         warning = state.restore_or_set_aside(state_path)
         if warning is not None:
             log.warning("%s", warning)

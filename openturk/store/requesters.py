@@ -20,17 +20,24 @@ _BALANCES_QUERY = select(requesters.c.balance_cents, requesters.c.on_hold_cents)
     requesters.c.customer_id == _P("customer_id")
 )
 _BALANCES = Prepared(_BALANCES_QUERY)
-# FOR NO KEY UPDATE on PostgreSQL (key_share): writers still queue on the row, but a transaction that
-# inserted a row referencing it (the foreign key check holds FOR KEY SHARE) no longer deadlocks with
-# another doing the same; plain FOR UPDATE made concurrent CreateHIT calls of one requester deadlock.
-_BALANCES_FOR_UPDATE = Prepared(_BALANCES_QUERY.with_for_update(key_share=True))
+_NEW_BALANCES = {
+    "balance_cents": requesters.c.balance_cents + _P("b_balance"),
+    "on_hold_cents": requesters.c.on_hold_cents + _P("b_on_hold"),
+}
 _CHANGE_BALANCES = Prepared(
+    update(requesters).where(requesters.c.customer_id == _P("b_customer_id")).values(_NEW_BALANCES)
+)
+# The check and the change in one statement. On PostgreSQL the UPDATE takes the row's lock (FOR NO KEY
+# UPDATE, which does not conflict with the FOR KEY SHARE a foreign key check holds) and evaluates the
+# condition on the newest committed row after any wait, so two transactions cannot both spend the same
+# cents; on SQLite the writer lock already orders them.
+_CHANGE_BALANCES_IF_AVAILABLE = Prepared(
     update(requesters)
-    .where(requesters.c.customer_id == _P("b_customer_id"))
-    .values(
-        balance_cents=requesters.c.balance_cents + _P("b_balance"),
-        on_hold_cents=requesters.c.on_hold_cents + _P("b_on_hold"),
+    .where(
+        requesters.c.customer_id == _P("b_customer_id"),
+        requesters.c.balance_cents - requesters.c.on_hold_cents >= _P("b_needed"),
     )
+    .values(_NEW_BALANCES)
 )
 _INSERT_LEDGER = Prepared(insert(ledger))
 _HELD = Prepared(select(hits.c.held_cents).where(hits.c.hit_id == _P("hit_id")))
@@ -103,14 +110,24 @@ class RequesterRepository:
             },
         )
 
-    def balances(self, customer_id: str, *, for_update: bool = False) -> tuple[int, int]:
+    def balances(self, customer_id: str) -> tuple[int, int]:
         """(balance, on hold) in cents."""
-        row = (_BALANCES_FOR_UPDATE if for_update else _BALANCES).first(self.conn, {"customer_id": customer_id})
+        row = _BALANCES.first(self.conn, {"customer_id": customer_id})
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def change_balances(self, customer_id: str, *, balance: int = 0, on_hold: int = 0) -> None:
         if balance or on_hold:
             _CHANGE_BALANCES.run(self.conn, {"b_customer_id": customer_id, "b_balance": balance, "b_on_hold": on_hold})
+
+    def change_balances_if_available(
+        self, customer_id: str, needed: int, *, balance: int = 0, on_hold: int = 0
+    ) -> bool:
+        """Change the totals only if what is available (balance less on hold) covers ``needed``;
+        whether it did. Only ``openturk.ledger`` calls this."""
+        changed = _CHANGE_BALANCES_IF_AVAILABLE.run(
+            self.conn, {"b_customer_id": customer_id, "b_needed": needed, "b_balance": balance, "b_on_hold": on_hold}
+        )
+        return changed > 0
 
     def held_cents(self, hit_id: str) -> int:
         return int(_HELD.first(self.conn, {"hit_id": hit_id})[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -60,15 +61,66 @@ def _journal(repo: Repository) -> list[tuple[int, str, str, str]]:
     return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
-def test_refused_gates_write_nothing(repo: tuple[Repository, str]) -> None:
-    store, customer_id = repo
-    hit = _hit(customer_id=customer_id)
-    before = (_journal(store), ledger.balances(store, customer_id))
-    with pytest.raises(InsufficientFunds):
-        ledger.reserve(store, hit, 501, "HITCreated", NOW)
-    with pytest.raises(InsufficientFunds):
-        ledger.pay(store, hit, "A1", [(400, "bonus"), (101, "bonus_fee")], NOW, source="available")
-    assert (_journal(store), ledger.balances(store, customer_id)) == before
+def test_refused_gates_change_nothing(migrated_store_url: str) -> None:
+    # A gate raises InsufficientFunds from the statement that would have taken the money; the
+    # caller's transaction rolls back, so a refused operation leaves no journal row and no change.
+    db = Database(migrated_store_url)
+    try:
+        customer_id = account.create_requester(db, "r", NOW, 500)
+        hit = _hit(customer_id=customer_id)
+        with db.read() as conn:
+            before = (_journal(Repository(conn)), ledger.balances(Repository(conn), customer_id))
+        with pytest.raises(InsufficientFunds), db.write() as conn:
+            ledger.reserve(Repository(conn), hit, 501, "HITCreated", NOW)
+        with pytest.raises(InsufficientFunds), db.write() as conn:
+            ledger.pay(Repository(conn), hit, "A1", [(400, "bonus"), (101, "bonus_fee")], NOW, source="available")
+        with db.read() as conn:
+            assert (_journal(Repository(conn)), ledger.balances(Repository(conn), customer_id)) == before
+    finally:
+        db.dispose()
+
+
+def test_two_transactions_cannot_both_spend_the_same_cents(migrated_store_url: str) -> None:
+    # The check and the change are one statement: a second spender waits for the first's commit
+    # (PostgreSQL's row lock, SQLite's writer) and is then checked against what the first left.
+    db = Database(migrated_store_url)
+    try:
+        customer_id = account.create_requester(db, "r", NOW, 500)
+        first_reserved, first_may_commit = threading.Event(), threading.Event()
+        outcomes: list[str] = []
+
+        def first() -> None:
+            with db.write() as conn:
+                ledger.reserve(Repository(conn), _hit(customer_id=customer_id, hit_id="H1"), 400, "HITCreated", NOW)
+                first_reserved.set()
+                first_may_commit.wait(10)
+            outcomes.append("first committed")
+
+        def second() -> None:
+            try:
+                with db.write() as conn:
+                    ledger.reserve(Repository(conn), _hit(customer_id=customer_id, hit_id="H2"), 400, "HITCreated", NOW)
+                outcomes.append("second committed")
+            except InsufficientFunds:
+                outcomes.append("second refused")
+
+        first_thread = threading.Thread(target=first)
+        first_thread.start()
+        assert first_reserved.wait(10)
+        second_thread = threading.Thread(target=second)
+        second_thread.start()
+        second_thread.join(0.3)
+        assert second_thread.is_alive()  # waiting for the first to commit, not deciding on stale figures
+        first_may_commit.set()
+        first_thread.join(10)
+        second_thread.join(10)
+        assert outcomes == ["first committed", "second refused"]
+        with db.read() as conn:
+            assert ledger.balances(Repository(conn), customer_id) == ledger.Balances(
+                available_cents=100, on_hold_cents=400
+            )
+    finally:
+        db.dispose()
 
 
 def test_every_movement_is_one_journal_row_between_two_accounts(repo: tuple[Repository, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -164,6 +165,47 @@ def test_a_change_that_cannot_be_saved_is_never_acknowledged(tmp_path: Path, cle
     status, body = call(app, "/unsaved")
     snapshots.close()
     assert status.startswith("503") and b"could not save its state" in body
+
+
+def test_without_a_state_file_requests_still_run_one_at_a_time_and_a_long_poll_lets_others_in(
+    clean_account: None,
+) -> None:
+    # moto's backends are not safe for two requests at once: two ReceiveMessage calls on one queue
+    # changed its set of in-flight messages under each other ("Set changed size during iteration").
+    state.bind_queue_conditions()
+    queue = sqs_backend().create_queue("one-at-a-time")
+    inside: list[int] = []
+    most_inside: list[int] = [0]
+    poll_waiting = threading.Event()
+
+    def counts_who_is_inside(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        inside.append(1)
+        most_inside[0] = max(most_inside[0], len(inside))
+        if environ["PATH_INFO"] == "/long-poll":
+            poll_waiting.set()
+            queue.wait_for_messages(5)  # lets the lock go while it waits, as a long-polling receive does
+        else:
+            threading.Event().wait(0.01)
+        inside.pop()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    app = DurableApp(counts_who_is_inside, None, {"pid": 1, "state": None})
+    poll = threading.Thread(target=call, args=(app, "/long-poll"))
+    poll.start()
+    assert poll_waiting.wait(5)
+    most_inside[0] = 0
+    callers = [threading.Thread(target=call, args=(app, f"/{n}")) for n in range(8)]
+    started = time.monotonic()
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(10)
+    assert time.monotonic() - started < 4  # none waited for the long poll to end
+    assert most_inside[0] == 2  # the waiting long poll and one other, never two others at once
+    sqs_backend().send_message("one-at-a-time", "wake up")
+    poll.join(10)
+    assert not poll.is_alive()
 
 
 def test_an_http_subscriber_is_called_with_the_state_lock_let_go() -> None:

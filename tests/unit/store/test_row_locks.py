@@ -1,9 +1,10 @@
 """Writers' row locks on PostgreSQL: one requester's concurrent writes queue, they never deadlock.
 
 A write inserts rows that reference the requester (a HIT, a journal row: the foreign key check holds
-FOR KEY SHARE on the requester's row until commit) and then locks the requester's balances to change
-them. With plain FOR UPDATE two such writes each waited for the other's key-share lock: PostgreSQL
-aborted one ("deadlock detected", a ServiceFault for concurrent CreateHIT calls of one requester).
+FOR KEY SHARE on the requester's row until commit) and then changes the requester's balances, which
+locks the row (an UPDATE of columns no key uses: FOR NO KEY UPDATE). With a plain FOR UPDATE lock two
+such writes each waited for the other's key-share lock: PostgreSQL aborted one ("deadlock detected",
+a ServiceFault for concurrent CreateHIT calls of one requester).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ def test_writers_that_reference_a_requester_then_lock_its_balances_queue_without
                 repo = Repository(conn)
                 repo.insert_ledger_entry("C1", 1, "outside", "available", "credit", f"R{n}", None, 0)
                 both_referenced.wait()  # each now holds the key-share lock of its foreign key check
-                repo.balances("C1", for_update=True)
-                repo.change_balances("C1", balance=1)
+                assert repo.change_balances_if_available("C1", 0, balance=1)
         except BaseException as error:
             errors.append(error)
 

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
+from openturk.store import database as database_module
 from openturk.store.database import BUSY_TIMEOUT_MS, Database, WriterBusy
+from tests.support import stores
 
 
 @pytest.fixture
@@ -273,3 +276,23 @@ def test_write_with_called_on_the_loop_itself_runs_at_once(db: Database, loop_th
 
     assert asyncio.run_coroutine_threadsafe(from_the_loop(), loop_thread.loop).result(2) == 1
     assert ran_on == [loop_thread.ident]
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="the pooled connections' ping is PostgreSQL's")
+def test_a_pooled_connection_closed_while_idle_is_replaced_before_use(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server restart or a proxy's idle timeout closes connections sitting in the pool; the ping a
+    # connection idle for PING_AFTER_IDLE_S gets before use finds it closed and the pool connects anew.
+    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_S", 0.0)
+    with db.read() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    outside = create_engine(db.url, poolclass=NullPool)  # not the pool's own connection, which is the one to end
+    try:
+        with outside.connect() as other:
+            assert other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}).scalar_one()
+    finally:
+        outside.dispose()
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert _rows(db) == [1]

@@ -442,7 +442,7 @@ def _ping_when_idle(engine: Engine) -> Engine:
     while idle (a server restart, a proxy's idle timeout), shows on connections that were idle; one
     used within the last second is used as is. If the server went away in that second, the statement
     fails with a disconnect error, SQLAlchemy discards the whole pool, and that one call answers
-    ServiceUnavailable (which SDKs retry); the next checkouts connect afresh.
+    ServiceFault (HTTP 500, which the AWS SDKs retry); the next checkouts connect afresh.
     """
 
     @event.listens_for(engine, "connect")

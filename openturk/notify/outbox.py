@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Integer,
+    String,
     and_,
     bindparam,
     delete,
     func,
     insert,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -43,10 +46,31 @@ FORM_LIMIT = 5000
 
 # Built once: these run inside every state-changing API call (see store/prepared.py).
 _INSERT_EVENT = Prepared(insert(events).returning(events.c.event_id))
-_SPEC_OF_TYPE = Prepared(
-    select(notification_settings).where(notification_settings.c.hit_type_id == bindparam("hit_type_id"))
+_SPEC = notification_settings.c
+_COMMA = literal_column("','", String)
+# One event's outbox row, written only if its HIT type's active specification lists the event's type:
+# the specification in force is read and the row written by one statement (a SELECT and an INSERT
+# before; every statement is a round trip on PostgreSQL). Event types are names from the model,
+# without commas or LIKE's wildcards, and ``event_types`` joins them with commas.
+_INSERT_OUTBOX_IF_NOTIFIED = Prepared(
+    insert(outbox).from_select(
+        ["event_id", "customer_id", "transport", "destination", "version", "committed_at"],
+        select(
+            bindparam("event_id", type_=Integer),
+            _SPEC.customer_id,
+            _SPEC.transport,
+            _SPEC.destination,
+            _SPEC.version,
+            bindparam("committed_at", type_=BigInteger),
+        ).where(
+            _SPEC.hit_type_id == bindparam("hit_type_id"),
+            _SPEC.active == true(),
+            (_COMMA + _SPEC.event_types + _COMMA).like(
+                literal_column("'%,'", String) + bindparam("event_type", type_=String) + literal_column("',%'", String)
+            ),
+        ),
+    )
 )
-_INSERT_OUTBOX = Prepared(insert(outbox))
 
 
 def record_events(conn: Connection, new_events: Sequence[Event], committed_at: int) -> None:
@@ -55,25 +79,19 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
     The specification is read in the same transaction, so the one in force when the event
     commits decides where it goes.
     """
-    specs: dict[str, Any] = {}
     for event in new_events:
         event_id = _INSERT_EVENT.first(conn, event.__dict__).event_id
-        if event.hit_type_id not in specs:
-            specs[event.hit_type_id] = _SPEC_OF_TYPE.first(conn, {"hit_type_id": event.hit_type_id})
-        spec = specs[event.hit_type_id]
-        if spec is not None and spec.active and event.event_type in spec.event_types.split(","):
+        queued = _INSERT_OUTBOX_IF_NOTIFIED.run(
+            conn,
+            {
+                "event_id": event_id,
+                "committed_at": committed_at,
+                "hit_type_id": event.hit_type_id,
+                "event_type": event.event_type,
+            },
+        )
+        if queued:
             announce(conn, OUTBOX)
-            _INSERT_OUTBOX.run(
-                conn,
-                {
-                    "event_id": event_id,
-                    "customer_id": spec.customer_id,
-                    "transport": spec.transport,
-                    "destination": spec.destination,
-                    "version": spec.version,
-                    "committed_at": committed_at,
-                },
-            )
 
 
 class _LeavingOutBusy:

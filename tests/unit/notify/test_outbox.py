@@ -6,12 +6,15 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
+from openturk.domain.model import Event, HITType
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
+from openturk.requester import account
 from openturk.store.database import OUTBOX, Database
-from openturk.store.schema import events, messages
+from openturk.store.repository import Repository
+from openturk.store.schema import events, messages, notification_settings
 from openturk.store.schema import outbox as outbox_rows
 
 QUEUE = "http://127.0.0.1:4566/000000000000/events"
@@ -149,3 +152,51 @@ def test_a_redrive_wakes_this_processs_dispatcher_once_it_commits(db: Database) 
     with db.write() as conn:
         assert outbox.redrive(conn, NOW) == 0  # nothing dead: nothing to wake for
     assert woken == [True]
+
+
+def test_an_event_is_queued_only_if_its_hit_types_active_specification_lists_its_type(db: Database) -> None:
+    customer_id = account.create_requester(db, "r", NOW, 0)
+    with db.write() as conn:
+        repo = Repository(conn)
+        for hit_type_id in ("T1", "T2"):
+            repo.insert_hit_type(HITType(hit_type_id, customer_id, "t", "d", None, 1, 60, 60), hit_type_id, NOW)
+        conn.execute(
+            insert(notification_settings).values(
+                hit_type_id="T1",
+                customer_id=customer_id,
+                transport="SQS",
+                destination=QUEUE,
+                version="2014-08-15",
+                event_types="AssignmentSubmitted,HITExpired",
+                active=True,
+                updated_at=NOW,
+            )
+        )
+    woken: list[str] = []
+    db.on_commit(OUTBOX, lambda: woken.append("outbox"))
+
+    def queued(event_type: str, hit_type_id: str = "T1") -> list[tuple[str, str]]:
+        with db.write() as conn:
+            outbox.record_events(conn, [Event(event_type, NOW, customer_id, hit_type_id, "H1")], NOW)
+        with db.read() as conn:
+            rows = conn.execute(
+                select(events.c.event_type, outbox_rows.c.destination)
+                .join(outbox_rows, outbox_rows.c.event_id == events.c.event_id)
+                .order_by(events.c.event_id)
+            )
+            return [(row[0], row[1]) for row in rows]
+
+    assert queued("HITExpired") == [("HITExpired", QUEUE)]
+    assert woken == ["outbox"]
+    # Not listed (nor a part of a listed name), or another HIT type: recorded, not queued, nobody woken.
+    for event_type, hit_type_id in (("HITCreated", "T1"), ("Submitted", "T1"), ("HITExpired", "T2")):
+        assert queued(event_type, hit_type_id) == [("HITExpired", QUEUE)]
+    assert woken == ["outbox"]
+    with db.write() as conn:
+        conn.execute(update(notification_settings).values(active=False))
+    assert queued("AssignmentSubmitted") == [("HITExpired", QUEUE)]
+    with db.write() as conn:
+        conn.execute(update(notification_settings).values(active=True))
+    assert queued("AssignmentSubmitted") == [("HITExpired", QUEUE), ("AssignmentSubmitted", QUEUE)]
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 6  # every one recorded

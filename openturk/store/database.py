@@ -213,11 +213,15 @@ class Database:
                     return  # the caller gave up waiting and runs it itself
                 try:
                     with self.non_blocking_writes(), self.write() as conn:
-                        handover.done(work(conn))
+                        value = work(conn)
                 except WriterBusy:
                     handover.done(_BUSY)
                 except BaseException as error:  # noqa: BLE001 - handed to the caller, which raises it
                     handover.failed(error)
+                else:
+                    # Only now, committed: the caller acts on the value (a dispatcher sends what it
+                    # claimed), and a send must never go out for a transaction that may not commit.
+                    handover.done(value)
 
             try:
                 loop.call_soon_threadsafe(attempt)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 from openturk.store import database as database_module
@@ -228,6 +228,25 @@ def test_write_with_runs_on_the_loop_given_and_returns_or_raises_what_the_work_d
     with pytest.raises(ValueError, match="the work's own error"):
         db.write_with(fails)
     assert _rows(db) == [1]  # the failed work's insert was rolled back
+
+
+@pytest.mark.sqlite_only("write_on hands SQLite's writes to one thread; PostgreSQL writes where it is called")
+def test_write_with_answers_only_once_the_loops_transaction_committed(db: Database, loop_thread: _LoopThread) -> None:
+    # The dispatcher sends what its pass claimed as soon as write_with answers. Answered before the
+    # commit, a send could go out for a transaction that then never committed (the process killed in
+    # between): its events would be formed again, and delivered again under a new EventDocId.
+    db.write_on(loop_thread.loop)
+    slow_commit = threading.Event()
+
+    def commit_slowly(_conn: Any) -> None:
+        if slow_commit.is_set():
+            threading.Event().wait(0.3)
+
+    event.listen(db.engine, "commit", commit_slowly)
+    slow_commit.set()
+    assert db.write_with(_insert(1, [])) == 1
+    with db.read() as conn:  # another connection: sees only what committed
+        assert [row[0] for row in conn.execute(text("SELECT n FROM t"))] == [1]
 
 
 @pytest.mark.sqlite_only("write_on hands SQLite's writes to one thread")

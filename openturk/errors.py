@@ -96,6 +96,10 @@ class DuplicateRequest(RequestError):
 
 
 class InsufficientFunds(RequestError):
+    """Raised by ``openturk.ledger`` after it wrote the movement's journal row and escrow: only a
+    rollback undoes them. Let it end the transaction, or catch it around a savepoint
+    (``conn.begin_nested()``, as ``review_runs`` does), never inside a transaction that goes on."""
+
     turk_error_code = _code("InsufficientFunds")
 
 

@@ -198,7 +198,7 @@ def serve(app: WSGIApp, host: str, port: int, *, durable: bool) -> None:
         return not durable and environ.get("HTTP_X_AMZ_TARGET") in local_aws_wsgi.NEVER_WAIT
 
     config = uvicorn.Config(
-        local_aws_wsgi.WSGIOnLoop(app, WSGI_THREADS, runs_inline),
+        local_aws_wsgi.WSGIOnLoop(app, WSGI_THREADS, runs_inline, state.STATE_LOCK),
         host=host,
         port=port,
         interface="asgi3",

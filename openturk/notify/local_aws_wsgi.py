@@ -20,7 +20,7 @@ import io
 import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -46,11 +46,28 @@ NEVER_WAIT = frozenset(
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-class WSGIOnLoop:
-    """ASGI application running a WSGI one on the loop (``runs_inline``) or on ``threads`` workers."""
+class Lock(Protocol):
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
 
-    def __init__(self, app: WSGIApp, threads: int, runs_inline: Callable[[dict[str, Any]], bool]) -> None:
-        self.app, self.runs_inline = app, runs_inline
+    def release(self) -> None: ...
+
+
+class WSGIOnLoop:
+    """ASGI application running a WSGI one on the loop (``runs_inline``) or on ``threads`` workers.
+
+    With ``inline_lock`` (the lock the application itself takes for every request), a call runs on
+    the loop only if that lock is free at once: one held by a worker thread would otherwise stall the
+    loop, and every other request with it, until that worker let it go.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        threads: int,
+        runs_inline: Callable[[dict[str, Any]], bool],
+        inline_lock: Lock | None = None,
+    ) -> None:
+        self.app, self.runs_inline, self.inline_lock = app, runs_inline, inline_lock
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="local-aws")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -74,11 +91,21 @@ class WSGIOnLoop:
             if not message.get("more_body", False):
                 break
         environ = _environ(scope, bytes(body))
-        if self.runs_inline(environ):
-            status, headers, chunks = self.run(environ)
-        else:
-            status, headers, chunks = await asyncio.get_running_loop().run_in_executor(self.pool, self.run, environ)
-        await _answer(send, status, headers, chunks)
+        answer = self._inline_answer(environ) if self.runs_inline(environ) else None
+        if answer is None:
+            answer = await asyncio.get_running_loop().run_in_executor(self.pool, self.run, environ)
+        await _answer(send, *answer)
+
+    def _inline_answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]] | None:
+        """The answer run here on the loop, or None if ``inline_lock`` is held elsewhere."""
+        if self.inline_lock is None:
+            return self.run(environ)
+        if not self.inline_lock.acquire(blocking=False):
+            return None
+        try:
+            return self.run(environ)
+        finally:
+            self.inline_lock.release()
 
     def run(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
         return whole_answer(self.app, environ)

@@ -50,8 +50,9 @@ _SPEC = notification_settings.c
 _COMMA = literal_column("','", String)
 # One event's outbox row, written only if its HIT type's active specification lists the event's type:
 # the specification in force is read and the row written by one statement (a SELECT and an INSERT
-# before; every statement is a round trip on PostgreSQL). Event types are names from the model,
-# without commas or LIKE's wildcards, and ``event_types`` joins them with commas.
+# before; every statement is a round trip on PostgreSQL). Event types are names from the model (the
+# parser refuses any other), without commas or LIKE's wildcards and none differing from another only
+# by case (SQLite's LIKE ignores case, PostgreSQL's does not); ``event_types`` joins them with commas.
 _INSERT_OUTBOX_IF_NOTIFIED = Prepared(
     insert(outbox).from_select(
         ["event_id", "customer_id", "transport", "destination", "version", "committed_at"],

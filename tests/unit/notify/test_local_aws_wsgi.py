@@ -69,6 +69,30 @@ def test_a_call_that_cannot_wait_runs_on_the_loop_and_the_rest_on_a_worker_threa
     assert seen[-1]["thread"] != loop_thread
 
 
+def test_a_call_that_cannot_wait_goes_to_a_worker_thread_while_another_holds_the_lock() -> None:
+    # The application takes the lock for every request; waiting for it on the loop would stall the loop.
+    app, seen = _echo()
+    lock = threading.RLock()
+    bridge = WSGIOnLoop(app, 4, lambda environ: True, lock)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    threading.Timer(0.2, release.set).start()  # the worker waits for it, not the loop
+    _, _, body, loop_thread = _call(bridge, _scope([(b"x-amz-target", b"AmazonSQS.SendMessage")]), [b"{}"])
+    holder.join(10)
+    assert body == b"an answer"
+    assert seen[-1]["thread"] != loop_thread
+    _, _, _, loop_thread = _call(bridge, _scope([(b"x-amz-target", b"AmazonSQS.SendMessage")]), [b"{}"])
+    assert seen[-1]["thread"] == loop_thread  # free again: on the loop
+
+
 def test_the_environ_carries_the_whole_body_headers_path_and_query() -> None:
     app, seen = _echo()
     bridge = WSGIOnLoop(app, 2, lambda environ: False)

@@ -38,6 +38,20 @@ def _one_of(column: ColumnElement[Any], values: tuple[str, ...]) -> ColumnElemen
     return or_(*(column == value for value in values))
 
 
+def _assignment_due(kind: str, status: str, due: ColumnElement[Any]) -> Prepared:
+    """The earliest assignment in ``status`` whose ``due`` time has come (and that did not fail as ``kind``)."""
+    return Prepared(
+        select(due, assignments.c.assignment_id)
+        .where(
+            assignments.c.status == status,
+            due <= bindparam("until"),
+            ~_failing(kind, assignments.c.assignment_id),
+        )
+        .order_by(due, assignments.c.assignment_id)
+        .limit(1)
+    )
+
+
 # Each kind's earliest due item. Built once and run as ``Prepared`` statements: the timer runner asks
 # on every pass, and building and compiling six statements each time was most of a pass's CPU.
 _DUE = {
@@ -52,26 +66,8 @@ _DUE = {
         .order_by(hits.c.expiration, hits.c.hit_id)
         .limit(1)
     ),
-    "abandon": Prepared(
-        select(assignments.c.deadline, assignments.c.assignment_id)
-        .where(
-            assignments.c.status == "Accepted",
-            assignments.c.deadline <= bindparam("until"),
-            ~_failing("abandon", assignments.c.assignment_id),
-        )
-        .order_by(assignments.c.deadline, assignments.c.assignment_id)
-        .limit(1)
-    ),
-    "auto_approve": Prepared(
-        select(assignments.c.auto_approval_time, assignments.c.assignment_id)
-        .where(
-            assignments.c.status == "Submitted",
-            assignments.c.auto_approval_time <= bindparam("until"),
-            ~_failing("auto_approve", assignments.c.assignment_id),
-        )
-        .order_by(assignments.c.auto_approval_time, assignments.c.assignment_id)
-        .limit(1)
-    ),
+    "abandon": _assignment_due("abandon", "Accepted", assignments.c.deadline),
+    "auto_approve": _assignment_due("auto_approve", "Submitted", assignments.c.auto_approval_time),
     # Disposable (what DeleteHIT accepts: in review, nothing submitted left undecided) and 120 days old.
     "dispose": Prepared(
         select((hits.c.creation_time + AUTO_DISPOSE_AFTER_MS).label("due"), hits.c.hit_id)

@@ -32,18 +32,19 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class Snapshots:
-    """Writes the state after changes; ``wait`` returns once a change is on disk.
+    """Saves the state after changes; ``wait`` returns once a change is on disk.
 
-    One thread writes; a failed write (a full disk) is retried, and the requests waiting on it
-    fail after ``wait_s`` instead of being acknowledged without being saved.
+    One thread saves (``StateFile``: what changed, in one transaction); a failed write (a full disk)
+    is retried, and the requests waiting on it fail after ``wait_s`` instead of being acknowledged
+    without being saved.
     """
 
-    def __init__(self, path: Path, retry_s: float = 0.5) -> None:
-        self.path, self.retry_s = path, retry_s
+    def __init__(self, state_file: state.StateFile, retry_s: float = 0.5) -> None:
+        self.state_file, self.retry_s = state_file, retry_s
+        self.path = state_file.path
         self._changed = threading.Condition()
         self._noted = 0
         self._saved = 0
-        self._last: bytes | None = None
         self._writing = threading.Lock()
         self._closed = False
         threading.Thread(target=self._run, name="local-aws-snapshots", daemon=True).start()
@@ -75,16 +76,10 @@ class Snapshots:
             if not state.STATE_LOCK.acquire(timeout=lock_wait_s):
                 return
             try:
-                data = state.snapshot()
+                changes = self.state_file.capture()
             finally:
                 state.STATE_LOCK.release()
-            self._write(data)
-
-    def _write(self, data: bytes) -> None:
-        # An unchanged state (a read, an empty receive) costs a pickle but no disk write.
-        if data != self._last:
-            state.write(self.path, data)
-            self._last = data
+            self.state_file.write(changes)
 
     def _run(self) -> None:
         while True:
@@ -92,12 +87,12 @@ class Snapshots:
                 self._changed.wait_for(lambda: self._closed or self._noted > self._saved)
                 if self._closed:
                     return
-            # Pickled and written under one lock, so an older snapshot never replaces a newer one.
+            # Captured and written under one lock, so changes reach the file in the order they were made.
             with self._writing:
                 with state.STATE_LOCK:
-                    change, data = self._noted, state.snapshot()
+                    change, changes = self._noted, self.state_file.capture()
                 try:
-                    self._write(data)
+                    self.state_file.write(changes)  # nothing when nothing changed (a read, an empty receive)
                 except OSError as exc:
                     log.error("local AWS state could not be saved to %s (%s); retrying", self.path, exc)
                     time.sleep(self.retry_s)
@@ -168,13 +163,15 @@ def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | 
 
     snapshots = None
     state.bind_queue_conditions()
+    state.bound_histories()
     # moto's SNS calls the module's name ``requests.post``; replacing that name is the one seam.
     vars(moto.sns.models)["requests"] = _UnlockedHTTP()
     if state_path is not None:
-        warning = state.restore_or_set_aside(state_path)
+        state_file = state.StateFile(state_path)
+        warning = state_file.restore_or_set_aside()
         if warning is not None:
             log.warning("%s", warning)
-        snapshots = Snapshots(state_path)
+        snapshots = Snapshots(state_file)
         snapshots.save_now()  # a file that cannot be written fails the start, not every request
     identity = {"pid": os.getpid(), "state": str(state_path) if state_path else None}
     moto_app = local_aws_confirmation.route_subscribe_urls(DomainDispatcherApplication(create_backend_app))

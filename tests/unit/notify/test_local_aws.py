@@ -69,11 +69,10 @@ def test_a_snapshot_brings_back_queues_and_messages_in_flight_with_their_handles
     backend.send_message("kept", "in flight")
     [received] = backend.receive_message("kept", 1, 0, 600)
     path = tmp_path / "state"
-    with state.STATE_LOCK:
-        state.write(path, state.snapshot())
+    state.StateFile(path).save()
     forget_account()
 
-    assert state.restore(path) is True
+    assert state.StateFile(path).restore() is True
     queue = sqs_backend().get_queue("kept")
     assert queue.visibility_timeout == 600
     assert sorted(m.body for m in queue._messages) == ["in flight", "waiting"]
@@ -86,7 +85,7 @@ def test_a_snapshot_brings_back_queues_and_messages_in_flight_with_their_handles
 
 
 def test_a_snapshot_written_before_the_dispatch_table_still_loads(tmp_path: Path, clean_account: None) -> None:
-    """Earlier snapshots stored each queue's Condition as a persistent id; a file left by them loads."""
+    """Earlier snapshots (format 1) stored each queue's Condition as a persistent id; a file left by them loads."""
     backend = sqs_backend()
     backend.create_queue("older")
     backend.send_message("older", "kept from before")
@@ -102,18 +101,18 @@ def test_a_snapshot_written_before_the_dispatch_table_still_loads(tmp_path: Path
     path = tmp_path / "state"
     with path.open("wb") as file, state.STATE_LOCK:
         PersistentIdPickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(
-            {"format": state._FORMAT, "moto": state._moto_version(), "services": services}
+            {"format": 1, "moto": state._moto_version(), "services": services}
         )
     forget_account()
 
-    assert state.restore(path) is True
+    assert state.StateFile(path).restore() is True
     queue = sqs_backend().get_queue("older")
     assert [m.body for m in queue._messages] == ["kept from before"]
     assert queue._messages_lock._lock is state.STATE_LOCK
 
 
 def test_no_file_is_a_first_start(tmp_path: Path) -> None:
-    assert state.restore(tmp_path / "missing") is False
+    assert state.StateFile(tmp_path / "missing").restore() is False
 
 
 @pytest.mark.parametrize(
@@ -127,8 +126,8 @@ def test_an_unreadable_file_is_set_aside_and_kept(tmp_path: Path, content: bytes
     path = tmp_path / "state"
     path.write_bytes(content)
     with pytest.raises(state.StateUnreadable, match=reason):
-        state.restore(path)
-    warning = state.restore_or_set_aside(path)
+        state.StateFile(path).restore()
+    warning = state.StateFile(path).restore_or_set_aside()
     assert warning is not None and reason in warning
     [aside] = tmp_path.glob("state.unreadable-*")
     assert aside.read_bytes() == content and not path.exists() and str(aside) in warning
@@ -148,19 +147,19 @@ def call(app: DurableApp, path: str) -> tuple[str, bytes]:
 
 def test_a_change_is_on_disk_before_it_is_answered(tmp_path: Path, clean_account: None) -> None:
     path = tmp_path / "state"
-    snapshots = Snapshots(path)
+    snapshots = Snapshots(state.StateFile(path))
     app = DurableApp(creates_a_queue, snapshots, {"pid": 1, "state": str(path)})
     assert call(app, "/first") == ("200 OK", b"created")
     assert call(app, "/second") == ("200 OK", b"created")
     snapshots.close()
     forget_account()
-    state.restore(path)
+    state.StateFile(path).restore()
     assert {q.name for q in sqs_backend().queues.values()} == {"first", "second"}
 
 
 def test_a_change_that_cannot_be_saved_is_never_acknowledged(tmp_path: Path, clean_account: None) -> None:
     path = tmp_path / "no such directory" / "state"
-    snapshots = Snapshots(path, retry_s=0.05)
+    snapshots = Snapshots(state.StateFile(path), retry_s=0.05)
     app = DurableApp(creates_a_queue, snapshots, {"pid": 1, "state": str(path)}, 0.5)
     status, body = call(app, "/unsaved")
     snapshots.close()

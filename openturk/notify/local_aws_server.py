@@ -1,9 +1,10 @@
 """The embedded local AWS's own process: moto's server, with its SQS/SNS state kept in a file.
 
 Started by ``LocalAWS`` as ``python -m openturk.notify.local_aws_server --port P [--state PATH]``.
-With a state file, the state is loaded at start and every request is answered only once a
-snapshot taken after it is on disk (group commit: requests that finish together share one write),
-so whatever this endpoint acknowledged survives a SIGKILL of it or of ``openturk serve``.
+With a state file, the state is loaded at start and every request is answered only once a save
+taken after it has committed (``local_aws_state.StateFile``: what changed; group commit: requests that
+finish together share one), so whatever this endpoint acknowledged survives a SIGKILL of it or of
+``openturk serve``.
 ``GET /openturk/local-aws`` tells who answers on the port (``{"pid", "state"}``).
 """
 
@@ -238,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if snapshots is not None:
             snapshots.close()
             snapshots.save_now()
+            snapshots.state_file.close()
     return 0
 
 

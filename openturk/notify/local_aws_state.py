@@ -51,8 +51,8 @@ _CONDITION = "threading.Condition"  # how format-1 files written before the disp
 _SQLITE_HEADER = b"SQLite format 3\x00"
 # Deleted receipt handles a queue remembers (a second DeleteMessage of one of them succeeds, as on SQS),
 # and published messages a topic keeps for moto's tests: the most recent ones.
-DELETED_HANDLES_KEPT = 1000
-PUBLISHED_KEPT = 100
+DELETED_HANDLES_KEPT = 10_000
+PUBLISHED_KEPT = 10
 
 
 class StateUnreadable(Exception):
@@ -125,8 +125,8 @@ def _unpickled(data: bytes) -> Any:
 class RecentSet:
     """The set moto keeps a queue's deleted receipt handles in, remembering the ``limit`` most recent."""
 
-    def __init__(self, items: Iterable[str] = (), limit: int = DELETED_HANDLES_KEPT) -> None:
-        self.limit = limit
+    def __init__(self, items: Iterable[str | None] = (), limit: int | None = None) -> None:
+        self.limit = limit or DELETED_HANDLES_KEPT
         self._items: dict[str, None] = {}
         self.update(items)
 
@@ -139,13 +139,15 @@ class RecentSet:
     def __len__(self) -> int:
         return len(self._items)
 
-    def add(self, item: str) -> None:
+    def add(self, item: str | None) -> None:
+        if item is None:  # moto lists a message's first handle, None, among its old ones
+            return
         self._items.pop(item, None)
         self._items[item] = None
         if len(self._items) > self.limit:
             del self._items[next(iter(self._items))]
 
-    def update(self, items: Iterable[str]) -> None:
+    def update(self, items: Iterable[str | None]) -> None:
         for item in items:
             self.add(item)
 
@@ -273,15 +275,23 @@ class Changes:
     skeleton: bytes | None = None
     rows: list[tuple[int, str, str, str, int, bytes]] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)
+    # Deleted receipt handles a queue remembers: (account, region, queue, handle) added and forgotten.
+    handles: list[tuple[str, str, str, str]] = field(default_factory=list)
+    handles_gone: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return self.full or self.skeleton is not None or bool(self.rows) or bool(self.gone)
+        changed = (self.skeleton, self.rows, self.gone, self.handles, self.handles_gone)
+        return self.full or any(part is not None and part != [] for part in changed)
 
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL,"
     " queue TEXT NOT NULL, in_flight INTEGER NOT NULL, message BLOB NOT NULL)",
+    # In the order the queue remembered them (rowid), so the oldest is forgotten first after a restart too.
+    "CREATE TABLE IF NOT EXISTS deleted_handles (account TEXT NOT NULL, region TEXT NOT NULL, queue TEXT NOT NULL,"
+    " handle TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS deleted_handles_by_queue ON deleted_handles (account, region, queue, handle)",
 )
 
 
@@ -302,7 +312,9 @@ class StateFile:
         self._queue: dict[tuple[str, str, str], Any] = {}  # each queue as last saved (a re-created one differs)
         self._order: dict[tuple[str, str, str], list[int]] = {}  # each queue's message ids, as last saved
         self._in_flight: dict[tuple[str, str, str], set[int]] = {}
+        self._handles: dict[tuple[str, str, str], set[str]] = {}  # each queue's deleted handles, as last saved
         self._skeleton: bytes | None = None
+        self._loaded_handles: list[tuple[str, str, str, str]] = []
         self._next_seq = 1
         bound_histories()
         _track_changes()
@@ -379,6 +391,8 @@ class StateFile:
             rows = connection.execute(
                 "SELECT seq, account, region, queue, in_flight, message FROM messages ORDER BY seq"
             ).fetchall()
+            handles = connection.execute("SELECT account, region, queue, handle FROM deleted_handles ORDER BY rowid")
+            self._loaded_handles = handles.fetchall()
         finally:
             connection.close()
         return dict(_unpickled(meta["skeleton"])["services"]), bytes(meta["skeleton"]), rows
@@ -396,8 +410,16 @@ class StateFile:
                 queue._pending_messages.add(message)
             self._saved[id(message)] = _Saved(message, seq, (account, region, name), bool(in_flight))
             self._next_seq = max(self._next_seq, seq + 1)
+        for account, region, name, handle in self._loaded_handles:
+            queue = queues.get((account, region, name))
+            if queue is None:
+                raise StateUnreadable(
+                    f"{self.path} has a deleted handle of {account}/{region}/{name}, a queue it lacks"
+                )
+            queue.deleted_messages.add(handle)
         for key, queue in queues.items():
             _bound_queue(queue)
+            self._handles[key] = set(queue.deleted_messages)
             self._queue[key] = queue
             self._order[key] = [id(m) for m in queue._messages]
             self._in_flight[key] = {id(m) for m in queue._pending_messages}
@@ -426,6 +448,7 @@ class StateFile:
         for key in self._queue.keys() - queues.keys():  # deleted queues: their messages go with them
             self._forget(key, self._order.pop(key, []), changes)
             self._in_flight.pop(key, None)
+            changes.handles_gone += [(*key, handle) for handle in self._handles.pop(key, set())]
             del self._queue[key]
         if whole:
             examined = set(queues)
@@ -447,11 +470,22 @@ class StateFile:
                 self._forget(key, set(before).difference(ids), changes)
                 self._capture_queue(key, queue, flying, touched, whole, changes)
             self._order[key], self._in_flight[key] = ids, flying
+            self._capture_handles(key, queue, whole, changes)
         skeleton = self._capture_skeleton(services)
         if whole or skeleton != self._skeleton:
             changes.skeleton = self._skeleton = skeleton
         self._whole = False
         return changes
+
+    def _capture_handles(self, key: tuple[str, str, str], queue: Any, whole: bool, changes: Changes) -> None:
+        _bound_queue(queue)  # a queue made before ``bound_histories`` (this process's tests) has moto's set
+        remembered = queue.deleted_messages
+        before = set() if whole else self._handles.get(key, set())
+        now = set(remembered)
+        if now != before:
+            changes.handles += [(*key, handle) for handle in remembered if handle not in before]
+            changes.handles_gone += [(*key, handle) for handle in before - now]
+            self._handles[key] = now
 
     def _forget(self, key: tuple[str, str, str], removed: Iterable[int], changes: Changes) -> None:
         """Rows to delete: messages that left ``key`` (unless another queue took them first: a new row there)."""
@@ -526,16 +560,18 @@ class StateFile:
 
     @staticmethod
     def _capture_skeleton(services: dict[str, Any]) -> bytes:
-        """The backends pickled with every queue's messages taken out for the while (the lock is held)."""
+        """The backends pickled with every queue's messages and deleted handles taken out for the while (the
+        lock is held)."""
         taken = []
         try:
             for _key, queue in _queues(services):
-                taken.append((queue, queue._messages, queue._pending_messages))
-                queue.__dict__["_messages"], queue.__dict__["_pending_messages"] = [], set()
+                taken.append((queue, queue._messages, queue._pending_messages, queue.deleted_messages))
+                queue._messages, queue._pending_messages = [], set()
+                queue.deleted_messages = RecentSet(limit=getattr(queue.deleted_messages, "limit", DELETED_HANDLES_KEPT))
             return _pickled({"services": services})
         finally:
-            for queue, messages, pending in taken:
-                queue.__dict__["_messages"], queue.__dict__["_pending_messages"] = messages, pending
+            for queue, messages, pending, deleted in taken:
+                queue._messages, queue._pending_messages, queue.deleted_messages = messages, pending, deleted
 
     def write(self, changes: Changes) -> None:
         """Commit ``changes`` in one transaction. Raises ``OSError`` when the file cannot be written;
@@ -556,6 +592,7 @@ class StateFile:
         with connection:
             if changes.full:
                 connection.execute("DELETE FROM messages")
+                connection.execute("DELETE FROM deleted_handles")
                 connection.execute("DELETE FROM meta")
                 connection.executemany(
                     "INSERT INTO meta (name, value) VALUES (?, ?)",
@@ -563,6 +600,11 @@ class StateFile:
                 )
             connection.executemany("DELETE FROM messages WHERE seq = ?", [(seq,) for seq in changes.gone])
             connection.executemany("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?, ?)", changes.rows)
+            connection.executemany(
+                "DELETE FROM deleted_handles WHERE account = ? AND region = ? AND queue = ? AND handle = ?",
+                changes.handles_gone,
+            )
+            connection.executemany("INSERT INTO deleted_handles VALUES (?, ?, ?, ?)", changes.handles)
             if changes.skeleton is not None:
                 connection.execute(
                     "INSERT OR REPLACE INTO meta (name, value) VALUES ('skeleton', ?)", (changes.skeleton,)

@@ -104,8 +104,8 @@ def test_a_save_writes_only_what_changed(tmp_path: Path, clean_account: None) ->
     assert len(captured().rows) == 2  # their handles, counts and visibility, and now in flight
     backend.delete_message("busy", received[0].receipt_handle)
     deleted = captured()
-    assert (deleted.rows, len(deleted.gone)) == ([], 1)
-    assert deleted.skeleton is not None  # the queue remembers the deleted handle
+    assert (deleted.rows, len(deleted.gone), deleted.skeleton) == ([], 1, None)
+    assert len(deleted.handles) == 1  # the queue remembers the handle (a second delete succeeds)
     backend.get_queue_url("busy")
     assert not captured()  # a read changed nothing: nothing is written
     assert reloaded(tmp_path / "state")["busy"]["messages"][-1][1] == "one more"
@@ -240,9 +240,11 @@ def test_an_unreadable_sqlite_file_is_set_aside(tmp_path: Path, clean_account: N
     assert not any(tmp_path.glob("state-*")) and not path.exists()  # SQLite's companions went with it
 
 
-def test_moto_keeps_bounded_histories(clean_account: None) -> None:
+def test_moto_keeps_bounded_histories(clean_account: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto.sqs.models import Message
 
+    monkeypatch.setattr(state, "DELETED_HANDLES_KEPT", 50)
+    monkeypatch.setattr(state, "PUBLISHED_KEPT", 5)
     state.bound_histories()
     backend = sqs_backend()
     backend.create_queue("long-lived", VisibilityTimeout="0")

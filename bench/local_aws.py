@@ -7,9 +7,10 @@ state file: every answer waits until its change is on disk, ``openturk serve``'s
 memory (no state file: the baseline, in the same run). Both get the same queue, filled step by step to
 each ``--backlogs`` size with 800-byte messages nobody reads (a requester who does not consume yet).
 At each size, for ``--seconds``, one boto3 client per endpoint, taking turns, calls SendMessageBatch with
-10 entries (what openturk's dispatcher sends): p50/p99 per call. A second queue is then cycled (send,
-receive, delete) as a consumer would, and the local AWS processes' resident memory is read before and
-after, with the state file's size.
+10 entries (what openturk's dispatcher sends): p50/p99 per call. Then a consumer starts on the
+backlog: ``--drain`` messages received and deleted (10 per call) from each endpoint, in turns: ms
+per message. A second queue is then cycled (send, receive, delete) as a consumer would, and the
+durable local AWS's resident memory is read before and after, with the state file's size.
 
 Prints a table; the last line is one JSON object.
 """
@@ -57,6 +58,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds of sends measured at each backlog")
     parser.add_argument("--backlogs", default="0,1000,5000,20000", help="comma-separated messages waiting")
+    parser.add_argument("--drain", type=int, default=1000, help="messages received and deleted from the backlog")
     parser.add_argument("--cycles", type=int, default=3000, help="messages sent, received and deleted at the end")
     parser.add_argument("--rounds", type=int, default=1, help="the whole measurement this many times; medians")
     args = parser.parse_args()
@@ -87,9 +89,15 @@ def main() -> int:
             *(f"{row[f'{mode}_{q}_ms']:.1f}" for mode in ("durable", "memory") for q in ("p50", "p99")),
             f"{row['durable_over_memory_p50']:.2f}",
         )
-    for name in ("cycle_rss_growth_mb", "state_file_mb", "cycle_durable_ms_per_message"):
+    names = ("drain_durable_ms_per_message", "drain_memory_ms_per_message")
+    for name in (*names, "cycle_rss_growth_mb", "state_file_mb", "cycle_durable_ms_per_message"):
         figures[name] = median([name])
     console.print(table)
+    console.print(
+        f"draining {args.drain:,} of the {backlogs[-1]:,}+ waiting: "
+        f"{figures['drain_durable_ms_per_message']:.1f} ms per message received and deleted (durable), "
+        f"{figures['drain_memory_ms_per_message']:.1f} ms (memory)"
+    )
     console.print(
         f"after {args.cycles:,} messages sent, received and deleted: the durable local AWS's memory grew "
         f"{figures['cycle_rss_growth_mb']:.1f} MB ({figures['cycle_durable_ms_per_message']:.1f} ms per message), "
@@ -129,6 +137,18 @@ def measure(args: argparse.Namespace, backlogs: list[int], console: Console) -> 
                 f"{backlog:,} waiting: durable p50 {result[str(backlog)]['durable']['p50']:.1f} ms, "
                 f"memory p50 {result[str(backlog)]['memory']['p50']:.1f} ms ({len(calls['durable'])} calls each)"
             )
+        drained = {"durable": 0.0, "memory": 0.0}
+        for _ in range(max(1, args.drain // 10)):
+            for mode, each in clients.items():
+                started = time.perf_counter()
+                got = each.receive_message(QueueUrl=queues[mode], MaxNumberOfMessages=10, VisibilityTimeout=600)
+                handles = [m["ReceiptHandle"] for m in got.get("Messages", [])]
+                each.delete_message_batch(
+                    QueueUrl=queues[mode], Entries=[{"Id": str(n), "ReceiptHandle": h} for n, h in enumerate(handles)]
+                )
+                drained[mode] += time.perf_counter() - started
+        for mode, seconds in drained.items():
+            result[f"drain_{mode}_ms_per_message"] = 1000 * seconds / (max(1, args.drain // 10) * 10)
         client = clients["durable"]
         cycled = client.create_queue(QueueName="cycled")["QueueUrl"]
         assert durable.process is not None

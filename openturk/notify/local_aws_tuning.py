@@ -13,6 +13,9 @@ moto's core at about 85 SendMessage/s): moto spent most of each request on
   clock per message: 25 ms per send with 20,000 messages waiting. A send's ``queue.attributes``
   now leaves the counts out, and the counts and the list of receivable messages elsewhere are taken
   with one clock reading and plain comparisons;
+* deleting a message: moto walked the queue twice, building each message's list of handles, old and
+  current, to compare with the one given (2 ms per DeleteMessage with 10,000 messages waiting). The
+  handles are now compared where they are;
 * ``is_message_valid_based_on_retention_period`` builds every attribute of the queue, counts of
   visible, delayed and in-flight messages included (a pass over the queue), to read one number, for
   every message a ReceiveMessage returns;
@@ -44,6 +47,7 @@ def apply() -> None:
     _fast_sqs_clock()
     _plain_message_counts()
     _sends_uncounted()
+    _one_walk_deletes()
     _direct_retention_check()
     _cache_method_names()
     _one_call_request_ids()
@@ -135,6 +139,26 @@ def _sends_uncounted() -> None:
 
     Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
     SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+
+def _one_walk_deletes() -> None:
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Queue
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # deleted already: a second delete succeeds, as moto's does
+        handled = [
+            m for m in self._messages if m.receipt_handle == receipt_handle or receipt_handle in m._old_receipt_handles
+        ]
+        if not handled:
+            raise ReceiptHandleIsInvalid()
+        for message in handled:
+            self.pending_messages.discard(message)
+            self.deleted_messages.update(message.all_receipt_handles)
+        self._messages = [m for m in self._messages if all(m is not h for h in handled)]
+
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
 
 
 def _direct_retention_check() -> None:

@@ -186,3 +186,22 @@ def test_a_stop_with_a_long_poll_waiting_prints_no_error(capfd: pytest.CaptureFi
     aws.stop()
     assert time.monotonic() - started < 5
     assert "ERROR" not in capfd.readouterr().err
+
+
+def test_a_delete_finds_its_message_by_any_of_its_handles_as_moto_does(backend: Any) -> None:
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    backend.create_queue("deleting", VisibilityTimeout="0")
+    for body in ("first", "second", "third"):
+        backend.send_message("deleting", body)
+    [first] = backend.receive_message("deleting", 1, 0, 0)
+    [again] = backend.receive_message("deleting", 1, 0, 0)  # visible again at once: received a second time
+    assert again.body == "first" and again.receipt_handle != first.receipt_handle
+    queue = backend.get_queue("deleting")
+    backend.delete_message("deleting", first.receipt_handle)  # its older handle still names it
+    assert [m.body for m in queue._messages] == ["second", "third"]
+    assert not queue.pending_messages
+    backend.delete_message("deleting", again.receipt_handle)  # deleted already: succeeds
+    with pytest.raises(ReceiptHandleIsInvalid):
+        backend.delete_message("deleting", "no-such-handle")
+    assert [m.body for m in queue._messages] == ["second", "third"]

@@ -156,7 +156,7 @@ def _one_walk_deletes() -> None:
         for message in handled:
             self.pending_messages.discard(message)
             self.deleted_messages.update(message.all_receipt_handles)
-        self._messages = [m for m in self._messages if all(m is not h for h in handled)]
+            self._messages.remove(message)  # by identity: moto's messages define no equality
 
     Queue.delete_message = delete_message  # type: ignore[method-assign]
 

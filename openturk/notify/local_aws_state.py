@@ -268,6 +268,17 @@ class _Saved:
 
 
 @dataclass
+class _Loaded:
+    """A state file read: the backends (messages not yet in their queues) and the rows."""
+
+    services: dict[str, Any]
+    skeleton: bytes | None  # None: a format-1 file
+    rows: list[tuple[Any, ...]]
+    handles: list[tuple[str, str, str, str]]
+    seqs: dict[int, tuple[Any, int]] = field(default_factory=dict)  # by id(message): the message, its row
+
+
+@dataclass
 class Changes:
     """What one save writes: everything (``full``), or the rows that changed and the skeleton if it did."""
 
@@ -280,8 +291,7 @@ class Changes:
     handles_gone: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        changed = (self.skeleton, self.rows, self.gone, self.handles, self.handles_gone)
-        return self.full or any(part is not None and part != [] for part in changed)
+        return self.full or self.skeleton is not None or any((self.rows, self.gone, self.handles, self.handles_gone))
 
 
 _SCHEMA = (
@@ -314,7 +324,6 @@ class StateFile:
         self._in_flight: dict[tuple[str, str, str], set[int]] = {}
         self._handles: dict[tuple[str, str, str], set[str]] = {}  # each queue's deleted handles, as last saved
         self._skeleton: bytes | None = None
-        self._loaded_handles: list[tuple[str, str, str, str]] = []
         self._next_seq = 1
         bound_histories()
         _track_changes()
@@ -339,14 +348,14 @@ class StateFile:
                 loaded = self._load_rows()
                 if loaded is None:
                     return False
-                services, skeleton, rows = loaded
             else:
-                services, skeleton, rows = self._load_format_1(), None, []
+                loaded = self._load_format_1()
+            self._attach(loaded)
         except StateUnreadable:
             raise
         except Exception as exc:  # unpickling and reading fail in many ways, and each means the same here
             raise StateUnreadable(f"{self.path} is not a readable local AWS state file: {exc}") from exc
-        self._install(services, skeleton, rows)
+        self._install(loaded)
         return True
 
     def restore_or_set_aside(self) -> str | None:
@@ -372,13 +381,12 @@ class StateFile:
                 f"{self.path} was written by moto {moto_version} (format {file_format}); this is moto {_moto_version()}"
             )
 
-    def _load_format_1(self) -> dict[str, Any]:
+    def _load_format_1(self) -> _Loaded:
         loaded = _unpickled(self.path.read_bytes())
         self._check_version(loaded.get("format"), loaded.get("moto"))
-        self._from_format_1 = True
-        return dict(loaded["services"])
+        return _Loaded(dict(loaded["services"]), skeleton=None, rows=[], handles=[])
 
-    def _load_rows(self) -> tuple[dict[str, Any], bytes, list[tuple[Any, ...]]] | None:
+    def _load_rows(self) -> _Loaded | None:
         connection = sqlite3.connect(self.path)  # read-write: a crash's -wal is recovered on opening
         try:
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -390,50 +398,59 @@ class StateFile:
             self._check_version(int(meta["format"]), bytes(meta["moto"]).decode())
             rows = connection.execute(
                 "SELECT seq, account, region, queue, in_flight, message FROM messages ORDER BY seq"
-            ).fetchall()
+            )
             handles = connection.execute("SELECT account, region, queue, handle FROM deleted_handles ORDER BY rowid")
-            self._loaded_handles = handles.fetchall()
+            skeleton = bytes(meta["skeleton"])
+            return _Loaded(dict(_unpickled(skeleton)["services"]), skeleton, rows.fetchall(), handles.fetchall())
         finally:
             connection.close()
-        return dict(_unpickled(meta["skeleton"])["services"]), bytes(meta["skeleton"]), rows
 
-    def _install(self, services: dict[str, Any], skeleton: bytes | None, rows: list[tuple[Any, ...]]) -> None:
-        """Put the messages in their queues (all of it read before moto's backends change), then the backends."""
-        queues = dict(_queues(services))
-        for seq, account, region, name, in_flight, data in rows:
+    def _attach(self, loaded: _Loaded) -> None:
+        """Put the messages and deleted handles in their queues, in the loaded backends (not yet moto's)."""
+        queues = dict(_queues(loaded.services))
+
+        def queue_of(account: str, region: str, name: str) -> Any:
             queue = queues.get((account, region, name))
             if queue is None:
-                raise StateUnreadable(f"{self.path} has a message of {account}/{region}/{name}, a queue it lacks")
-            message = pickle.loads(data)
+                raise StateUnreadable(f"{self.path} has messages of {account}/{region}/{name}, a queue it lacks")
+            return queue
+
+        for seq, account, region, name, in_flight, data in loaded.rows:
+            queue, message = queue_of(account, region, name), pickle.loads(data)
             queue._messages.append(message)
             if in_flight:
                 queue._pending_messages.add(message)
-            self._saved[id(message)] = _Saved(message, seq, (account, region, name), bool(in_flight))
-            self._next_seq = max(self._next_seq, seq + 1)
-        for account, region, name, handle in self._loaded_handles:
-            queue = queues.get((account, region, name))
-            if queue is None:
-                raise StateUnreadable(
-                    f"{self.path} has a deleted handle of {account}/{region}/{name}, a queue it lacks"
-                )
-            queue.deleted_messages.add(handle)
+            loaded.seqs[id(message)] = (message, seq)
+        for account, region, name, handle in loaded.handles:
+            queue_of(account, region, name).deleted_messages.add(handle)
+
+    def _install(self, loaded: _Loaded) -> None:
+        """Loaded backends become moto's, and what the file holds is what the next capture compares with."""
+        queues = dict(_queues(loaded.services))
         for key, queue in queues.items():
             _bound_queue(queue)
-            self._handles[key] = set(queue.deleted_messages)
+            for message in queue._messages:
+                if id(message) in loaded.seqs:  # (format 1 has no rows: its first save is whole)
+                    seq = loaded.seqs[id(message)][1]
+                    self._saved[id(message)] = _Saved(message, seq, key, message in queue._pending_messages)
+                    self._next_seq = max(self._next_seq, seq + 1)
             self._queue[key] = queue
             self._order[key] = [id(m) for m in queue._messages]
             self._in_flight[key] = {id(m) for m in queue._pending_messages}
-        for regions in services.get("sns", {}).values():
+            self._handles[key] = set(queue.deleted_messages)
+        for regions in loaded.services.get("sns", {}).values():
             for backend in regions.values():
                 for topic in backend.topics.values():
                     _bound_topic(topic)
         backends = _service_backends()
-        for name, accounts in services.items():
+        for name, accounts in loaded.services.items():
             for account, regions in accounts.items():
                 for region, backend in regions.items():
                     backends[name][account][region] = backend
-        if skeleton is not None:  # the file has it all: the next capture takes only what changes
-            self._skeleton, self._whole = skeleton, False
+        if loaded.skeleton is None:
+            self._from_format_1 = True  # the first write replaces the pickle with the SQLite file, whole
+        else:  # the file has it all: the next capture takes only what changes
+            self._skeleton, self._whole = loaded.skeleton, False
 
     # -- saving ---------------------------------------------------------------------------------------------
     def capture(self) -> Changes:

@@ -219,22 +219,31 @@ def test_a_format_1_file_loads_and_is_rewritten_in_the_new_format(tmp_path: Path
     assert [m[1] for m in reloaded(path)["older"]["messages"]] == ["kept from before", "after the change of format"]
 
 
-@pytest.mark.parametrize("damage", ["another moto", "not a database"])
+@pytest.mark.parametrize("damage", ["another moto", "not a database", "a message unreadable"])
 def test_an_unreadable_sqlite_file_is_set_aside(tmp_path: Path, clean_account: None, damage: str) -> None:
+    from moto.sqs.models import sqs_backends
+
     path = tmp_path / "state"
     sqs_backend().create_queue("q")
+    sqs_backend().send_message("q", "kept")
     written = state.StateFile(path)
     written.save()
     written.close()
+    forget_account()
     if damage == "another moto":
         with sqlite3.connect(path) as connection:
             connection.execute("UPDATE meta SET value = ? WHERE name = 'moto'", (b"0.0.1",))
         reason = "written by moto 0.0.1"
+    elif damage == "a message unreadable":
+        with sqlite3.connect(path) as connection:
+            connection.execute("UPDATE messages SET message = x'00'")
+        reason = "not a readable local AWS state file"
     else:
         path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
         reason = "not a readable local AWS state file"
     warning = state.StateFile(path).restore_or_set_aside()
     assert warning is not None and reason in warning
+    assert ACCOUNT not in sqs_backends  # nothing of the file was loaded
     [aside] = [p for p in tmp_path.glob("state.unreadable-*") if p.name.split("-")[-1].isdigit()]
     assert str(aside) in warning
     assert not any(tmp_path.glob("state-*")) and not path.exists()  # SQLite's companions went with it

@@ -19,6 +19,11 @@ moto's core at about 85 SendMessage/s): moto spent most of each request on
 * ``is_message_valid_based_on_retention_period`` builds every attribute of the queue, counts of
   visible, delayed and in-flight messages included (a pass over the queue), to read one number, for
   every message a ReceiveMessage returns;
+* names: ``camelcase_to_underscores`` (a character-by-character loop) turned each of a queue's dozen
+  attribute names, and each request's action, into a Python name on every use; the answers are
+  kept (a pure function of the name; at most 1,024 kept, since actions come from the caller);
+* receipt handles: each of a handle's 185 letters was drawn by its own ``random.choice`` call, three
+  handles per message received; one ``choices`` call now draws them (moto's own random source);
 * for every request, moto's response class lists its own methods with ``inspect.getmembers`` (kept per
   class here) and draws each of a request id's 52 characters with its own ``random.choice`` call;
 * the way to SQS: every call passes moto's backend lookup and a Flask application (request context,
@@ -31,6 +36,7 @@ Applied once, in the local AWS's own process, before moto serves (``local_aws_se
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from typing import Any
@@ -48,6 +54,8 @@ def apply() -> None:
     _plain_message_counts()
     _sends_uncounted()
     _one_walk_deletes()
+    _kept_python_names()
+    _one_call_receipt_handles()
     _direct_retention_check()
     _cache_method_names()
     _one_call_request_ids()
@@ -159,6 +167,29 @@ def _one_walk_deletes() -> None:
             self._messages.remove(message)  # by identity: moto's messages define no equality
 
     Queue.delete_message = delete_message  # type: ignore[method-assign]
+
+
+def _kept_python_names() -> None:
+    import moto.core.responses
+    import moto.sqs.models
+    from moto.core.utils import camelcase_to_underscores
+
+    kept = functools.lru_cache(maxsize=1024)(camelcase_to_underscores)
+    # Both modules call their own imported name; replacing those names is the one seam.
+    vars(moto.sqs.models)["camelcase_to_underscores"] = kept
+    vars(moto.core.responses)["camelcase_to_underscores"] = kept
+
+
+def _one_call_receipt_handles() -> None:
+    import string
+
+    import moto.sqs.models
+    from moto.moto_api._internal import mock_random
+
+    def generate_receipt_handle() -> str:
+        return "".join(mock_random.choices(string.ascii_lowercase, k=185))  # as moto's: 185 lowercase letters
+
+    vars(moto.sqs.models)["generate_receipt_handle"] = generate_receipt_handle
 
 
 def _direct_retention_check() -> None:

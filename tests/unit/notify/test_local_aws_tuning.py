@@ -205,3 +205,12 @@ def test_a_delete_finds_its_message_by_any_of_its_handles_as_moto_does(backend: 
     with pytest.raises(ReceiptHandleIsInvalid):
         backend.delete_message("deleting", "no-such-handle")
     assert [m.body for m in queue._messages] == ["second", "third"]
+
+
+def test_receipt_handles_and_attribute_names_keep_motos_form(backend: Any) -> None:
+    backend.create_queue("named", VisibilityTimeout="45")
+    backend.send_message("named", "m")
+    [got] = backend.receive_message("named", 1, 0, 30)
+    assert len(got.receipt_handle) == 185 and got.receipt_handle.isalpha() and got.receipt_handle.islower()
+    attributes = backend.get_queue("named").attributes
+    assert attributes["VisibilityTimeout"] == 45 and attributes["ApproximateNumberOfMessagesNotVisible"] == 1

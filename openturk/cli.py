@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries.add_argument("--json", action="store_true", help="print JSON instead of a table")
     deliveries_sub = deliveries.add_subparsers(dest="action")
     redrive = deliveries_sub.add_parser("redrive", help="send dead-lettered messages again (same EventDocId)")
-    _db_option(redrive)
+    # Given here or before ``redrive``, either way: the default is the parent's, not restated here (a
+    # subparser's default would overwrite a --db given before it, and redrive ./openturk.db instead).
+    redrive.add_argument("--db", default=argparse.SUPPRESS, help="database URL (as for deliveries)")
     redrive.add_argument("message_ids", nargs="*", type=int, help="default: every dead message")
 
     requesters = sub.add_parser("requesters", help="manage requester accounts").add_subparsers(

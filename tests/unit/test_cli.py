@@ -1,0 +1,25 @@
+"""The command line's parsing (openturk/cli.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from openturk.cli import build_parser
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["deliveries", "--db", "sqlite:///elsewhere.db", "redrive"],
+        ["deliveries", "redrive", "--db", "sqlite:///elsewhere.db"],
+        ["deliveries", "redrive", "7", "--db", "sqlite:///elsewhere.db"],
+    ],
+)
+def test_redrive_takes_the_database_named_before_or_after_it(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert (args.action, args.db) == ("redrive", "sqlite:///elsewhere.db")
+
+
+def test_deliveries_default_to_the_local_database() -> None:
+    assert build_parser().parse_args(["deliveries", "redrive"]).db == "sqlite:///openturk.db"
+    assert build_parser().parse_args(["deliveries"]).db == "sqlite:///openturk.db"

@@ -10,9 +10,11 @@ one SQLite transaction: a reader finds the previous state or the new one, never 
 and a save costs what the requests it covers changed, not what the queues hold. The layout:
 
 * ``meta``: the format, the moto version, and the *skeleton*: the backends pickled with every queue's
-  messages taken out (queues, attributes, policies, topics, subscriptions, bounded histories);
+  messages and deleted receipt handles taken out (queues, attributes, policies, topics with their
+  bounded history, subscriptions);
 * ``messages``: one row per SQS message (its queue, whether it is in flight, the pickled message),
-  ordered by ``seq``, which follows each queue's order.
+  ordered by ``seq``, which follows each queue's order;
+* ``deleted_handles``: the receipt handles each queue remembers as deleted, oldest first.
 
 Which messages changed is known without pickling them all: a message's attribute assignments mark it
 (``_track_changes``: a receive changes its handle, count and visibility), and only the queues a
@@ -275,7 +277,7 @@ class _Loaded:
     skeleton: bytes | None  # None: a format-1 file
     rows: list[tuple[Any, ...]]
     handles: list[tuple[str, str, str, str]]
-    seqs: dict[int, tuple[Any, int]] = field(default_factory=dict)  # by id(message): the message, its row
+    seqs: dict[int, int] = field(default_factory=dict)  # by id(message) (in its queue meanwhile): its row
 
 
 @dataclass
@@ -420,7 +422,7 @@ class StateFile:
             queue._messages.append(message)
             if in_flight:
                 queue._pending_messages.add(message)
-            loaded.seqs[id(message)] = (message, seq)
+            loaded.seqs[id(message)] = seq
         for account, region, name, handle in loaded.handles:
             queue_of(account, region, name).deleted_messages.add(handle)
 
@@ -431,7 +433,7 @@ class StateFile:
             _bound_queue(queue)
             for message in queue._messages:
                 if id(message) in loaded.seqs:  # (format 1 has no rows: its first save is whole)
-                    seq = loaded.seqs[id(message)][1]
+                    seq = loaded.seqs[id(message)]
                     self._saved[id(message)] = _Saved(message, seq, key, message in queue._pending_messages)
                     self._next_seq = max(self._next_seq, seq + 1)
             self._queue[key] = queue
@@ -565,8 +567,9 @@ class StateFile:
         for message in queue._messages:
             saved = self._saved.get(id(message))
             is_flying = id(message) in flying
-            if saved is None or saved.message is not message or saved.queue != key or saved.seq <= last_seq:
-                if saved is not None and saved.message is message:
+            # (``_saved`` holds each message it names, so an id there is that message's, never reused.)
+            if saved is None or saved.queue != key or saved.seq <= last_seq:
+                if saved is not None:
                     changes.gone.append(saved.seq)
                 saved = None
             elif not (whole or id(message) in touched or saved.in_flight != is_flying):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
-from openturk.errors import InvalidParameterValue, MissingParameter, ParameterOutOfRange, ProtocolError
+from openturk.errors import InvalidParameterValue, MissingParameter, ParameterOutOfRange, ProtocolError, RequestError
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -34,15 +35,27 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return document
 
 
-def parse_input(operation: OperationModel, document: dict[str, Any]) -> dict[str, Any]:
+def parse_input(
+    operation: OperationModel, document: dict[str, Any], invalid_messages: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Validate ``document`` against the operation's input shape and return typed parameters.
 
     Timestamps become epoch milliseconds (int), openturk's one internal time format; everything
-    else keeps its JSON type.
+    else keeps its JSON type. ``invalid_messages``: top-level members whose operation documents one
+    message for any missing or invalid value (DeleteWorkerBlock's "WorkerId is invalid."), given as
+    an ``InvalidParameterValue`` in place of the member's own.
     """
     shape = operation.input_shape
     if shape is None:
         return {}
+    for member, message in (invalid_messages or {}).items():
+        value = document.get(member)
+        try:
+            if value is None:
+                raise MissingParameter(message)
+            _value(shape.members[member], value, member)
+        except RequestError:
+            raise InvalidParameterValue(message) from None
     return _structure(shape, document, "")
 
 
@@ -140,8 +153,12 @@ def _integer(shape: Shape, value: Any, path: str) -> int:
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ParameterOutOfRange(f"Value {value} for {path} is out of range; it must be {bounds}.")
-    if not -(2**63) <= value < 2**63:
-        raise ParameterOutOfRange(f"Value for {path} is out of range.")
+    # The model's integer is 32 bits, its long 64 (as the services behind the SDKs read them).
+    limit = 2**31 if shape.type_name == "integer" else 2**63
+    if not -limit <= value < limit:
+        raise ParameterOutOfRange(
+            f"Value {value} for {path} is out of range; it must be between {-limit} and {limit - 1}."
+        )
     return int(value)
 
 

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from openturk.api import auth, parser, serializer, spec
 from openturk.errors import OpenTurkError, ProtocolError, ServiceFault
 from openturk.requester.context import Context
-from openturk.requester.operations import WAITS_OUTSIDE_STORE, handlers
+from openturk.requester.operations import WAITS_OUTSIDE_STORE, handlers, invalid_messages
 from openturk.store.database import WriterBusy
 
 log = logging.getLogger("openturk.api")
@@ -70,6 +70,7 @@ class MTurkEndpoint:
         self._authenticator = authenticator
         # The operation table is checked against the model now, at start-up, not at a first request.
         self._handlers = handlers()
+        self._invalid_messages = invalid_messages()
         # On SQLite most calls take well under a millisecond of work and a hop to a worker thread
         # costs about half that again (plus the GIL passing between two threads). With ``inline``
         # (the store's ``non_blocking_writes``) a known caller's call runs on the event loop: reads
@@ -154,7 +155,7 @@ class MTurkEndpoint:
         request_id: str,
     ) -> bytes:
         customer_id = self._authenticator.verify(signed, method, path, headers, body)
-        params = parser.parse_input(operation, parser.parse_body(body))
+        params = parser.parse_input(operation, parser.parse_body(body), self._invalid_messages.get(operation.name))
         if customer_id is None:
             customer_id = self._authenticator.enroll(signed)
         result: dict[str, Any] = self._handlers[operation.name](self._make_context(customer_id, request_id), params)

@@ -21,7 +21,7 @@ from openturk.requester import (  # noqa: F401  (imported for their @operation r
     review,
     workers,
 )
-from openturk.requester.registry import REGISTERED, Handler
+from openturk.requester.registry import INVALID_MESSAGES, REGISTERED, Handler
 
 # Operations that wait on something besides the store (SendTestEventNotification sends to the
 # destination before it answers): never run on the event loop.
@@ -43,6 +43,11 @@ def handlers() -> dict[str, Handler]:
     model_operations = list(spec.service_model().operation_names)
     check(REGISTERED, model_operations)
     return {name: REGISTERED[name] for name in model_operations}
+
+
+def invalid_messages() -> dict[str, dict[str, str]]:
+    """By operation, the documented message for a missing or invalid member (``registry.operation``)."""
+    return {name: dict(messages) for name, messages in INVALID_MESSAGES.items()}
 
 
 def implemented() -> list[str]:

@@ -27,9 +27,10 @@ def create_worker_block(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-@operation("DeleteWorkerBlock")
+@operation("DeleteWorkerBlock", invalid={"WorkerId": "WorkerId is invalid."})
 def delete_worker_block(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """As MTurk: deleting a block that does not exist succeeds (nothing changes)."""
+    """As MTurk: deleting a block that does not exist succeeds (nothing changes); a WorkerId missing or
+    invalid answers "WorkerId is invalid." (the operation's documentation)."""
     worker_notices.check_reason(params.get("Reason", ""), required=False)
     with ctx.db.write() as conn:
         WorkerRepository(conn).unblock(ctx.customer_id, params["WorkerId"])

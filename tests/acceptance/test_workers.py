@@ -112,6 +112,19 @@ def test_worker_block_errors_write_nothing(mturk: Any) -> None:
     assert mturk.list_worker_blocks()["WorkerBlocks"] == []
 
 
+@pytest.mark.parametrize("worker_id", [None, "", "not-a-worker", "A" * 65])
+def test_delete_worker_block_answers_its_documented_message_for_a_missing_or_invalid_worker_id(
+    server: ServerProcess, worker_id: str | None
+) -> None:
+    """The operation's documentation: "If the Worker ID is missing or invalid, this operation fails and
+    returns the message 'WorkerId is invalid.'" (the client's own checks off, so the server answers)."""
+    mturk = server.client(f"AKID{uuid.uuid4().hex[:16].upper()}", parameter_validation=False)
+    with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+        mturk.delete_worker_block(**({} if worker_id is None else {"WorkerId": worker_id}))
+    assert error_code(excinfo) == "AWS.MechanicalTurk.InvalidParameterValue"
+    assert excinfo.value.response["Error"]["Message"].startswith("WorkerId is invalid. (")
+
+
 def test_notify_workers_reaches_only_workers_who_did_work(server: ServerProcess, mturk: Any, smtp: SMTPServer) -> None:
     address = f"w{uuid.uuid4().hex[:8]}@example.org"
     created = cli_keys(server.db_url, "workers", "create", "mailable", "--email", address)

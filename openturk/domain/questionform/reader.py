@@ -2,8 +2,9 @@
 
 ``read`` is called by ``openturk.domain.questions.parse_question`` on the document it has parsed
 (size, DTD/entity refusal and namespace checked there): it reads all of MTurk's 2005-10-01 /
-2017-11-06 schema and raises ``XMLParseError`` naming what it cannot render, so CreateHIT and
-CreateQualificationType refuse a form the worker site could not show.
+2017-11-06 schema (the latter has no FileUploadAnswer or Application) and raises ``XMLParseError``
+naming what it cannot render, so CreateHIT and CreateQualificationType refuse a form the worker site
+could not show, or one its schema does not allow.
 Defaults are MTurk's: IsRequired false, MinSelectionCount and MaxSelectionCount 1, StyleSuggestion
 radiobutton for one selection and checkbox for several, NumberOfLinesSuggestion 1.
 """
@@ -108,6 +109,14 @@ def _unique(base: str, taken: set[str]) -> str:
 class _Reader:
     ns: str
 
+    def refuse_in_2017(self, element: str) -> None:
+        """The 2017-11-06 schema dropped FileUploadAnswer and Application (Java applets, Flash); the
+        2005-10-01 one still has them."""
+        if "/2017-11-06/" in self.ns:
+            raise XMLParseError(
+                f"The 2017-11-06 QuestionForm schema has no {element} element; use the 2005-10-01 schema for it."
+            )
+
     def local(self, element: Element) -> str:
         return element.tag.rpartition("}")[2]
 
@@ -128,6 +137,7 @@ class _Reader:
         if name in ("Binary", "EmbeddedBinary"):
             return self.binary(element, "MimeType" if name == "Binary" else "EmbeddedMimeType")
         if name == "Application":
+            self.refuse_in_2017(name)
             return Unsupported("a Java applet" if element.find(self.ns + "JavaApplet") is not None else "a Flash movie")
         if name == "FormattedContent":
             return Formatted(formatted.sanitize(element.text or ""))
@@ -167,6 +177,7 @@ class _Reader:
         elif kind == "SelectionAnswer":
             parsed = self.selection(answer, identifier, identifiers)
         elif kind == "FileUploadAnswer":
+            self.refuse_in_2017(kind)
             parsed = self.file_upload(answer, identifier)
         else:
             raise XMLParseError(f"Question {identifier!r} has an unknown answer specification {kind!r}.")

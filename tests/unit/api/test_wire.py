@@ -52,6 +52,19 @@ def test_botocore_requests_parse_to_typed_params() -> None:
         ("ListHITs", {"MaxResults": 0}, ParameterOutOfRange, "MaxResults"),
         ("ListHITs", {"MaxResults": 1.5}, InvalidParameterValue, "MaxResults"),
         ("ListHITs", {"MaxResults": True}, InvalidParameterValue, "MaxResults"),
+        # The model's integer is 32 bits (its long, LifetimeInSeconds' shape, 64).
+        (
+            "AssociateQualificationWithWorker",
+            {"QualificationTypeId": "Q", "WorkerId": "A1", "IntegerValue": 2**31},
+            ParameterOutOfRange,
+            "IntegerValue",
+        ),
+        (
+            "AssociateQualificationWithWorker",
+            {"QualificationTypeId": "Q", "WorkerId": "A1", "IntegerValue": -(2**31) - 1},
+            ParameterOutOfRange,
+            "IntegerValue",
+        ),
         ("ListReviewableHITs", {"Status": "Open"}, InvalidParameterValue, "Status"),
         ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": "soon"}, InvalidParameterValue, "ExpireAt"),
         ("UpdateExpirationForHIT", {"HITId": "A", "ExpireAt": float("inf")}, InvalidParameterValue, "ExpireAt"),
@@ -89,6 +102,18 @@ def test_bad_values_name_the_field(operation: str, body: dict, error: type[Reque
     with pytest.raises(error) as excinfo:
         parser.parse_input(model, body)
     assert field in excinfo.value.message
+
+
+def test_integers_take_32_bits_and_longs_64() -> None:
+    associate = spec.service_model().operation_model("AssociateQualificationWithWorker")
+    for edge in (2**31 - 1, -(2**31)):
+        params = {"QualificationTypeId": "Q", "WorkerId": "A1", "IntegerValue": edge}
+        assert parser.parse_input(associate, params)["IntegerValue"] == edge
+    create = spec.service_model().operation_model("CreateHITWithHITType")
+    params = {"HITTypeId": "T", "LifetimeInSeconds": 2**40}  # the domain checks its range; the wire takes it
+    assert parser.parse_input(create, params)["LifetimeInSeconds"] == 2**40
+    with pytest.raises(ParameterOutOfRange, match="9223372036854775807"):
+        parser.parse_input(create, {**params, "LifetimeInSeconds": 2**63})
 
 
 def test_serialized_output_is_what_botocore_parses() -> None:

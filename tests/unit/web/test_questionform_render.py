@@ -95,6 +95,24 @@ def test_the_2017_namespace_is_read_too() -> None:
     assert form.questions[0].identifier == "a"
 
 
+@pytest.mark.parametrize(
+    ("element", "part"),
+    [
+        ("FileUploadAnswer", question("f", upload(1, 100))),
+        (
+            "Application",
+            "<Overview><Application><JavaApplet><AppletPath>http://example.com/</AppletPath>"
+            "<AppletFilename>a.class</AppletFilename></JavaApplet></Application></Overview>",
+        ),
+    ],
+)
+def test_the_2017_namespace_has_no_uploads_or_applications(element: str, part: str) -> None:
+    """MTurk's 2017-11-06 schema dropped both; the 2005-10-01 one keeps them."""
+    parse(question_form(part))
+    with pytest.raises(XMLParseError, match=f"2017-11-06 QuestionForm schema has no {element}"):
+        parse(question_form(part, namespace=QF_2017))
+
+
 def test_a_data_url_that_is_not_http_is_not_used() -> None:
     form = parse(
         question_form(

@@ -18,6 +18,7 @@ from openturk.domain.profiles import WorkerProfile
 from openturk.errors import (
     InvalidParameterValue,
     InvalidQualificationTypeState,
+    ParameterOutOfRange,
     QualificationTypeDoesNotExist,
 )
 
@@ -85,7 +86,7 @@ _PRESENCE = {"Exists", "DoesNotExist"}
 
 def validate(requirements: Sequence[Mapping[str, Any]], field: str = "QualificationRequirements") -> None:
     if len(requirements) > MAX_REQUIREMENTS:
-        raise InvalidParameterValue(f"{field} may hold at most {MAX_REQUIREMENTS} requirements.")
+        raise ParameterOutOfRange(f"{field} may hold at most {MAX_REQUIREMENTS} requirements.")
     for i, req in enumerate(requirements):
         name = f"{field}[{i}]"
         type_id, comparator = req["QualificationTypeId"], req["Comparator"]
@@ -108,7 +109,7 @@ def validate(requirements: Sequence[Mapping[str, Any]], field: str = "Qualificat
         if comparator in ("In", "NotIn"):
             limit = 30 if locales else 15
             if len(values) > limit:
-                raise InvalidParameterValue(f"{name}: {comparator} takes at most {limit} values.")
+                raise ParameterOutOfRange(f"{name}: {comparator} takes at most {limit} values.")
         elif len(values) != 1:
             raise InvalidParameterValue(f"{name}: comparator {comparator} takes exactly one value.")
 
@@ -322,7 +323,7 @@ def check_text(name: str | None, description: str | None, keywords: str | None) 
         ("Keywords", keywords, MAX_KEYWORDS),
     ):
         if value is not None and len(value) > limit:
-            raise InvalidParameterValue(f"Value for {label} must be at most {limit} characters.")
+            raise ParameterOutOfRange(f"Value for {label} must be at most {limit} characters.")
     for label, value in (("Name", name), ("Description", description)):
         if value is not None and not value.strip():
             raise InvalidParameterValue(f"Value for {label} must not be empty.")

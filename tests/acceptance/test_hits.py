@@ -101,6 +101,27 @@ def test_create_hit_with_another_requesters_type_is_refused(server: ServerProces
             "AWS.MechanicalTurk.QualificationTypeDoesNotExist",
             "QualificationRequirements[0]",
         ),
+        (
+            {
+                "QualificationRequirements": [{"QualificationTypeId": "00000000000000000040", "Comparator": "Exists"}]
+                * 11
+            },
+            "AWS.ParameterOutOfRange",
+            "QualificationRequirements",
+        ),
+        (
+            {
+                "QualificationRequirements": [
+                    {
+                        "QualificationTypeId": "00000000000000000040",
+                        "Comparator": "In",
+                        "IntegerValues": list(range(16)),
+                    }
+                ]
+            },
+            "AWS.ParameterOutOfRange",
+            "QualificationRequirements[0]",
+        ),
     ],
 )
 def test_create_hit_validation_names_the_field_and_writes_nothing(

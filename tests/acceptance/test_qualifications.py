@@ -115,12 +115,20 @@ def test_test_answer_key_and_auto_granted(mturk: Any) -> None:
         ({"Test": QUESTION_FORM}, "TestDurationInSeconds"),
         ({"Test": QUESTION_FORM, "TestDurationInSeconds": 60, "AutoGranted": True}, "AutoGranted"),
         ({"AnswerKey": ANSWER_KEY}, "AnswerKey"),
-        ({"Name": "x" * 256}, "Name"),
         ({"Description": "  "}, "Description"),
     ]
     for overrides, field in bad:
         params = {"Name": _name(), "Description": "d", "QualificationTypeStatus": "Active", **overrides}
         message = _raises(mturk, "AWS.MechanicalTurk.InvalidParameterValue", mturk.create_qualification_type, **params)
+        assert field in message
+    too_long = [
+        ({"Name": "x" * 256}, "Name"),
+        ({"Description": "x" * 2001}, "Description"),
+        ({"Keywords": "k" * 1001}, "Keywords"),
+    ]
+    for overrides, field in too_long:  # a range, as CreateHIT's lengths
+        params = {"Name": _name(), "Description": "d", "QualificationTypeStatus": "Active", **overrides}
+        message = _raises(mturk, "AWS.ParameterOutOfRange", mturk.create_qualification_type, **params)
         assert field in message
     params = {"Name": _name(), "Description": "d", "QualificationTypeStatus": "Active"}
     _raises(

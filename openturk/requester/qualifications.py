@@ -22,6 +22,7 @@ from openturk.errors import (
     InvalidQualificationRequestState,
     InvalidQualificationState,
     InvalidQualificationTypeState,
+    ParameterOutOfRange,
     PermissionDenied,
     QualificationDoesNotExist,
     QualificationRequestDoesNotExist,
@@ -177,10 +178,12 @@ def create_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str,
 
 
 def _check_seconds(params: dict[str, Any]) -> None:
-    for field in ("RetryDelayInSeconds", "TestDurationInSeconds"):
+    """RetryDelayInSeconds may be 0 (retake at once); a test needs a moment to be taken in (MTurk's
+    "positive integer")."""
+    for field, least in (("RetryDelayInSeconds", 0), ("TestDurationInSeconds", 1)):
         value = params.get(field)
-        if value is not None and value < 0:
-            raise InvalidParameterValue(f"Value {value} for {field} must not be negative.")
+        if value is not None and value < least:
+            raise ParameterOutOfRange(f"Value {value} for {field} is out of range; it must be at least {least}.")
 
 
 @operation("GetQualificationType")

@@ -121,12 +121,14 @@ def test_test_answer_key_and_auto_granted(mturk: Any) -> None:
         params = {"Name": _name(), "Description": "d", "QualificationTypeStatus": "Active", **overrides}
         message = _raises(mturk, "AWS.MechanicalTurk.InvalidParameterValue", mturk.create_qualification_type, **params)
         assert field in message
-    too_long = [
+    out_of_range = [
         ({"Name": "x" * 256}, "Name"),
         ({"Description": "x" * 2001}, "Description"),
         ({"Keywords": "k" * 1001}, "Keywords"),
+        ({"Test": QUESTION_FORM, "TestDurationInSeconds": 0}, "TestDurationInSeconds"),
+        ({"RetryDelayInSeconds": -1}, "RetryDelayInSeconds"),
     ]
-    for overrides, field in too_long:  # a range, as CreateHIT's lengths
+    for overrides, field in out_of_range:  # ranges, as CreateHIT's lengths
         params = {"Name": _name(), "Description": "d", "QualificationTypeStatus": "Active", **overrides}
         message = _raises(mturk, "AWS.ParameterOutOfRange", mturk.create_qualification_type, **params)
         assert field in message

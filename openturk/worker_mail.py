@@ -15,10 +15,10 @@ import logging
 import smtplib
 import time
 from collections.abc import Iterable
-from email.message import EmailMessage
 
 from openturk.notify import retry
 from openturk.notify.transports.base import describe
+from openturk.notify.transports.email import new_email
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.store.worker_emails import WorkerEmailRepository
@@ -61,10 +61,7 @@ def _attempt(db: Database, settings: Settings, message_id: int) -> bool | None:
         row = queue.to_send(message_id) if queue.claim(message_id, now, now + LEASE_MS) else None
     if row is None:
         return None
-    email = EmailMessage()
-    email["From"] = settings.email_sender
-    email["To"] = row.address
-    email["Subject"] = row.subject
+    email = new_email(settings.email_sender, row.address, row.subject, f"worker-message.{message_id}")
     email["X-MTurk-Requester"] = row.customer_id
     email.set_content(row.message_text)
     try:

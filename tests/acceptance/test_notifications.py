@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -177,6 +178,10 @@ def test_every_event_type_arrives_by_email(server: ServerProcess, mturk: Any, sm
         time.sleep(0.1)
     assert covers_every_event(documents)
     check_documents(documents, customer_of(server, mturk), type_id, "2014-08-15")
+    mails = [m for m in smtp.inbox.received() if m["To"] == address]
+    # RFC 5322's Date; a Message-ID (some receivers refuse mail without one) named after the EventDocId.
+    assert all(parsedate_to_datetime(m["Date"]).tzinfo is not None for m in mails)
+    assert [m["Message-ID"].split("@")[0] for m in mails] == [f"<notification.{m['X-MTurk-EventDocId']}" for m in mails]
     assert "A worker submitted an assignment" in "".join(
         m.get_payload(decode=True).decode() for m in smtp.inbox.received() if m["To"] == address
     )  # type: ignore[union-attr]

@@ -48,6 +48,7 @@ def test_email_sent_once_smtp_comes_up() -> None:
             _poll(lambda: smtp.inbox.received(), 30, "the email once SMTP is up")
             (mail,) = smtp.inbox.received()
             assert (mail["To"], mail["Subject"]) == ("worker@example.org", "Bonus round")
+            assert mail["Date"] and mail["Message-ID"].startswith("<worker-message.")
             assert "New HITs." in mail.get_payload()
             _poll(lambda: _email_state(server, worker.worker_id)[2] is not None, 10, "the send to be recorded")
             attempts, next_attempt_at, sent_at, error, emailed_at = _email_state(server, worker.worker_id)

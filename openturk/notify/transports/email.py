@@ -7,6 +7,7 @@ import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
 
 from openturk.notify.transports.base import Outgoing, describe
 
@@ -54,6 +55,20 @@ def plain_text(body: str) -> str:
     )
 
 
+def new_email(sender: str, recipient: str, subject: str, key: str) -> EmailMessage:
+    """An email openturk sends, with the headers RFC 5322 requires (Date) and receivers expect
+    (Message-ID: some refuse mail without one). The Message-ID is ``key`` at the sender's domain, the
+    same for every retry of one email, so a receiver that got an earlier try can tell it is one."""
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = recipient
+    email["Subject"] = subject
+    email["Date"] = formatdate(usegmt=True)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "openturk.invalid"
+    email["Message-ID"] = f"<{key}@{domain}>"
+    return email
+
+
 class EmailTransport:
     def __init__(self, target: SMTPTarget) -> None:
         self.target = target
@@ -69,10 +84,8 @@ class EmailTransport:
             return [describe(exc)] * len(batch)
 
     def _send_one(self, smtp: smtplib.SMTP, message: Outgoing) -> str | None:
-        email = EmailMessage()
-        email["From"] = self.target.sender
-        email["To"] = message.destination
-        email["Subject"] = f"Mechanical Turk notification: {message.event_types}"
+        subject = f"Mechanical Turk notification: {message.event_types}"
+        email = new_email(self.target.sender, message.destination, subject, f"notification.{message.doc_id}")
         email["X-MTurk-EventDocId"] = message.doc_id
         email.set_content(plain_text(message.body))
         try:

@@ -543,9 +543,19 @@ def deliveries(args: argparse.Namespace) -> int:
     db = _migrated(args.db)
     if args.action == "redrive":
         with db.write() as conn:
+            states = outbox.message_states(conn, args.message_ids) if args.message_ids else {}
             count = outbox.redrive(conn, int(time.time() * 1000), args.message_ids or None)
         console.print(f"{count} dead-lettered message(s) will be sent again")
-        return 0
+        # An id named that was not dead-lettered is left as it is; say so, and fail (a mistyped id).
+        passed_over = [i for i in dict.fromkeys(args.message_ids) if states.get(i) != "dead"]
+        for message_id in passed_over:
+            state = states.get(message_id)
+            console.print(
+                f"message {message_id} does not exist"
+                if state is None
+                else f"message {message_id} is {state}, not dead-lettered: left as it is"
+            )
+        return 1 if passed_over else 0
     with db.read() as conn:
         rows = listing.list_messages(
             conn,

@@ -384,6 +384,12 @@ def finish(conn: Connection, owner: str, results: Sequence[Result], policy: Retr
             _AFTER_ATTEMPT[outcome].run(conn, params)
 
 
+def message_states(conn: Connection, message_ids: Collection[int]) -> dict[int, str]:
+    """The state of each of ``message_ids`` that exists."""
+    query = select(messages.c.message_id, messages.c.state).where(messages.c.message_id.in_(list(message_ids)))
+    return {row.message_id: row.state for row in conn.execute(query)}
+
+
 def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None) -> int:
     """Send dead-lettered messages again (same EventDocId and body); returns how many."""
     query = update(messages).where(messages.c.state == "dead")

@@ -160,3 +160,18 @@ def test_dead_letter_and_redrive(proxy: TCPProxy, local_aws: LocalAWS) -> None:
             check=True,
         )
         assert dead["EventDocId"] in listing.stdout and "delivered" in listing.stdout
+        # Ids that are not dead-lettered (delivered by now; none such) are named, left alone, and fail the command.
+        again = subprocess.run(
+            [
+                *(sys.executable, "-m", "openturk.cli", "deliveries", "redrive"),
+                *(str(dead["MessageId"]), "999999", "--db", server.db_url),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert again.returncode == 1 and "0 dead-lettered" in again.stdout
+        assert f"message {dead['MessageId']} is delivered, not dead-lettered" in again.stdout
+        assert "message 999999 does not exist" in again.stdout
+        assert _messages(server, HITTypeId=type_id)[0]["State"] == "delivered"

@@ -1,4 +1,5 @@
-"""SNS's subscription handshake for HTTP(S) endpoints on the local AWS, which moto's server skips.
+"""SNS's HTTP(S) endpoints on the local AWS: the subscription handshake, which moto's server skips,
+and notifications POSTed as SNS posts them, which moto's are not.
 
 moto marks an http/https subscription confirmed the moment it is made and never sends a
 ``SubscriptionConfirmation``; its ``ConfirmSubscription`` ignores the token. Programs written for
@@ -11,27 +12,38 @@ token, and poll ``GetSubscriptionAttributes`` until ``PendingConfirmation`` is `
   ``Subscribe`` answer, so a subscriber that confirms at once reaches an endpoint that is free;
 - ``ConfirmSubscription`` (API call, or a GET of ``SubscribeURL``: ``route_subscribe_urls``) with
   that token confirms it and answers its ARN; another token is refused (``InvalidParameter``);
-- notifications reach only confirmed subscriptions.
+- notifications reach only confirmed subscriptions, after the ``Publish`` answer (one sending
+  thread, in publishing order), with SNS's headers (``x-amz-sns-message-type``,
+  ``-message-id``, ``-topic-arn``, ``-subscription-arn``); their ``UnsubscribeURL`` names the
+  subscription and a GET of it on this endpoint unsubscribes, and their ``SigningCertURL`` is the
+  certificate moto signed them with, served by this endpoint (http, so verifiers that insist on an
+  SNS host over https, as ``openturk.consumer.sns`` does, refuse them: only SNS can sign for SNS).
 
-Messages are not signed (the local AWS has no certificate); Dallinger does not verify signatures.
+The confirmation itself is not signed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 log = logging.getLogger("openturk.local_aws")
 
 HTTP_PROTOCOLS = ("http", "https")
 TOKEN_ATTRIBUTE = "_openturk_confirmation_token"
 POST_TIMEOUT_S = 15.0
+# Notifications to HTTP(S) subscribers leave here, one at a time in publishing order, after the
+# Publish that made them answered (SNS's Publish does not wait for its subscribers either).
+_NOTIFYING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sns-http")
+_CERTIFICATE_PATH = re.compile(r"^/SimpleNotificationService-[^/]+\.pem$")
 # What moto's server reads to route a request to SNS; a SubscribeURL carries no signature of its own.
 SNS_SCOPE = (
     "AWS4-HMAC-SHA256 Credential=subscriber/20200101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0"
@@ -57,10 +69,33 @@ def install(base_url: str) -> None:
             threading.Thread(target=_post, args=(endpoint, message), name="sns-confirmation", daemon=True).start()
         return subscription
 
-    def publish(self: Any, *args: Any, **kwargs: Any) -> None:
-        if self.protocol in HTTP_PROTOCOLS and self.attributes.get("PendingConfirmation"):
+    def publish(
+        self: Any,
+        message: str,
+        message_id: str,
+        subject: str | None = None,
+        message_attributes: dict[str, Any] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        message_structure: str | None = None,
+    ) -> None:
+        if self.protocol not in HTTP_PROTOCOLS:
+            original_publish(
+                self, message, message_id, subject, message_attributes, group_id, deduplication_id, message_structure
+            )
+            return
+        if self.attributes.get("PendingConfirmation"):
             return  # SNS delivers nothing to an endpoint that has not confirmed
-        original_publish(self, *args, **kwargs)
+        # What moto's own HTTP branch does before its bare POST: the filter policy, the per-protocol message.
+        matcher = self._filter_policy_matcher
+        if matcher is not None and not matcher.matches(message_attributes, message):
+            return
+        if message_structure == "json":
+            message = self._parse_message_structure(message, self.protocol)
+        notification = self.get_post_data(message, message_id, subject)
+        notification["UnsubscribeURL"] = unsubscribe_url(base_url, self.arn)
+        notification["SigningCertURL"] = base_url.rstrip("/") + urlsplit(notification["SigningCertURL"]).path
+        _NOTIFYING.submit(_post, self.endpoint, notification, self.arn)
 
     def confirm_subscription(self: Any) -> Any:
         from moto.core.responses import ActionResult
@@ -81,12 +116,17 @@ def install(base_url: str) -> None:
 
 
 def route_subscribe_urls(app: Any) -> Any:
-    """WSGI wrapper: an unsigned GET of a SubscribeURL reaches moto's SNS (which moto's server would
-    not know to route: it picks the service from the request's signature)."""
+    """WSGI wrapper: an unsigned GET of a SubscribeURL, an UnsubscribeURL or a SigningCertURL reaches
+    moto's SNS (which moto's server would not know to route: it picks the service from the request's
+    signature)."""
 
     def routed(environ: dict[str, Any], start_response: Any) -> Any:
         query = environ.get("QUERY_STRING", "")
-        if environ.get("REQUEST_METHOD") == "GET" and "Action=ConfirmSubscription" in query:
+        if environ.get("REQUEST_METHOD") == "GET" and (
+            "Action=ConfirmSubscription" in query
+            or "Action=Unsubscribe" in query
+            or _CERTIFICATE_PATH.match(environ.get("PATH_INFO", ""))
+        ):
             environ.setdefault("HTTP_AUTHORIZATION", SNS_SCOPE)
         return app(environ, start_response)
 
@@ -109,16 +149,25 @@ def confirmation_message(base_url: str, topic_arn: str, token: str) -> dict[str,
     }
 
 
-def _post(endpoint: str, message: dict[str, str]) -> None:
+def unsubscribe_url(base_url: str, subscription_arn: str) -> str:
+    query = urlencode({"Action": "Unsubscribe", "SubscriptionArn": subscription_arn}, safe=":")  # as SNS writes it
+    return f"{base_url.rstrip('/')}/?{query}"
+
+
+def _post(endpoint: str, message: dict[str, Any], subscription_arn: str | None = None) -> None:
+    """POST ``message`` as SNS does: its JSON as text/plain, its type, id and topic (and, for a
+    notification, the subscription) in headers."""
     import requests
 
     headers = {
         "Content-Type": "text/plain; charset=UTF-8",
-        "x-amz-sns-message-type": "SubscriptionConfirmation",
+        "x-amz-sns-message-type": message["Type"],
         "x-amz-sns-message-id": message["MessageId"],
         "x-amz-sns-topic-arn": message["TopicArn"],
     }
+    if subscription_arn is not None:
+        headers["x-amz-sns-subscription-arn"] = subscription_arn
     try:
         requests.post(endpoint, data=json.dumps(message), headers=headers, timeout=POST_TIMEOUT_S)
-    except requests.RequestException as exc:  # SNS too gives up quietly; the subscription stays pending
-        log.warning("SubscriptionConfirmation to %s failed: %s", endpoint, exc)
+    except requests.RequestException as exc:  # a confirmation not received leaves the subscription pending
+        log.warning("%s to %s failed: %s", message["Type"], endpoint, exc)

@@ -56,3 +56,43 @@ def test_an_http_subscription_is_pending_until_confirmed_with_its_token(local_aw
         sns.publish(TopicArn=topic, Message="after confirmation")
         messages = [json.loads(request.body) for request in listener.wait_for(2)]
         assert [m.get("Message") for m in messages[1:]] == ["after confirmation"]
+
+
+def test_a_notification_is_posted_as_sns_posts_it_and_its_unsubscribe_url_unsubscribes(local_aws: LocalAWS) -> None:
+    sns = _sns(local_aws)
+    topic = sns.create_topic(Name=f"notify-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    with Listener() as listener:
+        arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=listener.url, ReturnSubscriptionArn=True)[
+            "SubscriptionArn"
+        ]
+        [confirmation] = listener.wait_for(1)
+        sns.confirm_subscription(TopicArn=topic, Token=json.loads(confirmation.body)["Token"])
+        message_id = sns.publish(TopicArn=topic, Message="hello", Subject="greeting")["MessageId"]
+        notification = listener.wait_for(2)[1]
+        assert notification.headers["x-amz-sns-message-type"] == "Notification"
+        assert notification.headers["x-amz-sns-message-id"] == message_id
+        assert notification.headers["x-amz-sns-topic-arn"] == topic
+        assert notification.headers["x-amz-sns-subscription-arn"] == arn
+        body = json.loads(notification.body)
+        assert (body["Type"], body["MessageId"], body["Message"], body["Subject"]) == (
+            "Notification",
+            message_id,
+            "hello",
+            "greeting",
+        )
+        certificate = httpx.get(body["SigningCertURL"], timeout=10)
+        assert body["SigningCertURL"].startswith(local_aws.url) and b"BEGIN CERTIFICATE" in certificate.content
+
+        assert arn in body["UnsubscribeURL"] and body["UnsubscribeURL"].startswith(local_aws.url)
+        assert httpx.get(body["UnsubscribeURL"], timeout=10).status_code == 200
+        listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert arn not in [subscription["SubscriptionArn"] for subscription in listed]
+        # Another subscriber, confirmed: notifications leave one at a time in publishing order, so once it
+        # has the next message, the unsubscribed endpoint would have had it too.
+        with Listener() as other:
+            sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=other.url)
+            [other_confirmation] = other.wait_for(1)
+            sns.confirm_subscription(TopicArn=topic, Token=json.loads(other_confirmation.body)["Token"])
+            sns.publish(TopicArn=topic, Message="after unsubscribing")
+            assert json.loads(other.wait_for(2)[1].body)["Message"] == "after unsubscribing"
+        assert len(listener.received) == 2

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from openturk.notify import local_aws_confirmation, local_aws_tuning, local_aws_wsgi
+from openturk.notify import local_aws_confirmation, local_aws_policies, local_aws_tuning, local_aws_wsgi
 from openturk.notify import local_aws_state as state
 
 log = logging.getLogger("openturk.local_aws")
@@ -138,35 +138,17 @@ class DurableApp:
         return chunks
 
 
-class _UnlockedHTTP:
-    """What moto's SNS calls to POST to HTTP subscribers, with ``STATE_LOCK`` let go meanwhile.
-
-    A subscriber may call this endpoint back before it answers; holding the lock would deadlock.
-    """
-
-    def post(self, *args: Any, **kwargs: Any) -> Any:
-        import requests
-
-        held = state.STATE_LOCK._release_save()  # type: ignore[attr-defined]
-        try:
-            return requests.post(*args, **kwargs)
-        finally:
-            state.STATE_LOCK._acquire_restore(held)  # type: ignore[attr-defined]
-
-
 def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | None]:
     """moto's server application answering at ``base_url``, wrapped; with a state path, restored and made durable."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     local_aws_confirmation.install(base_url)
+    local_aws_policies.install()
     local_aws_tuning.apply()
-    import moto.sns.models
 
     snapshots = None
     state.bind_queue_conditions()
     state.bound_histories()
-    # moto's SNS calls the module's name ``requests.post``; replacing that name is the one seam.
-    vars(moto.sns.models)["requests"] = _UnlockedHTTP()
     if state_path is not None:
         state_file = state.StateFile(state_path)
         warning = state_file.restore_or_set_aside()

@@ -221,3 +221,31 @@ def test_the_command_warns_without_failing(local_aws: LocalAWS, capsys: pytest.C
 def test_bad_input_exits_2(argv: list[str], local_aws: LocalAWS, capsys: pytest.CaptureFixture[str]) -> None:
     assert openturk("destinations", *argv, "--aws-endpoint", local_aws.url) == 2
     assert capsys.readouterr().out.startswith("error ")
+
+
+# --- the local AWS reads the policies --------------------------------------------------------
+
+
+def test_the_local_aws_refuses_a_send_its_destination_denies_and_only_that(local_aws: LocalAWS) -> None:
+    from botocore.exceptions import ClientError
+
+    sqs, sns = sqs_client(local_aws.url), sns_client(local_aws.url)
+    guided = destinations.create_queue(sqs, unique("guided"), SENDER)  # only the sender, over HTTPS
+    sqs.send_message(QueueUrl=guided, MessageBody="allowed")
+    denied = sqs.create_queue(QueueName=unique("denied"))["QueueUrl"]
+    denied_arn = sqs.get_queue_attributes(QueueUrl=denied, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    statement = {"Effect": "Deny", "Principal": {"AWS": SENDER}, "Action": "sqs:Send*", "Resource": denied_arn}
+    sqs.set_queue_attributes(QueueUrl=denied, Attributes={"Policy": json.dumps({"Statement": [statement]})})
+    for send in (
+        lambda: sqs.send_message(QueueUrl=denied, MessageBody="refused"),
+        lambda: sqs.send_message_batch(QueueUrl=denied, Entries=[{"Id": "1", "MessageBody": "refused"}]),
+    ):
+        with pytest.raises(ClientError) as refused:
+            send()
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    # SNS's own delivery to a subscribed queue is SNS's, not the sender's: not refused.
+    topic = sns.create_topic(Name=unique("fan"))["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=denied_arn)
+    sns.publish(TopicArn=topic, Message="through SNS")
+    counts = sqs.get_queue_attributes(QueueUrl=denied, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert counts["ApproximateNumberOfMessages"] == "1"

@@ -325,6 +325,42 @@ def test_test_events(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> 
         mturk.send_test_event_notification(Notification=spec("nobody@example"), TestEventType="Ping")
 
 
+def test_a_destination_policy_that_denies_the_sender_fails_the_test_event_and_delivery(
+    server: ServerProcess, mturk: Any, local_aws: LocalAWS
+) -> None:
+    """The local AWS reads a queue's or topic's policy as SQS and SNS do: an explicit Deny refuses the send
+    (spec: a test event fails naming the cause; a delivery fails and is retried, then dead-lettered)."""
+    sqs, sns = sqs_client(local_aws.url), sns_client(local_aws.url)
+    queue = new_queue(local_aws)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name=f"t-{uuid.uuid4().hex[:12]}")["TopicArn"]
+
+    def deny(action: str, resource: str) -> str:
+        statement = {"Effect": "Deny", "Principal": "*", "Action": action, "Resource": resource}
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": deny("SQS:SendMessage", queue_arn)})
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=deny("SNS:Publish", topic))
+    for destination, transport, code in ((queue, "SQS", "AccessDenied"), (topic, "SNS", "AuthorizationError")):
+        with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+            mturk.send_test_event_notification(Notification=spec(destination, transport), TestEventType="Ping")
+        assert code in excinfo.value.response["Error"]["Message"]
+
+    type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
+    mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(queue, events=["HITCreated"]))
+    mturk.create_hit_with_hit_type(HITTypeId=type_id, LifetimeInSeconds=600, Question=HTML_QUESTION)
+    deadline = time.monotonic() + 10
+    attempts: list[dict[str, Any]] = []
+    while not attempts and time.monotonic() < deadline:
+        listed = server.http.get("/api/deliveries", params={"HITTypeId": type_id}).json()["Messages"]
+        attempts = listed[0]["AttemptLog"] if listed else []
+        time.sleep(0.05)
+    assert attempts and attempts[0]["Outcome"] == "failed" and "AccessDenied" in attempts[0]["Error"]
+    assert sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"] == {
+        "ApproximateNumberOfMessages": "0"
+    }
+
+
 def test_deliveries_endpoint_and_metrics(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
     queue = new_queue(local_aws)
     type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]

@@ -6,7 +6,6 @@ import pickle
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from openturk import cli
 from openturk.notify import local_aws_state as state
 from openturk.notify.local_aws import LocalAWS, LocalAWSError, state_path
-from openturk.notify.local_aws_server import DurableApp, Snapshots, _UnlockedHTTP
+from openturk.notify.local_aws_server import DurableApp, Snapshots
 from openturk.ports import free_port
 
 ACCOUNT = "000000004242"  # an account no other test uses: moto's backends are process-global
@@ -205,34 +204,6 @@ def test_without_a_state_file_requests_still_run_one_at_a_time_and_a_long_poll_l
     sqs_backend().send_message("one-at-a-time", "wake up")
     poll.join(10)
     assert not poll.is_alive()
-
-
-def test_an_http_subscriber_is_called_with_the_state_lock_let_go() -> None:
-    lock_was_free: list[bool] = []
-
-    class Subscriber(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            # A subscriber calling the local AWS back needs the lock; it must not wait for the publisher.
-            got = state.STATE_LOCK.acquire(timeout=5)
-            lock_was_free.append(got)
-            if got:
-                state.STATE_LOCK.release()
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Subscriber)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with state.STATE_LOCK, state.STATE_LOCK:  # held twice, as inside a request that took a queue's Condition
-            _UnlockedHTTP().post(f"http://127.0.0.1:{server.server_address[1]}/", json={}, timeout=10)
-            assert state.STATE_LOCK._is_owned()  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert lock_was_free == [True]
 
 
 def test_a_port_held_by_another_openturk_local_aws_is_waited_for_then_refused() -> None:

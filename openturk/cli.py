@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from openturk import exec_command
+from openturk import exec_command, heap
 from openturk.clock import SystemClock
 from openturk.consumer import cli as consumer_cli
 from openturk.consumer import route_cli
@@ -487,6 +487,7 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
     Our processes start uvicorn's servers from their own coroutine (two listeners in one loop), so
     uvicorn's own loop set-up never runs; without this they ran on asyncio's default selector loop.
     """
+    heap.settle_after_startup()  # what was built so far lives as long as the process
     try:
         import uvloop
     except ImportError:  # Windows, or uvloop not installed: asyncio's own loop

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from openturk import heap
 from openturk.notify import local_aws_confirmation, local_aws_policies, local_aws_tuning, local_aws_wsgi
 from openturk.notify import local_aws_state as state
 
@@ -214,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         log.error("the local AWS cannot keep its state in %s: %s", args.state, exc)
         return 2
+    heap.settle_after_startup()  # moto's backends and the restored messages
     try:
         serve(app, args.host, args.port, durable=snapshots is not None)  # returns once SIGTERM or SIGINT stopped it
     finally:

@@ -23,6 +23,16 @@ def _sns(local_aws: LocalAWS) -> Any:
     )
 
 
+def _subscribe(sns: Any, topic: str, listener: Listener) -> tuple[str, dict[str, Any]]:
+    """Subscribe ``listener`` over http: the subscription's ARN and the SubscriptionConfirmation it received."""
+    arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=listener.url, ReturnSubscriptionArn=True)[
+        "SubscriptionArn"
+    ]
+    [confirmation] = listener.wait_for(1)
+    assert confirmation.headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
+    return arn, json.loads(confirmation.body)
+
+
 def _pending(sns: Any, arn: str) -> str:
     return str(sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["PendingConfirmation"])
 
@@ -32,12 +42,7 @@ def test_an_http_subscription_is_pending_until_confirmed_with_its_token(local_aw
     sns = _sns(local_aws)
     topic = sns.create_topic(Name=f"confirm-{uuid.uuid4().hex[:8]}")["TopicArn"]
     with Listener() as listener:
-        arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=listener.url, ReturnSubscriptionArn=True)[
-            "SubscriptionArn"
-        ]
-        [confirmation] = listener.wait_for(1)
-        assert confirmation.headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
-        body = json.loads(confirmation.body)
+        arn, body = _subscribe(sns, topic, listener)
         assert body["Type"] == "SubscriptionConfirmation" and body["TopicArn"] == topic
         assert _pending(sns, arn) == "true"
 
@@ -62,11 +67,8 @@ def test_a_notification_is_posted_as_sns_posts_it_and_its_unsubscribe_url_unsubs
     sns = _sns(local_aws)
     topic = sns.create_topic(Name=f"notify-{uuid.uuid4().hex[:8]}")["TopicArn"]
     with Listener() as listener:
-        arn = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=listener.url, ReturnSubscriptionArn=True)[
-            "SubscriptionArn"
-        ]
-        [confirmation] = listener.wait_for(1)
-        sns.confirm_subscription(TopicArn=topic, Token=json.loads(confirmation.body)["Token"])
+        arn, confirmation = _subscribe(sns, topic, listener)
+        sns.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])
         message_id = sns.publish(TopicArn=topic, Message="hello", Subject="greeting")["MessageId"]
         notification = listener.wait_for(2)[1]
         assert notification.headers["x-amz-sns-message-type"] == "Notification"
@@ -90,9 +92,7 @@ def test_a_notification_is_posted_as_sns_posts_it_and_its_unsubscribe_url_unsubs
         # Another subscriber, confirmed: notifications leave one at a time in publishing order, so once it
         # has the next message, the unsubscribed endpoint would have had it too.
         with Listener() as other:
-            sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=other.url)
-            [other_confirmation] = other.wait_for(1)
-            sns.confirm_subscription(TopicArn=topic, Token=json.loads(other_confirmation.body)["Token"])
+            sns.confirm_subscription(TopicArn=topic, Token=_subscribe(sns, topic, other)[1]["Token"])
             sns.publish(TopicArn=topic, Message="after unsubscribing")
             assert json.loads(other.wait_for(2)[1].body)["Message"] == "after unsubscribing"
         assert len(listener.received) == 2

@@ -49,11 +49,10 @@ def parse_input(
     if shape is None:
         return {}
     for member, message in (invalid_messages or {}).items():
-        value = document.get(member)
+        if document.get(member) is None:
+            raise InvalidParameterValue(message)
         try:
-            if value is None:
-                raise MissingParameter(message)
-            _value(shape.members[member], value, member)
+            _value(shape.members[member], document[member], member)
         except RequestError:
             raise InvalidParameterValue(message) from None
     return _structure(shape, document, "")

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from openturk.notify.policy import DEFAULT_SENDER_ARN, Kind, check_policy
-
-# SQS answers 403 with the query protocol's code ``AccessDenied``; SNS 403 ``AuthorizationError``.
-_STATUS = 403
 
 
 def install() -> None:
@@ -81,15 +79,20 @@ def _refuse_if_denied(policy_text: str | None, resource_arn: str, kind: Kind) ->
 
 
 def _denied(kind: Kind, resource_arn: str, reason: str) -> Exception:
-    from moto.core.exceptions import ServiceException
-
     action = "sqs:SendMessage" if kind == "SQS" else "SNS:Publish"
-
-    class Denied(ServiceException):
-        code = "AccessDenied" if kind == "SQS" else "AuthorizationError"
-        http_status = _STATUS
-
-    return Denied(
+    return _refusal(kind)(
         f"User: {DEFAULT_SENDER_ARN} is not authorized to perform: {action} on resource: {resource_arn} "
         f"with an explicit deny in a resource-based policy ({reason})"
     )
+
+
+@cache
+def _refusal(kind: Kind) -> type[Exception]:
+    """The error SQS (``AccessDenied``) or SNS (``AuthorizationError``) answers; moto takes its HTTP
+    status from the service's model (SNS's shape says 403; SQS's model has none, so 400)."""
+    from moto.core.exceptions import ServiceException
+
+    class Refused(ServiceException):
+        code = "AccessDenied" if kind == "SQS" else "AuthorizationError"
+
+    return Refused

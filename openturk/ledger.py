@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from openturk.domain import lifecycle, money
+from openturk.domain import lifecycle, money, qualifications
 from openturk.domain.model import HIT, Assignment, HITType, SlotCounts
 from openturk.errors import InsufficientFunds
 from openturk.store.repository import Repository
@@ -155,6 +155,12 @@ def send_bonus(repo: Repository, hit: HIT, assignment_id: str, amount_cents: int
     pay(repo, hit, assignment_id, parts, now, source="available")
 
 
+def assignment_fee(hit_type: HITType, hit: HIT) -> int:
+    """MTurk's fee on an assignment of ``hit`` at ``hit_type``'s reward (which may be a new type's)."""
+    masters = qualifications.uses_masters(hit_type.qualification_requirements)
+    return money.assignment_fee(hit_type.reward_cents, hit.max_assignments, masters)
+
+
 def escrow_cents(hit: HIT, hit_type: HITType, counts: SlotCounts, unpaid: list[tuple[str, int, int]]) -> int:
     """The most ``hit``'s slots may still cost, which is what must be held for it.
 
@@ -163,7 +169,7 @@ def escrow_cents(hit: HIT, hit_type: HITType, counts: SlotCounts, unpaid: list[t
     or the current price if dearer, because a return or abandonment reopens it at that price.
     ``unpaid`` is ``Repository.unpaid_assignments``: (status, reward + fee, number).
     """
-    unit = hit_type.reward_cents + money.assignment_fee(hit_type.reward_cents, hit.max_assignments)
+    unit = hit_type.reward_cents + assignment_fee(hit_type, hit)
     live = hit.status in lifecycle.OPEN and not hit.expiry_processed
     total = counts.available(hit.max_assignments) * unit if live else 0
     for status, price, number in unpaid:

@@ -1,7 +1,9 @@
 """USD amounts: the wire's decimal strings, held as integer cents, and MTurk's fees.
 
-Fees follow MTurk's 2015 price schedule: 20 % of reward and bonus, plus 20 % more for HITs with
-10 or more assignments, at least one cent per assignment or bonus.
+Fees follow MTurk's price schedule (from July 2015 to its closing): 20 % of reward and bonus, 20 %
+more of the reward for HITs with 10 or more assignments, 5 % more of the reward for HITs that use
+the Masters qualification; at least one cent per assignment or bonus, and rounded half up to the
+cent ("$0.104 is rounded to $0.10, $0.105 is rounded to $0.11", MTurk's pricing FAQ).
 """
 
 from __future__ import annotations
@@ -30,10 +32,24 @@ def format_amount(cents: int) -> str:
     return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
-def assignment_fee(reward_cents: int, max_assignments: int) -> int:
-    rate = 40 if max_assignments >= LARGE_HIT_ASSIGNMENTS else 20
-    return max(1, (reward_cents * rate + 99) // 100)
+FEE_PERCENT = 20
+LARGE_HIT_FEE_PERCENT = 20
+MASTERS_FEE_PERCENT = 5
+
+
+def _fee(cents: int, percent: int) -> int:
+    return max(1, (cents * percent + 50) // 100)  # half a cent or more rounds up
+
+
+def assignment_fee(reward_cents: int, max_assignments: int, masters: bool = False) -> int:
+    """MTurk's fee on one assignment's reward: ``masters`` when the HIT uses the Masters qualification."""
+    percent = FEE_PERCENT
+    if max_assignments >= LARGE_HIT_ASSIGNMENTS:
+        percent += LARGE_HIT_FEE_PERCENT
+    if masters:
+        percent += MASTERS_FEE_PERCENT
+    return _fee(reward_cents, percent)
 
 
 def bonus_fee(amount_cents: int) -> int:
-    return max(1, (amount_cents * 20 + 99) // 100)
+    return _fee(amount_cents, FEE_PERCENT)

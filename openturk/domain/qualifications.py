@@ -118,6 +118,14 @@ def custom_type_ids(requirements: Sequence[Mapping[str, Any]]) -> set[str]:
     return {req["QualificationTypeId"] for req in requirements} - SYSTEM_TYPES
 
 
+def uses_masters(requirements: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether a HIT with these requirements uses the Masters qualification (and pays its fee): a
+    requirement on a Masters type other than one that keeps Masters out (``DoesNotExist``)."""
+    return any(
+        req["QualificationTypeId"] in MASTERS_TYPES and req.get("Comparator") != "DoesNotExist" for req in requirements
+    )
+
+
 def check_types(
     requirements: Sequence[Mapping[str, Any]],
     statuses: Mapping[str, str],

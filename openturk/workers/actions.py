@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openturk import expiry, review_runs, transitions
+from openturk import expiry, ledger, review_runs, transitions
 from openturk.clock import Clock
 from openturk.domain import answers, ids, lifecycle, money, qualifications, questions
 from openturk.domain.model import HIT, Assignment, HITType
@@ -176,7 +176,7 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
             accept_time=now,
             deadline=now + hit_type.assignment_duration_s * 1000,
             reward_cents=hit_type.reward_cents,
-            fee_cents=money.assignment_fee(hit_type.reward_cents, hit.max_assignments),
+            fee_cents=ledger.assignment_fee(hit_type, hit),
         )
         hit, events = lifecycle.accept(hit, counts, assignment, now)
         repo.insert_assignment(assignment)

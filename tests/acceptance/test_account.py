@@ -34,6 +34,40 @@ def test_large_hits_pay_the_higher_fee(mturk: Any) -> None:
     assert mturk.get_account_balance()["OnHoldBalance"] == "14.00"
 
 
+def test_fees_are_rounded_half_up_to_the_cent(mturk: Any) -> None:
+    mturk.create_hit(**hit_params(Reward="0.52"))  # 20 % is 10.4 cents: 10
+    assert mturk.get_account_balance()["OnHoldBalance"] == "0.62"
+    mturk.create_hit(**hit_params(Reward="0.13"))  # 2.6 cents: 3
+    assert mturk.get_account_balance()["OnHoldBalance"] == "0.78"
+
+
+MASTERS_REQUIRED = [{"QualificationTypeId": "2F1QJWKUDD8XADTFD2Q0G6UTO95ALH", "Comparator": "Exists"}]
+
+
+def test_a_hit_using_the_masters_qualification_pays_5_percent_more(mturk: Any) -> None:
+    mturk.create_hit(**hit_params(Reward="1.00", QualificationRequirements=MASTERS_REQUIRED))
+    assert mturk.get_account_balance()["OnHoldBalance"] == "1.25"
+    mturk.create_hit(**hit_params(Reward="1.00", MaxAssignments=10, QualificationRequirements=MASTERS_REQUIRED))
+    assert mturk.get_account_balance()["OnHoldBalance"] == "15.75"  # 1.25 + 10 × 1.45
+    keeping_masters_out = [{**MASTERS_REQUIRED[0], "Comparator": "DoesNotExist"}]
+    mturk.create_hit(**hit_params(Reward="1.00", QualificationRequirements=keeping_masters_out))
+    assert mturk.get_account_balance()["OnHoldBalance"] == "16.95"
+
+
+def test_a_retype_to_a_hit_type_using_masters_holds_its_fee(mturk: Any) -> None:
+    hit = mturk.create_hit(**hit_params(Reward="1.00"))["HIT"]
+    assert mturk.get_account_balance()["OnHoldBalance"] == "1.20"
+    masters_type = mturk.create_hit_type(
+        Title="Label an image",
+        Description="Say what is in the picture",
+        Reward="1.00",
+        AssignmentDurationInSeconds=600,
+        QualificationRequirements=MASTERS_REQUIRED,
+    )["HITTypeId"]
+    mturk.update_hit_type_of_hit(HITId=hit["HITId"], HITTypeId=masters_type)
+    assert mturk.get_account_balance()["OnHoldBalance"] == "1.25"
+
+
 def test_insufficient_funds_changes_nothing(mturk: Any) -> None:
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.create_hit(**hit_params(Reward="5000.00", MaxAssignments=2))

@@ -116,7 +116,7 @@ def _scratch() -> str | None:
 def _fee(reward: int, max_assignments: int) -> int:
     """MTurk's 2015 schedule, restated here so the check does not trust the code it checks."""
     rate = 40 if max_assignments >= 10 else 20
-    return max(1, -(-reward * rate // 100))
+    return max(1, (2 * reward * rate + 100) // 200)  # rounded half up
 
 
 class LedgerMachine(RuleBasedStateMachine):

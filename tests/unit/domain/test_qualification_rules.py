@@ -42,3 +42,15 @@ def test_answer_key_scores_and_refuses_bad_documents() -> None:
     for bad in ("<AnswerKey/>", "not xml", KEY.replace("<AnswerScore>3", "<AnswerScore>x")):
         with pytest.raises(XMLParseError):
             answer_keys.parse(bad)
+
+
+def test_a_hit_uses_masters_when_a_requirement_admits_only_masters() -> None:
+    def on(type_id: str, comparator: str) -> list[dict[str, str]]:
+        locale = {"QualificationTypeId": qualifications.LOCALE, "Comparator": "Exists"}
+        return [locale, {"QualificationTypeId": type_id, "Comparator": comparator}]
+
+    assert qualifications.uses_masters(on(qualifications.MASTERS, "Exists"))
+    assert qualifications.uses_masters(on(qualifications.MASTERS_SANDBOX, "EqualTo"))
+    assert not qualifications.uses_masters(on(qualifications.MASTERS, "DoesNotExist"))  # keeps Masters out
+    assert not qualifications.uses_masters(on(qualifications.ADULT, "Exists"))
+    assert not qualifications.uses_masters([])

@@ -86,3 +86,17 @@ def test_fees() -> None:
     assert money.assignment_fee(100, 10) == 40
     assert money.assignment_fee(1, 1) == 1
     assert money.bonus_fee(250) == 50
+
+
+def test_fees_round_half_up_with_a_cent_at_least() -> None:
+    assert money.assignment_fee(52, 1) == 10  # 10.4
+    assert money.assignment_fee(13, 1) == 3  # 2.6
+    assert money.assignment_fee(7, 1) == 1  # 1.4
+    assert money.assignment_fee(2, 1) == 1  # 0.4: the minimum
+    assert money.assignment_fee(10, 1, masters=True) == 3  # 2.5: half rounds up
+    assert money.bonus_fee(52) == 10 and money.bonus_fee(53) == 11
+
+
+def test_the_masters_fee_is_5_percent_more_of_the_reward() -> None:
+    assert money.assignment_fee(100, 1, masters=True) == 25
+    assert money.assignment_fee(100, 10, masters=True) == 45

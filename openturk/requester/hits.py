@@ -333,7 +333,13 @@ def update_expiration_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str,
                 "give a time after the current Expiration, or 0 to expire it now."
             )
         else:
+            # MTurk made its own idempotency token of the HIT and the new time, so the same change
+            # asked twice (a retry) was refused rather than extending, and notifying, again.
+            token = idempotency.expiration_token(hit.hit_id, expire_at)
+            idempotency.check(repo, ctx.customer_id, token, now)
             hit, events = lifecycle.extend_expiration(hit, counts, expire_at, now)
+            operation_name = "UpdateExpirationForHIT"
+            idempotency.remember(repo, ctx.customer_id, token, operation_name, hit.hit_id, ctx.request_id, now)
         transitions.record(repo, hit, counts, events, now)
     return {}
 

@@ -6,6 +6,8 @@ other operations ``AWS.MechanicalTurk.DuplicateRequest`` naming the original Req
 
 from __future__ import annotations
 
+import time
+
 from openturk.errors import DuplicateRequest, HitAlreadyExists
 from openturk.store.idempotency import RequestTokenRepository
 
@@ -35,3 +37,10 @@ def remember(
 ) -> None:
     if token is not None:
         repo.put_request_token(customer_id, token, operation, result_id, request_id, now)
+
+
+def expiration_token(hit_id: str, expire_at_ms: int) -> str:
+    """The token MTurk gave an UpdateExpirationForHIT that moves a HIT's expiration to a later time:
+    the HITId and the time as Java prints a date, to the second
+    (``3VJ4PFXFJ5VXUC3I783DUQKOMF2UAWWed Jul 14 20:26:06 UTC 2021``, Dallinger/Dallinger#3109)."""
+    return hit_id + time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(expire_at_ms // 1000))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -263,6 +264,25 @@ def test_update_expiration_later_extends_and_reopens(server: ServerProcess, mtur
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=later - 3600)
     assert "ExpireAt" in excinfo.value.response["Error"]["Message"]
+
+
+def test_the_same_extension_asked_twice_is_refused_as_mturk_did_and_notifies_once(
+    server: ServerProcess, mturk: Any
+) -> None:
+    hit = mturk.create_hit(**hit_params())["HIT"]
+    later = int(httpx.get(server.base_url + "/api/clock").json()["Now"]) + 7200
+    mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=later)
+    with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+        mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=later)
+    assert error_code(excinfo) == "AWS.MechanicalTurk.DuplicateRequest"
+    java_date = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(later))  # Dallinger/Dallinger#3109
+    assert (
+        f'The idempotency token "{hit["HITId"]}{java_date}" has already been processed.'
+        in (excinfo.value.response["Error"]["Message"])
+    )
+    assert [e for e, _ in events_of(server, hit["HITId"])].count("HITExtended") == 1
+    mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=later + 60)  # another time is another token
+    assert [e for e, _ in events_of(server, hit["HITId"])].count("HITExtended") == 2
 
 
 def test_update_hit_type_of_hit_moves_properties_and_later_events(server: ServerProcess, mturk: Any) -> None:

@@ -640,8 +640,8 @@ def layouts_command(args: argparse.Namespace) -> int:
             ]
             print(json.dumps(rows, indent=2))
             return 0
-        table = Table("Name", "Parameters", "FrameHeight")
-        table.add_column("HITLayoutId", no_wrap=True)
+        table = Table("HITLayoutId", "Name", "Parameters", "FrameHeight")
+        table.columns[0].no_wrap = True
         for layout in found:
             table.add_row(
                 layout.hit_layout_id, layout.name, ", ".join(layout.parameter_names), str(layout.frame_height)

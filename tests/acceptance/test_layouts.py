@@ -52,6 +52,11 @@ def test_create_hit_from_a_layout(server: ServerProcess, requester: tuple[str, A
     assert listed == [
         {"HITLayoutId": layout_id, "Name": "Label an image", "Parameters": ["image_url", "caption"], "FrameHeight": 600}
     ]
+    table = _layouts(server, "list", "--access-key-id", key).splitlines()
+    header = next(line for line in table if "HITLayoutId" in line)
+    assert header.index("HITLayoutId") < header.index("Name") < header.index("Parameters") < header.index("FrameHeight")
+    row = next(line for line in table if layout_id in line)  # each value under its own heading
+    assert row.index(layout_id) < row.index("Label") < row.index("image_url") < row.index("600")
     params = {k: v for k, v in hit_params().items() if k != "Question"}
     parameters = [
         {"Name": "image_url", "Value": "https://example.com/cat.jpg"},

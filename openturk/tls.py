@@ -36,7 +36,7 @@ class TLSFiles:
 
 def default_dir(db_url: str) -> Path:
     """``openturk-tls/`` next to a SQLite database, else in the working directory."""
-    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:" and "mode=memory" not in db_url:
         return Path(db_url.removeprefix("sqlite:///")).resolve().parent / "openturk-tls"
     return Path("openturk-tls").resolve()
 

@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -61,6 +62,20 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+def _shared_if_in_memory(url: str) -> str:
+    """``sqlite://`` and ``sqlite:///:memory:`` as a database this process's connections share.
+
+    A plain in-memory SQLite database belongs to the one connection that opened it, and the pool
+    opens several: the schema made on one was missing on the next. A named in-memory database in
+    shared-cache mode is one database for every connection of this ``Database`` (each gets its own
+    name), alive while the pool holds a connection; like the plain one, it ends with the process.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database not in (None, "", ":memory:"):
+        return url
+    return f"sqlite:///file:openturk-{uuid.uuid4().hex}?mode=memory&cache=shared&uri=true"
 
 
 # The Alembic scripts that build and upgrade the schema.
@@ -135,8 +150,9 @@ class Database:
     """The engine plus the two kinds of transaction openturk uses."""
 
     def __init__(self, url: str) -> None:
-        self.url = normalise_url(url)
+        self.url = _shared_if_in_memory(normalise_url(url))
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self.in_memory = self.is_sqlite and make_url(self.url).query.get("mode") == "memory"
         self.engine = _create_engine(self.url, self.is_sqlite)
         self._listeners: dict[str, list[Callable[[], object]]] = {channel: [] for channel in CHANNELS}
         self._listener_thread: _NotificationListener | None = None
@@ -313,7 +329,7 @@ class Database:
 
     def checkpoint(self) -> None:
         """Copy committed WAL pages into the database file without waiting for anyone (PASSIVE)."""
-        if self._local_writer is None:
+        if self._local_writer is None or self.in_memory:  # an in-memory database has no WAL
             return
         with self.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")

@@ -175,3 +175,15 @@ def test_a_port_taken_by_another_program_is_a_clear_error_at_start() -> None:
         finally:
             with contextlib.suppress(Exception):
                 server.__exit__(None, None, None)
+
+
+def test_serve_on_an_in_memory_database() -> None:
+    """``--db sqlite:///:memory:``: one database for the whole server (its schema made once), gone with it."""
+    with ServerProcess(db_url="sqlite:///:memory:") as server:
+        mturk = server.client("AKIDINMEMORY")
+        type_id = str(mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"])
+        hit_id = new_hit(mturk, type_id)
+        assert mturk.get_hit(HITId=hit_id)["HIT"]["HITStatus"] == "Assignable"
+        assert [hit["HITId"] for hit in mturk.list_hits()["HITs"]] == [hit_id]
+        assert mturk.get_account_balance()["OnHoldBalance"] == "0.12"
+        assert "Traceback" not in server.log()

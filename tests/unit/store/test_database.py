@@ -315,3 +315,26 @@ def test_a_pooled_connection_closed_while_idle_is_replaced_before_use(
     with db.write() as conn:
         conn.execute(text("INSERT INTO t VALUES (1)"))
     assert _rows(db) == [1]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_one_database_for_all_its_connections(url: str, tmp_path: Path) -> None:
+    """The schema made by ``migrate`` on one pooled connection is there on every other, at once;
+    another ``Database`` of the same URL is a database of its own; nothing is written to disk."""
+    db = Database(url)
+    db.migrate()
+    with db.engine.connect() as first, db.engine.connect() as second:
+        for conn in (first, second):
+            assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 'hits'")).scalar() == 1
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE scratch (n INTEGER)"))
+        conn.execute(text("INSERT INTO scratch VALUES (7)"))
+    with db.read() as conn:
+        assert conn.execute(text("SELECT n FROM scratch")).scalar() == 7
+    db.checkpoint()  # no WAL to copy: nothing to do, and no "table is locked"
+    other = Database(url)
+    with other.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+    assert db.in_memory and not list(tmp_path.iterdir())
+    db.dispose()
+    other.dispose()

@@ -27,7 +27,9 @@ NAMESPACES = {
     f"{_SCHEMAS}2017-11-06/QuestionForm.xsd": "QuestionForm",
     f"{_SCHEMAS}2005-10-01/QuestionForm.xsd": "QuestionForm",
 }
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# Not ::1: a page's Content-Security-Policy cannot name an IPv6 address (browsers ignore
+# "http://[::1]:*" as an invalid source), so the worker site could not frame such a page.
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,9 @@ def _external_question(root: Element, namespace: str) -> Question:
     # DECISION: MTurk required HTTPS; plain HTTP is allowed for loopback hosts, for local testing.
     secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS)
     if not secure or not parts.hostname:
-        raise XMLParseError(f"ExternalURL must be an HTTPS URL, not {url[:128]!r}.")
+        raise XMLParseError(
+            f"ExternalURL must be an HTTPS URL (plain HTTP only on 127.0.0.1 or localhost), not {url[:128]!r}."
+        )
     return Question("ExternalQuestion", frame_height=_frame_height(root, namespace), external_url=url)
 
 

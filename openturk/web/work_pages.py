@@ -53,7 +53,7 @@ NOTICES = {
 def task_frame_sources(settings: Settings) -> list[str]:
     """What the site's frame-src allows: the task origin, HTTPS pages, and the loopback HTTP pages an
     ExternalURL may name (``openturk.domain.questions`` allows them for local testing)."""
-    return [settings.task_base_url, "https:", "http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    return [settings.task_base_url, "https:", "http://127.0.0.1:*", "http://localhost:*"]
 
 
 def frame_sandbox(external_url: str, own_origins: Collection[str]) -> str:

@@ -50,6 +50,18 @@ def test_loopback_http_external_url_is_allowed_for_local_testing() -> None:
     assert questions.parse_question(doc).external_url == "http://127.0.0.1:5000/t"
 
 
+def test_plain_http_on_ipv6_loopback_is_refused_as_no_page_can_frame_it() -> None:
+    def doc(url: str) -> str:
+        return (
+            f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>{url}'
+            "</ExternalURL><FrameHeight>0</FrameHeight></ExternalQuestion>"
+        )
+
+    with pytest.raises(XMLParseError, match=r"127\.0\.0\.1 or localhost"):
+        questions.parse_question(doc("http://[::1]:5000/t"))
+    assert questions.parse_question(doc("https://[::1]:5000/t")).external_url == "https://[::1]:5000/t"
+
+
 @given(st.lists(st.tuples(st.text(min_size=1), st.one_of(st.text(), st.lists(st.text())))))
 def test_answers_document_round_trips_any_text(fields: list[tuple[str, object]]) -> None:
     document = answers.answers_document(fields)

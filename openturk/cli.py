@@ -25,7 +25,7 @@ from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store import db_cli
-from openturk.store.database import Database
+from openturk.store.database import Database, is_in_memory
 
 if TYPE_CHECKING:
     import uvicorn
@@ -331,6 +331,10 @@ def serve(args: argparse.Namespace) -> int:
         tls=args.tls,
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.workers > 1 and is_in_memory(settings.db_url):
+        refusal = "an in-memory database lives in one process; --workers needs a file or PostgreSQL"
+        console.print(f"[red]openturk serve: {refusal}[/red]")
+        return 2
     local_aws = None
     if settings.aws_endpoint is None and not embedded.real_credentials_configured():
         state = embedded.state_path(settings.embedded_aws_state, settings.db_url)

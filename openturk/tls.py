@@ -36,7 +36,9 @@ class TLSFiles:
 
 def default_dir(db_url: str) -> Path:
     """``openturk-tls/`` next to a SQLite database, else in the working directory."""
-    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:" and "mode=memory" not in db_url:
+    from openturk.store.database import is_in_memory  # here: ``openturk exec`` imports this module, not SQLAlchemy
+
+    if db_url.startswith("sqlite:///") and not is_in_memory(db_url):
         return Path(db_url.removeprefix("sqlite:///")).resolve().parent / "openturk-tls"
     return Path("openturk-tls").resolve()
 

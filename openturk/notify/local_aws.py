@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from openturk.notify.local_aws_server import IDENTITY_PATH
 from openturk.ports import free_port
-from openturk.store.database import normalise_url
+from openturk.store.database import is_in_memory, normalise_url
 
 LOCAL_ACCESS_KEY = "openturk-local"
 LOCAL_SECRET = "openturk-local"
@@ -64,7 +64,7 @@ def state_path(given: str | None, db_url: str) -> Path | None:
     url = make_url(normalise_url(db_url))
     if url.get_backend_name() != "sqlite":
         return Path("openturk.local-aws")
-    if not url.database or url.database == ":memory:" or url.query.get("mode") == "memory":
+    if is_in_memory(db_url) or url.database is None:
         return None
     return Path(url.database + ".local-aws")
 

@@ -338,8 +338,9 @@ def update_expiration_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str,
             token = idempotency.expiration_token(hit.hit_id, expire_at)
             idempotency.check(repo, ctx.customer_id, token, now)
             hit, events = lifecycle.extend_expiration(hit, counts, expire_at, now)
-            operation_name = "UpdateExpirationForHIT"
-            idempotency.remember(repo, ctx.customer_id, token, operation_name, hit.hit_id, ctx.request_id, now)
+            idempotency.remember(
+                repo, ctx.customer_id, token, "UpdateExpirationForHIT", hit.hit_id, ctx.request_id, now
+            )
         transitions.record(repo, hit, counts, events, now)
     return {}
 

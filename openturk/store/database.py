@@ -64,6 +64,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def is_in_memory(url: str) -> bool:
+    """Whether ``url`` names an SQLite database in memory: ``sqlite://``, ``sqlite:///:memory:`` or
+    a URI with ``mode=memory``. It lives and ends with one process."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+
+
 def _shared_if_in_memory(url: str) -> str:
     """``sqlite://`` and ``sqlite:///:memory:`` as a database this process's connections share.
 
@@ -72,8 +81,7 @@ def _shared_if_in_memory(url: str) -> str:
     shared-cache mode is one database for every connection of this ``Database`` (each gets its own
     name), alive while the pool holds a connection; like the plain one, it ends with the process.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database not in (None, "", ":memory:"):
+    if make_url(url).database not in (None, "", ":memory:") or not is_in_memory(url):
         return url
     return f"sqlite:///file:openturk-{uuid.uuid4().hex}?mode=memory&cache=shared&uri=true"
 
@@ -152,7 +160,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = _shared_if_in_memory(normalise_url(url))
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        self.in_memory = self.is_sqlite and make_url(self.url).query.get("mode") == "memory"
+        self.in_memory = is_in_memory(self.url)
         self.engine = _create_engine(self.url, self.is_sqlite)
         self._listeners: dict[str, list[Callable[[], object]]] = {channel: [] for channel in CHANNELS}
         self._listener_thread: _NotificationListener | None = None

@@ -23,3 +23,11 @@ def test_redrive_takes_the_database_named_before_or_after_it(argv: list[str]) ->
 def test_deliveries_default_to_the_local_database() -> None:
     assert build_parser().parse_args(["deliveries", "redrive"]).db == "sqlite:///openturk.db"
     assert build_parser().parse_args(["deliveries"]).db == "sqlite:///openturk.db"
+
+
+def test_serve_refuses_several_processes_on_an_in_memory_database(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each process would have had a database of its own: refused before anything starts."""
+    from openturk.cli import main
+
+    assert main(["serve", "--db", "sqlite:///:memory:", "--workers", "2"]) == 2
+    assert "in-memory database lives in one process" in capsys.readouterr().out

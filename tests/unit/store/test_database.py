@@ -338,3 +338,17 @@ def test_an_in_memory_database_is_one_database_for_all_its_connections(url: str,
     assert db.in_memory and not list(tmp_path.iterdir())
     db.dispose()
     other.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "in_memory"),
+    [
+        ("sqlite://", True),
+        ("sqlite:///:memory:", True),
+        ("sqlite:///file:x?mode=memory&cache=shared&uri=true", True),
+        ("sqlite:///openturk.db", False),
+        ("postgresql://u@localhost/db", False),
+    ],
+)
+def test_which_urls_are_in_memory(url: str, in_memory: bool) -> None:
+    assert database_module.is_in_memory(url) is in_memory

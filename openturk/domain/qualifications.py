@@ -142,7 +142,8 @@ def check_types(
             continue
         status = statuses.get(type_id)
         if status is None:
-            raise QualificationTypeDoesNotExist(f"Qualification type {type_id} in {field}[{i}] does not exist.")
+            # MTurk's sentence (human-nature-lab/breadboard#204), then where the id was given.
+            raise QualificationTypeDoesNotExist(f"QualificationType [{type_id}] does not exist. {field}[{i}] names it.")
         if status != "Active":
             raise InvalidQualificationTypeState(
                 f"Qualification type {type_id} in {field}[{i}] is {status}; only an Active type can be required."

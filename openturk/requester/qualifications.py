@@ -39,7 +39,15 @@ from openturk.store.repository import Repository
 from openturk.store.worker_emails import WorkerEmailRepository
 from openturk.store.workers import WorkerRepository
 
-DUPLICATE_NAME = "You have already created a QualificationType with this name."
+DUPLICATE_NAME = (
+    "You have already created a QualificationType with this name. A QualificationType's name must be unique "
+    "among all of the QualificationTypes created by the same user."
+)
+# MTurk's one answer for a worker without the qualification and for a type that is missing or not
+# the caller's alike (Dallinger/Dallinger#3331 live, boto/boto#3171 sandbox; Dallinger's 2018
+# sandbox test read it for the type id "NONEXISTENT"). Requesters match the sentence, full stop
+# included, to mean "not granted yet".
+NO_SUCH_QUALIFICATION = "You requested a Qualification that does not exist."
 # MTurk's system types, readable by everyone (GetQualificationType, ListQualificationTypes with
 # MustBeRequestable false); none can be requested, granted or revoked through the API.
 SYSTEM_TYPES = rules.SYSTEM_TYPE_TEXTS
@@ -276,10 +284,15 @@ def update_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str,
 
 @operation("DeleteQualificationType")
 def delete_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Status Disposing: no new use, its name free at once, pending requests rejected, grants kept [M]."""
+    """Status Disposing: no new use, its name free at once, pending requests rejected, grants kept [M].
+
+    Deleting it again is refused as MTurk refused DisposeQualificationType on a disposing type (an
+    answer recorded in chbrown/formious: ``InvalidQualificationTypeState``, Active,Inactive)."""
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
-        current = owned_type(repo, ctx, params["QualificationTypeId"])
+        current = owned_type(repo, ctx, params["QualificationTypeId"], live=False)
+        if current.status == "Disposing":
+            raise InvalidQualificationTypeState("This operation can be called with a status of: Active,Inactive")
         repo.save_type(replace(current, status="Disposing"))
         repo.reject_pending_requests(current.qualification_type_id, "The QualificationType was deleted.")
     return {}
@@ -376,13 +389,11 @@ def get_qualification_score(ctx: Context, params: dict[str, Any]) -> dict[str, A
         return {"Qualification": _system_score(ctx, params["QualificationTypeId"], params["WorkerId"])}
     with ctx.db.read() as conn:
         repo = QualificationRepository(conn)
-        found = owned_type(repo, ctx, params["QualificationTypeId"], live=False)
-        held = repo.qualification(found.qualification_type_id, params["WorkerId"])
+        found = repo.qualification_type(params["QualificationTypeId"])
+        mine = found is not None and found.customer_id == ctx.customer_id  # a deleted one's grants stay readable
+        held = repo.qualification(params["QualificationTypeId"], params["WorkerId"]) if mine else None
     if held is None:
-        raise QualificationDoesNotExist(
-            f"You requested a Qualification that does not exist: worker {params['WorkerId']} has no "
-            f"Qualification of type {found.qualification_type_id}."
-        )
+        raise QualificationDoesNotExist(NO_SUCH_QUALIFICATION)
     if held.status != "Granted":
         # MTurk refuses a revoked one (Dallinger's sandbox tests, test_retrieving_revoked_qualifications_raises,
         # and its RevokedQualification read this message); ListWorkersWithQualificationType still shows it.
@@ -402,10 +413,7 @@ def _system_score(ctx: Context, type_id: str, worker_id: str) -> dict[str, Any]:
         standing = profiles.standing(conn, worker_id)
     value = standing.value(type_id) if worker_id in worked else None
     if value is None:
-        raise QualificationDoesNotExist(
-            f"You requested a Qualification that does not exist: worker {worker_id} has no "
-            f"Qualification of type {type_id} that you can read."
-        )
+        raise QualificationDoesNotExist(NO_SUCH_QUALIFICATION)
     profile = standing.profile
     if type_id in rules.MASTERS_TYPES:
         grant_time = profile.masters_granted_at

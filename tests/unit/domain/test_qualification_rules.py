@@ -21,7 +21,8 @@ def test_check_types_accepts_system_and_own_active_types() -> None:
     ]
     assert qualifications.custom_type_ids(requirements) == {"3OWN"}
     qualifications.check_types(requirements, {"3OWN": "Active"})
-    with pytest.raises(QualificationTypeDoesNotExist, match=r"QualificationRequirements\[1\]"):
+    missing = r"^QualificationType \[3OWN\] does not exist\. QualificationRequirements\[1\]"  # MTurk's, then where
+    with pytest.raises(QualificationTypeDoesNotExist, match=missing):
         qualifications.check_types(requirements, {})
     with pytest.raises(InvalidQualificationTypeState):
         qualifications.check_types(requirements, {"3OWN": "Disposing"})

@@ -84,7 +84,7 @@ def drive_every_event(server: ServerProcess, mturk: Any, type_id: str) -> dict[s
 
 def check_documents(documents: list[dict[str, Any]], customer_id: str, type_id: str, version: str) -> None:
     for document in documents:
-        assert set(document) - {"_attributes"} == {"EventDocVersion", "EventDocId", "CustomerId", "Events"}
+        assert set(document) - {"_attributes", "_subject"} == {"EventDocVersion", "EventDocId", "CustomerId", "Events"}
         assert document["EventDocVersion"] == version
         assert document["CustomerId"] == customer_id
         assert re.fullmatch(r"[0-9a-f]{32}", document["EventDocId"])
@@ -131,9 +131,13 @@ def test_every_event_type_arrives_through_sns(server: ServerProcess, mturk: Any,
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     type_id = mturk.create_hit_type(**TYPE_PARAMS)["HITTypeId"]
     mturk.update_notification_settings(HITTypeId=type_id, Notification=spec(topic, "SNS", version="2006-05-05"))
+    started_ms = time.time() * 1000
     drive_every_event(server, mturk, type_id)
     documents = drain(sqs, queue, covers_every_event, unwrap_sns=True)
     check_documents(documents, customer_of(server, mturk), type_id, "2006-05-05")
+    for document in documents:  # as MTurk's: the moment of publishing, in epoch milliseconds
+        assert re.fullmatch(r"[0-9]{13}", document["_subject"])
+        assert started_ms - 1000 <= int(document["_subject"]) <= time.time() * 1000
 
 
 def test_sns_filter_policy_on_event_types_sees_batched_messages(

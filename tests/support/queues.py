@@ -41,6 +41,8 @@ def drain(
             body = json.loads(message["Body"])
             document = json.loads(body["Message"]) if unwrap_sns else body
             document["_attributes"] = message.get("MessageAttributes", body.get("MessageAttributes"))
+            if unwrap_sns:
+                document["_subject"] = body.get("Subject")
             documents.append(document)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         if until(documents):

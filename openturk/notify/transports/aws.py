@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,7 +158,13 @@ class SNSTransport:
                 if is_fifo(message.destination):
                     extra = {"MessageGroupId": message.first_hit_id(), "MessageDeduplicationId": message.doc_id}
                 self.clients.client("sns", sns_region(message.destination)).publish(
-                    TopicArn=message.destination, Message=message.body, MessageAttributes=attributes(message), **extra
+                    TopicArn=message.destination,
+                    Message=message.body,
+                    # MTurk's subject was the moment it published, in epoch milliseconds ("1565385436809" in
+                    # a captured MTurk notification, Dallinger's tests/test_recruiters.py); email subscribers see it.
+                    Subject=str(int(time.time() * 1000)),
+                    MessageAttributes=attributes(message),
+                    **extra,
                 )
                 results.append(None)
             except Exception as exc:  # noqa: BLE001 - any failure fails this message; it is retried

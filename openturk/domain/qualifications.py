@@ -89,6 +89,12 @@ def validate(requirements: Sequence[Mapping[str, Any]], field: str = "Qualificat
         raise ParameterOutOfRange(f"{field} may hold at most {MAX_REQUIREMENTS} requirements.")
     for i, req in enumerate(requirements):
         name = f"{field}[{i}]"
+        if req.get("RequiredToPreview") is not None and req.get("ActionsGuarded") is not None:
+            # MTurk's refusal (InvalidParameterCombinationError); the model: "should not be used in combination".
+            raise InvalidParameterValue(
+                f"The combination of parameters supplied to the request is invalid: ActionsGuarded, RequiredToPreview."
+                f" ({name})"
+            )
         type_id, comparator = req["QualificationTypeId"], req["Comparator"]
         integers, locales = req.get("IntegerValues"), req.get("LocaleValues")
         if comparator in _PRESENCE:

@@ -28,6 +28,9 @@ from openturk.store.repository import Repository
 MIN_DURATION_S, MAX_DURATION_S = 30, 31_536_000
 MAX_AUTO_APPROVAL_S = 2_592_000
 MAX_ASSIGNMENTS = 1_000_000_000
+# MTurk moved a HIT's expiration by an increment (ExpireAt − the current Expiration, or − now once it
+# expired) of 60 s to a year, and refused any other (aws/aws-sdk-java#1817, aws/aws-sdk-ruby#2065).
+EXPIRATION_INCREMENT_S = (60, 31_536_000)
 LIMITS = {"Title": 128, "Description": 2000, "Keywords": 1000, "RequesterAnnotation": 255}
 
 
@@ -327,16 +330,20 @@ def update_expiration_for_hit(ctx: Context, params: dict[str, Any]) -> dict[str,
             if lifecycle.is_expired(hit, now) and hit.expiry_processed:
                 return {}
             hit, events = lifecycle.expire(hit, counts, now)
-        elif expire_at < hit.expiration:
-            raise InvalidParameterValue(
-                "ExpireAt cannot shorten a HIT's lifetime to a later time than now; "
-                "give a time after the current Expiration, or 0 to expire it now."
-            )
         else:
             # MTurk made its own idempotency token of the HIT and the new time, so the same change
             # asked twice (a retry) was refused rather than extending, and notifying, again.
             token = idempotency.expiration_token(hit.hit_id, expire_at)
             idempotency.check(repo, ctx.customer_id, token, now)
+            # In whole seconds of each (SDKs send ExpireAt in whole seconds; Expiration keeps milliseconds).
+            increment_s = expire_at // 1000 - max(hit.expiration, now) // 1000
+            low, high = EXPIRATION_INCREMENT_S
+            if not low <= increment_s <= high:
+                raise ParameterOutOfRange(
+                    f"The value {increment_s} is invalid for ExpirationIncrementInSeconds. Valid values range from "
+                    f"{low} to {high}. (ExpireAt moves the Expiration by that many seconds; 0 or a past time expires "
+                    "the HIT now.)"
+                )
             hit, events = lifecycle.extend_expiration(hit, counts, expire_at, now)
             idempotency.remember(
                 repo, ctx.customer_id, token, "UpdateExpirationForHIT", hit.hit_id, ctx.request_id, now

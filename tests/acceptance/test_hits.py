@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sqlite3
 import threading
 import time
@@ -283,6 +284,50 @@ def test_the_same_extension_asked_twice_is_refused_as_mturk_did_and_notifies_onc
     assert [e for e, _ in events_of(server, hit["HITId"])].count("HITExtended") == 1
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=later + 60)  # another time is another token
     assert [e for e, _ in events_of(server, hit["HITId"])].count("HITExtended") == 2
+
+
+def test_an_extension_moves_the_expiration_by_60_seconds_to_a_year_as_on_mturk(
+    server: ServerProcess, mturk: Any
+) -> None:
+    hit = mturk.create_hit(**hit_params(LifetimeInSeconds=3600))["HIT"]
+    expiration = hit["Expiration"]
+    for increment in (11, -600, 31_536_001):
+        expire_at = expiration + datetime.timedelta(seconds=increment)
+        with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+            mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=expire_at)
+        assert error_code(excinfo) == "AWS.ParameterOutOfRange"
+        message = excinfo.value.response["Error"]["Message"]  # aws/aws-sdk-java#1817, aws/aws-sdk-ruby#2065
+        invalid = f"The value {increment} is invalid for ExpirationIncrementInSeconds."
+        assert message.startswith(f"{invalid} Valid values range from 60 to 31536000.")
+        assert "ExpireAt" in message
+    assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["Expiration"] == hit["Expiration"]
+    assert [e for e, _ in events_of(server, hit["HITId"])] == ["HITCreated"]
+    mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=expiration + datetime.timedelta(seconds=60))
+    extended = mturk.get_hit(HITId=hit["HITId"])["HIT"]["Expiration"]
+    assert extended == (expiration + datetime.timedelta(seconds=60)).replace(microsecond=0)  # boto3 sends whole seconds
+
+
+def test_required_to_preview_and_actions_guarded_together_are_refused(mturk: Any) -> None:
+    both = [
+        {
+            "QualificationTypeId": "00000000000000000071",
+            "Comparator": "Exists",
+            "RequiredToPreview": True,
+            "ActionsGuarded": "Accept",
+        }
+    ]
+    for call in (mturk.create_hit, mturk.create_hit_type):
+        params = hit_params(QualificationRequirements=both)
+        if call == mturk.create_hit_type:
+            params = {k: v for k, v in params.items() if k not in ("LifetimeInSeconds", "MaxAssignments", "Question")}
+        with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+            call(**params)
+        assert error_code(excinfo) == "AWS.MechanicalTurk.InvalidParameterValue"
+        assert (
+            "The combination of parameters supplied to the request is invalid: ActionsGuarded, RequiredToPreview."
+            in excinfo.value.response["Error"]["Message"]
+        )
+    assert mturk.list_hits()["HITs"] == []
 
 
 def test_update_hit_type_of_hit_moves_properties_and_later_events(server: ServerProcess, mturk: Any) -> None:

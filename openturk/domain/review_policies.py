@@ -154,6 +154,10 @@ def parse(level: str, policy: dict[str, Any]) -> dict[str, Any]:
             params[key] = _values(entry)
     if name == SCORE_MY_KNOWN_ANSWERS and "AnswerKey" not in params:
         raise InvalidParameterValue(f"{level} parameter AnswerKey is required by {name}.")
+    if name == SIMPLE_PLURALITY:  # both "Required: Yes" on MTurk's HIT Review Policies page
+        for required in ("QuestionIds", "QuestionAgreementThreshold"):
+            if required not in params:
+                raise InvalidParameterValue(f"{level} parameter {required} is required by {name}.")
     extends = [k for k in ("ExtendIfKnownAnswerScoreIsLessThan", "ExtendIfHITAgreementScoreIsLessThan") if k in params]
     if extends and "ExtendMaximumAssignments" not in params:
         raise InvalidParameterValue(f"{level} parameter ExtendMaximumAssignments is required with {extends[0]}.")
@@ -202,7 +206,7 @@ def score(policy: KnownAnswers, fields: Sequence[tuple[str, Any]]) -> Outcome:
 class Plurality:
     """A checked SimplePlurality policy."""
 
-    question_ids: tuple[str, ...] | None
+    question_ids: tuple[str, ...]
     agreement_threshold: int
     disregard_rejected: bool
     disregard_below: int | None
@@ -238,9 +242,8 @@ class Verdict:
 def plurality_policy(policy: dict[str, Any]) -> Plurality:
     params = parse("HITReviewPolicy", policy)
     return Plurality(
-        question_ids=tuple(params["QuestionIds"]) if "QuestionIds" in params else None,
-        # DECISION: without QuestionAgreementThreshold a strict majority (51) agrees.
-        agreement_threshold=params.get("QuestionAgreementThreshold", 51),
+        question_ids=tuple(params["QuestionIds"]),
+        agreement_threshold=params["QuestionAgreementThreshold"],
         disregard_rejected=params.get("DisregardAssignmentIfRejected", False),
         disregard_below=params.get("DisregardAssignmentIfKnownAnswerScoreIsLessThan"),
         extend_below=params.get("ExtendIfHITAgreementScoreIsLessThan"),
@@ -287,7 +290,7 @@ def plurality(policy: Plurality, ballots: Sequence[Ballot]) -> Verdict:
             and b.known_answer_score < policy.disregard_below
         )
     ]
-    questions = policy.question_ids or tuple(sorted({q for b in counted for q in b.answers}))
+    questions = policy.question_ids
     agreed: dict[str, tuple[str, int]] = {}
     result: dict[str, tuple[str, int]] = {}
     for question in questions:
@@ -301,7 +304,9 @@ def plurality(policy: Plurality, ballots: Sequence[Ballot]) -> Verdict:
         answer, count = max(votes.items(), key=lambda item: (item[1], item[0]))
         percent = round(100 * count / len(counted))
         result[question] = ("|".join(answer), percent)
-        if percent >= policy.agreement_threshold:
+        # "If the Question Agreement Score is greater than this value, the questionId is considered to
+        # have an agreed answer" (MTurk's HIT Review Policies page; MTurkR's example: 49 for "at least 50").
+        if percent > policy.agreement_threshold:
             agreed[question] = result[question]
     hit_agreement = round(100 * len(agreed) / len(questions)) if questions else 0
     workers: dict[str, int] = {}

@@ -43,6 +43,8 @@ def test_plurality_disregards_and_scores() -> None:
         {
             "PolicyName": review_policies.SIMPLE_PLURALITY,
             "Parameters": [
+                {"Key": "QuestionIds", "Values": ["q"]},
+                {"Key": "QuestionAgreementThreshold", "Values": ["50"]},
                 {"Key": "DisregardAssignmentIfRejected", "Values": ["true"]},
                 {"Key": "RejectIfWorkerAgreementScoreIsLessThan", "Values": ["100"]},
             ],
@@ -59,6 +61,39 @@ def test_plurality_disregards_and_scores() -> None:
     assert verdict.worker_agreement == {"A1": 100, "A2": 100, "A3": 0}
     assert verdict.decisions == [("A3", "Reject", "Worker agreement score 0.")]
     assert verdict.hit_agreement == 100 and not verdict.extend
+
+
+@pytest.mark.parametrize("missing", ["QuestionIds", "QuestionAgreementThreshold"])
+def test_plurality_needs_its_two_required_parameters(missing: str) -> None:
+    parameters = [
+        {"Key": "QuestionIds", "Values": ["q"]},
+        {"Key": "QuestionAgreementThreshold", "Values": ["50"]},
+    ]
+    kept = [p for p in parameters if p["Key"] != missing]
+    policy = {"PolicyName": review_policies.SIMPLE_PLURALITY, "Parameters": kept}
+    with pytest.raises(InvalidParameterValue, match=f"{missing} is required"):
+        review_policies.plurality_policy(policy)
+
+
+def test_a_question_agrees_only_above_the_threshold() -> None:
+    """MTurk: "If the Question Agreement Score is greater than this value" (MTurkR: 49 for "at least 50")."""
+
+    def verdict(threshold: str) -> review_policies.Verdict:
+        policy = review_policies.plurality_policy(
+            {
+                "PolicyName": review_policies.SIMPLE_PLURALITY,
+                "Parameters": [
+                    {"Key": "QuestionIds", "Values": ["q"]},
+                    {"Key": "QuestionAgreementThreshold", "Values": [threshold]},
+                ],
+            }
+        )
+        answers = ["x", "x", "y", "y"]
+        ballots = [review_policies.Ballot(f"A{i}", "Submitted", {"q": (a,)}) for i, a in enumerate(answers)]
+        return review_policies.plurality(policy, ballots)
+
+    assert verdict("49").hit_agreement == 100  # 50 % > 49
+    assert verdict("50").hit_agreement == 0  # 50 % is not above 50
 
 
 def test_answers_document_round_trip() -> None:

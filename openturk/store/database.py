@@ -64,13 +64,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _plain_in_memory(url: str) -> bool:
+    """``sqlite://`` or ``sqlite:///:memory:``: a database private to the connection that opens it."""
+    parsed = make_url(normalise_url(url))
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
 def is_in_memory(url: str) -> bool:
     """Whether ``url`` names an SQLite database in memory: ``sqlite://``, ``sqlite:///:memory:`` or
     a URI with ``mode=memory``. It lives and ends with one process."""
     parsed = make_url(normalise_url(url))
-    if parsed.get_backend_name() != "sqlite":
-        return False
-    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+    return _plain_in_memory(url) or (parsed.get_backend_name() == "sqlite" and parsed.query.get("mode") == "memory")
 
 
 def _shared_if_in_memory(url: str) -> str:
@@ -81,7 +85,7 @@ def _shared_if_in_memory(url: str) -> str:
     shared-cache mode is one database for every connection of this ``Database`` (each gets its own
     name), alive while the pool holds a connection; like the plain one, it ends with the process.
     """
-    if make_url(url).database not in (None, "", ":memory:") or not is_in_memory(url):
+    if not _plain_in_memory(url):
         return url
     return f"sqlite:///file:openturk-{uuid.uuid4().hex}?mode=memory&cache=shared&uri=true"
 

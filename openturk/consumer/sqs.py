@@ -61,6 +61,9 @@ MAX_VISIBILITY_S = 43_200
 MAX_ATTRIBUTE_TEXT = 4096
 ACK_LINGER_S = 0.05  # longest an acknowledged message waits for others to share its DeleteMessageBatch
 STOP_POLL_S = 0.1  # how often ``run`` looks at the stop flag: the idle shutdown's latency
+# How long ``run`` waits, after handing messages back, for a long poll that may have caught them
+# again: SQS answers a long poll as soon as messages are visible, so this is only a backstop.
+RECEIVER_GRACE_S = 2.0
 PLACEHOLDER_KEY = "openturk-consumer"
 # Errors no retry can fix: the consumer stops and ``run`` raises ConsumerError.
 FATAL_CODES = {
@@ -248,6 +251,7 @@ class SQSConsumer:
             pass
         with self._lock:
             self._closing = True
+        returned_before_stop = self.stats.returned
         self._return_unstarted()
         for _ in workers:
             self._work.put(None)
@@ -255,9 +259,13 @@ class SQSConsumer:
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
         self._return_unfinished(sum(worker.is_alive() for worker in workers))
-        # The receiver is not waited for: a long poll can take wait_seconds, and it returns what it
-        # brings itself once it sees _closing.
         self._return_unstarted()
+        # The receiver is not waited for in general: a long poll can take wait_seconds, and it returns
+        # what it brings itself once it sees _closing. But the messages just handed back are visible
+        # at once and its pending poll is the likeliest to catch them; were the process to exit before
+        # it hands them back, they would stay hidden for their whole visibility timeout.
+        if self.stats.returned > returned_before_stop and receiver.is_alive():
+            receiver.join(RECEIVER_GRACE_S)
         with self._changed:
             acks_done.set()
             self._changed.notify_all()

@@ -234,10 +234,64 @@ def test_stop_returns_unstarted_messages_at_once_and_lets_the_running_handler_fi
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert len(handled) == 1
-    # The finished one was deleted. run() does not wait for the receiver's last long poll: if it
-    # caught the four again, it hands them back itself a moment after run() returned.
-    wait_for(lambda: counts(sqs, queue) == (4, 0), timeout=10, what="four back in the queue, the finished one deleted")
+    # The finished one was deleted; if the receiver's last long poll caught the four again, run()
+    # waited for it to hand them back.
+    assert counts(sqs, queue) == (4, 0)
     assert consumer.stats.returned >= 4
+
+
+class _SlowAfterStop:
+    """An SQS client whose receive_message, once the consumer is stopping, answers late: the last
+    long poll catches what run() handed back and is still on its way back when run() would end."""
+
+    def __init__(self, sqs: Any, stopping: threading.Event, delay_s: float) -> None:
+        self._sqs, self._stopping, self._delay_s = sqs, stopping, delay_s
+        self.caught_while_stopping = 0
+        self.polls = 0
+
+    def receive_message(self, **request: Any) -> Any:
+        self.polls += 1
+        response = self._sqs.receive_message(**request)
+        if self._stopping.is_set() and response.get("Messages"):
+            self.caught_while_stopping += len(response["Messages"])
+            time.sleep(self._delay_s)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+
+def test_messages_the_last_long_poll_caught_while_stopping_are_back_in_the_queue_when_run_returns(
+    local_aws: LocalAWS,
+) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    for i in range(3):
+        sqs.send_message(QueueUrl=queue, MessageBody=body(f"r{i}"))
+    started, finish = threading.Event(), threading.Event()
+
+    def slow(event: Event) -> None:
+        started.set()
+        finish.wait(10)
+
+    router = Router()
+    router.default(slow)
+    stopping = threading.Event()
+    client = _SlowAfterStop(sqs_client(local_aws.url), stopping, delay_s=0.5)
+    consumer = SQSConsumer(queue, router, sqs_client=client, wait_seconds=5, visibility_timeout=60)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    wait_for(lambda: client.polls >= 2, timeout=5, what="the receiver's next long poll")
+    assert counts(sqs, queue) == (0, 3)
+    stopping.set()
+    consumer.stop()
+    finish.set()
+    thread.join(timeout=15)
+    assert not thread.is_alive()
+    # The two unstarted ones went back at stop; the receiver's pending poll caught them again.
+    assert client.caught_while_stopping == 2
+    assert counts(sqs, queue) == (2, 0)
 
 
 def test_a_queue_that_does_not_exist_stops_the_consumer_with_an_error(local_aws: LocalAWS) -> None:

@@ -199,7 +199,23 @@ class Reconciler:
             params: dict[str, Any] = {"Status": "Reviewable", "MaxResults": PAGE_SIZE}
             if hit_type_id is not None:
                 params["HITTypeId"] = hit_type_id
-            yield from _pages(self.mturk.list_reviewable_hits, params, "HITs")
+            for listed in _pages(self.mturk.list_reviewable_hits, params, "HITs"):
+                hit = self._hit(listed)
+                if hit is not None:
+                    yield hit
+
+    def _hit(self, listed: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The whole HIT: ListReviewableHITs gives only its HITId (as MTurk did); None if it is gone."""
+        if "MaxAssignments" in listed:
+            return listed
+        from botocore.exceptions import ClientError
+
+        try:
+            return dict(self.mturk.get_hit(HITId=listed["HITId"])["HIT"])
+        except ClientError as exc:  # deleted between the list and now: nothing left to reconcile
+            if exc.response.get("TurkErrorCode") == "AWS.MechanicalTurk.HITDoesNotExist":
+                return None
+            raise
 
     def _assignments(self, hit_id: str) -> Iterator[Mapping[str, Any]]:
         return _pages(self.mturk.list_assignments_for_hit, {"HITId": hit_id, "MaxResults": PAGE_SIZE}, "Assignments")

@@ -295,7 +295,9 @@ def list_reviewable_hits(ctx: Context, params: dict[str, Any]) -> dict[str, Any]
             lambda hit: [hit.creation_time, hit.hit_id],
             [0, ""],
         )
-        return {"NextToken": token, "NumResults": len(page), "HITs": hits_to_wire(repo, page)}
+        # Only the HITIds, as MTurk answered ("By default, ListReviewableHITs operation only returns
+        # the IDs of HITs"; a real answer in aws/aws-sdk-js#2522): GetHIT gives the rest.
+        return {"NextToken": token, "NumResults": len(page), "HITs": [{"HITId": hit.hit_id} for hit in page]}
 
 
 @operation("UpdateHITReviewStatus")

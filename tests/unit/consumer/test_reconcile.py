@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from openturk.consumer import Event, MemoryDedup, Router, parse_document
 from openturk.consumer.dedup import Verdict
@@ -40,7 +41,14 @@ class FakeMTurk:
         ]
 
     def list_reviewable_hits(self, Status: str, MaxResults: int, **_: Any) -> dict[str, Any]:
-        return {"HITs": list(self.hits.values())}
+        return {"HITs": [{"HITId": hit_id} for hit_id in self.hits]}  # only the ids, as MTurk answers
+
+    def get_hit(self, HITId: str) -> dict[str, Any]:
+        if HITId not in self.hits:
+            raise ClientError(
+                {"Error": {"Code": "RequestError"}, "TurkErrorCode": "AWS.MechanicalTurk.HITDoesNotExist"}, "GetHIT"
+            )
+        return {"HIT": self.hits[HITId]}
 
     def list_assignments_for_hit(self, HITId: str, MaxResults: int, **_: Any) -> dict[str, Any]:
         return {"Assignments": self.assignments[HITId]}
@@ -219,3 +227,21 @@ def test_replacing_the_observed_routers_store_replaces_the_one_in_use() -> None:
     event = real("AssignmentSubmitted", "H1", T0, "A1")
     reconciler.router.handle_event(event)
     assert store.claim(event.key, "other") is Verdict.DONE
+
+
+def test_a_hit_deleted_between_the_list_and_its_get_is_skipped() -> None:
+    mturk = FakeMTurk()
+    mturk.add("H1", [("A1", "Submitted", 5)])
+    mturk.add("H2", [("A2", "Submitted", 7)])
+    listed = mturk.list_reviewable_hits
+
+    def list_then_delete(**params: Any) -> dict[str, Any]:
+        page = listed(**params)
+        del mturk.hits["H1"]
+        return page
+
+    mturk.list_reviewable_hits = list_then_delete  # type: ignore[method-assign]
+    router, handled = recording_router()
+    sweep = Reconciler(mturk, router, grace_s=0).run_once()
+    assert sweep.hits == 1
+    assert {e.hit_id for e in handled} == {"H2"}

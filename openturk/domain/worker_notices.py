@@ -1,8 +1,9 @@
 """Pure rules of worker blocks and NotifyWorkers (no I/O).
 
-Limits are MTurk's: a block's Reason is required (≤100,000 characters); NotifyWorkers takes 1–100
-WorkerIds, a Subject ≤200 and a MessageText ≤4,096 characters, and reaches only workers who did
-work for the caller. Every other named worker comes back as a failure status, and the call succeeds.
+Limits are MTurk's: a requester blocks at most 100,000 workers and a block's Reason is required (its
+100,000 characters are openturk's bound: MTurk's is unknown); NotifyWorkers takes 1–100 WorkerIds,
+a Subject ≤200 and a MessageText ≤4,096 characters, and reaches only workers who did work for the
+caller. Every other named worker comes back as a failure status, and the call succeeds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from openturk.errors import InvalidParameterValue, ParameterOutOfRange
 
+MAX_BLOCKS = 100_000  # "You can block up to 100,000 Workers" (CreateWorkerBlock's documentation)
 MAX_REASON = 100_000
 MAX_SUBJECT = 200
 MAX_MESSAGE_TEXT = 4_096
@@ -24,6 +26,14 @@ def check_reason(reason: str, required: bool) -> None:
         raise InvalidParameterValue("Value for Reason must not be empty.")
     if len(reason) > MAX_REASON:
         raise ParameterOutOfRange(f"Value for Reason must have at most {MAX_REASON} characters.")
+
+
+def check_room_for_block(blocked: int) -> None:
+    """Before blocking one more worker, with ``blocked`` already blocked by the requester."""
+    if blocked >= MAX_BLOCKS:
+        raise InvalidParameterValue(
+            f"You can block up to {MAX_BLOCKS:,} Workers. Remove a block (DeleteWorkerBlock) before adding another."
+        )
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,8 @@ def failure(worker_id: str) -> dict[str, str]:
     """The failure status of a worker who has done no work for the caller."""
     return {
         "NotifyWorkersFailureCode": NOT_WORKED,
-        "NotifyWorkersFailureMessage": f"Cannot send a notification to worker {worker_id}: "
-        "the worker has not submitted work for you.",
+        # MTurk's own words (a real answer quoted in cloudyr/MTurkR#29).
+        "NotifyWorkersFailureMessage": "Cannot send a notification to a worker who has not done any work for you",
         "WorkerId": worker_id,
     }
 

@@ -23,7 +23,10 @@ def create_worker_block(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """DECISION: blocking a blocked worker again replaces the Reason."""
     worker_notices.check_reason(params["Reason"], required=True)
     with ctx.db.write() as conn:
-        WorkerRepository(conn).block(ctx.customer_id, params["WorkerId"], params["Reason"], ctx.clock.now_ms())
+        repo = WorkerRepository(conn)
+        if not repo.is_blocked(ctx.customer_id, params["WorkerId"]):
+            worker_notices.check_room_for_block(repo.block_count(ctx.customer_id))
+        repo.block(ctx.customer_id, params["WorkerId"], params["Reason"], ctx.clock.now_ms())
     return {}
 
 

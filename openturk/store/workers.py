@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from openturk.store.schema import assignments, hits, worker_blocks, worker_messages, workers
@@ -56,6 +56,10 @@ class WorkerRepository:
             worker_blocks.c.customer_id == customer_id, worker_blocks.c.worker_id == worker_id
         )
         return self.conn.execute(query).first() is not None
+
+    def block_count(self, customer_id: str) -> int:
+        query = select(func.count()).select_from(worker_blocks).where(worker_blocks.c.customer_id == customer_id)
+        return int(self.conn.execute(query).scalar_one())
 
     def blocks_page(self, customer_id: str, after: str | None, limit: int) -> list[Row[Any]]:
         query = select(worker_blocks.c.worker_id, worker_blocks.c.reason).where(

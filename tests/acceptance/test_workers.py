@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ParamValidationError
+from sqlalchemy import insert, select
 
+from openturk.domain.worker_notices import MAX_BLOCKS
+from openturk.store.database import Database
+from openturk.store.schema import worker_blocks
 from openturk.testing import ServerProcess, Worker, free_port
 from tests.conftest import cli_keys, error_code, hit_params, new_worker
 from tests.support.smtp import SMTPServer
@@ -112,6 +116,37 @@ def test_worker_block_errors_write_nothing(mturk: Any) -> None:
     assert mturk.list_worker_blocks()["WorkerBlocks"] == []
 
 
+def test_a_requester_blocks_at_most_100000_workers(server: ServerProcess, mturk: Any) -> None:
+    """CreateWorkerBlock's documentation: "You can block up to 100,000 Workers"."""
+    # Both sort before the filler ids ("AFILL…"), so they are on the first page of ListWorkerBlocks.
+    first, one_more = "A0" + uuid.uuid4().hex[:12].upper(), "A1" + uuid.uuid4().hex[:12].upper()
+    mturk.create_worker_block(WorkerId=first, Reason="first")
+    database = Database(server.db_url)
+    try:
+        with database.write() as conn:
+            customer_id = conn.execute(
+                select(worker_blocks.c.customer_id).where(worker_blocks.c.worker_id == first)
+            ).scalar_one()
+            conn.execute(
+                insert(worker_blocks),
+                [
+                    {"customer_id": customer_id, "worker_id": f"AFILL{i:09d}", "reason": "filler", "created_at": 0}
+                    for i in range(MAX_BLOCKS - 1)
+                ],
+            )
+    finally:
+        database.dispose()
+    with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+        mturk.create_worker_block(WorkerId=one_more, Reason="one too many")
+    assert error_code(excinfo) == "AWS.MechanicalTurk.InvalidParameterValue"
+    assert "up to 100,000 Workers" in excinfo.value.response["Error"]["Message"]
+    mturk.create_worker_block(WorkerId=first, Reason="still there")  # a blocked worker: its Reason is replaced
+    mturk.delete_worker_block(WorkerId="AFILL000000000")
+    mturk.create_worker_block(WorkerId=one_more, Reason="room again")
+    blocked = {block["WorkerId"]: block["Reason"] for block in mturk.list_worker_blocks(MaxResults=100)["WorkerBlocks"]}
+    assert blocked[first] == "still there" and blocked[one_more] == "room again"
+
+
 @pytest.mark.parametrize("worker_id", [None, "", "not-a-worker", "A" * 65])
 def test_delete_worker_block_answers_its_documented_message_for_a_missing_or_invalid_worker_id(
     server: ServerProcess, worker_id: str | None
@@ -142,7 +177,9 @@ def test_notify_workers_reaches_only_workers_who_did_work(server: ServerProcess,
     failures = answer["NotifyWorkersFailureStatuses"]
     assert [f["WorkerId"] for f in failures] == [idle.worker_id, stranger.worker_id]
     assert {f["NotifyWorkersFailureCode"] for f in failures} == {"HardFailure"}
-    assert all("has not submitted work for you" in f["NotifyWorkersFailureMessage"] for f in failures)
+    assert {f["NotifyWorkersFailureMessage"] for f in failures} == {
+        "Cannot send a notification to a worker who has not done any work for you"  # MTurk's words
+    }
 
     for reached in (mailable, plain):
         [message] = _messages(reached)

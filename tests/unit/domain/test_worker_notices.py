@@ -32,7 +32,16 @@ def test_notice_keeps_limits_and_sends_each_worker_once() -> None:
         worker_notices.notice("", "m", ["AB1"])
 
 
-def test_failure_is_a_hard_failure_naming_the_worker() -> None:
+def test_failure_is_a_hard_failure_in_mturks_words() -> None:
     failure = worker_notices.failure("AB1")
-    assert failure["NotifyWorkersFailureCode"] == "HardFailure" and failure["WorkerId"] == "AB1"
-    assert "AB1" in failure["NotifyWorkersFailureMessage"]
+    assert failure == {
+        "NotifyWorkersFailureCode": "HardFailure",
+        "NotifyWorkersFailureMessage": "Cannot send a notification to a worker who has not done any work for you",
+        "WorkerId": "AB1",
+    }
+
+
+def test_room_for_one_more_block_below_100000() -> None:
+    worker_notices.check_room_for_block(99_999)
+    with pytest.raises(InvalidParameterValue, match="up to 100,000 Workers"):
+        worker_notices.check_room_for_block(100_000)

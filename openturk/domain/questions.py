@@ -14,6 +14,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from openturk import digits
 from openturk.domain.questionform import reader as questionform_reader
 from openturk.domain.questionform.model import FileUpload, QuestionForm
 from openturk.errors import XMLParseError
@@ -89,9 +90,10 @@ def _child_text(root: Element, namespace: str, name: str) -> str:
 
 def _frame_height(root: Element, namespace: str) -> int:
     text = _child_text(root, namespace, "FrameHeight").strip()
-    if not text.isdigit():
+    height = digits.non_negative(text)
+    if height is None:
         raise XMLParseError(f"FrameHeight must be a non-negative integer, not {text[:32]!r}.")
-    return int(text)
+    return height
 
 
 def _html_question(root: Element, namespace: str) -> Question:

@@ -14,6 +14,8 @@ from urllib.parse import quote
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
+from openturk import digits
+
 # MTurk's own bounds of FileUploadAnswer (MinFileSizeInBytes, MaxFileSizeInBytes).
 MTURK_MAX_FILE_BYTES = 2_000_000_000
 URL_VALID_S = 60
@@ -46,9 +48,10 @@ def signed_path(secret: bytes, file_key: str, expires: int) -> str:
 def signature_valid(secret: bytes, file_key: str, expires: Any, presented: Any, now_s: float) -> bool:
     """The presented signature is this server's for ``file_key`` and ``expires`` has not passed;
     compared in constant time."""
-    if not isinstance(expires, str) or not expires.isdigit() or len(expires) > 12 or not isinstance(presented, str):
+    expires_s = digits.non_negative(expires, max_digits=12) if isinstance(expires, str) else None
+    if expires_s is None or not isinstance(presented, str):
         return False
-    expected = signature(secret, file_key, int(expires))
+    expected = signature(secret, file_key, expires_s)
     if not hmac.compare_digest(expected.encode(), presented.encode("utf-8", "replace")):
         return False
     return int(expires) >= now_s

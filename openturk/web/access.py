@@ -45,6 +45,7 @@ from urllib.parse import urlencode
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openturk import digits
 from openturk.api import auth
 from openturk.clock import SystemClock
 from openturk.errors import ProtocolError
@@ -352,9 +353,10 @@ def _content_length(scope: Scope) -> int | None:
     declared = _header(scope, b"content-length")
     if declared is None:
         return None
-    if not declared.strip().isdigit():
+    length = digits.non_negative(declared.strip(), max_digits=18)
+    if length is None:
         raise Refused(400, "InvalidContentLength", "Content-Length must be a non-negative integer.")
-    return int(declared)
+    return length
 
 
 def _too_large(cap: int) -> Refused:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from openturk import digits
 from openturk.domain import money
 
 
@@ -32,10 +33,8 @@ def iso_day(epoch_ms: int) -> str:
 
 
 def whole_number(raw: str) -> int | None:
-    """A query parameter that must be a whole number from 1 (at most nine digits); None otherwise."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
-        return None
-    return int(raw)
+    """A query parameter that must be a whole number from 1 (at most twelve digits); None otherwise."""
+    return digits.positive(raw, max_digits=12)
 
 
 def page_number(raw: str | None) -> int | None:

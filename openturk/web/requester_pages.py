@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from openturk import digits
 from openturk.domain import money
 from openturk.domain.model import EVENT_TYPES
 from openturk.errors import RequestError
@@ -112,7 +113,7 @@ class RequesterPages:
 
     # -- HITs and their assignments ------------------------------------------------------------------
     async def hits(self, request: Request) -> Response:
-        page = _positive_int(request.query_params.get("page", "1"))
+        page = digits.positive(request.query_params.get("page", "1"), max_digits=12)
         if page is None:
             return self._bad(request, "page must be a whole number from 1.")
         views, more = await self._read(
@@ -192,7 +193,7 @@ class RequesterPages:
     # -- the delivery log --------------------------------------------------------------------------
     async def deliveries(self, request: Request) -> Response:
         query = request.query_params
-        before = _positive_int(query["before"]) if "before" in query else None
+        before = digits.positive(query["before"], max_digits=12) if "before" in query else None
         if "before" in query and before is None:
             return self._bad(request, "before must be a message number.")
         hit_type_id = query.get("hit_type_id") or None
@@ -217,7 +218,7 @@ class RequesterPages:
         )
 
     async def send_again(self, request: Request, form: FormData) -> Response:
-        message_id = _positive_int(request.path_params["message_id"])
+        message_id = digits.positive(request.path_params["message_id"], max_digits=12)
         if message_id is None:
             return self._missing(request, "That message")
         customer = self._customer(request)
@@ -283,7 +284,3 @@ def _when(epoch: float | None, *, seconds: bool = False) -> str:
         return "—"
     at = epoch if seconds else epoch / 1000
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _positive_int(text: str) -> int | None:
-    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) <= 12 and int(text) > 0 else None

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from openturk import digits
 from openturk.domain import money, task_tokens
 from openturk.domain.frame_urls import origin, with_task_parameters
 from openturk.domain.questions import Question
@@ -93,13 +94,13 @@ def parse_search(query: Mapping[str, str]) -> discovery.Search:
     sort = query.get("sort", "newest")
     if sort not in discovery.SORTS:
         raise SearchError(f"Sort must be one of {', '.join(discovery.SORTS)}.", "sort")
-    per_page = query.get("per_page", "20")
-    if not per_page.isdigit() or int(per_page) not in discovery.PAGE_SIZES:
+    per_page = digits.non_negative(query.get("per_page", "20"))
+    if per_page not in discovery.PAGE_SIZES:
         raise SearchError("HITs per page must be 10, 20, 50 or 100.", "per_page")
-    page = query.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+    page = digits.positive(query.get("page", "1"))
+    if page is None or page > 100_000:
         raise SearchError("Page must be a whole number from 1.", "page")
-    return discovery.Search(words, min_reward, sort, int(per_page), int(page))
+    return discovery.Search(words, min_reward, sort, per_page, page)
 
 
 class WorkPages:

@@ -234,6 +234,9 @@ def test_find_work_searches_filters_sorts_and_pages(site: ServerProcess, mturk: 
         ({"sort": "random"}, "sort", "Sort must be one of newest, reward, available, title"),
         ({"per_page": "15"}, "per_page", "HITs per page must be 10, 20, 50 or 100"),
         ({"page": "0"}, "page", "Page must be a whole number from 1"),
+        ({"page": "\u00b2"}, "page", "Page must be a whole number from 1"),  # isdigit() but not int()
+        ({"page": "9" * 5000}, "page", "Page must be a whole number from 1"),  # more digits than int() reads
+        ({"per_page": "\u00b2"}, "per_page", "HITs per page must be 10, 20, 50 or 100"),
     ],
 )
 def test_find_work_refuses_a_bad_search_naming_the_field(

@@ -33,6 +33,10 @@ def test_question_form_is_parsed_with_answer_kinds() -> None:
         "<FrameHeight>0</FrameHeight></ExternalQuestion>",
         f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>https://example.com/</ExternalURL>'
         "<FrameHeight>tall</FrameHeight></ExternalQuestion>",
+        f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>https://example.com/</ExternalURL>'
+        "<FrameHeight>\u00b2</FrameHeight></ExternalQuestion>",
+        f'<ExternalQuestion xmlns="{NS}2006-07-14/ExternalQuestion.xsd"><ExternalURL>https://example.com/</ExternalURL>'
+        f"<FrameHeight>{'9' * 5000}</FrameHeight></ExternalQuestion>",
         '<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
         FORM.replace("</Question></QuestionForm>", "</Question>" + FORM[FORM.index("<Question>") :]),
     ],

@@ -144,6 +144,8 @@ def test_bodies_over_the_cap_are_refused_and_smaller_ones_pass_whole(db: Databas
     assert streamed[0] == 413
     assert call(guard, "/health", chunks=(b"x" * (access.SMALL_MAX_BODY + 1),))[0] == 413
     assert call(guard, "/", headers={"Content-Length": "ten"})[0] == 400
+    assert call(guard, "/", headers={"Content-Length": "\u00b2"})[0] == 400  # a digit to isdigit(), not to int()
+    assert call(guard, "/", headers={"Content-Length": "9" * 5000})[0] == 400  # more digits than int() reads
     assert downstream.bodies == []
     assert call(guard, "/", chunks=(b"a" * (cap // 2), b"b" * (cap // 2)))[0] == 200
     assert downstream.bodies == [b"a" * (cap // 2) + b"b" * (cap // 2)]

@@ -1,0 +1,21 @@
+"""Whole numbers written by a client: ASCII digits only, and a bounded count of them.
+
+``str.isdigit`` also accepts other scripts' digits and superscripts ("²", "٣") that ``int`` then
+refuses or reads, and ``int`` refuses more than 4,300 digits; either would surface as a 500. Every
+number read from a request's text goes through here first.
+"""
+
+from __future__ import annotations
+
+
+def non_negative(text: str, max_digits: int = 9) -> int | None:
+    """``text`` as an integer ≥ 0 when it is 1 to ``max_digits`` ASCII digits; None otherwise."""
+    if not text or len(text) > max_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def positive(text: str, max_digits: int = 9) -> int | None:
+    """As ``non_negative``, for a number that must be at least 1."""
+    number = non_negative(text, max_digits)
+    return number if number else None

@@ -1,0 +1,37 @@
+"""Whole numbers from request text: ASCII digits only, bounded before int() reads them."""
+
+from __future__ import annotations
+
+import pytest
+
+from openturk import digits
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", 0),
+        ("7", 7),
+        ("007", 7),
+        ("123456789", 123_456_789),
+        ("", None),
+        ("1234567890", None),
+        (" 1", None),
+        ("-1", None),
+        ("+1", None),
+        ("1.0", None),
+        ("\u00b2", None),
+        ("\u0663", None),
+        ("\uff11", None),
+        ("9" * 5000, None),
+    ],
+)
+def test_non_negative_reads_only_ascii_digits_up_to_the_bound(text: str, expected: int | None) -> None:
+    assert digits.non_negative(text) == expected
+
+
+def test_positive_refuses_zero_and_the_bound_is_a_parameter() -> None:
+    assert digits.positive("0") is None and digits.positive("000") is None
+    assert digits.positive("1") == 1
+    assert digits.positive("123456789012", max_digits=12) == 123_456_789_012
+    assert digits.positive("1234567890123", max_digits=12) is None

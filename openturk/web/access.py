@@ -200,6 +200,7 @@ class Boundary:
         owner: Owner | None = None
         try:
             path, owner = self.route(scope)
+            _refuse_nul(scope)
             await self._admit(owner, scope)
             cap = ROUTE_MAX_BODY.get(path, MAX_BODY[owner])
             body = await _read_capped(receive, _content_length(scope), cap)
@@ -347,6 +348,14 @@ def _is_loopback(scope: Scope) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped.is_loopback
     return address.is_loopback
+
+
+def _refuse_nul(scope: Scope) -> None:
+    """No address may carry the NUL character: PostgreSQL's text cannot hold it, so a path parameter
+    or query value with it would be a 500 there (and only there) at its first lookup."""
+    query = scope.get("query_string", b"")
+    if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+        raise Refused(400, "InvalidParameter", "The address must not contain the NUL character (%00).")
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -26,21 +26,24 @@ from openturk.clock import Clock, SystemClock
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access, sessions
+from openturk.web.forms import MAX_FORM_FIELDS, MAX_FORM_FILES, field_with_nul
 from openturk.web.sessions import Session
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 # A form with more fields than this is refused before it is parsed further (a QuestionForm has at
 # most a few hundred questions; a selection answer repeats its field).
-MAX_FORM_FIELDS = 2000
-MAX_FORM_FILES = 50
 
 Handler = Callable[[Request], Awaitable[Response]]
 FormHandler = Callable[[Request, FormData], Awaitable[Response]]
 
 
 class FormRefused(Exception):
-    """A form post without the session's CSRF token, or one too large to parse."""
+    """A form post without the session's CSRF token (403), or one that cannot be read (400)."""
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def content_security_policy(frame_sources: Iterable[str]) -> str:
@@ -156,7 +159,7 @@ class Site:
             try:
                 form = await self._checked_form(request)
             except FormRefused as refusal:
-                return self.render(request, "error.html", 403, title="Form refused", message=str(refusal))
+                return self.render(request, "error.html", refusal.status, title="Form refused", message=str(refusal))
             try:
                 return await handler(request, form)
             finally:
@@ -170,7 +173,7 @@ class Site:
         try:
             form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
         except Exception as exc:  # starlette raises HTTPException/MultiPartException for malformed or oversized forms
-            raise FormRefused(f"The form could not be read: {exc}") from exc
+            raise FormRefused(f"The form could not be read: {exc}", 400) from exc
         presented = next(iter(form.getlist("csrf_token")), None)
         if (
             session is None
@@ -181,4 +184,7 @@ class Site:
             raise FormRefused(
                 "This form has expired or did not come from this site. Go back, reload the page and try again."
             )
+        if (field := field_with_nul(form)) is not None:
+            await form.close()
+            raise FormRefused(f"The field {field} holds the NUL character, which no field may hold.", 400)
         return form

@@ -36,6 +36,7 @@ from openturk.requester.files import url_secret
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.store.repository import Repository
+from openturk.web.forms import MAX_FORM_FIELDS, field_with_nul
 from openturk.workers import actions
 
 TASK_STATIC = Path(__file__).parent / "task_static"
@@ -50,7 +51,6 @@ SANDBOX_FLAGS = "allow-scripts allow-forms allow-popups"
 EXTERNAL_SANDBOX_FLAGS = f"{SANDBOX_FLAGS} allow-same-origin allow-popups-to-escape-sandbox"
 # MTurk's own copy, as HTMLQuestion templates load it (either scheme).
 MTURK_SCRIPT = re.compile(r"https?://s3\.amazonaws\.com/mturk-public/externalHIT_v1\.js")
-MAX_FORM_FIELDS = 2000
 
 
 def task_secret(settings: Settings) -> bytes:
@@ -130,6 +130,9 @@ class TaskOrigin:
             form = await request.form(max_fields=MAX_FORM_FIELDS)
         except (HTTPException, MultiPartException) as exc:  # Starlette's refusals of an unreadable body
             return _page("Not submitted", f"The form could not be read: {exc}", 400)
+        if (field := field_with_nul(form)) is not None:
+            await form.close()
+            return _page("Not submitted", f"The field {field} holds the NUL character, which no field may hold.", 400)
         try:
             assignment_id = form.get("assignmentId")
             if grant.previewing or assignment_id == PREVIEW_ASSIGNMENT_ID:

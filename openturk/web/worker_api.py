@@ -24,6 +24,7 @@ from openturk.errors import OpenTurkError, WorkerError
 from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.web import access
+from openturk.web.forms import field_with_nul
 from openturk.workers import actions, uploads
 from openturk.workers import qualifications as worker_qualifications
 
@@ -202,6 +203,8 @@ class WorkerAPI:
             return HTMLResponse(page, status_code=error.status_code)
         assignment_id = form.get("assignmentId")
         try:
+            if (field := field_with_nul(form)) is not None:
+                raise WorkerError(400, "InvalidParameter", f"The field {field} holds the NUL character.")
             if not isinstance(assignment_id, str) or not assignment_id:
                 raise WorkerError(400, "MissingAssignmentId", "The form must carry an assignmentId field.")
             if assignment_id == actions.PREVIEW_ASSIGNMENT_ID:

@@ -184,3 +184,27 @@ def test_requesters_log_in_with_their_access_key_and_the_admin_with_the_token(si
         admin = client.post("/requester/login", data={"csrf_token": token, "admin_token": "admin-secret-token"})
         assert admin.status_code == 303
         assert "Admin" in client.get("/").text
+
+
+def test_the_nul_character_anywhere_in_a_request_is_a_400_that_changes_nothing(site: ServerProcess) -> None:
+    """PostgreSQL's text cannot hold NUL: each of these was a 500 there (a form field, a path
+    parameter, a query value, MTurk's externalSubmit), and is refused on every store alike."""
+    email = _email()
+    client = httpx.Client(base_url=site.base_url, timeout=30)
+    token = _csrf(client, "/signup")
+    refused = client.post(
+        "/signup",
+        data={"csrf_token": token, "email": email, "password": PASSWORD, "password_again": PASSWORD, "name": "a\x00b"},
+    )
+    assert refused.status_code == 400 and "NUL" in refused.text
+    assert _log_in(client, email, PASSWORD).status_code != 303  # no account was made
+    assert _log_in(client, "a\x00b@example.com", PASSWORD).status_code == 400
+    worker = httpx.Client(base_url=site.base_url, timeout=30)
+    assert _sign_up(worker, _email()).status_code == 303
+    for path in ("/work/hits/A%00B", "/work/assignments/A%00B", "/qualifications/A%00B/test", "/qualifications?q=%00"):
+        answer = worker.get(path)
+        assert answer.status_code == 400 and "NUL" in answer.text, path
+    csrf = _csrf(worker, "/work")
+    assert worker.post("/work/hits/A%00B/accept", data={"csrf_token": csrf}).status_code == 400
+    submitted = httpx.post(site.base_url + "/mturk/externalSubmit", data={"assignmentId": "A\x00B", "answer": "x"})
+    assert submitted.status_code == 400 and "NUL" in submitted.text

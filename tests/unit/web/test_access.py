@@ -61,6 +61,7 @@ def call(
     headers: dict[str, str] | None = None,
     chunks: tuple[bytes, ...] = (b"",),
     client: tuple[str, int] = ("127.0.0.1", 50000),
+    query: bytes = b"",
 ) -> tuple[int, dict[str, Any]]:
     """Send one request through ``boundary``: (status, JSON body or {})."""
     pending = [
@@ -79,8 +80,9 @@ def call(
         "method": method,
         "path": path,
         "root_path": "",
-        "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "query_string": query,
+        # Header bytes as a server hands them over, read back as latin-1.
+        "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in (headers or {}).items()],
         "client": client,
     }
     asyncio.run(boundary(scope, receive, send))
@@ -94,6 +96,15 @@ def call(
 
 def boundary(db: Database, downstream: Downstream, **settings: Any) -> access.Boundary:
     return access.Boundary(downstream, ROUTES, Settings(db_url=db.url, **settings), db)
+
+
+def test_an_address_with_the_nul_character_is_refused_before_the_application(db: Database) -> None:
+    downstream = Downstream()
+    guard = boundary(db, downstream)
+    assert call(guard, "/", query=b"q=%00")[0] == 400
+    assert call(guard, "/", query=b"q=a\x00b")[0] == 400
+    assert downstream.bodies == []
+    assert call(guard, "/", query=b"q=%2500")[0] == 200  # "%00" spelt out, not the character
 
 
 def test_unknown_paths_wrong_methods_and_unowned_routes_are_refused(db: Database) -> None:

@@ -259,8 +259,11 @@ class WorkPages:
         submitted = answer_fields(form)
         files: dict[str, questionform.UploadedFile] = {}
         problems: dict[str, str] = {}
+        file_questions = {identifier for identifier, _, _ in found.question.upload_bounds}
         for name, value in form.multi_items():
-            if isinstance(value, UploadFile) and value.filename and found.open:
+            # A file under a name that is no FileUploadAnswer question is ignored, as other fields
+            # that name no question are: its error would have no question to be shown at.
+            if isinstance(value, UploadFile) and value.filename and found.open and name in file_questions:
                 try:
                     stored = await run_in_threadpool(
                         uploads.upload,

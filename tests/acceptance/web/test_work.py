@@ -445,3 +445,17 @@ def test_a_question_named_like_the_sites_csrf_field_is_answered(site: ServerProc
     assert submitted.status_code == 303, submitted.text
     answer = _answers(mturk, hit["HITId"])
     assert "<QuestionIdentifier>csrf_token</QuestionIdentifier><FreeText>my answer</FreeText>" in answer
+
+
+def test_a_file_posted_under_a_name_that_is_no_file_question_is_ignored(site: ServerProcess, mturk: Any) -> None:
+    """As fields that name no question are: it was refused with an error no question could show."""
+    form = question_form(question("note", free_text(), required=True))
+    hit = mturk.create_hit(**hit_of(unique_title("Stray file"), form))["HIT"]
+    worker = SiteWorker.sign_up(site.base_url)
+    assignment_id = worker.accept(hit["HITId"])
+    path = f"/work/assignments/{assignment_id}/submit"
+    token = worker.csrf(f"/work/assignments/{assignment_id}")
+    stray = {"bogus": ("stray.txt", b"not asked for", "text/plain"), "note": ("n.txt", b"a file", "text/plain")}
+    submitted = worker.http.post(path, data={"csrf_token": token, "note": "my note"}, files=stray)
+    assert submitted.status_code == 303, submitted.text
+    assert "<QuestionIdentifier>note</QuestionIdentifier><FreeText>my note</FreeText>" in _answers(mturk, hit["HITId"])

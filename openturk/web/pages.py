@@ -11,7 +11,11 @@ be named ``csrf_token`` too (MTurk allowed any QuestionIdentifier), and its answ
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import html
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -52,6 +56,26 @@ def content_security_policy(frame_sources: Iterable[str]) -> str:
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         f"frame-src {frames}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
     )
+
+
+_STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
+
+
+def with_questionform(response: Response, form_html: str) -> Response:
+    """``response``'s CSP widened for the QuestionForm it shows: its Binary content (images, audio,
+    video) from the requester's HTTPS URLs, and the inline styles its FormattedContent kept after
+    sanitising, each allowed by its hash ('unsafe-hashes' covers style attributes only: no
+    ``<style>`` element, no script, and no other style than these exact ones)."""
+    policy = response.headers["Content-Security-Policy"]
+    policy = policy.replace("img-src 'self' data:;", "img-src 'self' data: https:; media-src https:;")
+    styles = sorted({html.unescape(value) for value in _STYLE_ATTRIBUTE.findall(form_html)})
+    if styles:
+        hashes = " ".join(
+            f"'sha256-{base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()}'" for style in styles
+        )
+        policy = policy.replace("style-src 'self';", f"style-src 'self' 'unsafe-hashes' {hashes};")
+    response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 def form_text(form: FormData, name: str) -> str:

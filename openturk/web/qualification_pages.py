@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from openturk.errors import WorkerError, XMLParseError
 from openturk.web import display, questionform
-from openturk.web.pages import Site, answer_fields
+from openturk.web.pages import Site, answer_fields, with_questionform
 from openturk.workers import qualifications
 
 PAGE_SIZE = 25
@@ -138,7 +138,7 @@ class QualificationPages:
             hidden={"csrf_token": session.csrf_token if session else ""},
             submit_label="Send my answers",
         )
-        return self.site.render(
+        page = self.site.render(
             request,
             "qualification_test.html",
             status,
@@ -147,6 +147,7 @@ class QualificationPages:
             form_html=markup,
             show=display,
         )
+        return with_questionform(page, markup)
 
     async def _listing(self, request: Request, *, refusal: WorkerError | None = None) -> Response:
         worker_id = self.site.worker_id(request)

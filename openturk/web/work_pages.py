@@ -30,7 +30,7 @@ from openturk.domain.questions import Question
 from openturk.errors import InvalidParameterValue, OpenTurkError, WorkerError, XMLParseError
 from openturk.settings import Settings
 from openturk.web import access, questionform
-from openturk.web.pages import Site, answer_fields
+from openturk.web.pages import Site, answer_fields, with_questionform
 from openturk.web.task_origin import EXTERNAL_SANDBOX_FLAGS, SANDBOX_FLAGS, task_secret
 from openturk.workers import accounts, actions, discovery, tasks, uploads
 
@@ -397,13 +397,9 @@ class WorkPages:
         return Frame(None, 0, form=questionform.render(form, action, **options))
 
     def _with_media(self, response: Response, frame: Frame | None) -> Response:
-        """A QuestionForm's Binary content (images, audio, video) comes from the requester's HTTPS
-        URLs: the page showing one allows them (never scripts or frames from anywhere new)."""
+        """A page showing a QuestionForm allows what it needs (``pages.with_questionform``)."""
         if frame is not None and frame.form is not None:
-            policy = response.headers["Content-Security-Policy"]
-            response.headers["Content-Security-Policy"] = policy.replace(
-                "img-src 'self' data:;", "img-src 'self' data: https:; media-src https:;"
-            )
+            return with_questionform(response, frame.form)
         return response
 
     def _refused(self, request: Request, error: WorkerError | OpenTurkError) -> Response:

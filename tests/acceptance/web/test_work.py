@@ -459,3 +459,32 @@ def test_a_file_posted_under_a_name_that_is_no_file_question_is_ignored(site: Se
     submitted = worker.http.post(path, data={"csrf_token": token, "note": "my note"}, files=stray)
     assert submitted.status_code == 303, submitted.text
     assert "<QuestionIdentifier>note</QuestionIdentifier><FreeText>my note</FreeText>" in _answers(mturk, hit["HITId"])
+
+
+def test_formatted_contents_kept_styles_apply_and_no_other_inline_style_does(
+    site: ServerProcess, mturk: Any, page: Any
+) -> None:
+    """The sanitiser keeps text-look style properties; the page's CSP allows exactly those attributes
+    by hash (they were blocked by style-src 'self', so the README's promise showed nothing)."""
+    content = (
+        '<FormattedContent><![CDATA[<p><span style="color: rgb(255, 0, 0); position: absolute">Red words</span>'
+        "</p>]]></FormattedContent>"
+    )
+    form = question_form(question("note", free_text(), content=content))
+    hit = mturk.create_hit(**hit_of(unique_title("Styled"), form))["HIT"]
+    worker = SiteWorker.sign_up(site.base_url)
+    policy = worker.http.get(f"/work/hits/{hit['HITId']}").headers["content-security-policy"]
+    assert "style-src 'self' 'unsafe-hashes' 'sha256-" in policy and "unsafe-inline" not in policy
+    page.context.add_cookies(
+        [{"name": c.name, "value": c.value, "url": site.base_url} for c in worker.http.cookies.jar]
+    )
+    page.goto(f"{site.base_url}/work/hits/{hit['HITId']}")
+    red = page.get_by_text("Red words", exact=True)
+    assert red.evaluate("node => getComputedStyle(node).color") == "rgb(255, 0, 0)"
+    assert red.evaluate("node => getComputedStyle(node).position") == "static"  # dropped by the sanitiser
+    # A style attribute the page did not ship stays blocked.
+    page.evaluate(
+        "() => { const s = document.createElement('span'); s.id = 'forged';"
+        " s.setAttribute('style', 'color: rgb(0, 0, 255)'); document.body.append(s); }"
+    )
+    assert page.locator("#forged").evaluate("node => getComputedStyle(node).color") != "rgb(0, 0, 255)"

@@ -215,7 +215,9 @@ class SQSConsumer:
         self.sender_id, self.shutdown_timeout_s = sender_id, shutdown_timeout_s
         self.stats = Stats()
         self._stop = threading.Event()
-        self._work: queue.Queue[_Held | None] = queue.Queue()
+        # Each item is one MessageGroupId's messages of one receive, in order (a standard queue's
+        # messages each alone): a FIFO group is handled by one worker, in order, and stops at a failure.
+        self._work: queue.Queue[list[_Held] | None] = queue.Queue()
         self._held: dict[str, _Held] = {}  # receipt handle → message, from receive until ack or failure
         self._acks: list[_Held] = []
         self._lock = threading.Lock()
@@ -294,7 +296,7 @@ class SQSConsumer:
                     MaxNumberOfMessages=self.batch_size,
                     WaitTimeSeconds=self.wait_seconds,
                     VisibilityTimeout=self.visibility_timeout,
-                    AttributeNames=["ApproximateReceiveCount", "SenderId"],
+                    AttributeNames=["ApproximateReceiveCount", "SenderId", "MessageGroupId"],
                     MessageAttributeNames=["All"],
                 )
             except ClientError as exc:
@@ -324,8 +326,8 @@ class SQSConsumer:
                 closing = self._closing
                 if not closing:
                     self._held.update((h.receipt, h) for h in held)
-                    for item in held:
-                        self._work.put(item)
+                    for group in _in_groups(held):
+                        self._work.put(group)
             if closing:  # the poll outlived stop(): possibly the very messages stop() returned
                 self._change_visibility(held, 0)
                 self.stats.add(returned=len(held))
@@ -336,27 +338,30 @@ class SQSConsumer:
 
     def _work_loop(self) -> None:
         while True:
-            item = self._work.get()
-            if item is None:
+            group = self._work.get()
+            if group is None:
                 return
-            if self._stop.is_set():
-                self._give_back([item])
-                continue
-            self._process(item)
+            for at, held in enumerate(group):
+                if self._stop.is_set() or not self._process(held):
+                    # SQS keeps the rest of a FIFO group behind the message that failed (or was not
+                    # started): handed back now, they come again after it, in order.
+                    self._give_back(group[at:] if self._stop.is_set() else group[at + 1 :])
+                    break
 
-    def _process(self, held: _Held) -> None:
+    def _process(self, held: _Held) -> bool:
+        """Handle one message; False when it failed and stays in the queue for a retry."""
         try:
             self._check_sender(held.message)
             for document in documents_from(held.message["Body"]):
                 self.router.handle_document(document)
         except (HandlerFailed, MalformedNotification, SenderRejected, ForeignCustomer) as exc:
-            self._failed(held, exc)
+            return self._failed(held, exc)
         except Exception as exc:
             log.error("message %s: unexpected error", held.message.get("MessageId"), exc_info=True)
-            self._failed(held, exc)
-        else:
-            self._acknowledge(held)
-            self.stats.add(handled=1)
+            return self._failed(held, exc)
+        self._acknowledge(held)
+        self.stats.add(handled=1)
+        return True
 
     def _check_sender(self, message: Mapping[str, Any]) -> None:
         if self.sender_id is None:
@@ -372,12 +377,13 @@ class SQSConsumer:
         )
         raise SenderRejected(f"SenderId {sender!r} is not the configured sender {self.sender_id!r}")
 
-    def _failed(self, held: _Held, exc: BaseException) -> None:
+    def _failed(self, held: _Held, exc: BaseException) -> bool:
+        """Dead-letter the message (True: it left the queue) or leave it for a retry after its backoff."""
         error = f"{type(exc).__name__}: {exc}"
         self.stats.add(failed=1)
         receives = held.receive_count
         if self.max_receives is not None and receives >= self.max_receives and self._dead_letter(held, error):
-            return
+            return True
         delay = backoff_s(receives, self.failure_backoff_s, self.max_backoff_s)
         log.warning(
             "message %s failed (receive %d), visible again in %ds: %s",
@@ -389,6 +395,7 @@ class SQSConsumer:
         with self._visibility_lock:
             self._let_go([held])
             self._change_visibility([held], delay)
+        return False
 
     def _dead_letter(self, held: _Held, error: str) -> bool:
         """Move the message to the consumer's dead-letter queue; False if the DLQ refused it."""
@@ -475,7 +482,7 @@ class SQSConsumer:
             except queue.Empty:
                 break
             if item is not None:
-                waiting.append(item)
+                waiting.extend(item)
         self._give_back(waiting)
 
     def _return_unfinished(self, running: int) -> None:
@@ -532,6 +539,23 @@ class SQSConsumer:
             for failure in response.get("Failed", []):
                 log.debug("visibility not changed: %s", failure)
         return changed
+
+
+def _in_groups(held: list[_Held]) -> list[list[_Held]]:
+    """One receive's messages as work items: a FIFO queue's by MessageGroupId, each group in the
+    order SQS gave them; a standard queue's (no group) one by one."""
+    groups: dict[str, list[_Held]] = {}
+    items: list[list[_Held]] = []
+    for item in held:
+        group_id = item.message.get("Attributes", {}).get("MessageGroupId")
+        if group_id is None:
+            items.append([item])
+        elif group_id in groups:
+            groups[group_id].append(item)
+        else:
+            groups[group_id] = [item]
+            items.append(groups[group_id])
+    return items
 
 
 __all__ = ["ConsumerError", "SQSConsumer", "SenderRejected", "Stats", "backoff_s", "make_sqs_client"]

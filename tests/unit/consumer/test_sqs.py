@@ -299,3 +299,50 @@ def test_a_queue_that_does_not_exist_stops_the_consumer_with_an_error(local_aws:
     consumer = consumer_for(local_aws, missing, Router())
     with pytest.raises(ConsumerError, match="cannot consume"):
         consumer.run()
+
+
+def test_a_fifo_groups_later_messages_wait_for_its_failed_one_and_groups_run_apart(local_aws: LocalAWS) -> None:
+    """SQS keeps a FIFO group's order only if the consumer does too: the batch holding a group's
+    messages must not run the later ones while the first failed, nor run one group on two workers."""
+    sqs = sqs_client(local_aws.url)
+    queue = sqs.create_queue(QueueName=f"f-{uuid.uuid4().hex[:12]}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for group in ("H1", "H2"):
+        for step in ("a", "b", "c"):
+            sqs.send_message(
+                QueueUrl=queue,
+                MessageBody=body(f"{group}-{step}"),
+                MessageGroupId=group,
+                MessageDeduplicationId=f"{group}-{step}",
+            )
+    order: list[str] = []
+    busy: set[str] = set()
+    overlapped: list[str] = []
+    lock = threading.Lock()
+    failed_once = threading.Event()
+
+    def handle(event: Event) -> None:
+        group = event.doc_id.split("-")[0]
+        with lock:
+            if group in busy:
+                overlapped.append(event.doc_id)
+            busy.add(group)
+        try:
+            time.sleep(0.02)
+            if event.doc_id == "H1-a" and not failed_once.is_set():
+                failed_once.set()
+                raise RuntimeError("first try fails")
+            with lock:
+                order.append(event.doc_id)
+        finally:
+            with lock:
+                busy.discard(group)
+
+    router = Router()
+    router.default(handle)
+    with running(consumer_for(local_aws, queue, router, concurrency=4)):
+        wait_for(lambda: len(order) == 6, timeout=20, what="all six handled")
+    assert failed_once.is_set()
+    assert [d for d in order if d.startswith("H1")] == ["H1-a", "H1-b", "H1-c"]
+    assert [d for d in order if d.startswith("H2")] == ["H2-a", "H2-b", "H2-c"]
+    assert overlapped == []
+    wait_for(lambda: counts(sqs, queue) == (0, 0), timeout=10, what="every message deleted")

@@ -157,6 +157,10 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
             raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
         hit_type = repo.hit_type(hit.hit_type_id)
         assert hit_type is not None
+        standing = _standing(repo, worker_id, [hit_type])
+        if not _qualifies(hit_type, standing, "Preview"):
+            # As preview answers: a HIT the worker may not even preview does not exist for them.
+            raise WorkerError(404, "HITNotFound", f"HIT {hit_id} does not exist.")
         if repo.worker_has_accepted(worker_id, hit_id):
             raise WorkerError(409, "AlreadyAccepted", f"Worker {worker_id} has already accepted HIT {hit_id}.")
         counts = repo.slot_count(hit_id)
@@ -164,7 +168,7 @@ def accept(db: Database, clock: Clock, worker_id: str, hit_id: str) -> Accepted:
             raise WorkerError(410, "HITExpired", f"HIT {hit_id} has expired.")
         if hit.status != "Assignable" or counts.available(hit.max_assignments) == 0:
             raise WorkerError(409, "HITNotAssignable", f"HIT {hit_id} has no assignment available.")
-        if not _qualifies(hit_type, _standing(repo, worker_id, [hit_type]), "Accept"):
+        if not _qualifies(hit_type, standing, "Accept"):
             raise WorkerError(
                 403, "DoesNotMeetRequirements", "You do not meet the qualification requirements of this HIT."
             )

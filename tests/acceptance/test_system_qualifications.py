@@ -207,10 +207,14 @@ def test_preview_shows_the_hit_unless_a_guard_or_a_block_forbids_it(server: Serv
             "HIT"
         ]["HITId"]
         answer = _preview(worker, hit_id)
+        accepted = worker.accept(hit_id)
         if previewable:
             assert answer.status_code == 200 and answer.json()["Qualified"] is False
+            assert (accepted.status_code, accepted.json()["Error"]) == (403, "DoesNotMeetRequirements")
         else:
+            # Accept says no more than preview did: the HIT does not exist for this worker.
             assert (answer.status_code, answer.json()["Error"]) == (404, "HITNotFound"), guard
+            assert (accepted.status_code, accepted.json()["Error"]) == (404, "HITNotFound"), guard
     assert _preview(worker, "3NOSUCHHIT0000000000000000000A").status_code == 404
     mturk.update_expiration_for_hit(HITId=plain["HITId"], ExpireAt=datetime(2015, 1, 1, tzinfo=UTC))
     assert (_preview(worker, plain["HITId"]).status_code, _preview(worker, plain["HITId"]).json()["Error"]) == (

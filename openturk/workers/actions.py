@@ -36,7 +36,12 @@ def check_worker_id(worker_id: Any) -> str:
 def check_answers(fields: Iterable[tuple[str, Any]]) -> None:
     """Refuse (400 InvalidAnswer, naming it) the first answer the worker API cannot take."""
     for identifier, value in fields:
-        problem = answers.value_problem(identifier, value) if identifier else "QuestionIdentifier must not be empty."
+        # Judged as written into the answers document, where characters XML cannot hold are dropped.
+        problem = (
+            answers.value_problem(identifier, value)
+            if answers.xml_text(identifier)
+            else "QuestionIdentifier must not be empty (nor only characters XML cannot hold)."
+        )
         if problem is not None:
             raise WorkerError(400, "InvalidAnswer", problem)
 

@@ -44,6 +44,14 @@ def test_bad_submissions_change_nothing(server: ServerProcess, mturk: Any, worke
     assert httpx.post(url, data={"answer": "x"}).status_code == 400
     assert httpx.post(url, data={"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "a": "x"}).status_code == 400
     assert httpx.post(url, data={"assignmentId": "3NOSUCHASSIGNMENT0000000000000"}).status_code == 404
-    assignment_id = worker.do(hit["HITId"])
+    accepted = worker.accept(hit["HITId"])
+    accepted.raise_for_status()
+    # A field whose name is only characters XML cannot hold would be an Answer with an empty
+    # QuestionIdentifier: refused, not submitted.
+    unnamed = httpx.post(url, data={"assignmentId": accepted.json()["AssignmentId"], "\x01": "x"})
+    assert unnamed.status_code == 400 and "QuestionIdentifier" in unnamed.text
+    assert mturk.list_assignments_for_hit(HITId=hit["HITId"])["Assignments"] == []
+    worker.submit(accepted.json()["AssignmentId"], {"a": "x"}).raise_for_status()
+    assignment_id = accepted.json()["AssignmentId"]
     assert httpx.post(url, data={"assignmentId": assignment_id, "a": "again"}).status_code == 409
     assert [e for e, _ in events_of(server, hit["HITId"])].count("AssignmentSubmitted") == 1

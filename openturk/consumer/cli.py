@@ -1,8 +1,10 @@
 """``openturk consume`` and ``openturk tail``: run a consumer, or watch a queue without consuming it.
 
 The main parser calls ``register(sub)`` and sends ``args.command in ("consume", "tail")`` to
-``run(args)``. Exit status: 0 done or stopped by SIGTERM/SIGINT, 1 the queue cannot be consumed,
-2 bad input (a handler that cannot be loaded, inconsistent options).
+``run(args)``. Exit status: 0 done or stopped by SIGTERM/SIGINT, 1 the queue cannot be consumed
+(``tail``: any AWS error, such as a missing queue or an unreachable endpoint), 2 bad input (a handler
+that cannot be loaded, whatever its import raised; a ``--dedup`` store that cannot be opened;
+inconsistent options). Each failure is one error line, never a traceback.
 
 SIGTERM/SIGINT stop ``consume`` at once when idle, and after at most ``--shutdown-timeout`` seconds
 (default 30) when handlers are running: those that finish are acknowledged, the messages of the
@@ -32,8 +34,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
-from openturk.consumer.dedup import open_dedup
+from openturk.consumer.dedup import DedupStore, open_dedup
 from openturk.consumer.events import Event, MalformedNotification, documents_from
 from openturk.consumer.router import Router
 
@@ -44,6 +47,10 @@ TAIL_POLL_S = 2  # short long-polls, so SIGINT ends tail promptly
 
 class HandlerSpecError(ValueError):
     """``--handler`` does not name an importable Router or callable."""
+
+
+class DedupURLError(ValueError):
+    """``--dedup`` names a store that cannot be opened (unknown scheme, unreachable database, bad path)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,20 +147,33 @@ def load_router(spec: str, dedup_url: str | None) -> Router:
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise HandlerSpecError(f"cannot import {module_name!r}: {exc}") from exc
+        raise HandlerSpecError(f"--handler {spec!r}: cannot import {module_name!r}: {exc}") from exc
+    except Exception as exc:  # the module's own code failed (SyntaxError, its top level raised)
+        raise HandlerSpecError(
+            f"--handler {spec!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
     for part in attribute.split("."):
         if not hasattr(target, part):
             raise HandlerSpecError(f"{module_name!r} has no attribute {attribute!r}")
         target = getattr(target, part)
     if isinstance(target, Router):
         if dedup_url is not None:
-            target.dedup = open_dedup(dedup_url)
+            target.dedup = _open_store(dedup_url)
         return target
     if not callable(target):
         raise HandlerSpecError(f"{spec!r} is neither a Router nor a function taking one Event")
-    router = Router(dedup=open_dedup(dedup_url or DEFAULT_DEDUP))
+    router = Router(dedup=_open_store(dedup_url or DEFAULT_DEDUP))
     router.default(target)
     return router
+
+
+def _open_store(url: str) -> DedupStore:
+    """``open_dedup(url)``, its failures wrapped as ``DedupURLError`` naming the option."""
+    try:
+        return open_dedup(url)
+    except (SQLAlchemyError, ImportError, OSError) as exc:  # ImportError: a database driver not installed
+        reason = (str(exc).splitlines() or [""])[0]  # SQLAlchemy appends a "Background on this error" line
+        raise DedupURLError(f"--dedup {url!r} cannot be opened: {type(exc).__name__}: {reason}") from exc
 
 
 def _on_signals(action: Callable[[], None]) -> None:
@@ -212,13 +232,27 @@ def tail(args: argparse.Namespace) -> int:
     it), prints what was not printed before, and makes it all visible again at once. SQS has no peek:
     every look counts as a receive (ApproximateReceiveCount), so on a queue with a RedrivePolicy the
     messages nobody deletes reach its dead-letter queue after maxReceiveCount looks — a warning says so.
+    An AWS error (a missing queue, an unreachable endpoint) ends it with one error line and status 1.
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from openturk.consumer.sqs import make_sqs_client
 
     out = Console(soft_wrap=True, highlight=False)
     sqs = make_sqs_client(args.aws_endpoint, args.region, queue_url=args.queue_url)
     stop = threading.Event()
     _on_signals(stop.set)
+    try:
+        return _tail(out, sqs, args, stop)
+    except (ClientError, BotoCoreError) as exc:
+        # A watch has nothing to keep going for: the user sees why and runs it again.
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]error[/red] cannot tail {escape(args.queue_url)}: {escape(str(exc))}"
+        )
+        return 1
+
+
+def _tail(out: Console, sqs: Any, args: argparse.Namespace, stop: threading.Event) -> int:
     redrive = sqs.get_queue_attributes(QueueUrl=args.queue_url, AttributeNames=["RedrivePolicy"])
     if "RedrivePolicy" in redrive.get("Attributes", {}):
         policy = json.loads(redrive["Attributes"]["RedrivePolicy"])
@@ -294,7 +328,7 @@ def _print_message(out: Console, message: dict[str, Any], limit: int | None) -> 
     )
     try:
         documents = documents_from(message["Body"])
-    except MalformedNotification as exc:
+    except (MalformedNotification, RecursionError) as exc:  # RecursionError: JSON nested too deeply to parse
         out.print(header)
         out.print(f"  [red]not a notification[/red]: {escape(str(exc))}")
         out.print(f"  {escape(message['Body'][:500])}")
@@ -319,4 +353,4 @@ def _event_line(event: Event) -> str:
     return "  ".join(parts)
 
 
-__all__ = ["HandlerSpecError", "consume", "load_router", "register", "run", "tail"]
+__all__ = ["DedupURLError", "HandlerSpecError", "consume", "load_router", "register", "run", "tail"]

@@ -9,9 +9,16 @@ retries the invocation and at last sends the event to the function's on-failure 
 never a silent success. On the retry the de-duplication store skips the events already handled.
 
 SQS events (``Records[].body``, an SNS envelope or the raw document): each record stands alone;
-the ones that failed, malformed ones included, are answered as
+the ones that failed, malformed ones and any unexpected error (a dedup store down, a body nested too
+deeply to parse) included, are logged with their messageId and answered as
 ``{"batchItemFailures": [{"itemIdentifier": messageId}, ...]}`` so only they return to the queue
-(and reach its dead-letter queue by its RedrivePolicy). DECISION: this needs
+(and reach its dead-letter queue by its RedrivePolicy). DECISION (FIFO sources, an
+``eventSourceARN`` ending in ``.fifo``): after the first failed record no later record of the batch
+is handled; they are all reported as failed, whatever their MessageGroupId, so SQS hands them back
+in order. This is AWS's guidance for FIFO partial batch responses and what Powertools'
+``SqsFifoPartialProcessor`` does by default. Failing only the failed record's MessageGroupId would
+let other groups go on, but a FIFO batch holds at most 10 records, and stopping the batch keeps
+every group's order without trusting each record's attributes. DECISION: this needs
 ``FunctionResponseTypes: ["ReportBatchItemFailures"]`` on the event source mapping; without it
 Lambda ignores the answer and deletes the whole batch, so ``report_batch_item_failures=False``
 raises instead and the whole batch comes back.
@@ -62,6 +69,10 @@ def _is_sqs(record: Mapping[str, Any]) -> bool:
     return "body" in record and not _is_sns(record)
 
 
+def _from_fifo(record: Mapping[str, Any]) -> bool:
+    return str(record.get("eventSourceARN", "")).endswith(".fifo")
+
+
 def _records(event: Any) -> list[Mapping[str, Any]]:
     records = event.get("Records") if isinstance(event, Mapping) else None
     if not isinstance(records, list) or not all(isinstance(record, Mapping) for record in records):
@@ -94,10 +105,18 @@ def _handle_sqs(router: Router, records: list[Mapping[str, Any]], report: bool) 
         raise MalformedNotification("an SQS record has no messageId, so its failure could not be reported")
     failed: list[dict[str, str]] = []
     for index, (record, message_id) in enumerate(zip(records, ids, strict=True)):
+        if failed and _from_fifo(record):
+            log.error("SQS message %s not handled: an earlier message of this FIFO batch failed", message_id)
+            failed.append({"itemIdentifier": str(message_id)})
+            continue
         try:
             _handle(router, record["body"], f"Records[{index}].body")
         except (MalformedNotification, HandlerFailed, ForeignCustomer) as exc:
             log.error("SQS message %s failed: %s: %s", message_id, type(exc).__name__, exc)
+            failed.append({"itemIdentifier": str(message_id)})
+        except Exception:
+            # One record's surprise must not fail the records already handled nor stop the others.
+            log.error("SQS message %s failed: unexpected error", message_id, exc_info=True)
             failed.append({"itemIdentifier": str(message_id)})
     if failed and not report:
         raise SQSBatchFailed([item["itemIdentifier"] for item in failed], len(records))

@@ -5,8 +5,11 @@
 
 The main parser calls ``register(subparsers)`` and sends ``args.command == "route"`` to ``run(args)``.
 Exit status: 0 done; 1 with ``--once`` when some message could not be routed and was left in the
-source queue; 2 bad input. Without ``--once``/``--seconds`` it runs until SIGTERM or SIGINT and
-finishes the batch in hand first. ``AWS_ENDPOINT_URL`` and the usual AWS variables are honoured.
+source queue, or when the source queue cannot be read at all (it does not exist, access is denied:
+one error line); 2 bad input (a malformed ``--to``, a name in it that is no MTurk event type). Other
+ReceiveMessage errors (an endpoint down) are logged and retried with a backoff doubling from 1 s to
+30 s. Without ``--once``/``--seconds`` it runs until SIGTERM or SIGINT and finishes the batch in hand
+first. ``AWS_ENDPOINT_URL`` and the usual AWS variables are honoured.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from openturk.consumer.split import RouteError, RouteTable, Splitter
+from openturk.consumer.split import RouteError, RouteTable, SourceUnavailable, Splitter
 
 # Keys that moto, LocalStack and the embedded local endpoint accept when no identity is configured.
 LOCAL_KEYS = ("openturk-local", "openturk-local")
@@ -86,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     with _stopping_on_signals(stop):
-        report = splitter.run(stop, seconds=args.seconds, once=args.once)
+        try:
+            report = splitter.run(stop, seconds=args.seconds, once=args.once)
+        except SourceUnavailable as exc:
+            log.error("%s", exc)
+            return 1
     log.info(
         "routed %d document(s) as %d part(s); %d event(s) had no target and were dropped; "
         "%d message(s) left in the source queue to try again",
@@ -100,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
 def sqs_client(queue_url: str, endpoint: str | None, region: str | None) -> Any:
     import boto3
+    from botocore.config import Config
 
     endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
     match = _SQS_REGION.search(queue_url)
@@ -108,7 +116,12 @@ def sqs_client(queue_url: str, endpoint: str | None, region: str | None) -> Any:
     if endpoint and not _credentials_configured():
         # An explicit local endpoint (moto, LocalStack) with no identity configured: any keys do.
         credentials = {"aws_access_key_id": LOCAL_KEYS[0], "aws_secret_access_key": LOCAL_KEYS[1]}
-    return boto3.session.Session().client("sqs", region_name=region, endpoint_url=endpoint, **credentials)
+    # botocore's legacy retries sleep up to ~15 s inside one call, which a SIGTERM cannot cut short;
+    # the standard mode's 3 attempts keep that to a few seconds (``Splitter.run`` retries after them).
+    config = Config(retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.session.Session().client(
+        "sqs", region_name=region, endpoint_url=endpoint, config=config, **credentials
+    )
 
 
 def _credentials_configured() -> bool:

@@ -20,7 +20,13 @@ the source queue and republishes its document into target queues chosen by event
 DECISION: an event no ``--to`` names goes to the default target when one is given, and is otherwise
 dropped with a WARNING log line (like an event type left out of a notification specification). A
 message that is not a notification document is never deleted: it is logged and made visible again
-after the backoff, so the queue's RedrivePolicy moves it to its dead-letter queue.
+after the backoff, so the queue's RedrivePolicy moves it to its dead-letter queue. Every type a
+``--to`` names must be an ``EventType`` of botocore's ``mturk`` model (Ping included): a misspelt
+one would never match and its events would be dropped (or defaulted) for ever.
+
+Receiving: an error no retry can fix (``sqs.FATAL_CODES``: the source queue does not exist, access
+is denied) raises ``SourceUnavailable``; any other ReceiveMessage error is logged and retried after
+a capped exponential backoff (``sqs.backoff_s``), cut short by ``stop``.
 
 An SNS envelope (SNS→SQS without raw delivery) is unwrapped; what is republished is the bare
 document, as SQS notifications carry it.
@@ -28,6 +34,7 @@ document, as SQS notifications carry it.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -35,9 +42,11 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from openturk.consumer.events import MalformedNotification, parse_document
+from openturk.consumer.sqs import FATAL_CODES, backoff_s
 
 log = logging.getLogger("openturk.consumer.route")
 
@@ -45,10 +54,41 @@ SQS_BATCH = 10
 # SendMessageBatch's total payload limit is 256 KiB; leave room for attributes and JSON framing.
 MAX_BATCH_BYTES = 240 * 1024
 MAX_VISIBILITY_S = 43_200
+# ReceiveMessage retries: 1 s doubling to 30 s, as ``consume``'s receiver waits.
+RECEIVE_RETRY_BASE_S = 1.0
+RECEIVE_RETRY_CAP_S = 30.0
 
 
 class RouteError(ValueError):
     """A routing table that cannot work; the message names the offending ``--to``/``--default``."""
+
+
+class SourceUnavailable(RuntimeError):
+    """The source queue cannot be read at all (it does not exist, access is denied)."""
+
+
+@cache
+def event_types() -> tuple[str, ...]:
+    """The ``EventType`` values of botocore's ``mturk`` model, Ping included.
+
+    Read from the model, as the server's ``api.enums`` does, because the toolkit imports nothing from
+    the server; through botocore's loader rather than a session, so a broken AWS profile does not
+    matter here.
+    """
+    from botocore.loaders import create_loader
+    from botocore.model import ServiceModel
+
+    model = ServiceModel(create_loader().load_service_model("mturk", "service-2"))
+    return tuple(model.shape_for("EventType").enum)
+
+
+def _check_event_type(name: str, spec: str) -> None:
+    known = event_types()
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise RouteError(f"--to {spec!r}: {name!r} is not an MTurk event type{hint}; the types are {', '.join(known)}")
 
 
 @dataclass(frozen=True)
@@ -61,7 +101,8 @@ class RouteTable:
 
     @classmethod
     def parse(cls, specs: Sequence[str], default: str | None = None, source: str | None = None) -> RouteTable:
-        """From ``EventType[,EventType...]=QUEUE_URL`` strings; raises ``RouteError``."""
+        """From ``EventType[,EventType...]=QUEUE_URL`` strings; raises ``RouteError`` for a malformed
+        spec, a name that is no MTurk event type, or a target that is the source."""
         routes: dict[str, list[str]] = {}
         for spec in specs:
             types, sep, target = spec.partition("=")
@@ -69,6 +110,7 @@ class RouteTable:
             if not sep or not target.strip() or not names:
                 raise RouteError(f"--to {spec!r} must look like EventType[,EventType...]=QUEUE_URL")
             for name in names:
+                _check_event_type(name, spec)
                 targets = routes.setdefault(name, [])
                 if target.strip() not in targets:
                     targets.append(target.strip())
@@ -127,7 +169,7 @@ def raw_document(body: str | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     by ``parse_document``, so a malformed one raises ``MalformedNotification`` naming what is wrong."""
     try:
         raw = json.loads(body) if isinstance(body, str) else dict(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise MalformedNotification(f"the message body is not valid JSON: {exc}") from exc
     if isinstance(raw, dict) and raw.get("Type") == "Notification" and isinstance(raw.get("Message"), str):
         return raw_document(raw["Message"])
@@ -200,12 +242,21 @@ class Splitter:
         self.wait_s, self.retry_base_s, self.retry_cap_s = wait_s, retry_base_s, retry_cap_s
 
     def receive(self, wait_s: int | None = None) -> list[dict[str, Any]]:
-        response = self.sqs.receive_message(
-            QueueUrl=self.source,
-            MaxNumberOfMessages=SQS_BATCH,
-            WaitTimeSeconds=self.wait_s if wait_s is None else wait_s,
-            AttributeNames=["ApproximateReceiveCount"],
-        )
+        """One ReceiveMessage call. Raises ``SourceUnavailable`` for an error no retry can fix; any
+        other error of the call propagates (``run`` retries it)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.source,
+                MaxNumberOfMessages=SQS_BATCH,
+                WaitTimeSeconds=self.wait_s if wait_s is None else wait_s,
+                AttributeNames=["ApproximateReceiveCount"],
+            )
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in FATAL_CODES:
+                raise SourceUnavailable(f"cannot read the source queue {self.source}: {exc}") from exc
+            raise
         return list(response.get("Messages", []))
 
     def route(self, messages: Sequence[Mapping[str, Any]], report: Report | None = None) -> Report:
@@ -255,10 +306,17 @@ class Splitter:
 
     def run(self, stop: threading.Event, *, seconds: float | None = None, once: bool = False) -> Report:
         """Route until ``stop`` is set or ``seconds`` pass; with ``once``, until the queue is empty
-        (a message that failed in this run is not tried again in it)."""
+        (a message that failed in this run is not tried again in it).
+
+        A failed ReceiveMessage is retried after ``backoff_s`` (the wait ends early when ``stop`` is
+        set or ``seconds`` run out); raises ``SourceUnavailable`` when no retry can help.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
         report = Report()
         attempted: set[str] = set()
         deadline = None if seconds is None else time.monotonic() + seconds
+        errors = 0  # ReceiveMessage failures in a row
         while not stop.is_set():
             wait = self.wait_s
             if deadline is not None:
@@ -266,7 +324,17 @@ class Splitter:
                 if left <= 0:
                     break
                 wait = min(wait, max(int(left), 0))
-            messages = self.receive(min(wait, 1) if once else wait)
+            try:
+                messages = self.receive(min(wait, 1) if once else wait)
+            except (ClientError, BotoCoreError) as exc:
+                errors += 1
+                delay: float = backoff_s(errors, RECEIVE_RETRY_BASE_S, RECEIVE_RETRY_CAP_S)
+                if deadline is not None:
+                    delay = min(delay, max(deadline - time.monotonic(), 0.0))
+                log.warning("ReceiveMessage on %s failed (%s); retrying in %.0fs", self.source, exc, delay)
+                stop.wait(delay)
+                continue
+            errors = 0
             if once:
                 again = [m for m in messages if m["MessageId"] in attempted]
                 self._postpone(again)

@@ -462,3 +462,59 @@ def test_a_handler_that_cannot_be_loaded_exits_2(workdir: Path, monkeypatch: pyt
         assert cli.run(args) == 2
     finally:
         sys.modules.pop("handlers", None)  # imported from workdir by load_router
+
+
+def run_driver(workdir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``consume``/``tail`` as a process run from ``workdir``, to its end (bounded)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER, *argv], cwd=workdir, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_tail_of_a_missing_queue_exits_1_with_one_error_line(local_aws: LocalAWS, workdir: Path) -> None:
+    missing = new_queue(sqs_client(local_aws.url)).rsplit("/", 1)[0] + f"/missing-{uuid.uuid4().hex[:12]}"
+    done = run_driver(workdir, "tail", "--queue-url", missing, "--aws-endpoint", local_aws.url, "--seconds", "20")
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error cannot tail {missing}: An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling "
+        "the GetQueueAttributes operation: The specified queue does not exist."
+    ]
+
+
+def test_tail_shows_a_body_nested_too_deeply_as_not_a_notification_and_goes_on(
+    local_aws: LocalAWS, workdir: Path
+) -> None:
+    sqs = sqs_client(local_aws.url)
+    queue = new_queue(sqs)
+    sqs.send_message(QueueUrl=queue, MessageBody="[" * 100_000 + "]" * 100_000)
+    sqs.send_message(QueueUrl=queue, MessageBody=body("after", "HITReviewable"))
+    done = run_driver(workdir, "tail", "--queue-url", queue, "--aws-endpoint", local_aws.url, "--count", "1")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "not a notification" in done.stdout and "maximum recursion depth" in done.stdout
+    assert "document after" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--dedup", "bogus://x", "cannot be opened: NoSuchModuleError: "),
+        ("--dedup", "/nonexist/dir/x.db", "cannot be opened: OperationalError: "),
+        ("--handler", "broken_syntax:record", "importing 'broken_syntax' raised SyntaxError: "),
+        ("--handler", "raises_at_import:record", "importing 'raises_at_import' raised RuntimeError: no config"),
+    ],
+)
+def test_a_store_that_cannot_be_opened_or_a_handler_module_that_raises_exits_2_with_one_error_line(
+    workdir: Path, option: str, value: str, message: str
+) -> None:
+    (workdir / "broken_syntax.py").write_text("def record(event:\n")
+    (workdir / "raises_at_import.py").write_text('raise RuntimeError("no config")\n')
+    options = {"--handler": "handlers:record", "--dedup": "memory:", option: value}
+    argv = [item for pair in options.items() for item in pair]
+    done = run_driver(workdir, "consume", "--queue-url", "http://127.0.0.1:1/000000000000/q", *argv)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error {option} {value!r}") and message in line, line

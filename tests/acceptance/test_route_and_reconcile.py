@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,9 +20,10 @@ from openturk.consumer import context as ctx
 from openturk.consumer.context import Context
 from openturk.consumer.reconcile import Reconciler
 from openturk.notify.local_aws import LocalAWS
+from openturk.ports import free_port
 from openturk.testing import ServerProcess
 from tests.conftest import HTML_QUESTION, new_worker
-from tests.support.queues import drain, events_in, sns_client, sqs_client
+from tests.support.queues import drain, events_in, sns_client, sqs_client, wait_for
 
 TYPE_PARAMS = {
     "Title": "Route me",
@@ -277,3 +282,70 @@ def test_the_sweeper_leaves_alone_what_real_notifications_delivered(
     assert (made_up.event_type, made_up.hit_id, made_up.synthesized) == ("HITReviewable", lost, True)
     assert reconciler.run_once().synthesized == []
     assert len(handled) == 4
+
+
+# What the `openturk` script runs (`python -m openturk` drops main()'s exit status).
+OPENTURK = "import sys; from openturk.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def route_process(*argv: str, stderr: int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """`openturk route ARGS` as its own process, with no AWS identity in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.Popen(
+        [sys.executable, "-c", OPENTURK, "route", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def test_route_ends_with_one_error_line_when_the_source_queue_does_not_exist(local_aws: LocalAWS) -> None:
+    target = new_queue(local_aws)
+    missing = target.rsplit("/", 1)[0] + f"/missing-{uuid.uuid4().hex[:12]}"
+    routing = route_process("--from", missing, "--to", f"HITReviewable={target}", "--aws-endpoint", local_aws.url)
+    try:
+        _, stderr = routing.communicate(timeout=60)  # no --once: only the error can end it
+    finally:
+        routing.kill()
+    assert routing.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    [error] = [line for line in stderr.splitlines() if " ERROR " in line]
+    assert f"cannot read the source queue {missing}" in error and "NonExistentQueue" in error
+
+
+def test_route_retries_an_unreachable_endpoint_with_a_backoff_until_sigterm() -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    queues = f"{endpoint}/123456789012"
+    routing = route_process(
+        "--from", f"{queues}/src", "--to", f"HITReviewable={queues}/dst", "--aws-endpoint", endpoint
+    )
+    assert routing.stderr is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(routing.stderr or []), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("retrying in 1s" in line for line in lines), timeout=30, what="a retried receive")
+        assert routing.poll() is None, "a transient error does not end route"
+        routing.send_signal(signal.SIGTERM)
+        assert routing.wait(timeout=15) == 0
+        reader.join(timeout=5)
+    finally:
+        routing.kill()
+    text = "".join(lines)
+    assert "Traceback" not in text and " ERROR " not in text
+    assert "ReceiveMessage on" in text and "Could not connect to the endpoint URL" in text
+
+
+def test_route_refuses_a_name_that_is_no_mturk_event_type() -> None:
+    routing = route_process(
+        "--from", "http://127.0.0.1:1/1/src", "--to", "HITExpired,HITReviewabel=http://127.0.0.1:1/1/b"
+    )
+    try:
+        _, stderr = routing.communicate(timeout=60)
+    finally:
+        routing.kill()
+    assert routing.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    [error] = [line for line in stderr.splitlines() if " ERROR " in line]
+    assert "'HITReviewabel' is not an MTurk event type (did you mean HITReviewable?)" in error

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from openturk.consumer import Event, HandlerFailed, MalformedNotification, Router, parse_answers
+from openturk.consumer import Event, HandlerFailed, MalformedNotification, MemoryDedup, Router, parse_answers
+from openturk.consumer.dedup import Verdict
 from openturk.consumer.lambda_adapter import SQSBatchFailed, lambda_handler
 from tests.support.sns import TOPIC_ARN, notification_document
 
@@ -209,3 +210,62 @@ def test_another_customers_document_is_a_failed_record_and_runs_nothing() -> Non
     with pytest.raises(MalformedNotification, match="CustomerId 'A1REQUESTER' is not the expected 'A2SOMEONEELSE'"):
         handler({"Records": [sns_record(notification_document("doc-g", "HITReviewable"))]}, None)
     assert recorder.seen == []
+
+
+class FailingDedup(MemoryDedup):
+    """A store that raises (as a database that went away does) when asked about one document."""
+
+    def __init__(self, broken_doc_id: str) -> None:
+        super().__init__()
+        self.broken_doc_id = broken_doc_id
+
+    def claim(self, key: tuple[str, int], owner: str) -> Verdict:
+        if key[0] == self.broken_doc_id:
+            raise RuntimeError("the dedup store is unreachable")
+        return super().claim(key, owner)
+
+
+def test_an_unexpected_error_fails_only_its_sqs_record_and_is_logged_with_its_message_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = Recorder()
+    recorder.router.dedup = FailingDedup("d-store")
+    records = [
+        sqs_record("m-first", notification_document("d-first", "HITReviewable", hit_id="H1")),
+        sqs_record("m-deep", "[" * 100_000 + "]" * 100_000),  # RecursionError in the JSON parser
+        sqs_record("m-store", notification_document("d-store", "HITCreated", hit_id="H2")),  # keyed by delivery
+        sqs_record("m-last", notification_document("d-last", "HITExpired", hit_id="H3")),
+    ]
+    response = lambda_handler(recorder.router)({"Records": records}, None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-deep"}, {"itemIdentifier": "m-store"}]}
+    assert recorder.seen == [("HITReviewable", "d-first", 0), ("HITExpired", "d-last", 0)]
+    logged = [r.getMessage() for r in caplog.records if r.name == "openturk.consumer.lambda"]
+    assert any("m-deep" in line for line in logged) and any("m-store" in line for line in logged)
+
+
+def fifo_record(message_id: str, group: str, body: str | dict[str, Any]) -> dict[str, Any]:
+    record = sqs_record(message_id, body)
+    record["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:mturk.fifo"
+    record["attributes"] = {**record["attributes"], "MessageGroupId": group, "SequenceNumber": "1"}
+    return record
+
+
+def test_a_fifo_batch_stops_at_its_first_failed_record_and_reports_every_later_one() -> None:
+    recorder = Recorder()
+    recorder.failing.add("H-b")
+    records = [
+        fifo_record("m1", "g-a", notification_document("d1", "HITReviewable", hit_id="H-a")),
+        fifo_record("m2", "g-b", notification_document("d2", "HITReviewable", hit_id="H-b")),  # fails
+        fifo_record("m3", "g-b", notification_document("d3", "HITExpired", hit_id="H-b2")),  # same group
+        fifo_record("m4", "g-c", notification_document("d4", "HITExpired", hit_id="H-c")),  # another group
+        fifo_record("m5", "g-c", "{not json"),
+    ]
+    response = lambda_handler(recorder.router)({"Records": records}, None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": m} for m in ("m2", "m3", "m4", "m5")]}
+    assert recorder.seen == [("HITReviewable", "d1", 0)], "nothing after the first failure was handled"
+    # The same records from a standard queue go on after a failure.
+    standard = [sqs_record(r["messageId"], r["body"]) for r in records]
+    assert lambda_handler(recorder.router)({"Records": standard}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m5"}]
+    }
+    assert recorder.seen[1:] == [("HITExpired", "d3", 0), ("HITExpired", "d4", 0)]

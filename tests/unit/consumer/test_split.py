@@ -8,9 +8,18 @@ import uuid
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from openturk.consumer import Event, MalformedNotification, MemoryDedup, Router, parse_document
-from openturk.consumer.split import RouteError, RouteTable, Splitter, retry_delay, split
+from openturk.consumer.split import (
+    RouteError,
+    RouteTable,
+    SourceUnavailable,
+    Splitter,
+    event_types,
+    retry_delay,
+    split,
+)
 
 DOC: dict[str, Any] = {
     "EventDocVersion": "2014-08-15",
@@ -222,3 +231,88 @@ def test_many_documents_are_sent_in_batches_of_ten() -> None:
     report = Splitter(sqs, "src", table()).run(threading.Event(), once=True)
     assert (report.documents, report.parts, report.dropped) == (25, 50, 25)
     assert sorted(d["EventDocId"] for d in sqs.documents(REVIEW)) == sorted(f"doc-{n}" for n in range(25))
+
+
+def test_every_name_in_a_route_must_be_an_mturk_event_type() -> None:
+    misspelt = r"'HITReviewabel' is not an MTurk event type \(did you mean HITReviewable\?\)"
+    with pytest.raises(RouteError, match=misspelt):
+        RouteTable.parse(["HITExpired,HITReviewabel=https://q/x"])
+    with pytest.raises(RouteError, match="'assignmentsubmitted' is not an MTurk event type"):
+        RouteTable.parse(["assignmentsubmitted=https://q/x"])
+    every = event_types()
+    assert len(every) == 12 and "Ping" in every and "HITReviewable" in every  # the mturk model's EventType
+    assert set(RouteTable.parse([f"{','.join(every)}=https://q/x"]).routes) == set(every)
+
+
+def test_a_body_nested_too_deeply_to_parse_is_malformed_and_kept_for_the_redrive() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(MalformedNotification, match="not valid JSON"):
+        split(deep, table())
+    sqs = FakeSQS("src", SUBMITTED, REVIEW)
+    sqs.put("src", deep)
+    sqs.put("src", json.dumps(DOC))
+    report = Splitter(sqs, "src", table(), retry_base_s=7).run(threading.Event(), once=True)
+    assert (report.documents, report.kept) == (1, 1)
+    [kept] = sqs.queues["src"]
+    assert kept["Body"] == deep and sqs.invisible[kept["handle"]] == 7
+
+
+class RecordingStop(threading.Event):
+    """A stop flag whose waits return at once and are recorded, so backoffs are seen without sleeping."""
+
+    def __init__(self, stop_while_waiting: bool = False) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+        self.stop_while_waiting = stop_while_waiting
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(float(timeout or 0))
+        if self.stop_while_waiting:
+            self.set()  # as SIGTERM arriving during the wait does
+        return self.is_set()
+
+
+class FailingSQS(FakeSQS):
+    """ReceiveMessage raises the queued errors first, then answers as FakeSQS does."""
+
+    def __init__(self, errors: list[Exception], *queues: str) -> None:
+        super().__init__(*queues)
+        self.errors = errors
+        self.receives = 0
+
+    def receive_message(self, QueueUrl: str, **kwargs: Any) -> dict[str, Any]:
+        self.receives += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return super().receive_message(QueueUrl, **kwargs)
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}}, "ReceiveMessage")
+
+
+def test_receive_errors_are_retried_with_a_capped_doubling_backoff_then_routing_goes_on() -> None:
+    down = EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
+    errors: list[Exception] = [down] * 7 + [client_error("InternalError"), client_error("RequestThrottled")]
+    sqs = FailingSQS(errors, "src", SUBMITTED, REVIEW)
+    sqs.put("src", json.dumps(DOC))
+    stop = RecordingStop()
+    report = Splitter(sqs, "src", table()).run(stop, once=True)
+    assert report.documents == 1, "routed once the endpoint answered"
+    assert stop.waits == [1, 2, 4, 8, 16, 30, 30, 30, 30], "never a tight loop, never more than 30 s"
+
+
+def test_a_stop_during_the_backoff_ends_the_run_without_another_receive() -> None:
+    sqs = FailingSQS([EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")] * 100, "src")
+    stop = RecordingStop(stop_while_waiting=True)
+    assert Splitter(sqs, "src", table()).run(stop).documents == 0
+    assert (sqs.receives, stop.waits) == (1, [1])
+
+
+@pytest.mark.parametrize("code", ["AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied"])
+def test_a_source_queue_no_retry_can_fix_ends_the_run(code: str) -> None:
+    sqs = FailingSQS([client_error(code)], "src")
+    stop = RecordingStop()
+    with pytest.raises(SourceUnavailable, match=f"cannot read the source queue src: .*{code}"):
+        Splitter(sqs, "src", table()).run(stop)
+    assert stop.waits == [] and sqs.receives == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import smtplib
 from collections.abc import Sequence
@@ -78,10 +79,22 @@ class EmailTransport:
 
     def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
         try:
-            with smtplib.SMTP(self.target.host, self.target.port, timeout=self.target.timeout_s) as smtp:
-                return [self._send_one(smtp, message) for message in batch]
+            smtp = smtplib.SMTP(self.target.host, self.target.port, timeout=self.target.timeout_s)
         except (OSError, smtplib.SMTPException) as exc:
             return [describe(exc)] * len(batch)
+        results: list[str | None] = []
+        try:
+            for message in batch:
+                results.append(self._send_one(smtp, message))
+        except (OSError, smtplib.SMTPException) as exc:  # the connection broke: the rest were not sent
+            results.extend([describe(exc)] * (len(batch) - len(results)))
+        finally:
+            # What the server accepted is delivered however the session ends: an error at QUIT (a
+            # 421, a dropped connection) must not turn those into failures, to be sent again.
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                smtp.quit()
+            smtp.close()
+        return results
 
     def _send_one(self, smtp: smtplib.SMTP, message: Outgoing) -> str | None:
         subject = f"Mechanical Turk notification: {message.event_types}"

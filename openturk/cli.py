@@ -25,7 +25,7 @@ from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store import db_cli
-from openturk.store.database import Database, is_in_memory
+from openturk.store.database import Database, is_in_memory, missing_file
 
 if TYPE_CHECKING:
     import uvicorn
@@ -545,6 +545,15 @@ def deliveries(args: argparse.Namespace) -> int:
     from openturk.notify import deliveries as listing
     from openturk.notify import outbox
 
+    err = Console(stderr=True, soft_wrap=True)
+    if (path := missing_file(args.db)) is not None:
+        err.print(f"[red]error[/red] no database at {path}: give the deployment's --db (serve makes it)")
+        return 2
+    try:
+        since_ms = listing.since_ms(args.since) if args.since is not None else None
+    except ValueError as exc:
+        err.print(f"[red]error[/red] --since: {exc}")
+        return 2
     db = _migrated(args.db)
     if args.action == "redrive":
         with db.write() as conn:
@@ -566,7 +575,7 @@ def deliveries(args: argparse.Namespace) -> int:
             conn,
             hit_type_id=args.hit_type_id,
             state=args.state,
-            since_ms=int(args.since * 1000) if args.since else None,
+            since_ms=since_ms,
             limit=args.limit,
         )
     if args.json:

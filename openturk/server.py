@@ -212,9 +212,10 @@ class DeliveriesAPI:
         query = request.query_params
         try:
             limit = min(1000, max(1, int(query.get("Limit", "100"))))
-            since = int(float(query["Since"]) * 1000) if "Since" in query else None
-        except (ValueError, OverflowError):  # OverflowError: Since=inf
-            return JSONResponse({"Error": "InvalidParameter", "Message": "Limit and Since must be numbers."}, 400)
+            since = deliveries.since_ms(float(query["Since"])) if "Since" in query else None
+        except ValueError:
+            message = "Limit must be a number and Since epoch seconds."
+            return JSONResponse({"Error": "InvalidParameter", "Message": message}, 400)
         state = query.get("State")
         if state is not None and state not in deliveries.STATES:
             return JSONResponse(

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, literal, select
 
 from openturk.store.schema import delivery_attempts, events, messages, outbox
 
 STATES = ("pending", "sending", "delivered", "dead")
 LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+MAX_SINCE_S = 10**11  # epoch seconds, about the year 5100: beyond it a time is a typo (and no column holds it)
+
+
+def since_ms(seconds: float) -> int:
+    """A ``Since`` in epoch seconds as the log's milliseconds; ValueError when it is no time at all."""
+    if not math.isfinite(seconds) or abs(seconds) > MAX_SINCE_S:
+        raise ValueError(f"Since must be epoch seconds between -{MAX_SINCE_S} and {MAX_SINCE_S}.")
+    return int(seconds * 1000)
 
 
 def list_messages(
@@ -30,7 +39,9 @@ def list_messages(
     if customer_id:
         query = query.where(messages.c.customer_id == customer_id)
     if hit_type_id:
-        query = query.where(messages.c.hit_type_ids.contains(hit_type_id))
+        # One of the comma-separated ids, whole: not a part of one, and % or _ are no wildcards.
+        listed = literal(",") + messages.c.hit_type_ids + literal(",")
+        query = query.where(listed.contains(f",{hit_type_id},", autoescape=True))
     if state:
         query = query.where(messages.c.state == state)
     if since_ms is not None:

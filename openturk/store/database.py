@@ -77,6 +77,16 @@ def is_in_memory(url: str) -> bool:
     return _plain_in_memory(url) or (parsed.get_backend_name() == "sqlite" and parsed.query.get("mode") == "memory")
 
 
+def missing_file(url: str) -> str | None:
+    """The path of the SQLite file ``url`` names when no such file exists (a command that only reads
+    a deployment's database must not make an empty one); None for any other database."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or is_in_memory(url) or not parsed.database:
+        return None
+    path = parsed.database.removeprefix("file:").split("?", 1)[0]
+    return None if Path(path).exists() else path
+
+
 def _shared_if_in_memory(url: str) -> str:
     """``sqlite://`` and ``sqlite:///:memory:`` as a database this process's connections share.
 

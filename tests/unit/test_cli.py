@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from openturk.cli import build_parser
+from openturk.cli import build_parser, main
+from openturk.store.database import Database
 
 
 @pytest.mark.parametrize(
@@ -31,3 +34,18 @@ def test_serve_refuses_several_processes_on_an_in_memory_database(capsys: pytest
 
     assert main(["serve", "--db", "sqlite:///:memory:", "--workers", "2"]) == 2
     assert "in-memory database lives in one process" in capsys.readouterr().out
+
+
+def test_deliveries_refuses_a_database_file_that_is_not_there(tmp_path: Path) -> None:
+    """A typo in --db used to make an empty database and list nothing, with status 0."""
+    missing = tmp_path / "typo.db"
+    assert main(["deliveries", "--db", f"sqlite:///{missing}"]) == 2
+    assert main(["deliveries", "redrive", "--db", f"sqlite:///{missing}"]) == 2
+    assert not missing.exists()
+
+
+def test_deliveries_refuses_a_since_that_is_no_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Database(url).migrate()
+    assert main(["deliveries", "--db", url, "--since", "1e17"]) == 2
+    assert main(["deliveries", "--db", url, "--since", "0"]) == 0

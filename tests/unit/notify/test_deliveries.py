@@ -86,3 +86,32 @@ def test_listing_pages_newest_first_scoped_by_requester_with_end_to_end_latency(
     assert [m["EventDocId"] for m in older] == ["doc-2", "doc-1", "doc-0"]
     assert [m["LatencyMs"] for m in first + older] == [29, 28, 27, 26, 25]
     assert everyone[0]["EventDocId"] == "doc-5" and everyone[0]["LatencyMs"] is None
+
+
+def test_the_hit_type_filter_matches_a_whole_id_of_the_list_and_no_wildcard(db: Database) -> None:
+    rows = [
+        {**_message(0, "delivered", 5), "hit_type_ids": "3ABC,3XYZ"},
+        {**_message(1, "delivered", 5), "hit_type_ids": "3AB"},
+        {**_message(2, "delivered", 5), "hit_type_ids": "13ABC1"},
+        {**_message(3, "delivered", 5), "hit_type_ids": "3A_C"},
+    ]
+    with db.write() as conn:
+        conn.execute(insert(messages), rows)
+
+    def found(hit_type_id: str) -> list[str]:
+        with db.read() as conn:
+            listed = deliveries.list_messages(conn, hit_type_id=hit_type_id, limit=10, with_attempts=False)
+        return sorted(m["EventDocId"] for m in listed)
+
+    assert found("3ABC") == ["doc-0"]
+    assert found("3XYZ") == ["doc-0"]
+    assert found("3AB") == ["doc-1"]
+    assert found("3A_C") == ["doc-3"]  # _ is the character, not any one character
+    assert found("%") == [] and found("3") == []
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), 1e17, -1e300])
+def test_since_must_be_a_time(seconds: float) -> None:
+    with pytest.raises(ValueError, match="epoch seconds"):
+        deliveries.since_ms(seconds)
+    assert deliveries.since_ms(1_700_000_000.5) == 1_700_000_000_500

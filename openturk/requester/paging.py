@@ -25,7 +25,16 @@ def _same_shape(key: Any, sample: Any) -> bool:
         return False
     if isinstance(sample, int):
         return isinstance(key, int) and -(2**63) <= key < 2**63
-    return isinstance(key, str) and len(key) <= 64
+    # Text a store can hold: no lone surrogate (not UTF-8 at all) and no NUL (PostgreSQL's text refuses it).
+    return isinstance(key, str) and len(key) <= 64 and "\x00" not in key and _encodable(key)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def decode(token: str | None, operation: str, sample_key: Any) -> Any:

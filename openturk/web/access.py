@@ -38,10 +38,10 @@ import ipaddress
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from http.cookies import CookieError, SimpleCookie
 from typing import Literal
 from urllib.parse import urlencode
 
+from starlette.requests import cookie_parser
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -222,7 +222,9 @@ class Boundary:
             match, _ = route.matches(scope)
             if match == Match.FULL:
                 path = getattr(route, "path", None)
-                owner = (OWNERS.get(f"{scope['method']} {path}") or OWNERS.get(path)) if isinstance(path, str) else None
+                # A route that answers GET answers HEAD too (Starlette): the same owner decides both.
+                method = "GET" if scope["method"] == "HEAD" else scope["method"]
+                owner = (OWNERS.get(f"{method} {path}") or OWNERS.get(path)) if isinstance(path, str) else None
                 if owner is None or not isinstance(path, str):
                     raise Refused(403, "Forbidden", f"No caller may call {scope['path']}: the route has no owner.")
                 return path, owner
@@ -318,16 +320,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def _cookie(scope: Scope, name: str) -> str | None:
+    """One cookie's value, read as browsers send them (Starlette's lenient parser): ``SimpleCookie``
+    stopped at the first cookie it could not parse, so a page on the site's host name (any port)
+    could set one that made every signed-in user look logged out."""
     header = _header(scope, b"cookie")
     if not header:
         return None
-    cookies = SimpleCookie()
-    try:
-        cookies.load(header)
-    except CookieError:
-        return None
-    morsel = cookies.get(name)
-    return morsel.value if morsel is not None else None
+    return cookie_parser(header).get(name)
 
 
 def _bearer(scope: Scope) -> str | None:

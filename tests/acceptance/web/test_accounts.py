@@ -208,3 +208,15 @@ def test_the_nul_character_anywhere_in_a_request_is_a_400_that_changes_nothing(s
     assert worker.post("/work/hits/A%00B/accept", data={"csrf_token": csrf}).status_code == 400
     submitted = httpx.post(site.base_url + "/mturk/externalSubmit", data={"assignmentId": "A\x00B", "answer": "x"})
     assert submitted.status_code == 400 and "NUL" in submitted.text
+
+
+def test_a_cookie_the_site_cannot_parse_does_not_log_the_worker_out(site: ServerProcess) -> None:
+    """Another page on the site's host name may set any cookie; browsers send it before the site's."""
+    worker = httpx.Client(base_url=site.base_url, timeout=30)
+    assert _sign_up(worker, _email()).status_code == 303
+    session = next(c for c in worker.cookies.jar if c.name.endswith("openturk-session"))
+    for foreign in ('x={"k":"v"}', "x=a b", 'x="unterminated', "x=\\\\"):
+        page = httpx.get(
+            site.base_url + "/work", headers={"Cookie": f"{foreign}; {session.name}={session.value}"}, timeout=30
+        )
+        assert page.status_code == 200, (foreign, page.status_code)

@@ -191,3 +191,15 @@ def test_every_route_but_public_pages_refuses_a_stranger_under_sigv4(db: Databas
                 assert status in (401, 403), (method, path, status)
             checked += 1
     assert checked >= len(access.OWNERS)
+
+
+def test_head_has_the_owner_of_get(db: Database) -> None:
+    """HEAD / was the Requester API's (the owner of "/" for any method but GET), so under sigv4 the
+    site's front door answered HEAD with a missing-signature error."""
+    app, _ = build_apps(Settings(db_url=db.url, virtual_clock=True, dispatch=False), db)
+    assert isinstance(app, access.Boundary)
+    for path, owner in (("/", "page"), ("/health", "public"), ("/work", "worker_page")):
+        scope = {"type": "http", "method": "HEAD", "path": path, "root_path": "", "query_string": b"", "headers": []}
+        assert app.owner(scope) == app.owner({**scope, "method": "GET"}) == owner, path
+    post = {"type": "http", "method": "POST", "path": "/", "root_path": "", "query_string": b"", "headers": []}
+    assert app.owner(post) == "requester"

@@ -13,8 +13,10 @@ dead) on the same sending thread the moment that destination answered, whatever 
 are doing. A send in flight renews its leases (the heartbeat), so a slow destination never lets
 another dispatcher take its messages over; only a dispatcher that stopped renewing (died) loses them.
 A destination has at most ``per_destination`` sends in flight (FIFO destinations one, to keep each
-HIT's messages in order) out of ``max_sends``: a slow or unreachable destination delays only its own
-messages.
+HIT's messages in order) out of ``max_sends``, and a requester at most ``per_requester`` on the
+sending threads at once (the rest of theirs wait, leased, for one of theirs to end): a slow or
+unreachable destination delays only its own messages, and one requester's many slow destinations
+cannot take every thread from the others.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +56,9 @@ class DispatcherSettings:
     # Sends in flight to one destination, and in all: a destination's share of the sending threads.
     per_destination: int = 2
     max_sends: int = 32
+    # Sends of one requester on the sending threads at once: a quarter of them, so it takes four
+    # requesters whose destinations all hang to hold up a fifth.
+    per_requester: int = 8
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -81,6 +87,9 @@ class Dispatcher:
         self._stir = threading.Condition()
         self._sending: dict[str, int] = {}  # destination -> sends in flight
         self._leased: set[int] = set()  # message ids whose sends are in flight: the heartbeat renews them
+        self._running_for: dict[str, int] = {}  # requester -> its sends on the sending threads
+        # Sends started past a requester's per_requester, in order: each goes when one of theirs ends.
+        self._waiting_for: dict[str, deque[tuple[str, str, Sequence[Outgoing]]]] = {}
         self._committed = False  # events were queued (or messages fell due) since the last pass began
         self._held_back: set[str] = set()  # destinations the last pass left out as busy
         self._freed = False  # a held-back destination's send ended since the last pass began: its messages may go
@@ -161,13 +170,21 @@ class Dispatcher:
         for message in claimed:
             by_destination.setdefault((message.transport, message.destination), []).append(message)
         for (transport, destination), batch in by_destination.items():
+            requester = batch[0].customer_id
             with self._stir:
                 self._sending[destination] = self._sending.get(destination, 0) + 1
                 self._leased.update(m.message_id for m in batch)
-            try:
-                self._pool.submit(self._send_and_finish, transport, destination, batch)
-            except RuntimeError:  # stopping: the pool takes no more; the leases lapse and another pass sends
-                self._sent(destination, batch)
+                if self._running_for.get(requester, 0) >= self.settings.per_requester:
+                    self._waiting_for.setdefault(requester, deque()).append((transport, destination, batch))
+                    continue
+                self._running_for[requester] = self._running_for.get(requester, 0) + 1
+            self._submit(transport, destination, batch)
+
+    def _submit(self, transport: str, destination: str, batch: Sequence[Outgoing]) -> None:
+        try:
+            self._pool.submit(self._send_and_finish, transport, destination, batch)
+        except RuntimeError:  # stopping: the pool takes no more; the leases lapse and another pass sends
+            self._sent(destination, batch)
 
     def send(self, transport: str, batch: Sequence[Outgoing]) -> list[outbox.Result]:
         started = _wall_ms()
@@ -192,6 +209,8 @@ class Dispatcher:
             self._sent(destination, batch)
 
     def _sent(self, destination: str, batch: Sequence[Outgoing]) -> None:
+        requester = batch[0].customer_id
+        following: tuple[str, str, Sequence[Outgoing]] | None = None
         with self._stir:
             self._leased.difference_update(m.message_id for m in batch)
             self._sending[destination] -= 1
@@ -199,7 +218,18 @@ class Dispatcher:
                 del self._sending[destination]
             if destination in self._held_back:
                 self._freed = True
+            waiting = self._waiting_for.get(requester)
+            if waiting:  # the requester's next send takes the thread this one leaves
+                following = waiting.popleft()
+                if not waiting:
+                    del self._waiting_for[requester]
+            else:
+                self._running_for[requester] -= 1
+                if not self._running_for[requester]:
+                    del self._running_for[requester]
             self._stir.notify_all()
+        if following is not None:
+            self._submit(*following)
 
     def renew(self, message_ids: Collection[int]) -> None:
         self.db.write_with(lambda conn: outbox.renew(conn, self.owner, message_ids, _wall_ms() + self._lease_ms()))

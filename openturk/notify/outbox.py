@@ -231,7 +231,14 @@ def form_messages(conn: Connection, now: int, busy: Collection[str] = ()) -> int
 
 def _outgoing(row: Any) -> Outgoing:
     return Outgoing(
-        row.message_id, row.doc_id, row.transport, row.destination, row.body, row.event_types, row.hit_type_ids
+        row.message_id,
+        row.doc_id,
+        row.transport,
+        row.destination,
+        row.body,
+        row.event_types,
+        row.hit_type_ids,
+        row.customer_id,
     )
 
 

@@ -17,6 +17,7 @@ class Outgoing:
     body: str
     event_types: str  # comma-separated, distinct, in first-seen order
     hit_type_ids: str  # comma-separated, distinct
+    customer_id: str = ""  # the requester whose events these are: the dispatcher shares its threads out by it
 
     def first_hit_id(self) -> str:
         """The HIT of a FIFO destination's message: the outbox gives those one HIT each."""

@@ -260,3 +260,55 @@ def test_a_dispatcher_that_found_another_forming_leaves_commits_to_it_and_takes_
     finally:
         dispatcher.stop()
         thread.join(timeout=10)
+
+
+class HangingTransport:
+    """Holds every send to a destination of ``hanging`` until ``release``; acknowledges the rest at once."""
+
+    def __init__(self, hanging: set[str]) -> None:
+        self.hanging, self.release = hanging, threading.Event()
+        self.delivered: list[str] = []
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        """Nothing to prepare."""
+
+    def send(self, batch: Sequence[Outgoing]) -> list[str | None]:
+        if batch[0].destination in self.hanging:
+            with self._lock:
+                self.held += 1
+            self.release.wait(20)
+        with self._lock:
+            self.delivered.extend(m.destination for m in batch)
+        return [None] * len(batch)
+
+
+def test_one_requesters_hanging_destinations_leave_threads_for_the_others(db: Database) -> None:
+    """Twenty destinations of one requester that never answer, two sends each, would fill every
+    sending thread; another requester's message must still go at once."""
+    hanging = {f"{QUEUE}-hang-{i}" for i in range(20)}
+    for destination in sorted(hanging):
+        queue_events(db, destination, ["H1", "H2", "H3"], customer_id="A1")
+    transport = HangingTransport(hanging)
+    settings = DispatcherSettings(max_sends=8, per_requester=4, poll_interval_s=0.05)
+    dispatcher = Dispatcher(db, {"SQS": transport}, settings)
+
+    async def scenario() -> None:
+        run = asyncio.create_task(dispatcher.run())
+        try:
+            await until(lambda: transport.held == 4)  # A1's share of the threads, all hanging
+            queue_events(db, QUEUE, ["H9"], customer_id="A2")
+            with db.write() as conn:
+                announce(conn, OUTBOX)
+            await until(lambda: QUEUE in transport.delivered, timeout=5)
+            assert transport.held == 4  # A1 never had more than its share on the threads
+        finally:
+            transport.release.set()
+            await until(lambda: len(set(transport.delivered)) == 21, timeout=20)
+            run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+
+    asyncio.run(scenario())
+    assert set(states(db).values()) == {"delivered"}

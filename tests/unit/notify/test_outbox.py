@@ -29,19 +29,21 @@ def db(migrated_store_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def queue_events(db: Database, destination: str, hit_ids: list[str]) -> None:
+def queue_events(db: Database, destination: str, hit_ids: list[str], customer_id: str = "C1") -> None:
     """One HITCreated-like event per HIT id, in this commit order, waiting in the outbox for ``destination``."""
     with db.write() as conn:
         for hit_id in hit_ids:
             event_id = conn.execute(
                 insert(events)
-                .values(customer_id="C1", event_type="HITReviewable", event_time=NOW, hit_type_id="T1", hit_id=hit_id)
+                .values(
+                    customer_id=customer_id, event_type="HITReviewable", event_time=NOW, hit_type_id="T1", hit_id=hit_id
+                )
                 .returning(events.c.event_id)
             ).scalar_one()
             conn.execute(
                 insert(outbox_rows).values(
                     event_id=event_id,
-                    customer_id="C1",
+                    customer_id=customer_id,
                     transport="SQS",
                     destination=destination,
                     version="2014-08-15",

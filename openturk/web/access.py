@@ -367,27 +367,39 @@ def _content_length(scope: Scope) -> int | None:
     return length
 
 
+BODY_IDLE_S = 30.0  # longest wait for the next part of a request body
+
+
 def _too_large(cap: int) -> Refused:
     return Refused(413, "RequestEntityTooLarge", f"The request body is larger than {cap} bytes.")
 
 
 async def _read_capped(receive: Receive, declared: int | None, cap: int) -> bytes:
-    """The whole body, or ``Refused`` (413) as soon as it is known to pass ``cap`` bytes."""
+    """The whole body, or ``Refused``: 413 as soon as it is known to pass ``cap`` bytes, 408 when
+    none of it arrives for ``BODY_IDLE_S`` (a client that stops sending must not hold a request open)."""
     if declared is not None and declared > cap:
         raise _too_large(cap)
     chunks: list[bytes] = []
     size = 0
-    while True:  # each message carries more of a body that may not pass ``cap``
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > cap:
-            raise _too_large(cap)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(BODY_IDLE_S) as idle:
+            while True:  # each message carries more of a body that may not pass ``cap``
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _Disconnected
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > cap:
+                    raise _too_large(cap)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+                idle.reschedule(loop.time() + BODY_IDLE_S)
+    except TimeoutError:
+        raise Refused(
+            408, "RequestTimeout", f"The request body stopped arriving: nothing came for {BODY_IDLE_S:g} seconds."
+        ) from None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -203,3 +203,39 @@ def test_head_has_the_owner_of_get(db: Database) -> None:
         assert app.owner(scope) == app.owner({**scope, "method": "GET"}) == owner, path
     post = {"type": "http", "method": "POST", "path": "/", "root_path": "", "query_string": b"", "headers": []}
     assert app.owner(post) == "requester"
+
+
+def test_a_body_that_stops_arriving_is_refused_after_the_idle_limit(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(access, "BODY_IDLE_S", 0.2)
+    downstream = Downstream()
+    guard = boundary(db, downstream)
+    sent: list[Message] = []
+    parts = [{"type": "http.request", "body": b"x" * 10, "more_body": True}]
+
+    async def receive() -> Message:
+        if parts:
+            return parts.pop(0)
+        await asyncio.sleep(3600)  # the client sent half its body and went quiet
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-length", b"100")],
+        "client": ("127.0.0.1", 50000),
+    }
+
+    async def scenario() -> None:
+        await asyncio.wait_for(guard(scope, receive, send), timeout=5)
+
+    asyncio.run(scenario())
+    assert sent[0]["status"] == 408
+    assert downstream.bodies == []

@@ -103,16 +103,24 @@ class AccountPages:
         access_key_id, secret = form_text(form, "access_key_id"), form_text(form, "secret_access_key")
         admin_token = form_text(form, "admin_token")
         target = form_text(form, "next")
-        kind, principal = await asyncio.to_thread(self._requester_credentials, access_key_id, secret, admin_token)
-        if kind is None:
-            await asyncio.sleep(0.2)  # a little cost per wrong guess; the keys themselves are long and random
+        client = request.client.host if request.client else "unknown"
+        # Limited as a worker's log-in is: per key id (or the admin token) and per client.
+        login = "admin-token" if admin_token else f"access-key:{access_key_id[:128]}"
+        now = self.site.site_clock.now_ms()
+        try:
+            await asyncio.to_thread(accounts.refuse_if_limited, self.site.db, now, login, client)
+            kind, principal = await asyncio.to_thread(self._requester_credentials, access_key_id, secret, admin_token)
+            if kind is None:
+                await asyncio.to_thread(accounts.record_failure, self.site.db, now, login, client)
+                raise accounts.AccountError("Those credentials are not right.")
+        except accounts.AccountError as error:
             return self._visitor_page(
                 request,
                 "requester_login.html",
-                400,
+                429 if isinstance(error, accounts.TooManyAttempts) else 400,
                 title="Requester log-in",
                 values={"access_key_id": access_key_id, "next": target},
-                error=accounts.AccountError("Those credentials are not right."),
+                error=error,
             )
         _, cookie = self.site.start_session(request, kind, principal)
         return self.site.redirect(safe_next(target, "/requester"), cookie=cookie)

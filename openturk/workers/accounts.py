@@ -104,17 +104,11 @@ def log_in(db: Database, clock: Clock, email: str, password: str, client: str) -
     login = normal_login(email)[:MAX_LOGIN]
     client = client[:64]
     now = clock.now_ms()
-    since = now - FAILURE_WINDOW_MS
+    refuse_if_limited(db, now, login, client)
     with db.read() as conn:
-        accounts = AccountRepository(conn)
-        if accounts.failures_since(client=client, since=since) >= FAILURES_PER_CLIENT:
-            raise TooManyAttempts(FAILURE_WINDOW_MS // 1000)
-        if accounts.failures_since(login=login, since=since) >= FAILURES_PER_LOGIN:
-            oldest = accounts.oldest_failure_since(login=login, since=since) or now
-            raise TooManyAttempts(max(1, -(-(oldest + FAILURE_WINDOW_MS - now) // 1000)))  # whole seconds, rounded up
-        account = accounts.by_login(login)
+        account = AccountRepository(conn).by_login(login)
     if len(password) > MAX_PASSWORD or not _verifies(account.password_hash if account else _DUMMY_HASH, password):
-        _fail(db, login, client, now)
+        record_failure(db, now, login, client)
         raise AccountError("The e-mail address or password is not right.")
     assert account is not None  # the dummy hash never verifies a password
     if account.disabled_at is not None:
@@ -134,10 +128,23 @@ def _verifies(password_hash: str, password: str) -> bool:
         return False
 
 
-def _fail(db: Database, login: str, client: str, now: int) -> None:
+def refuse_if_limited(db: Database, now: int, login: str, client: str) -> None:
+    """``TooManyAttempts`` when ``login`` (a worker's address, a requester's key id, the admin token)
+    or ``client`` has failed to log in too often lately: every log-in form of the site asks first."""
+    since = now - FAILURE_WINDOW_MS
+    with db.read() as conn:
+        accounts = AccountRepository(conn)
+        if accounts.failures_since(client=client[:64], since=since) >= FAILURES_PER_CLIENT:
+            raise TooManyAttempts(FAILURE_WINDOW_MS // 1000)
+        if accounts.failures_since(login=login, since=since) >= FAILURES_PER_LOGIN:
+            oldest = accounts.oldest_failure_since(login=login, since=since) or now
+            raise TooManyAttempts(max(1, -(-(oldest + FAILURE_WINDOW_MS - now) // 1000)))  # whole seconds, rounded up
+
+
+def record_failure(db: Database, now: int, login: str, client: str) -> None:
     with db.write() as conn:
         accounts = AccountRepository(conn)
-        accounts.record_failure(login, client, now)
+        accounts.record_failure(login, client[:64], now)
         accounts.prune_failures(now - FAILURE_WINDOW_MS)
 
 

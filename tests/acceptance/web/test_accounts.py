@@ -220,3 +220,22 @@ def test_a_cookie_the_site_cannot_parse_does_not_log_the_worker_out(site: Server
             site.base_url + "/work", headers={"Cookie": f"{foreign}; {session.name}={session.value}"}, timeout=30
         )
         assert page.status_code == 200, (foreign, page.status_code)
+
+
+def test_requester_and_admin_log_ins_are_rate_limited_like_a_workers(aws_args: list[str]) -> None:
+    """Five wrong secrets for one key id, or five wrong admin tokens, and that log-in answers 429 for
+    a while, even with the right credentials (a wrong guess used to cost only a 0.2 s pause)."""
+    with ServerProcess(auth="sigv4", admin_token="the-right-admin-token", extra_args=aws_args) as server:
+        key = cli_keys(server.db_url, "requesters", "create", "Lab")
+        client = httpx.Client(base_url=server.base_url, timeout=30)
+
+        def log_in(**fields: str) -> int:
+            token = _csrf(client, "/requester/login")
+            return client.post("/requester/login", data={"csrf_token": token, **fields}).status_code
+
+        for _ in range(5):
+            assert log_in(access_key_id=key["AWS_ACCESS_KEY_ID"], secret_access_key="wrong") == 400
+        assert log_in(access_key_id=key["AWS_ACCESS_KEY_ID"], secret_access_key=key["AWS_SECRET_ACCESS_KEY"]) == 429
+        for _ in range(5):
+            assert log_in(admin_token="wrong-token") == 400
+        assert log_in(admin_token="the-right-admin-token") == 429

@@ -37,7 +37,7 @@ from openturk.settings import Settings
 from openturk.store.database import Database
 from openturk.store.repository import Repository
 from openturk.web.forms import MAX_FORM_FIELDS, field_with_nul
-from openturk.workers import actions
+from openturk.workers import accounts, actions
 
 TASK_STATIC = Path(__file__).parent / "task_static"
 # The sandbox of requester content, as the site's iframe attribute and as the task origin's CSP:
@@ -95,8 +95,13 @@ class TaskOrigin:
             Route("/submit/{token}/done", self.done, methods=["GET"]),
         ]
 
-    def _grant(self, request: Request) -> task_tokens.TaskGrant | None:
-        return task_tokens.verify(self.secret, request.path_params["token"], self.clock.now_ms())
+    async def _grant(self, request: Request) -> task_tokens.TaskGrant | None:
+        """The token's grant, while it is valid and its worker may still use the site: the worker
+        site issues tokens to signed-in workers only, and one an admin disabled since acts no more."""
+        grant = task_tokens.verify(self.secret, request.path_params["token"], self.clock.now_ms())
+        if grant is None or not await run_in_threadpool(accounts.is_active, self.db, grant.worker_id):
+            return None
+        return grant
 
     async def script(self, request: Request) -> Response:
         return FileResponse(
@@ -106,7 +111,7 @@ class TaskOrigin:
         )
 
     async def html_question(self, request: Request) -> Response:
-        grant = self._grant(request)
+        grant = await self._grant(request)
         if grant is None:
             return _page("Task not available", "This task link is not valid or its time has passed.", 403)
 
@@ -123,7 +128,7 @@ class TaskOrigin:
 
     async def external_submit(self, request: Request) -> Response:
         """MTurk's form target for one granted assignment; 4xx and nothing recorded otherwise."""
-        grant = self._grant(request)
+        grant = await self._grant(request)
         if grant is None:
             return _page("Not submitted", "This task link is not valid or its time has passed.", 403)
         try:

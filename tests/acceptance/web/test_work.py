@@ -30,6 +30,7 @@ from tests.acceptance.web.worksite import (
     unique_title,
 )
 from tests.support.browser import check_page
+from tests.support.cli import run_cli
 from tests.support.questionforms import EVERYTHING, free_text, question, question_form
 
 
@@ -488,3 +489,17 @@ def test_formatted_contents_kept_styles_apply_and_no_other_inline_style_does(
         " s.setAttribute('style', 'color: rgb(0, 0, 255)'); document.body.append(s); }"
     )
     assert page.locator("#forged").evaluate("node => getComputedStyle(node).color") != "rgb(0, 0, 255)"
+
+
+def test_a_disabled_workers_task_links_stop_working(site: ServerProcess, mturk: Any) -> None:
+    """Disabling ends the worker's sessions; the task tokens the site gave them end with them."""
+    hit = mturk.create_hit(**hit_of(unique_title("Disabled"), html_question(MTURK_TEMPLATE)))["HIT"]
+    worker = SiteWorker.sign_up(site.base_url)
+    assignment_id = worker.accept(hit["HITId"])
+    parameters = worker.task_parameters(assignment_id)
+    assert run_cli("workers", "disable", worker.worker_id, "--db", site.db_url).returncode == 0
+    submit_to = parameters["turkSubmitTo"]
+    refused = httpx.post(submit_to + "/mturk/externalSubmit", data={"assignmentId": assignment_id, "answer": "x"})
+    assert refused.status_code == 403
+    assert httpx.get(submit_to.replace("/submit/", "/task/")).status_code == 403
+    assert mturk.list_assignments_for_hit(HITId=hit["HITId"])["Assignments"] == []

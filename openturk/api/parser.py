@@ -27,6 +27,10 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
+        if "integer string conversion" in str(exc):  # Python's own limit, not a JSON error
+            raise ProtocolError(
+                "SerializationException", "The request body holds a number of over 4,300 digits."
+            ) from exc
         raise ProtocolError("SerializationException", f"The request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise ProtocolError("SerializationException", "The request body nests too deeply.") from exc
@@ -149,14 +153,16 @@ def _integer(shape: Shape, value: Any, path: str) -> int:
             raise InvalidParameterValue(f"Value for {path} must be an integer.")
         value = int(value)
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    # A number of thousands of digits is named by its first ones, not echoed whole.
+    shown = str(value) if -(10**20) < value < 10**20 else f"{str(value)[:21]}… ({len(str(abs(value)))} digits)"
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ParameterOutOfRange(f"Value {value} for {path} is out of range; it must be {bounds}.")
+        raise ParameterOutOfRange(f"Value {shown} for {path} is out of range; it must be {bounds}.")
     # The model's integer is 32 bits, its long 64 (as the services behind the SDKs read them).
     limit = 2**31 if shape.type_name == "integer" else 2**63
     if not -limit <= value < limit:
         raise ParameterOutOfRange(
-            f"Value {value} for {path} is out of range; it must be between {-limit} and {limit - 1}."
+            f"Value {shown} for {path} is out of range; it must be between {-limit} and {limit - 1}."
         )
     return int(value)
 

@@ -10,7 +10,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
 from openturk.api import parser, serializer, spec
-from openturk.errors import InvalidParameterValue, MissingParameter, ParameterOutOfRange, RequestError
+from openturk.errors import InvalidParameterValue, MissingParameter, ParameterOutOfRange, ProtocolError, RequestError
 
 
 def _wire(operation: str, params: dict) -> dict:  # type: ignore[type-arg]
@@ -140,3 +140,13 @@ def test_error_bodies_parse_into_modeled_fields() -> None:
     )
     assert parsed["Error"]["Code"] == "RequestError"
     assert parsed["Error"]["Message"].startswith("Hit X does not exist. (")
+
+
+def test_a_number_of_thousands_of_digits_is_named_not_echoed() -> None:
+    model = spec.service_model().operation_model("ListHITs")
+    with pytest.raises(ParameterOutOfRange) as excinfo:
+        parser.parse_input(model, {"MaxResults": 10**4000})
+    assert len(excinfo.value.message) < 200 and "4001 digits" in excinfo.value.message
+    with pytest.raises(ProtocolError) as refused:
+        parser.parse_body(b'{"MaxResults": ' + b"9" * 5000 + b"}")
+    assert "set_int_max_str_digits" not in refused.value.message and "4,300 digits" in refused.value.message

@@ -76,11 +76,12 @@ def send_test_event_notification(ctx: Context, params: dict[str, Any]) -> dict[s
     doc_id = doc.new_doc_id()
     body = doc.document(doc_id, spec.version, ctx.customer_id, [record])
     outgoing = Outgoing(0, doc_id, spec.transport, spec.destination, body, event_type, TEST_HIT_TYPE_ID)
-    began = time.perf_counter()
+    started, began = int(time.time() * 1000), time.perf_counter()
     error = ctx.transports[spec.transport].send([outgoing])[0]
     if error is not None:
         raise RequestError(f"The test notification could not be sent to {spec.destination}: {error}")
-    wall = int(time.time() * 1000)
+    latency_ms = int((time.perf_counter() - began) * 1000)
+    wall = started + latency_ms  # when the destination acknowledged it
     with ctx.db.write() as conn:
         message_id = conn.execute(
             insert(messages)
@@ -96,9 +97,9 @@ def send_test_event_notification(ctx: Context, params: dict[str, Any]) -> dict[s
                 hit_type_ids=TEST_HIT_TYPE_ID,
                 state="delivered",
                 attempts=1,
-                next_attempt_at=wall,
-                first_committed_at=wall,
-                created_at=wall,
+                next_attempt_at=started,
+                first_committed_at=started,
+                created_at=started,
                 delivered_at=wall,
                 is_test=True,
             )
@@ -107,8 +108,8 @@ def send_test_event_notification(ctx: Context, params: dict[str, Any]) -> dict[s
         conn.execute(
             insert(delivery_attempts).values(
                 message_id=message_id,
-                started_at=wall,
-                latency_ms=int((time.perf_counter() - began) * 1000),
+                started_at=started,
+                latency_ms=latency_ms,
                 outcome="delivered",
                 dispatcher="SendTestEventNotification",
             )

@@ -321,6 +321,16 @@ def test_test_events(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> 
         assert event["EventType"] == event_type
         assert re.fullmatch(r"[0-9A-Z]{30}", event["HITId"]) and re.fullmatch(r"[0-9A-Z]{30}", event["HITTypeId"])
         assert ("AssignmentId" in event) == event_type.startswith("Assignment")
+        # In the delivery log: a delivered test message whose one attempt started before it ended.
+        [logged] = [
+            m
+            for m in server.http.get("/api/deliveries").json()["Messages"]
+            if m["EventDocId"] == document["EventDocId"]
+        ]
+        [attempt] = logged["AttemptLog"]
+        assert logged["Test"] and logged["State"] == "delivered" and attempt["Outcome"] == "delivered"
+        assert attempt["StartedAt"] == logged["CreatedAt"] <= logged["DeliveredAt"]
+        assert logged["LatencyMs"] == attempt["LatencyMs"]
     missing = queue + "-missing"
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.send_test_event_notification(Notification=spec(missing), TestEventType="Ping")

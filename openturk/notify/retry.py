@@ -1,4 +1,5 @@
-"""Backoff between delivery attempts: exponential with full jitter, capped (minutes, not hours)."""
+"""Backoff between delivery attempts: exponential with "equal jitter" (uniform in the upper half of
+the step: never less than half the backoff), capped (minutes, not hours)."""
 
 from __future__ import annotations
 

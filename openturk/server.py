@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from openturk import __version__, worker_mail
+from openturk import __version__, digits, worker_mail
 from openturk.api import auth
 from openturk.api.skeleton import FastPath, MTurkEndpoint
 from openturk.cache import LRU
@@ -216,6 +216,10 @@ class DeliveriesAPI:
         except ValueError:
             message = "Limit must be a number and Since epoch seconds."
             return JSONResponse({"Error": "InvalidParameter", "Message": message}, 400)
+        before = digits.positive(query["Before"], max_digits=18) if "Before" in query else None
+        if "Before" in query and before is None:
+            message = "Before must be a MessageId (a whole number from 1): the page goes on from the message before it."
+            return JSONResponse({"Error": "InvalidParameter", "Message": message}, 400)
         state = query.get("State")
         if state is not None and state not in deliveries.STATES:
             return JSONResponse(
@@ -230,6 +234,7 @@ class DeliveriesAPI:
                     hit_type_id=query.get("HITTypeId"),
                     state=state,
                     since_ms=since,
+                    before_id=before,
                     limit=limit,
                 )
 

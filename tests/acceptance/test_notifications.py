@@ -412,3 +412,23 @@ def test_embedded_local_aws_receives_notifications() -> None:
         ]
         [document] = drain(sqs_client(endpoint), queue, lambda d: len(d) >= 1)
         assert document["Events"][0]["HITId"] == hit_id
+
+
+def test_the_delivery_log_pages_on_with_before(server: ServerProcess, mturk: Any, local_aws: LocalAWS) -> None:
+    queue = new_queue(local_aws)
+    for _ in range(3):
+        mturk.send_test_event_notification(Notification=spec(queue), TestEventType="Ping")
+    customer = customer_of(server, mturk)
+
+    def page(**params: str) -> list[int]:
+        answer = server.http.get("/api/deliveries", params={"CustomerId": customer, **params})
+        assert answer.status_code == 200, answer.text
+        return [m["MessageId"] for m in answer.json()["Messages"]]
+
+    every = page()
+    assert len(every) == 3 and every == sorted(every, reverse=True)
+    first = page(Limit="2")
+    assert first == every[:2]
+    assert page(Limit="2", Before=str(first[-1])) == every[2:]
+    for bad in ("x", "0", "-1", "1" * 30):
+        assert server.http.get("/api/deliveries", params={"Before": bad}).status_code == 400, bad

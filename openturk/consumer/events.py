@@ -154,6 +154,8 @@ def _decode(payload: str | bytes | Mapping[str, Any], what: str) -> Any:
         return json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedNotification(f"the {what} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # nested deeper than the parser goes: malformed, not a crash
+        raise MalformedNotification(f"the {what} nests too deeply to be a notification") from exc
 
 
 def _from_email(text: str) -> Document:
@@ -166,6 +168,8 @@ def _from_email(text: str) -> Document:
         raw, _ = json.JSONDecoder().raw_decode(text[start:])
     except ValueError as exc:
         raise MalformedNotification(f"the email body's JSON document is not valid: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedNotification("the email body's JSON document nests too deeply") from exc
     return parse_document(raw)
 
 

@@ -117,6 +117,8 @@ def _parse(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidSNSMessage(f"the body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidSNSMessage("the body nests too deeply to be an SNS message") from exc
     if not isinstance(raw, Mapping):
         raise InvalidSNSMessage("the body must be a JSON object")
     return raw

@@ -82,3 +82,11 @@ def test_a_document_without_an_id_gets_a_stable_one() -> None:
 def test_malformed_documents_name_what_is_wrong(payload: str, names: str) -> None:
     with pytest.raises(MalformedNotification, match=names.replace("[", r"\[").replace("]", r"\]")):
         documents_from(payload)
+
+
+@pytest.mark.parametrize(
+    "payload", ["[" * 100_000 + "]" * 100_000, 'Your notification:\n{"EventDocVersion": ' + "[" * 100_000]
+)
+def test_a_document_nested_too_deeply_is_malformed_not_a_crash(payload: str) -> None:
+    with pytest.raises(MalformedNotification, match="nest"):
+        documents_from(payload)

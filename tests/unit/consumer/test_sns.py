@@ -265,3 +265,8 @@ def test_receiver_refuses_another_customers_document_without_handling_it(signer:
     reply = receiver.handle(json.dumps(signer.notification(DOC)).encode(), "Notification")
     assert reply.status == 403 and reply.text.startswith("ForeignCustomer: document doc-1: CustomerId 'A1REQUESTER'")
     assert seen == []
+
+
+def test_a_body_nested_too_deeply_is_an_invalid_message_not_a_crash(signer: SNSSigner) -> None:
+    with pytest.raises(InvalidSNSMessage, match="nests too deeply"):
+        verifier_for(signer).verify("[" * 100_000 + "]" * 100_000)

@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from openturk.consumer.dedup import DedupStore, open_dedup
 from openturk.consumer.events import Event, MalformedNotification, documents_from
 from openturk.consumer.router import Router
+from openturk.consumer.sqs import endpoint_url
 
 DEFAULT_DEDUP = "openturk-consumer.db"
 TAIL_HOLD_S = 5  # how long a tail sweep hides what it has seen, so it can page through the queue
@@ -120,7 +121,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _queue_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queue-url", required=True, metavar="URL")
     parser.add_argument(
-        "--aws-endpoint", default=None, metavar="URL", help="SQS endpoint (default: AWS_ENDPOINT_URL, else real AWS)"
+        "--aws-endpoint",
+        default=None,
+        type=endpoint_url,
+        metavar="URL",
+        help="SQS endpoint (default: AWS_ENDPOINT_URL, else real AWS)",
     )
     parser.add_argument("--region", default=None, help="default: AWS_REGION, the queue URL's, else us-east-1")
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from openturk.consumer.split import RouteError, RouteTable, SourceUnavailable, Splitter
+from openturk.consumer.sqs import endpoint_url
 
 # Keys that moto, LocalStack and the embedded local endpoint accept when no identity is configured.
 LOCAL_KEYS = ("openturk-local", "openturk-local")
@@ -54,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     route.add_argument("--default", default=None, metavar="QUEUE_URL", help="where other event types go")
     route.add_argument(
-        "--aws-endpoint", default=None, metavar="URL", help="SQS endpoint (default: AWS_ENDPOINT_URL, else real AWS)"
+        "--aws-endpoint",
+        default=None,
+        type=endpoint_url,
+        metavar="URL",
+        help="SQS endpoint (default: AWS_ENDPOINT_URL, else real AWS)",
     )
     route.add_argument("--region", default=None, help="default: the source queue URL's region, else us-east-1")
     route.add_argument(

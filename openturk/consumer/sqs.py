@@ -39,6 +39,7 @@ Contract:
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import os
@@ -46,6 +47,7 @@ import queue
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +105,15 @@ def credentials_configured(environ: Mapping[str, str]) -> bool:
         return True
     shared = environ.get("AWS_SHARED_CREDENTIALS_FILE") or str(Path.home() / ".aws" / "credentials")
     return Path(shared).exists()
+
+
+def endpoint_url(text: str) -> str:
+    """An ``--aws-endpoint`` as argparse takes it: an http(s) URL with a host, else a usage error
+    (exit 2) rather than botocore's ValueError when the client is made."""
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
 
 
 def make_sqs_client(

@@ -49,3 +49,14 @@ def test_deliveries_refuses_a_since_that_is_no_time(tmp_path: Path) -> None:
     Database(url).migrate()
     assert main(["deliveries", "--db", url, "--since", "1e17"]) == 2
     assert main(["deliveries", "--db", url, "--since", "0"]) == 0
+
+
+@pytest.mark.parametrize(
+    "command", [["tail"], ["consume", "--handler", "m:r"], ["route", "--to", "HITExpired=http://q"]]
+)
+def test_a_bad_aws_endpoint_is_a_usage_error(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    queue = ["--from", "http://127.0.0.1:1/1/q"] if command[0] == "route" else ["--queue-url", "http://127.0.0.1:1/1/q"]
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([*command, *queue, "--aws-endpoint", "not a url"])
+    assert exited.value.code == 2
+    assert "--aws-endpoint" in capsys.readouterr().err

@@ -7,6 +7,8 @@ number read from a request's text goes through here first.
 
 from __future__ import annotations
 
+from openturk.store.schema import ROW_ID_MAX
+
 
 def non_negative(text: str, max_digits: int = 9) -> int | None:
     """``text`` as an integer ≥ 0 when it is 1 to ``max_digits`` ASCII digits; None otherwise."""
@@ -19,3 +21,9 @@ def positive(text: str, max_digits: int = 9) -> int | None:
     """As ``non_negative``, for a number that must be at least 1."""
     number = non_negative(text, max_digits)
     return number if number else None
+
+
+def row_id(text: str) -> int | None:
+    """A row's id (a message's number): a whole number from 1 that an autoincrement column holds."""
+    number = positive(text, max_digits=10)
+    return number if number is not None and number <= ROW_ID_MAX else None

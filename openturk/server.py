@@ -216,7 +216,7 @@ class DeliveriesAPI:
         except ValueError:
             message = "Limit must be a number and Since epoch seconds."
             return JSONResponse({"Error": "InvalidParameter", "Message": message}, 400)
-        before = digits.positive(query["Before"], max_digits=18) if "Before" in query else None
+        before = digits.row_id(query["Before"]) if "Before" in query else None
         if "Before" in query and before is None:
             message = "Before must be a MessageId (a whole number from 1): the page goes on from the message before it."
             return JSONResponse({"Error": "InvalidParameter", "Message": message}, 400)

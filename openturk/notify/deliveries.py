@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, select
 
-from openturk.store.schema import delivery_attempts, events, messages, outbox
+from openturk.store.schema import ROW_ID_MAX, delivery_attempts, events, messages, outbox
 
 STATES = ("pending", "sending", "delivered", "dead")
 LATENCY_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
@@ -46,7 +46,7 @@ def list_messages(
         query = query.where(messages.c.state == state)
     if since_ms is not None:
         query = query.where(messages.c.created_at >= since_ms)
-    if before_id is not None:
+    if before_id is not None and before_id <= ROW_ID_MAX:  # beyond it, every message is before it
         query = query.where(messages.c.message_id < before_id)
     rows = conn.execute(query.order_by(messages.c.message_id.desc()).limit(limit)).all()
     result = []

@@ -135,7 +135,7 @@ def list_bonus_payments(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 ctx.customer_id, hit_id=hit_id, assignment_id=assignment_id, after=after, limit=limit
             ),
             lambda row: row.bonus_id,
-            0,
+            paging.ROW_ID,
         )
     return {
         "NextToken": token,

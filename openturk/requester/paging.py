@@ -12,9 +12,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from openturk.errors import InvalidParameterValue
+from openturk.store.schema import ROW_ID_MAX
 
 DEFAULT_PAGE_SIZE = 10
 T = TypeVar("T")
+
+
+class RowId(int):
+    """A sample key that is an autoincrement row id, which a 32-bit column holds (``ROW_ID``)."""
+
+
+ROW_ID = RowId(0)
 
 
 def _same_shape(key: Any, sample: Any) -> bool:
@@ -23,6 +31,8 @@ def _same_shape(key: Any, sample: Any) -> bool:
         return isinstance(key, list) and len(key) == len(sample) and all(map(_same_shape, key, sample))
     if isinstance(sample, bool) or isinstance(key, bool):
         return False
+    if isinstance(sample, RowId):
+        return isinstance(key, int) and 0 <= key <= ROW_ID_MAX
     if isinstance(sample, int):
         return isinstance(key, int) and -(2**63) <= key < 2**63
     # Text a store can hold: no lone surrogate (not UTF-8 at all) and no NUL (PostgreSQL's text refuses it).

@@ -34,7 +34,7 @@ def list_review_policy_results_for_hit(ctx: Context, params: dict[str, Any]) -> 
             "ListReviewPolicyResultsForHIT",
             lambda after, limit: reviews.page(hit.hit_id, levels, kinds, after, limit) if kinds else [],
             lambda item: item.item_id,
-            0,
+            paging.ROW_ID,
         )
     answer: dict[str, Any] = {"HITId": hit.hit_id, "NextToken": token}
     if assignment_policy is not None:

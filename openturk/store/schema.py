@@ -32,6 +32,9 @@ metadata = MetaData(
 )
 
 ID = String(64)
+# The largest value of an autoincrement ``Integer`` row id: PostgreSQL's integer is 32 bits, and a
+# larger number compared with one is an error there (a 500), not an empty match.
+ROW_ID_MAX = 2**31 - 1
 
 requesters = Table(
     "requesters",

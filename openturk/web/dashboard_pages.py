@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from openturk import digits
 from openturk.web import display
 from openturk.web.pages import Site
 from openturk.workers import dashboard
@@ -33,7 +34,7 @@ class DashboardPages:
 
     async def messages(self, request: Request) -> Response:
         raw = request.query_params.get("before")
-        before = display.whole_number(raw) if raw is not None else None
+        before = digits.row_id(raw) if raw is not None else None
         if raw is not None and before is None:
             return self._bad_parameter(request, "before must be a whole number from 1 (a message's number).")
         found = await asyncio.to_thread(dashboard.inbox, self.site.db, self.site.worker_id(request), before)

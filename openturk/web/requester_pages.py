@@ -193,7 +193,7 @@ class RequesterPages:
     # -- the delivery log --------------------------------------------------------------------------
     async def deliveries(self, request: Request) -> Response:
         query = request.query_params
-        before = digits.positive(query["before"], max_digits=12) if "before" in query else None
+        before = digits.row_id(query["before"]) if "before" in query else None
         if "before" in query and before is None:
             return self._bad(request, "before must be a message number.")
         hit_type_id = query.get("hit_type_id") or None
@@ -218,7 +218,7 @@ class RequesterPages:
         )
 
     async def send_again(self, request: Request, form: FormData) -> Response:
-        message_id = digits.positive(request.path_params["message_id"], max_digits=12)
+        message_id = digits.row_id(request.path_params["message_id"])
         if message_id is None:
             return self._missing(request, "That message")
         customer = self._customer(request)

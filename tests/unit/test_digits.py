@@ -35,3 +35,8 @@ def test_positive_refuses_zero_and_the_bound_is_a_parameter() -> None:
     assert digits.positive("1") == 1
     assert digits.positive("123456789012", max_digits=12) == 123_456_789_012
     assert digits.positive("1234567890123", max_digits=12) is None
+
+
+def test_a_row_id_fits_a_32_bit_autoincrement_column() -> None:
+    assert digits.row_id("1") == 1 and digits.row_id(str(2**31 - 1)) == 2**31 - 1
+    assert digits.row_id(str(2**31)) is None and digits.row_id("0") is None and digits.row_id("9" * 11) is None

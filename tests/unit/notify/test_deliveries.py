@@ -115,3 +115,12 @@ def test_since_must_be_a_time(seconds: float) -> None:
     with pytest.raises(ValueError, match="epoch seconds"):
         deliveries.since_ms(seconds)
     assert deliveries.since_ms(1_700_000_000.5) == 1_700_000_000_500
+
+
+def test_paging_from_a_message_id_past_any_row_is_an_empty_page_on_every_store(db: Database) -> None:
+    """The API takes Before up to 18 digits; PostgreSQL's integer column must not see it unclamped."""
+    with db.write() as conn:
+        conn.execute(insert(messages), [_message(0, "delivered", 5)])
+    with db.read() as conn:
+        assert len(deliveries.list_messages(conn, before_id=10**17, limit=10)) == 1
+        assert deliveries.list_messages(conn, before_id=1, limit=10) == []

@@ -38,6 +38,14 @@ def test_a_forged_key_is_an_invalid_token(key: Any) -> None:
         paging.decode(_forged(key), "ListHITs", [0, ""])
 
 
+@pytest.mark.parametrize("key", [2**31, -1, 2**63 - 1])
+def test_a_row_id_position_past_what_its_column_holds_is_an_invalid_token(key: int) -> None:
+    """Bonus and review-item ids are 32-bit on PostgreSQL: a larger position was a 500 there."""
+    with pytest.raises(InvalidParameterValue):
+        paging.decode(_forged(key, "ListBonusPayments"), "ListBonusPayments", paging.ROW_ID)
+    assert paging.decode(_forged(2**31 - 1, "ListBonusPayments"), "ListBonusPayments", paging.ROW_ID) == 2**31 - 1
+
+
 def test_a_token_of_another_operation_is_invalid() -> None:
     with pytest.raises(InvalidParameterValue):
         paging.decode(paging.encode([1, "a"], "ListHITs"), "ListQualificationTypes", [0, ""])

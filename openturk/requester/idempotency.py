@@ -15,10 +15,12 @@ WINDOW_MS = 24 * 3600 * 1000
 
 
 def check(repo: RequestTokenRepository, customer_id: str, token: str | None, now: int) -> None:
+    """Take ``token`` for this request's transaction, or raise the error naming the request that
+    holds it. ``remember`` then records the result: call both in one transaction."""
     if token is None:
         return
-    row = repo.request_token(customer_id, token)
-    if row is None or row.created_at <= now - WINDOW_MS:
+    row = repo.claim_request_token(customer_id, token, now, expired_before=now - WINDOW_MS)
+    if row is None:
         return
     processed = f'The idempotency token "{token}" has already been processed.'
     if row.operation in ("CreateHIT", "CreateHITWithHITType"):

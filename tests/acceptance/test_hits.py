@@ -160,6 +160,54 @@ def test_unique_request_token_makes_create_hit_idempotent(mturk: Any) -> None:
     assert hit["HITId"] in excinfo.value.response["Error"]["Message"]
 
 
+def _at_once(mturk: Any, call: Any, times: int = 4) -> list[str]:
+    """Make ``call(mturk)`` from ``times`` threads released together: each one's outcome, "ok" or
+    the TurkErrorCode it was refused with (or the exception's name: a 500 among them is a bug)."""
+    outcomes: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(times)
+
+    def attempt() -> None:
+        start.wait(10)
+        try:
+            call(mturk)  # boto3 clients may be shared by threads
+            outcome = "ok"
+        except mturk.exceptions.RequestError as exc:
+            outcome = exc.response.get("TurkErrorCode", "")
+        except Exception as exc:
+            outcome = type(exc).__name__
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=attempt) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return sorted(outcomes)
+
+
+def test_one_token_sent_at_once_by_several_threads_makes_one_hit_and_one_bonus(
+    server: ServerProcess, mturk: Any
+) -> None:
+    """Taking the token is the write that serialises them: on PostgreSQL a read-then-write check let
+    two concurrent requests both go ahead (two HITs, two bonuses paid) or answer 500."""
+    hit = mturk.create_hit(**hit_params())["HIT"]
+    assignment_id = new_worker(server).do(hit["HITId"])
+    worker_id = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["WorkerId"]
+    created = _at_once(mturk, lambda client: client.create_hit(**hit_params(UniqueRequestToken="race-hit")))
+    assert created == ["AWS.MechanicalTurk.HitAlreadyExists"] * 3 + ["ok"]
+    bonused = _at_once(
+        mturk,
+        lambda client: client.send_bonus(
+            WorkerId=worker_id, BonusAmount="0.01", AssignmentId=assignment_id, Reason="r", UniqueRequestToken="race-b"
+        ),
+    )
+    assert bonused == ["AWS.MechanicalTurk.DuplicateRequest"] * 3 + ["ok"]
+    assert mturk.list_hits()["NumResults"] == 2
+    assert mturk.list_bonus_payments(AssignmentId=assignment_id)["NumResults"] == 1
+
+
 def test_request_tokens_are_per_requester(server: ServerProcess, mturk: Any) -> None:
     mturk.create_hit(**hit_params(UniqueRequestToken="shared-token"))
     other = server.client("AKIDOTHERTOKENS01")

@@ -366,7 +366,8 @@ def disassociate_qualification_from_worker(ctx: Context, params: dict[str, Any])
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
         found = _grantable_type(repo, ctx, params["QualificationTypeId"])
-        held = repo.qualification(found.qualification_type_id, params["WorkerId"])
+        # Locked: two revocations at once must not both find it Granted (PostgreSQL).
+        held = repo.qualification(found.qualification_type_id, params["WorkerId"], lock=True)
         if held is None:
             raise QualificationDoesNotExist(
                 f"Worker {params['WorkerId']} does not have QualificationType {found.qualification_type_id}: "

@@ -182,12 +182,15 @@ class QualificationRepository:
         return [_type(row) for row in self.conn.execute(query.order_by(*order).limit(limit))]
 
     # -- workers' qualifications -------------------------------------------------------------------
-    def qualification(self, type_id: str, worker_id: str) -> Qualification | None:
-        row = self.conn.execute(
-            select(qualifications).where(
-                qualifications.c.qualification_type_id == type_id, qualifications.c.worker_id == worker_id
-            )
-        ).first()
+    def qualification(self, type_id: str, worker_id: str, *, lock: bool = False) -> Qualification | None:
+        """The worker's qualification of that type; ``lock``: its row locked until the commit, for a
+        change that depends on what it holds now (PostgreSQL; SQLite has one writer anyway)."""
+        query = select(qualifications).where(
+            qualifications.c.qualification_type_id == type_id, qualifications.c.worker_id == worker_id
+        )
+        if lock:
+            query = query.with_for_update(key_share=True)
+        row = self.conn.execute(query).first()
         return _qualification(row) if row else None
 
     def put_qualification(self, qualification: Qualification) -> None:
@@ -206,13 +209,25 @@ class QualificationRepository:
             )
             .values(**values)
         )
-        if done.rowcount == 0:
-            self.conn.execute(
-                insert(qualifications).values(
-                    qualification_type_id=qualification.qualification_type_id,
-                    worker_id=qualification.worker_id,
-                    **values,
+        if done.rowcount:
+            return
+        try:
+            with self.conn.begin_nested():  # a concurrent grant may insert it first (PostgreSQL)
+                self.conn.execute(
+                    insert(qualifications).values(
+                        qualification_type_id=qualification.qualification_type_id,
+                        worker_id=qualification.worker_id,
+                        **values,
+                    )
                 )
+        except IntegrityError:  # it did: this one overwrites it, as it would have a moment later
+            self.conn.execute(
+                update(qualifications)
+                .where(
+                    qualifications.c.qualification_type_id == qualification.qualification_type_id,
+                    qualifications.c.worker_id == qualification.worker_id,
+                )
+                .values(**values)
             )
 
     def qualifications_page(

@@ -13,6 +13,7 @@ import pytest
 
 from openturk.testing import ServerProcess
 from tests.conftest import EXTERNAL_QUESTION, HTML_QUESTION, error_code, events_of, hit_params, new_worker
+from tests.support.concurrency import at_once
 
 TYPE_PARAMS = {
     "Title": "Label an image",
@@ -160,33 +161,6 @@ def test_unique_request_token_makes_create_hit_idempotent(mturk: Any) -> None:
     assert hit["HITId"] in excinfo.value.response["Error"]["Message"]
 
 
-def _at_once(mturk: Any, call: Any, times: int = 4) -> list[str]:
-    """Make ``call(mturk)`` from ``times`` threads released together: each one's outcome, "ok" or
-    the TurkErrorCode it was refused with (or the exception's name: a 500 among them is a bug)."""
-    outcomes: list[str] = []
-    lock = threading.Lock()
-    start = threading.Barrier(times)
-
-    def attempt() -> None:
-        start.wait(10)
-        try:
-            call(mturk)  # boto3 clients may be shared by threads
-            outcome = "ok"
-        except mturk.exceptions.RequestError as exc:
-            outcome = exc.response.get("TurkErrorCode", "")
-        except Exception as exc:
-            outcome = type(exc).__name__
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=attempt) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return sorted(outcomes)
-
-
 def test_one_token_sent_at_once_by_several_threads_makes_one_hit_and_one_bonus(
     server: ServerProcess, mturk: Any
 ) -> None:
@@ -195,9 +169,9 @@ def test_one_token_sent_at_once_by_several_threads_makes_one_hit_and_one_bonus(
     hit = mturk.create_hit(**hit_params())["HIT"]
     assignment_id = new_worker(server).do(hit["HITId"])
     worker_id = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["WorkerId"]
-    created = _at_once(mturk, lambda client: client.create_hit(**hit_params(UniqueRequestToken="race-hit")))
+    created = at_once(mturk, lambda client: client.create_hit(**hit_params(UniqueRequestToken="race-hit")))
     assert created == ["AWS.MechanicalTurk.HitAlreadyExists"] * 3 + ["ok"]
-    bonused = _at_once(
+    bonused = at_once(
         mturk,
         lambda client: client.send_bonus(
             WorkerId=worker_id, BonusAmount="0.01", AssignmentId=assignment_id, Reason="r", UniqueRequestToken="race-b"

@@ -10,6 +10,7 @@ import pytest
 
 from openturk.testing import ServerProcess, Worker
 from tests.conftest import error_code, hit_params, new_worker
+from tests.support.concurrency import at_once
 
 QUESTION_FORM = (
     '<QuestionForm xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2017-11-06/'
@@ -609,3 +610,24 @@ def test_delete_retires_hit_types_and_lists_hits(mturk: Any) -> None:
         mturk.create_hit,
         **hit_params(QualificationRequirements=requirement),
     )
+
+
+def test_grants_and_revocations_made_at_once_are_decided_one_way(server: ServerProcess, mturk: Any) -> None:
+    """PostgreSQL: two first grants at once raced on the row's key (a 500), and two revocations
+    both found it Granted (both answered 200)."""
+    type_id = _create(mturk)["QualificationTypeId"]
+    worker_id = "A" + uuid.uuid4().hex[:13].upper()
+
+    def grant(client: Any) -> None:
+        client.associate_qualification_with_worker(
+            QualificationTypeId=type_id, WorkerId=worker_id, IntegerValue=3, SendNotification=False
+        )
+
+    assert at_once(mturk, grant, times=2) == ["ok", "ok"]
+    score = mturk.get_qualification_score(QualificationTypeId=type_id, WorkerId=worker_id)["Qualification"]
+    assert (score["Status"], score["IntegerValue"]) == ("Granted", 3)
+
+    def revoke(client: Any) -> None:
+        client.disassociate_qualification_from_worker(QualificationTypeId=type_id, WorkerId=worker_id, Reason="r")
+
+    assert at_once(mturk, revoke, times=2) == ["AWS.MechanicalTurk.InvalidQualificationState", "ok"]

@@ -27,6 +27,8 @@ from openturk.store.repository import Repository
 
 Account = Literal["outside", "available", "held", "paid"]
 INSUFFICIENT = "This Requester has insufficient funds in their account to complete this transaction."
+# More than any balance can hold (the columns are 64-bit): refused before anything is written.
+MOST_CENTS = 2**62
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ def _move(
 ) -> None:
     """One journal row and the totals it changes; with ``checked`` (source ``available``) only if
     the available balance covers ``cents``, else ``InsufficientFunds`` (the caller rolls back)."""
+    if checked and cents > MOST_CENTS:
+        # No balance covers it, and its journal row would not fit the store's 64-bit column (a 500).
+        raise InsufficientFunds(INSUFFICIENT)
     unpaid = int(source == "outside") - int(target == "paid")
     on_hold = int(target == "held") - int(source == "held")
     repo.insert_ledger_entry(customer_id, cents, source, target, kind, reference, hit_id, now)

@@ -68,9 +68,17 @@ def test_a_retype_to_a_hit_type_using_masters_holds_its_fee(mturk: Any) -> None:
     assert mturk.get_account_balance()["OnHoldBalance"] == "1.25"
 
 
-def test_insufficient_funds_changes_nothing(mturk: Any) -> None:
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"Reward": "5000.00", "MaxAssignments": 2},
+        # An escrow beyond any 64-bit column: refused before its journal row is written (it was a 500).
+        {"Reward": "999999999999.99", "MaxAssignments": 1_000_000_000},
+    ],
+)
+def test_insufficient_funds_changes_nothing(mturk: Any, overrides: dict[str, Any]) -> None:
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
-        mturk.create_hit(**hit_params(Reward="5000.00", MaxAssignments=2))
+        mturk.create_hit(**hit_params(**overrides))
     assert error_code(excinfo) == "AWS.MechanicalTurk.InsufficientFunds"
     assert mturk.list_hits()["HITs"] == []
     assert mturk.get_account_balance()["AvailableBalance"] == "10000.00"

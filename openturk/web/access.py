@@ -38,7 +38,7 @@ import ipaddress
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from starlette.requests import cookie_parser
@@ -199,8 +199,8 @@ class Boundary:
             return
         owner: Owner | None = None
         try:
-            path, owner = self.route(scope)
-            _refuse_nul(scope)
+            path, owner, path_params = self._route(scope)
+            _refuse_nul(scope, path_params)
             await self._admit(owner, scope)
             cap = ROUTE_MAX_BODY.get(path, MAX_BODY[owner])
             body = await _read_capped(receive, _content_length(scope), cap)
@@ -217,9 +217,14 @@ class Boundary:
 
     def route(self, scope: Scope) -> tuple[str, Owner]:
         """The path template and owner of the route ``scope`` asks for; ``Refused`` if none may be called."""
+        path, owner, _ = self._route(scope)
+        return path, owner
+
+    def _route(self, scope: Scope) -> tuple[str, Owner, dict[str, Any]]:
+        """``route``, and the path parameters the route read from the path."""
         method_mismatch = False
         for route in self.routes:
-            match, _ = route.matches(scope)
+            match, child = route.matches(scope)
             if match == Match.FULL:
                 path = getattr(route, "path", None)
                 # A route that answers GET answers HEAD too (Starlette): the same owner decides both.
@@ -227,7 +232,7 @@ class Boundary:
                 owner = (OWNERS.get(f"{method} {path}") or OWNERS.get(path)) if isinstance(path, str) else None
                 if owner is None or not isinstance(path, str):
                     raise Refused(403, "Forbidden", f"No caller may call {scope['path']}: the route has no owner.")
-                return path, owner
+                return path, owner, dict(child.get("path_params", {}))
             method_mismatch = method_mismatch or match == Match.PARTIAL
         if method_mismatch:
             raise Refused(405, "MethodNotAllowed", f"{scope['method']} is not allowed on {scope['path']}.")
@@ -349,9 +354,12 @@ def _is_loopback(scope: Scope) -> bool:
     return address.is_loopback
 
 
-def _refuse_nul(scope: Scope) -> None:
+def _refuse_nul(scope: Scope, path_params: Mapping[str, Any]) -> None:
     """No address may carry the NUL character: PostgreSQL's text cannot hold it, so a path parameter
     or query value with it would be a 500 there (and only there) at its first lookup."""
+    for name, value in path_params.items():
+        if "\x00" in str(value):
+            raise Refused(400, "InvalidParameter", f"{name} must not contain the NUL character (%00).")
     query = scope.get("query_string", b"")
     if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
         raise Refused(400, "InvalidParameter", "The address must not contain the NUL character (%00).")

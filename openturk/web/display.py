@@ -33,8 +33,8 @@ def iso_day(epoch_ms: int) -> str:
 
 
 def whole_number(raw: str) -> int | None:
-    """A query parameter that must be a whole number from 1 (at most twelve digits); None otherwise."""
-    return digits.positive(raw, max_digits=12)
+    """A query parameter that must be a whole number from 1 (at most nine digits); None otherwise."""
+    return digits.positive(raw)
 
 
 def page_number(raw: str | None) -> int | None:

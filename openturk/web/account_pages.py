@@ -104,11 +104,13 @@ class AccountPages:
         admin_token = form_text(form, "admin_token")
         target = form_text(form, "next")
         client = request.client.host if request.client else "unknown"
-        # Limited as a worker's log-in is: per key id (or the admin token) and per client.
+        # Limited per client, as a worker's log-in is. Not per key id or for the admin token as a
+        # worker's address is: anyone could then lock a requester (whose key id is no secret) or the
+        # admin out with five wrong guesses, and the secrets are long and random, not passwords.
         login = "admin-token" if admin_token else f"access-key:{access_key_id[:128]}"
         now = self.site.site_clock.now_ms()
         try:
-            await asyncio.to_thread(accounts.refuse_if_limited, self.site.db, now, login, client)
+            await asyncio.to_thread(accounts.refuse_if_limited, self.site.db, now, login, client, per_login=False)
             kind, principal = await asyncio.to_thread(self._requester_credentials, access_key_id, secret, admin_token)
             if kind is None:
                 await asyncio.to_thread(accounts.record_failure, self.site.db, now, login, client)

@@ -128,15 +128,15 @@ def _verifies(password_hash: str, password: str) -> bool:
         return False
 
 
-def refuse_if_limited(db: Database, now: int, login: str, client: str) -> None:
-    """``TooManyAttempts`` when ``login`` (a worker's address, a requester's key id, the admin token)
-    or ``client`` has failed to log in too often lately: every log-in form of the site asks first."""
+def refuse_if_limited(db: Database, now: int, login: str, client: str, *, per_login: bool = True) -> None:
+    """``TooManyAttempts`` when ``client`` has failed to log in too often lately, or (``per_login``)
+    ``login`` (a worker's address) has: every log-in form of the site asks first."""
     since = now - FAILURE_WINDOW_MS
     with db.read() as conn:
         accounts = AccountRepository(conn)
         if accounts.failures_since(client=client[:64], since=since) >= FAILURES_PER_CLIENT:
             raise TooManyAttempts(FAILURE_WINDOW_MS // 1000)
-        if accounts.failures_since(login=login, since=since) >= FAILURES_PER_LOGIN:
+        if per_login and accounts.failures_since(login=login, since=since) >= FAILURES_PER_LOGIN:
             oldest = accounts.oldest_failure_since(login=login, since=since) or now
             raise TooManyAttempts(max(1, -(-(oldest + FAILURE_WINDOW_MS - now) // 1000)))  # whole seconds, rounded up
 

@@ -88,7 +88,9 @@ class AccountPages:
         session = self.site.session(request)
         if session is not None:
             await asyncio.to_thread(sessions.end, self.site.db, self.site.site_clock, session.token)
-        return self.site.redirect("/login", cookie=sessions.cookie_header("", self.site.secure(request), max_age_s=0))
+        # Back to the log-in the session came from: a requester's or the admin's is the requester one.
+        login = "/requester/login" if session is not None and session.kind in ("requester", "admin") else "/login"
+        return self.site.redirect(login, cookie=sessions.cookie_header("", self.site.secure(request), max_age_s=0))
 
     # -- requesters and the admin -----------------------------------------------------------------
     async def requester_login_page(self, request: Request) -> Response:

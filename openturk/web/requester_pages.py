@@ -78,9 +78,11 @@ class RequesterPages:
             return await self.hit_types(
                 request, status=400, error=f"HIT type {hit_type_id} has no notification specification to test."
             )
-        if event_type not in TEST_EVENT_TYPES:
-            return await self.hit_types(request, status=400, error="TestEventType must be one of the event types.")
         spec = view.notification
+        offered = [t for t in TEST_EVENT_TYPES if t == "Ping" or t in spec.event_types]
+        if event_type not in offered:
+            error = f"The test event must be one of {', '.join(offered)}: the types this HIT type sends, or Ping."
+            return await self.hit_types(request, status=400, error=error)
         params = {
             "Notification": {
                 "Destination": spec.destination,
@@ -158,7 +160,7 @@ class RequesterPages:
         )
         view, assignment = found
         if view is None or assignment is None:
-            return self._missing(request, f"Assignment {assignment_id[:64]}")
+            return self._missing(request, f"Assignment {assignment_id[:64]}" if assignment_id else "That assignment")
         values = {"assignment_id": assignment_id, "feedback": feedback}
         if decision not in ("approve", "reject"):
             return await self.hit(request, status=400, error="Choose Approve or Reject.", values=values)

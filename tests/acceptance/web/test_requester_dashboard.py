@@ -379,6 +379,11 @@ def test_bad_input_is_refused_naming_it(site: ServerProcess, local_aws: LocalAWS
             f"/requester/hit-types/{type_id}/test-event", data={"csrf_token": token, "event_type": "Boom"}
         )
         assert unknown_event.status_code == 400
+        unsent = next(t for t in ("HITDisposed", "AssignmentAbandoned", "HITExtended") if t not in EVENTS)
+        not_sent = client.post(
+            f"/requester/hit-types/{type_id}/test-event", data={"csrf_token": token, "event_type": unsent}
+        )
+        assert not_sent.status_code == 400 and "the types this HIT type sends" in not_sent.text
         silent = requester.hit_type(None, title="No notifications")
         untested = client.post(
             f"/requester/hit-types/{silent}/test-event", data={"csrf_token": token, "event_type": "Ping"}
@@ -417,3 +422,12 @@ def test_hits_and_the_delivery_log_page_newest_first(site: ServerProcess, local_
         (newest, newest_doc), (_, older_doc) = docs[0], docs[1]
         page = client.get(f"/requester/deliveries?hit_type_id={type_id}&before={newest}").text
         assert newest_doc not in page and older_doc in page and "Newest messages" in page
+
+
+def test_a_requester_who_logs_out_is_sent_to_the_requester_log_in(site: ServerProcess) -> None:
+    requester = Requester(site)
+    with _session(site, requester.access_key) as client:
+        token = _csrf(client, "/requester")
+        out = client.post("/logout", data={"csrf_token": token})
+        assert out.status_code == 303 and out.headers["location"] == "/requester/login"
+        assert client.get("/requester").status_code == 303  # the session ended

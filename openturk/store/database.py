@@ -457,6 +457,9 @@ def _create_engine(url: str, is_sqlite: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
+        # SQLite's lower() folds ASCII letters only; PostgreSQL's folds every letter. Python's, in its
+        # place, makes a case-insensitive search ("é" finds "École") answer alike on both stores.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -469,6 +472,10 @@ def _create_engine(url: str, is_sqlite: bool) -> Engine:
         raw.execute("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
     return engine
+
+
+def _lower(text: object) -> object:
+    return text.lower() if isinstance(text, str) else text
 
 
 # A pooled PostgreSQL connection idle this long is pinged before use; one used more recently is not.

@@ -631,3 +631,12 @@ def test_grants_and_revocations_made_at_once_are_decided_one_way(server: ServerP
         client.disassociate_qualification_from_worker(QualificationTypeId=type_id, WorkerId=worker_id, Reason="r")
 
     assert at_once(mturk, revoke, times=2) == ["AWS.MechanicalTurk.InvalidQualificationState", "ok"]
+
+
+def test_the_query_folds_the_case_of_every_letter_on_every_store(mturk: Any) -> None:
+    """SQLite's own lower() folds ASCII only: "é" found "école" but not "École" there, both on PostgreSQL."""
+    tag = uuid.uuid4().hex[:8]
+    created = _create(mturk, Name=f"École {tag}", Keywords=f"ΑΘΗΝΑ Ärger {tag}")["QualificationTypeId"]
+    for query in (f"école {tag}", f"ÉCOLE {tag}", f"αθηνα ärger {tag}"):
+        found = mturk.list_qualification_types(MustBeRequestable=True, MustBeOwnedByCaller=True, Query=query)
+        assert created in [t["QualificationTypeId"] for t in found["QualificationTypes"]], query

@@ -333,7 +333,7 @@ def _print_message(out: Console, message: dict[str, Any], limit: int | None) -> 
     )
     try:
         documents = documents_from(message["Body"])
-    except (MalformedNotification, RecursionError) as exc:  # RecursionError: JSON nested too deeply to parse
+    except MalformedNotification as exc:  # a body nested too deeply to parse included (events._decode)
         out.print(header)
         out.print(f"  [red]not a notification[/red]: {escape(str(exc))}")
         out.print(f"  {escape(message['Body'][:500])}")

@@ -352,11 +352,14 @@ class SQSConsumer:
             group = self._work.get()
             if group is None:
                 return
+            # SQS keeps the rest of a FIFO group behind a message that failed or was not started:
+            # handed back now, they come again after it, in order.
             for at, held in enumerate(group):
-                if self._stop.is_set() or not self._process(held):
-                    # SQS keeps the rest of a FIFO group behind the message that failed (or was not
-                    # started): handed back now, they come again after it, in order.
-                    self._give_back(group[at:] if self._stop.is_set() else group[at + 1 :])
+                if self._stop.is_set():
+                    self._give_back(group[at:])
+                    break
+                if not self._process(held):  # failed: it keeps its backoff; only the rest go back
+                    self._give_back(group[at + 1 :])
                     break
 
     def _process(self, held: _Held) -> bool:

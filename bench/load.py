@@ -87,8 +87,8 @@ def producer_main(index: int, processes: int, threads: int, sqs_url: str, comman
     """One producer process of ``threads`` threads, each with its own client, run on command:
 
     ("schedule", kind, target, t0, rate, total, tag): thread k of process p takes events i ≡ p·threads + k
-    (mod processes·threads) of the shared schedule; ("flood", kind, target, t0, seconds, tag): every thread
-    calls as fast as it can until t0 + seconds."""
+    (mod processes·threads) of the shared schedule; ("flood", kind, target, t0, seconds, tag, flooders):
+    ``flooders`` threads (``threads`` if None) each call as fast as they can until t0 + seconds."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     client_lock = threading.Lock()  # boto3's default session is not safe to make clients from concurrently
     results.put(("ready", index, None))
@@ -99,7 +99,8 @@ def producer_main(index: int, processes: int, threads: int, sqs_url: str, comman
             return  # parent vanished
         if command[0] == "stop":
             return
-        parts: list[dict[str, Any]] = [{} for _ in range(threads)]
+        count = (command[6] or threads) if command[0] == "flood" else threads
+        parts: list[dict[str, Any]] = [{} for _ in range(count)]
 
         def run(slot: int, command: tuple[Any, ...] = command, parts: list[dict[str, Any]] = parts) -> None:
             records: list[Record] = []
@@ -123,7 +124,7 @@ def producer_main(index: int, processes: int, threads: int, sqs_url: str, comman
                             continue
                         records.append((key, start, time.time()))
                 else:
-                    _, _, _, t0, seconds, tag = command
+                    _, _, _, t0, seconds, tag, _ = command
                     delay = t0 - time.time()
                     if delay > 0:
                         time.sleep(delay)
@@ -144,7 +145,7 @@ def producer_main(index: int, processes: int, threads: int, sqs_url: str, comman
                 first_error = first_error or f"setup: {type(error).__name__}: {error}"
             parts[slot] = {"records": records, "errors": errors, "first_error": first_error}
 
-        workers = [threading.Thread(target=run, args=(slot,), daemon=True) for slot in range(threads)]
+        workers = [threading.Thread(target=run, args=(slot,), daemon=True) for slot in range(count)]
         for worker in workers:
             worker.start()
         for worker in workers:

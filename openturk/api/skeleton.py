@@ -33,6 +33,11 @@ from openturk.store.database import WriterBusy
 
 log = logging.getLogger("openturk.api")
 CONTENT_TYPE = "application/x-amz-json-1.1"
+# Threads per server process for calls that use only the store, and for those that wait on something
+# else too (``WAITS_OUTSIDE_STORE``). Eight keep a core busy with PostgreSQL's round trips; more only
+# contend (see MTurkEndpoint.__init__ and docs/decisions.md).
+STORE_CALL_THREADS = 8
+WAITING_CALL_THREADS = 32
 
 
 class Authenticator(Protocol):
@@ -77,9 +82,15 @@ class MTurkEndpoint:
         # never wait (WAL), and a write that would wait for the writer raises ``WriterBusy`` before it
         # did anything, and is run on a worker thread instead.
         self._inline = inline
-        # A plain executor: about a third cheaper per hop than the framework's thread pool, and
-        # every API call makes exactly one hop.
-        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="openturk-api")
+        # Plain executors: about a third cheaper per hop than the framework's thread pool, and every
+        # API call makes exactly one hop. Calls that only use the store share a few threads, so more
+        # calls in flight queue here, holding nothing, rather than in the store: with 32 threads on
+        # PostgreSQL, 32 callers' transactions held their row locks (a requester's balance) while
+        # waiting for the interpreter lock behind each other, and the ceiling fell from about 445 to
+        # 277 CreateHIT/s as the callers went from 8 to 32. Calls that wait on a destination or a mail
+        # server have threads of their own, so a slow one never holds up the store's.
+        self._store_calls = ThreadPoolExecutor(max_workers=STORE_CALL_THREADS, thread_name_prefix="openturk-api")
+        self._waiting_calls = ThreadPoolExecutor(max_workers=WAITING_CALL_THREADS, thread_name_prefix="openturk-wait")
 
     async def handle(self, request: Request) -> Response:
         """The Starlette route (kept for mounting the endpoint inside another application)."""
@@ -109,8 +120,9 @@ class MTurkEndpoint:
                 with contextlib.suppress(WriterBusy), self._inline():
                     payload = self._call(operation, signed, method, path, headers, body, request_id)
             if payload is None:
+                executor = self._waiting_calls if operation.name in WAITS_OUTSIDE_STORE else self._store_calls
                 payload = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._call, operation, signed, method, path, headers, body, request_id
+                    executor, self._call, operation, signed, method, path, headers, body, request_id
                 )
             return 200, payload, request_id
         except OpenTurkError as error:

@@ -76,6 +76,7 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
     assert run.returncode == 0, run.stderr[-5000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["seconds"] == 1 and result["rate"] == 200
+    assert result["threads"] == 4 and result["ceiling_threads"] == 16  # 2 × 16 calls in flight in the ceiling
     assert set(result["bare"]) == BARE_FIGURES
     for name in ("sqlite", "pg1", "pg2"):
         figures = result[name]

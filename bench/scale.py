@@ -29,7 +29,8 @@ its own, then measures:
 Beside them, in the same run, the bare reference: SendMessage → receive on the same moto server, the
 same schedule, threads and receiver, and its ceiling (SendMessage as fast as the threads can).
 
-``--rounds N`` measures the bare reference and every set-up N times in turn; the table, the JSON
+``--rounds N`` measures the bare reference and every set-up N times in turn (the bare reference first,
+then the set-ups in the given order in odd rounds and in reverse order in even ones); the table, the JSON
 figures and the targets are the medians of the rounds (counts of events: their sums), and the JSON
 keeps each round's figures under ``each_round``. A small machine shared with other work gives
 figures that move by a third from one run to the next: compare medians.
@@ -146,6 +147,24 @@ class Setup:
 
     def pids(self) -> list[int]:
         return [p.pid for p in [self.server.process, *self.dispatchers] if p is not None]
+
+    def postgres_pids(self) -> list[int]:
+        """The PostgreSQL cluster's processes now: its postmaster and the postmaster's children."""
+        if self.pg_dir is None:
+            return []
+        try:
+            postmaster = int((self.pg_dir / "data" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
 
     def log_tail(self) -> str:
         text = self.server.log() if self.server is not None else ""
@@ -318,6 +337,7 @@ class Bench:
         return {
             "server": [setup.server.process.pid] if setup is not None and setup.server.process else [],
             "dispatchers": [p.pid for p in setup.dispatchers] if setup is not None else [],
+            "postgres": setup.postgres_pids() if setup is not None else [],
             "moto": [self.aws.process.pid] if self.aws.process else [],
             "producers": [p.pid for p in self.producers if p.pid],
             "receiver": [self.receiver.pid] if self.receiver.pid else [],
@@ -336,7 +356,9 @@ class Bench:
         time.sleep(max(0.0, t0 + seconds - time.time()))
         after = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
         cpu = {
-            role: sum((b or 0.0) - (a or 0.0) for a, b in zip(before[role], after[role], strict=True)) / seconds
+            # A process that ended inside the window (a PostgreSQL backend) counts nothing, not less than nothing.
+            role: sum(max(0.0, (b or 0.0) - (a or 0.0)) for a, b in zip(before[role], after[role], strict=True))
+            / seconds
             for role in pids
         }
         cpu["machine_load1"] = max(load_before, os.getloadavg()[0])
@@ -756,7 +778,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.rounds > 1:
                 log(f"round {number} of {args.rounds}")
             measured: dict[str, Any] = {"bare": bench.measure_bare()}
-            for name in setups:
+            # Every other round the other way round: a machine that gets busier through a round (the
+            # load a set-up leaves behind, other work) must not favour whichever set-up comes first.
+            for name in setups if number % 2 else reversed(setups):
                 log(f"{name}: starting {SETUPS[name]}…")
                 measured[name] = bench.measure_setup(name)
             rounds.append(measured)

@@ -40,7 +40,7 @@ SETUP_FIGURES = {
     "ceiling_events_per_message",
     "events_in_two_messages",
 }
-CPU_ROLES = {"server", "dispatchers", "moto", "producers", "receiver"}
+CPU_ROLES = {"server", "dispatchers", "postgres", "moto", "producers", "receiver"}
 BARE_FIGURES = {
     "p50_ms",
     "p99_ms",
@@ -89,6 +89,7 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
         assert set(figures["ceiling_cpu_ms_per_event"]) == CPU_ROLES, name
         assert figures["ceiling_cpu_cores"]["server"] > 0, name  # the right process was sampled
         assert (figures["ceiling_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name
+        assert (figures["ceiling_cpu_cores"]["postgres"] > 0) == (name != "sqlite"), name
         assert figures["events_per_message"] >= 1 and figures["ceiling_events_per_message"] >= 1, name
         for key in ("p50_ms", "p99_ms", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_delivered_eps"):
             assert isinstance(figures[key], float | int) and figures[key] >= 0, (name, key, figures[key])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from openturk.store.schema import ROW_ID_MAX
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1  # XML Schema's xs:int, and the model's integer
+
 
 def non_negative(text: str, max_digits: int = 9) -> int | None:
     """``text`` as an integer ≥ 0 when it is 1 to ``max_digits`` ASCII digits; None otherwise."""
@@ -27,3 +29,14 @@ def row_id(text: str) -> int | None:
     """A row's id (a message's number): a whole number from 1 that an autoincrement column holds."""
     number = positive(text, max_digits=10)
     return number if number is not None and number <= ROW_ID_MAX else None
+
+
+def xs_int(text: str) -> int | None:
+    """``text`` as XML Schema's ``xs:int`` (an optional sign, ASCII digits, 32 bits); None otherwise.
+    Surrounding white space is allowed, as the schema's white-space rule collapses it."""
+    body = text.strip()
+    sign = -1 if body[:1] == "-" else 1
+    number = non_negative(body[1:] if body[:1] in "+-" and body else body, max_digits=20)
+    if number is None or not INT32_MIN <= sign * number <= INT32_MAX:
+        return None
+    return sign * number

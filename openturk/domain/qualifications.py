@@ -318,6 +318,9 @@ def check_test(
     Raises ``InvalidParameterValue`` naming the field; a Test that is not a QuestionForm, or an
     AnswerKey that is not MTurk's AnswerKey document, raises ``XMLParseError``.
     """
+    for name, document in (("Test", test), ("AnswerKey", answer_key)):
+        if document is not None and len(document.encode("utf-8")) > questions.MAX_QUESTION_BYTES:
+            raise ParameterOutOfRange(f"Value for {name} must be at most {questions.MAX_QUESTION_BYTES} bytes.")
     if test is not None:
         if test_duration_s is None:
             raise InvalidParameterValue("TestDurationInSeconds is required when a Test is given.")

@@ -177,9 +177,10 @@ def request(
     """Request a qualification. An AutoGranted type grants at once; a type with a Test needs its
     answers (as the worker API's submit takes them), sent within TestDurationInSeconds of
     ``start_test``, and, when it has an AnswerKey, grants at once
-    with the value the answers score. Neither leaves a request. Any other request waits, Pending,
-    for the requester, with the answers as a QuestionFormAnswers document. A second request needs
-    the type's RetryDelayInSeconds to have passed [M]."""
+    with the value the answers score. Both keep the request, Approved, out of the requester's list.
+    Any other request waits, Pending, for the requester, with the answers as a QuestionFormAnswers
+    document. A second request (granted at once or not) needs the type's RetryDelayInSeconds to have
+    passed since the last, and is refused when the type has none [M]."""
     check_worker_id(worker_id)
     check_answers(test_answers or ())
     with db.write() as conn:
@@ -196,7 +197,24 @@ def request(
             raise WorkerError(410 if late[0] == "TestTimeExpired" else 409, *late)
         # The answers are taken: a retake starts the Test again.
         repo.end_test(type_id, worker_id)
-        if found.auto_granted or found.answer_key is not None:
+        granted_at_once = found.auto_granted or found.answer_key is not None
+        request_id = ids.entity_id()
+        # A request granted at once is kept too, Approved: the retry rules count from it, so a
+        # revoked worker cannot take the Test again (or re-request) before RetryDelayInSeconds, or
+        # ever when the type allows no retry.
+        repo.insert_request(
+            QualificationRequest(
+                qualification_request_id=request_id,
+                qualification_type_id=type_id,
+                customer_id=found.customer_id,
+                worker_id=worker_id,
+                status="Approved" if granted_at_once else "Pending",
+                submit_time=now,
+                test=found.test,
+                answer=None if test_answers is None else answers.answers_document(test_answers),
+            )
+        )
+        if granted_at_once:
             if found.answer_key is not None:
                 given = {identifier: _selections(value) for identifier, value in test_answers or ()}
                 value = answer_keys.qualification_value(answer_keys.parse(found.answer_key), given)
@@ -204,17 +222,4 @@ def request(
                 value = rules.granted_value(found, None)
             repo.put_qualification(Qualification(type_id, worker_id, value, "Granted", now))
             return Requested(None, "Granted", value)
-        request_id = ids.entity_id()
-        repo.insert_request(
-            QualificationRequest(
-                qualification_request_id=request_id,
-                qualification_type_id=type_id,
-                customer_id=found.customer_id,
-                worker_id=worker_id,
-                status="Pending",
-                submit_time=now,
-                test=found.test,
-                answer=None if test_answers is None else answers.answers_document(test_answers),
-            )
-        )
         return Requested(request_id, "Pending")

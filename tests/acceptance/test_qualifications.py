@@ -460,6 +460,45 @@ def test_tests_are_scored_against_the_answer_key(
     assert mturk.list_qualification_requests(QualificationTypeId=type_id)["NumResults"] == 0
 
 
+def test_a_revoked_worker_takes_a_scored_test_again_or_re_requests_only_as_the_retry_rules_allow(
+    server: ServerProcess, mturk: Any
+) -> None:
+    scored = _create(mturk, Test=QUESTION_FORM, AnswerKey=_key(), TestDurationInSeconds=60)["QualificationTypeId"]
+    auto = _create(mturk, AutoGranted=True, RetryDelayInSeconds=3600)["QualificationTypeId"]
+    worker = new_worker(server)
+    _start_test(worker, scored).raise_for_status()
+    assert _request(worker, scored, Answers={"q1": "a"}).json()["IntegerValue"] == 0
+    assert _request(worker, auto).json()["Status"] == "Granted"
+    for type_id in (scored, auto):
+        mturk.disassociate_qualification_from_worker(QualificationTypeId=type_id, WorkerId=worker.worker_id, Reason="r")
+    # The scored type allows no retry: neither the Test nor a request again, ever.
+    for refused in (_start_test(worker, scored), _request(worker, scored, Answers={"q1": "4"})):
+        assert (refused.status_code, refused.json()["Error"]) == (409, "QualificationTypeDoesNotAllowRetake")
+    again = _request(worker, auto)
+    assert (again.status_code, again.json()["Error"]) == (409, "QualificationTypeRetryDelayNotElapsed")
+    server.advance(3601)
+    assert _request(worker, auto).json()["Status"] == "Granted"
+    # Granted at once, each request is kept Approved: none waits for the requester.
+    for type_id in (scored, auto):
+        assert mturk.list_qualification_requests(QualificationTypeId=type_id)["NumResults"] == 0
+
+
+def test_an_answer_key_over_65535_bytes_is_refused_naming_it(mturk: Any) -> None:
+    padded = _key().replace("</AnswerKey>", "<!--" + "x" * 65535 + "--></AnswerKey>")
+    message = _raises(
+        mturk,
+        "AWS.ParameterOutOfRange",
+        mturk.create_qualification_type,
+        Name=_name(),
+        Description="d",
+        QualificationTypeStatus="Active",
+        Test=QUESTION_FORM,
+        TestDurationInSeconds=60,
+        AnswerKey=padded,
+    )
+    assert "AnswerKey" in message
+
+
 def test_answer_key_must_be_an_answer_key(mturk: Any) -> None:
     for key in ("<AnswerKey/>", _key().replace("<AnswerScore>2</AnswerScore>", "<AnswerScore>x</AnswerScore>")):
         _raises(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element
 
+from openturk import digits
 from openturk.domain.questionform import formatted, jsregex
 from openturk.domain.questionform.model import (
     Answer,
@@ -83,10 +84,9 @@ def read(root: Element) -> QuestionForm:
 def _int(text: str | None, what: str, low: int = 0, high: int = 2**31 - 1) -> int | None:
     if text is None or not text.strip():
         return None
-    try:
-        value = int(text.strip())
-    except ValueError as exc:
-        raise XMLParseError(f"{what} must be a whole number, not {text.strip()[:32]!r}.") from exc
+    value = digits.xs_int(text)
+    if value is None:
+        raise XMLParseError(f"{what} must be a whole number, not {text.strip()[:32]!r}.")
     if not low <= value <= high:
         raise XMLParseError(f"{what} must be between {low} and {high}, not {value}.")
     return value

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from openturk.domain import answer_keys, qualifications
-from openturk.errors import InvalidQualificationTypeState, QualificationTypeDoesNotExist, XMLParseError
+from openturk.errors import (
+    InvalidQualificationTypeState,
+    ParameterOutOfRange,
+    QualificationTypeDoesNotExist,
+    XMLParseError,
+)
 
 KEY = (
     '<AnswerKey xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2005-10-01/AnswerKey.xsd">'
@@ -55,3 +60,63 @@ def test_a_hit_uses_masters_when_a_requirement_admits_only_masters() -> None:
     assert not qualifications.uses_masters(on(qualifications.MASTERS, "DoesNotExist"))  # keeps Masters out
     assert not qualifications.uses_masters(on(qualifications.ADULT, "Exists"))
     assert not qualifications.uses_masters([])
+
+
+def _scaled(multiplier: str, score: str = "50", default: str = "0") -> str:
+    return (
+        KEY.replace("<AnswerScore>3", f"<AnswerScore>{score}")
+        .replace("<DefaultScore>1", f"<DefaultScore>{default}")
+        .replace(
+            "</AnswerKey>",
+            "<QualificationValueMapping><ScaleMapping><SummedScoreMultiplier>"
+            f"{multiplier}</SummedScoreMultiplier></ScaleMapping></QualificationValueMapping></AnswerKey>",
+        )
+    )
+
+
+def test_scale_mapping_multiplies_exactly_and_rounds_down() -> None:
+    assert answer_keys.qualification_value(answer_keys.parse(_scaled("0.58")), {"q": ["a"]}) == 29  # not 28.999…
+    assert answer_keys.qualification_value(answer_keys.parse(_scaled("2.3")), {"q": ["a"]}) == 115
+    negative = answer_keys.parse(_scaled("0.5", score="-1"))
+    assert answer_keys.qualification_value(negative, {"q": ["a"]}) == -1  # down, not towards zero
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _scaled("inf"),
+        _scaled("nan"),
+        _scaled("1e30"),  # 50 · 10³⁰ is no qualification value
+        _scaled(""),
+        _scaled("3000000000"),
+        _scaled("100000000"),  # 50 · 10⁸ > 2³¹ − 1
+        KEY.replace("<AnswerScore>3", "<AnswerScore>2147483648"),
+        KEY.replace("<AnswerScore>3", "<AnswerScore>٣"),
+        KEY.replace("<DefaultScore>1", "<DefaultScore>" + "9" * 5000),
+        # Each score fits; their sum does not.
+        KEY.replace(
+            "</AnswerKey>",
+            "<Question><QuestionIdentifier>r</QuestionIdentifier><AnswerOption><SelectionIdentifier>a"
+            "</SelectionIdentifier><AnswerScore>2147483647</AnswerScore></AnswerOption></Question></AnswerKey>",
+        ),
+    ],
+)
+def test_answer_keys_that_could_score_beyond_32_bits_are_refused(bad: str) -> None:
+    with pytest.raises(XMLParseError, match="AnswerKey"):
+        answer_keys.parse(bad)
+
+
+def test_answer_key_extremes_within_32_bits_are_taken() -> None:
+    assert answer_keys.qualification_value(answer_keys.parse(_scaled("-1", score="2147483647")), {"q": ["a"]}) == (
+        -2147483647
+    )
+    low = KEY.replace("<AnswerScore>3", "<AnswerScore>-2147483648").replace("<DefaultScore>1", "<DefaultScore>0")
+    assert answer_keys.qualification_value(answer_keys.parse(low), {"q": ["a"]}) == -(2**31)
+
+
+def test_test_and_answer_key_are_at_most_65535_bytes() -> None:
+    padded = KEY.replace("</AnswerKey>", "<!--" + "x" * 65535 + "--></AnswerKey>")
+    with pytest.raises(ParameterOutOfRange, match="AnswerKey"):
+        qualifications.check_test("<QuestionForm/>", padded, 60, False)
+    with pytest.raises(ParameterOutOfRange, match="Value for Test"):
+        qualifications.check_test("<x>" + "x" * 65535 + "</x>", None, 60, False)

@@ -7,6 +7,11 @@ that has passed unprocessed: HITExpired (if the HIT was still open) and the sett
 recorded at the expiration time in the caller's transaction. The action then runs on the expired
 HIT, and the timer finds nothing left to do. If the action is refused, its transaction rolls the
 catch-up back too and the timer applies it later: either way the end is processed once.
+
+An assignment's auto-approval is the same kind of deadline: ``locked_assignment`` (and the
+requester's operations through ``catch_up_assignment``) apply a passed AutoApprovalTime first, so
+between that time and the timer's pass a RejectAssignment finds the assignment already Approved,
+as on MTurk, instead of taking back a payment that was due.
 """
 
 from __future__ import annotations
@@ -38,9 +43,22 @@ def locked_hit(repo: Repository, hit_id: str, now: int) -> HIT | None:
 
 def locked_assignment(repo: Repository, assignment_id: str, now: int) -> tuple[Assignment, HIT] | None:
     """An assignment and its HIT locked for a transition at ``now`` (HIT first), the HIT's passed
-    expiry applied; None if the assignment does not exist."""
+    expiry and the assignment's passed auto-approval applied; None if the assignment does not exist."""
     found = repo.assignment_with_hit(assignment_id, for_update=True)
     if found is None:
         return None
-    assignment, hit = found
-    return assignment, catch_up(repo, hit, now)
+    return catch_up_assignment(repo, *found, now)
+
+
+def catch_up_assignment(repo: Repository, assignment: Assignment, hit: HIT, now: int) -> tuple[Assignment, HIT]:
+    """``assignment`` and its ``hit`` (both locked by the caller) with what passed by ``now`` applied
+    and recorded at its own time, earliest first: the HIT's expiry and the assignment's auto-approval."""
+    approve_at = assignment.auto_approval_time
+    if assignment.status != "Submitted" or approve_at is None or approve_at > now:
+        return assignment, catch_up(repo, hit, now)
+    hit = catch_up(repo, hit, approve_at)  # an expiry before the approval comes first
+    transitions.approve(repo, hit, assignment, None, approve_at)
+    found = repo.assignment_with_hit(assignment.assignment_id, for_update=True)
+    assert found is not None
+    approved, hit = found
+    return approved, catch_up(repo, hit, now)

@@ -45,14 +45,14 @@ def owned_assignment(
     """A submitted (or decided) assignment of one of the caller's HITs.
 
     DECISION: an assignment still in progress does not exist for the requester, as on MTurk.
-    With ``lock_at`` both are locked for a transition at that time, the HIT's passed expiry applied
-    first (``expiry.catch_up``).
+    With ``lock_at`` both are locked for a transition at that time, the HIT's passed expiry and the
+    assignment's passed auto-approval applied first (``expiry.catch_up_assignment``).
     """
     found = repo.assignment_with_hit(assignment_id, for_update=lock_at is not None)
     if found is None or found[1].customer_id != ctx.customer_id or found[0].status not in VISIBLE:
         raise AssignmentDoesNotExist(f"Assignment {assignment_id} does not exist.")
     assignment, hit = found
-    return (assignment, hit) if lock_at is None else (assignment, expiry.catch_up(repo, hit, lock_at))
+    return (assignment, hit) if lock_at is None else expiry.catch_up_assignment(repo, assignment, hit, lock_at)
 
 
 def _feedback(params: dict[str, Any]) -> str | None:

@@ -138,6 +138,28 @@ def test_expire_now_after_the_lifetime_records_the_expiration(
     assert _expired_at(server, hit["HITId"]) == [expires_ms]
 
 
+def test_a_rejection_after_the_auto_approval_time_finds_the_assignment_approved(
+    server: ServerProcess, mturk: Any, worker: Worker
+) -> None:
+    hit = mturk.create_hit(**hit_params(AutoApprovalDelayInSeconds=1))["HIT"]
+    assignment_id = worker.accept(hit["HITId"]).json()["AssignmentId"]
+    worker.submit(assignment_id, {"answer": "done"}).raise_for_status()
+    due = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AutoApprovalTime"]
+    due_ms = round(due.timestamp() * 1000)
+    # The approval is due, and no timer pass has run (the virtual clock runs on with real time).
+    wait_for(lambda: _clock_ms(server) > due_ms, timeout=10, what="the auto-approval time to pass")
+    with pytest.raises(mturk.exceptions.RequestError, match="Submitted"):
+        mturk.reject_assignment(AssignmentId=assignment_id, RequesterFeedback="too late")
+    with pytest.raises(mturk.exceptions.RequestError, match="Submitted"):
+        mturk.approve_assignment(AssignmentId=assignment_id)
+    server.advance(3600)  # the timer pass, late: finds the approval already recorded
+    assignment = mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]
+    assert assignment["AssignmentStatus"] == "Approved"
+    assert round(assignment["ApprovalTime"].timestamp() * 1000) == due_ms  # at its own time, not the refusal's
+    kinds = [kind for kind, _ in events_of(server, hit["HITId"])]
+    assert kinds.count("AssignmentApproved") == 1 and "AssignmentRejected" not in kinds
+
+
 def _set_hit_type(server: ServerProcess, hit_id: str, hit_type_id: str) -> None:
     """Even to a HIT type that does not exist: this test's own SQLite connection does not check foreign keys
     (a per-connection pragma); PostgreSQL's are triggers, which the cluster's owner (a superuser) turns off."""

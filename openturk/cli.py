@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--virtual-clock", action="store_true", help="start the clock at real time and allow POST /api/clock/advance"
     )
-    serve.add_argument("--starting-balance", default="10000.00", help="each new requester's opening balance (USD)")
+    serve.add_argument(
+        "--starting-balance", default="10000.00", type=_balance, help="each new requester's opening balance (USD)"
+    )
     serve.add_argument("--no-dispatch", action="store_true", help="deliver from separate `openturk dispatch` processes")
     serve.add_argument(
         "--workers",
@@ -195,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = requesters.add_parser("create", help="create a requester and print its key pair")
     create.add_argument("name")
     _db_option(create)
-    create.add_argument("--starting-balance", default="10000.00")
+    create.add_argument("--starting-balance", default="10000.00", type=_balance)
 
     layouts = sub.add_parser("layouts", help="manage HIT layouts (templates CreateHIT names with HITLayoutId)")
     layouts_sub = layouts.add_subparsers(dest="action", required=True)
@@ -212,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--access-key-id",
             help="the requester's access key (create: an unknown key makes its requester, as --auth open would)",
         )
-        layout_parser.add_argument("--starting-balance", default="10000.00", help="for a requester made here")
+        layout_parser.add_argument(
+            "--starting-balance", default="10000.00", type=_balance, help="for a requester made here"
+        )
         _db_option(layout_parser)
 
     workers = sub.add_parser("workers", help="manage worker identities").add_subparsers(dest="action", required=True)
@@ -252,6 +256,17 @@ def _cents(text: str) -> int:
     from openturk.domain.money import parse_amount
 
     return parse_amount(text, "--starting-balance")
+
+
+def _balance(text: str) -> str:
+    """A starting balance for argparse: refused as a usage error (exit 2), not a traceback, when it is no amount."""
+    from openturk.errors import OpenTurkError
+
+    try:
+        _cents(text)
+    except OpenTurkError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD (like 10000.00)") from error
+    return text
 
 
 def _origin(text: str) -> str:
@@ -525,6 +540,9 @@ def dispatch(args: argparse.Namespace) -> int:
     from openturk.server import dispatcher_settings, worker_mail_loop
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if (path := missing_file(args.db)) is not None:
+        console.print(f"[red]error[/red] no database at {path}: give the deployment's --db (serve makes it)")
+        return 2
     settings = _settings(args)
     db = _migrated(args.db)
     dispatcher = Dispatcher(db, transports.build(settings), dispatcher_settings(settings))
@@ -683,6 +701,9 @@ def workers_command(args: argparse.Namespace) -> int:
 def workers_disable(args: argparse.Namespace) -> int:
     from openturk.workers import accounts
 
+    if (path := missing_file(args.db)) is not None:
+        console.print(f"[red]error[/red] no database at {path}: give the deployment's --db (serve makes it)")
+        return 2
     try:
         accounts.set_disabled(_migrated(args.db), SystemClock(), args.worker_id, args.action == "disable")
     except accounts.AccountError as error:

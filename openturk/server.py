@@ -210,12 +210,14 @@ class DeliveriesAPI:
 
     async def list(self, request: Request) -> JSONResponse:
         query = request.query_params
+        limit = digits.positive(query.get("Limit", "100"), max_digits=4)
+        if limit is None or limit > 1000:
+            message = "Limit must be a whole number from 1 to 1000."
+            return JSONResponse({"Error": "InvalidParameter", "Message": message}, 400)
         try:
-            limit = min(1000, max(1, int(query.get("Limit", "100"))))
             since = deliveries.since_ms(float(query["Since"])) if "Since" in query else None
         except ValueError:
-            message = "Limit must be a number and Since epoch seconds."
-            return JSONResponse({"Error": "InvalidParameter", "Message": message}, 400)
+            return JSONResponse({"Error": "InvalidParameter", "Message": "Since must be epoch seconds."}, 400)
         before = digits.row_id(query["Before"]) if "Before" in query else None
         if "Before" in query and before is None:
             message = "Before must be a MessageId (a whole number from 1): the page goes on from the message before it."

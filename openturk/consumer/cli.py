@@ -153,7 +153,9 @@ def load_router(spec: str, dedup_url: str | None) -> Router:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise HandlerSpecError(f"--handler {spec!r}: cannot import {module_name!r}: {exc}") from exc
-    except Exception as exc:  # the module's own code failed (SyntaxError, its top level raised)
+    # The module's own code failed (SyntaxError, its top level raised, even sys.exit() or a
+    # KeyboardInterrupt of its own): the command still ends with its one-line error and exit 2.
+    except BaseException as exc:
         raise HandlerSpecError(
             f"--handler {spec!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
         ) from exc
@@ -196,6 +198,9 @@ def consume(args: argparse.Namespace) -> int:
 
     err = Console(stderr=True, soft_wrap=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (args.dead_letter_queue is None) != (args.max_receives is None):
+        err.print("[red]error[/red] --dead-letter-queue and --max-receives go together")
+        return 2
     try:
         router = load_router(args.handler, args.dedup)
         if args.customer_id is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rich.console import Console
 from rich.table import Table
 
 from openturk.store import copy
-from openturk.store.database import Database
+from openturk.store.database import Database, missing_file
 
 console = Console(soft_wrap=True)
 
@@ -38,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
         finally:
             database.dispose()
         return 0
+    for option, url in (("--db", getattr(args, "db", None)), ("--from", getattr(args, "source", None))):
+        if args.action != "upgrade" and url is not None and (path := missing_file(url)) is not None:
+            console.print(f"[red]openturk db {args.action}: no database at {path} ({option})[/red]")
+            return 2
     if args.action == "sums":
         database = Database(args.db)
         try:
@@ -62,7 +67,8 @@ def _print(sums: list[copy.TableSum], title: str) -> None:
     table = Table(title=title)
     table.add_column("table")
     table.add_column("rows", justify="right")
-    table.add_column("checksum (sha256)")
+    table.add_column("checksum (sha256)", overflow="fold")
     for entry in sums:
         table.add_row(entry.table, str(entry.rows), entry.checksum)
-    console.print(table)
+    # Piped output is not cut to 80 columns: a checksum is compared whole, by scripts and people.
+    (console if sys.stdout.isatty() else Console(width=250, soft_wrap=True)).print(table)

@@ -457,9 +457,10 @@ def test_a_handler_that_cannot_be_loaded_exits_2(workdir: Path, monkeypatch: pyt
     try:
         for spec in ("handlers:missing", "no_such_module:record", "handlers"):
             assert cli.run(parser.parse_args(["consume", *queue, "--handler", spec])) == 2
-        # --dead-letter-queue without --max-receives
-        args = parser.parse_args(["consume", *queue, "--handler", "handlers:record", "--dead-letter-queue", "x"])
-        assert cli.run(args) == 2
+        # --dead-letter-queue without --max-receives, and the reverse
+        for pair in (["--dead-letter-queue", "x"], ["--max-receives", "3"]):
+            args = parser.parse_args(["consume", *queue, "--handler", "handlers:record", *pair])
+            assert cli.run(args) == 2
     finally:
         sys.modules.pop("handlers", None)  # imported from workdir by load_router
 
@@ -504,6 +505,8 @@ def test_tail_shows_a_body_nested_too_deeply_as_not_a_notification_and_goes_on(
         ("--dedup", "/nonexist/dir/x.db", "cannot be opened: OperationalError: "),
         ("--handler", "broken_syntax:record", "importing 'broken_syntax' raised SyntaxError: "),
         ("--handler", "raises_at_import:record", "importing 'raises_at_import' raised RuntimeError: no config"),
+        ("--handler", "exits_at_import:record", "importing 'exits_at_import' raised SystemExit: 3"),
+        ("--handler", "interrupts_at_import:record", "importing 'interrupts_at_import' raised KeyboardInterrupt"),
     ],
 )
 def test_a_store_that_cannot_be_opened_or_a_handler_module_that_raises_exits_2_with_one_error_line(
@@ -511,6 +514,8 @@ def test_a_store_that_cannot_be_opened_or_a_handler_module_that_raises_exits_2_w
 ) -> None:
     (workdir / "broken_syntax.py").write_text("def record(event:\n")
     (workdir / "raises_at_import.py").write_text('raise RuntimeError("no config")\n')
+    (workdir / "exits_at_import.py").write_text("import sys\nsys.exit(3)\n")
+    (workdir / "interrupts_at_import.py").write_text("raise KeyboardInterrupt\n")
     options = {"--handler": "handlers:record", "--dedup": "memory:", option: value}
     argv = [item for pair in options.items() for item in pair]
     done = run_driver(workdir, "consume", "--queue-url", "http://127.0.0.1:1/000000000000/q", *argv)

@@ -432,3 +432,6 @@ def test_the_delivery_log_pages_on_with_before(server: ServerProcess, mturk: Any
     assert page(Limit="2", Before=str(first[-1])) == every[2:]
     for bad in ("x", "0", "-1", "1" * 30, str(2**31)):  # 2**31: past PostgreSQL's integer (a 500 there)
         assert server.http.get("/api/deliveries", params={"Before": bad}).status_code == 400, bad
+    for bad in ("0", "1001", "-5", "x", "²", "1" * 30):  # README: Limit 1–1000, a bad value is a 400
+        assert server.http.get("/api/deliveries", params={"Limit": bad}).status_code == 400, bad
+    assert page(Limit="1000") == every

@@ -44,6 +44,33 @@ def test_deliveries_refuses_a_database_file_that_is_not_there(tmp_path: Path) ->
     assert not missing.exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["db", "sums", "--db", "{url}"],
+        ["db", "copy", "--from", "{url}", "--to", "sqlite:///{other}"],
+        ["dispatch", "--db", "{url}"],
+        ["workers", "disable", "AWORKER1", "--db", "{url}"],
+        ["workers", "enable", "AWORKER1", "--db", "{url}"],
+    ],
+)
+def test_commands_that_act_on_a_deployment_refuse_a_database_file_that_is_not_there(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """They made an empty database (and ``db sums`` then failed with a traceback; ``dispatch`` ran on it)."""
+    missing, other = tmp_path / "typo.db", tmp_path / "other.db"
+    assert main([part.format(url=f"sqlite:///{missing}", other=other) for part in command]) == 2
+    assert not missing.exists() and not other.exists()
+
+
+def test_db_sums_prints_whole_checksums_when_piped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Database(url).migrate()
+    assert main(["db", "sums", "--db", url]) == 0
+    empty_table = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of nothing
+    assert empty_table in capsys.readouterr().out
+
+
 def test_deliveries_refuses_a_since_that_is_no_time(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     Database(url).migrate()
@@ -60,3 +87,15 @@ def test_a_bad_aws_endpoint_is_a_usage_error(command: list[str], capsys: pytest.
         build_parser().parse_args([*command, *queue, "--aws-endpoint", "not a url"])
     assert exited.value.code == 2
     assert "--aws-endpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["serve"], ["requesters", "create", "lab"], ["layouts", "list", "--access-key-id", "AKIDX"]]
+)
+def test_a_starting_balance_that_is_no_amount_is_a_usage_error(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([*command, "--starting-balance", "abc"])
+    assert exit_.value.code == 2
+    assert "'abc' is not an amount in USD" in capsys.readouterr().err

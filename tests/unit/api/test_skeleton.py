@@ -59,8 +59,8 @@ def test_store_calls_beyond_the_pool_queue_and_a_test_event_send_does_not_wait_b
     endpoint = MTurkEndpoint(lambda customer_id, request_id: None, _Everyone())  # type: ignore[arg-type,return-value]
     store, sender = _Gate(), _Gate()
     sender.release.set()
-    endpoint._handlers["GetHIT"] = store
-    endpoint._handlers["SendTestEventNotification"] = sender
+    # A copy: the endpoint's table is the registry itself, which other tests read.
+    endpoint._handlers = {**endpoint._handlers, "GetHIT": store, "SendTestEventNotification": sender}
     callers = 3 * STORE_CALL_THREADS
 
     async def scenario() -> list[tuple[int, bytes, str]]:

@@ -20,24 +20,18 @@ from openturk.store.repository import Repository
 from openturk.store.review import ReviewRepository
 
 
-def after_submit(
-    repo: Repository,
-    hit: HIT,
-    assignment: Assignment,
-    fields: Sequence[tuple[str, Any]],
-    events: Sequence[Event],
-    now: int,
-) -> None:
+def after_submit(repo: Repository, hit: HIT, assignment: Assignment, events: Sequence[Event], now: int) -> None:
     """ScoreMyKnownAnswers on the submitted assignment, then SimplePlurality if the submit made
-    the HIT Reviewable (assignment-level results come first, as on MTurk)."""
-    _known_answers(repo, hit, assignment, fields, now)
+    the HIT Reviewable and it still is (assignment-level results come first, as on MTurk; an
+    Extend by the known answers has opened the HIT again, and the plurality waits for its end)."""
+    _known_answers(repo, hit, assignment, now)
     if any(event.event_type == "HITReviewable" for event in events):
-        on_reviewable(repo, hit.hit_id, now)
+        current = repo.hit(hit.hit_id)
+        if current is not None and current.status == "Reviewable":
+            on_reviewable(repo, hit.hit_id, now)
 
 
-def _known_answers(
-    repo: Repository, hit: HIT, assignment: Assignment, fields: Sequence[tuple[str, Any]], now: int
-) -> None:
+def _known_answers(repo: Repository, hit: HIT, assignment: Assignment, now: int) -> None:
     reviews = ReviewRepository(repo.conn)
     policy, _ = reviews.policies(hit.hit_id)
     if policy is None or policy.get("PolicyName") != review_policies.SCORE_MY_KNOWN_ANSWERS:
@@ -46,7 +40,9 @@ def _known_answers(
         known = review_policies.known_answers(policy)
     except InvalidParameterValue:
         return  # stored before CreateHIT checked policies: never run, never breaks a submit
-    outcome = review_policies.score(known, fields)
+    # Read from the stored answer document, as SimplePlurality reads it: however the worker sent a
+    # selection (a list, an object with SelectionIdentifiers), the same answer scores the same.
+    outcome = review_policies.score(known, review_policies.parse_answers(assignment.answer))
     action_ids = [ids.entity_id() for _ in outcome.actions]
     linked = {"ActionId": action_ids[0]} if action_ids else {}
     subject = {"SubjectId": assignment.assignment_id, "SubjectType": "Assignment"}
@@ -109,17 +105,19 @@ def _decide(repo: Repository, hit_id: str, assignment_id: str, name: str, reason
 def _extend(repo: Repository, hit_id: str, maximum: int | None, minimum_s: int | None, now: int) -> str:
     hit = repo.hit(hit_id, for_update=True)
     assert hit is not None
-    done: list[str] = []
     counts = repo.slot_count(hit_id)
-    if maximum is not None and hit.max_assignments < maximum:
-        hit, events = lifecycle.add_assignments(hit, counts, 1, now)
-        transitions.record(repo, hit, counts, events, now)
-        done.append(f"MaxAssignments {hit.max_assignments}")
+    if maximum is None or hit.max_assignments >= maximum:
+        # No assignment to add: moving the expiry of a HIT no worker can take would only announce a
+        # HITExtended for nothing.
+        return "Not extended: the HIT is at ExtendMaximumAssignments."
+    hit, events = lifecycle.add_assignments(hit, counts, 1, now)
+    transitions.record(repo, hit, counts, events, now)
+    done = [f"MaxAssignments {hit.max_assignments}"]
     if minimum_s is not None and hit.expiration < now + minimum_s * 1000:
         hit, events = lifecycle.extend_expiration(hit, counts, now + minimum_s * 1000, now)
         transitions.record(repo, hit, counts, events, now)
         done.append(f"Expiration {hit.expiration // 1000}")
-    return "Extended: " + ", ".join(done) if done else "Not extended: the HIT is at ExtendMaximumAssignments."
+    return "Extended: " + ", ".join(done)
 
 
 def on_reviewable(repo: Repository, hit_id: str, now: int) -> None:

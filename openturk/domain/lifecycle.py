@@ -6,16 +6,29 @@ DECISION. Nothing here reads a clock or a database: callers pass ``now`` and cur
 
 from __future__ import annotations
 
+import re
+
 from openturk.api import enums
 from openturk.domain import money
 from openturk.domain.model import HIT, Assignment, Event, SlotCounts
-from openturk.errors import InvalidMaximumAssignmentsIncrease
+from openturk.errors import InvalidMaximumAssignmentsIncrease, InvalidParameterValue
 
 OPEN = ("Assignable", "Unassignable")
 REVIEW = enums.REVIEWABLE_HIT_STATUSES
 # "HITs are automatically disposed of after 120 days" (MTurk's DeleteHIT documentation); counted
 # from CreationTime, and only once the HIT could be deleted (see docs/decisions.md).
 AUTO_DISPOSE_AFTER_MS = 120 * 24 * 3600 * 1000
+MAX_FEEDBACK = 1024
+_FORBIDDEN_FEEDBACK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def check_feedback(feedback: str, name: str = "RequesterFeedback") -> None:
+    """The rules of a RequesterFeedback, whoever writes it (ApproveAssignment, RejectAssignment, a
+    review policy's ApproveReason or RejectReason); ``InvalidParameterValue`` naming ``name``."""
+    if len(feedback) > MAX_FEEDBACK:
+        raise InvalidParameterValue(f"{name} must be at most {MAX_FEEDBACK} characters.")
+    if _FORBIDDEN_FEEDBACK.search(feedback):
+        raise InvalidParameterValue(f"{name} must not contain ASCII control characters.")
 
 
 def _event(kind: str, hit: HIT, now: int, assignment: Assignment | None = None) -> Event:

@@ -10,12 +10,14 @@ AnswerKey's questions answered correctly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
+from openturk import digits
+from openturk.domain import lifecycle
 from openturk.errors import InvalidParameterValue
 
 SCORE_MY_KNOWN_ANSWERS = "ScoreMyKnownAnswers/2011-09-01"
@@ -96,10 +98,10 @@ def _one(level: str, key: str, entry: dict[str, Any]) -> str:
 
 def _integer(level: str, key: str, entry: dict[str, Any], low: int, high: int) -> int:
     text = _one(level, key, entry)
-    try:
-        number = int(text)
-    except ValueError:
-        raise InvalidParameterValue(f"{level} parameter {key} must be an integer, not '{text}'.") from None
+    # ASCII digits only: int() also reads "５０", "5_0" and " 50 ".
+    number = digits.xs_int(text) if text == text.strip() else None
+    if number is None:
+        raise InvalidParameterValue(f"{level} parameter {key} must be an integer, not '{text[:32]}'.")
     if not low <= number <= high:
         raise InvalidParameterValue(f"{level} parameter {key} must be between {low} and {high}.")
     return number
@@ -127,8 +129,9 @@ def parse(level: str, policy: dict[str, Any]) -> dict[str, Any]:
             raise InvalidParameterValue(f"{level} parameter {key} is given more than once.")
         if key in _PERCENT:
             params[key] = _integer(level, key, entry, 0, 101)
-        elif key in _TEXT:
+        elif key in _TEXT:  # it becomes the assignment's RequesterFeedback: the same rules
             params[key] = _one(level, key, entry)
+            lifecycle.check_feedback(params[key], f"{level} parameter {key}")
         elif key == "ExtendMaximumAssignments":
             params[key] = _integer(level, key, entry, 2, MAX_EXTEND_ASSIGNMENTS)
         elif key == "ExtendMinimumTimeInSeconds":
@@ -178,18 +181,9 @@ def known_answers(policy: dict[str, Any]) -> KnownAnswers:
     )
 
 
-def _given(fields: Sequence[tuple[str, Any]]) -> dict[str, tuple[str, ...]]:
-    given: dict[str, list[str]] = {}
-    for identifier, value in fields:
-        values = value if isinstance(value, list) else [value]
-        given.setdefault(identifier, []).extend(str(v).strip() for v in values)
-    return {k: tuple(v) for k, v in given.items()}
-
-
-def score(policy: KnownAnswers, fields: Sequence[tuple[str, Any]]) -> Outcome:
-    """Score submitted ``fields`` against the AnswerKey; approve wins over reject (DECISION:
-    thresholds that overlap approve)."""
-    given = _given(fields)
+def score(policy: KnownAnswers, given: Mapping[str, Sequence[str]]) -> Outcome:
+    """Score an assignment's answers (``parse_answers`` of its document, as SimplePlurality reads them)
+    against the AnswerKey; approve wins over reject (DECISION: thresholds that overlap approve)."""
     correct = {qid: sorted(given.get(qid, ())) == sorted(expected) for qid, expected in policy.answer_key.items()}
     percent = round(100 * sum(correct.values()) / len(correct))
     actions: list[tuple[str, str]] = []

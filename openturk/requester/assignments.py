@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from openturk import expiry, transitions
 from openturk.api import enums
+from openturk.domain import lifecycle
 from openturk.domain.model import HIT, Assignment
-from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState, InvalidParameterValue
+from openturk.errors import AssignmentDoesNotExist, InvalidAssignmentState
 from openturk.requester import hits as hits_ops
 from openturk.requester import paging
 from openturk.requester.context import Context
@@ -18,8 +18,6 @@ from openturk.store.repository import Repository
 # The statuses the wire shows: Accepted, Returned and Abandoned assignments are openturk's own.
 VISIBLE = enums.ASSIGNMENT_STATUSES
 OVERRIDE_WINDOW_MS = 30 * 24 * 3600 * 1000
-MAX_FEEDBACK = 1024
-_FORBIDDEN_FEEDBACK = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def assignment_to_wire(assignment: Assignment) -> dict[str, Any]:
@@ -59,10 +57,7 @@ def _feedback(params: dict[str, Any]) -> str | None:
     feedback = params.get("RequesterFeedback")
     if feedback is None:
         return None
-    if len(feedback) > MAX_FEEDBACK:
-        raise InvalidParameterValue(f"RequesterFeedback must be at most {MAX_FEEDBACK} characters.")
-    if _FORBIDDEN_FEEDBACK.search(feedback):
-        raise InvalidParameterValue("RequesterFeedback must not contain ASCII control characters.")
+    lifecycle.check_feedback(feedback)
     return str(feedback)
 
 

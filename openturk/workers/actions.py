@@ -228,7 +228,7 @@ def submit(
         )
         repo.save_assignment(submitted)
         transitions.record(repo, hit, repo.slot_count(hit.hit_id), events, now, hit_type, review=False)
-        review_runs.after_submit(repo, hit, submitted, fields, events, now)
+        review_runs.after_submit(repo, hit, submitted, events, now)
         if hit_type.auto_approval_delay_s == 0:
             # Approved "0 seconds after" submission: in the same transaction, so no reader (DeleteHIT
             # right after, as Dallinger does) sees a Submitted assignment waiting for a timer pass.

@@ -98,8 +98,15 @@ def test_extend_on_low_score(server: ServerProcess, mturk: Any, worker: Worker) 
     # A second low score reaches ExtendMaximumAssignments = 3; a third finds the HIT at its maximum.
     new_worker(server).do(hit["HITId"], {"q1": "no"})
     assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["MaxAssignments"] == 3
+    before = mturk.get_hit(HITId=hit["HITId"])["HIT"]
     new_worker(server).do(hit["HITId"], {"q1": "no"})
-    assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["MaxAssignments"] == 3
+    at_maximum = mturk.get_hit(HITId=hit["HITId"])["HIT"]
+    assert (at_maximum["MaxAssignments"], at_maximum["Expiration"]) == (3, before["Expiration"])
+    last = _results(mturk, hit["HITId"], MaxResults=100)["AssignmentReviewReport"]["ReviewActions"][-1]
+    assert last["Result"] == "Not extended: the HIT is at ExtendMaximumAssignments."
+    # Nothing added and nothing moved: no HITExtended for a HIT no worker can take (the two extends
+    # before each announced their added assignment and their later expiry).
+    assert [kind for kind, _ in events_of(server, hit["HITId"])].count("HITExtended") == 4
 
 
 def test_results_page_with_next_token(server: ServerProcess, mturk: Any) -> None:
@@ -292,3 +299,38 @@ def test_extend_across_ten_assignments_is_listed_failed(server: ServerProcess, m
         "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
     )
     assert "fewer than 10 assignments" in action["Result"]
+
+
+def test_a_selection_scores_alike_however_the_worker_sent_it(mturk: Any, server: ServerProcess) -> None:
+    policy = known_answers(APPROVE)
+    hit_id = mturk.create_hit(**hit_params(MaxAssignments=2, AssignmentReviewPolicy=policy))["HIT"]["HITId"]
+    as_list = new_worker(server).do(hit_id, {"q1": ["cat"], "q2": "dog"})
+    as_object = new_worker(server).do(hit_id, {"q1": {"SelectionIdentifiers": ["cat"]}, "q2": "dog"})
+    for assignment_id in (as_list, as_object):
+        assert mturk.get_assignment(AssignmentId=assignment_id)["Assignment"]["AssignmentStatus"] == "Approved"
+
+
+def test_plurality_waits_while_the_known_answers_keep_the_hit_open(server: ServerProcess, mturk: Any) -> None:
+    """An Extend by ScoreMyKnownAnswers opens the HIT again in the submit that made it Reviewable:
+    SimplePlurality judges when the HIT is Reviewable at last, on every answer."""
+    extend = known_answers(
+        {"Key": "ExtendIfKnownAnswerScoreIsLessThan", "Values": ["100"]},
+        {"Key": "ExtendMaximumAssignments", "Values": ["3"]},
+    )
+    judge = plurality_policy(
+        {"Key": "ApproveIfWorkerAgreementScoreIsAtLeast", "Values": ["100"]},
+        {"Key": "RejectIfWorkerAgreementScoreIsLessThan", "Values": ["100"]},
+    )
+    params = hit_params(MaxAssignments=2, AssignmentReviewPolicy=extend, HITReviewPolicy=judge)
+    hit_id = mturk.create_hit(**params)["HIT"]["HITId"]
+    first = new_worker(server).do(hit_id, {"q1": "cat", "q2": "dog", "label": "cat"})
+    second = new_worker(server).do(hit_id, {"q1": "no", "q2": "dog", "label": "dog"})
+    hit = mturk.get_hit(HITId=hit_id)["HIT"]
+    assert (hit["HITStatus"], hit["MaxAssignments"], hit["HITReviewStatus"]) == ("Assignable", 3, "NotReviewed")
+    assert _results(mturk, hit_id, PolicyLevels=["HIT"])["HITReviewReport"]["ReviewResults"] == []
+    third = new_worker(server).do(hit_id, {"q1": "cat", "q2": "dog", "label": "cat"})
+    statuses = {
+        a["AssignmentId"]: a["AssignmentStatus"] for a in mturk.list_assignments_for_hit(HITId=hit_id)["Assignments"]
+    }
+    assert statuses == {first: "Approved", second: "Rejected", third: "Approved"}
+    assert mturk.get_hit(HITId=hit_id)["HIT"]["HITReviewStatus"] == "ReviewedAppropriate"

@@ -17,7 +17,7 @@ def _known(*extra: dict[str, object]) -> review_policies.KnownAnswers:
 
 
 def test_selections_match_as_sets_and_score_rounds() -> None:
-    outcome = review_policies.score(_known(), [("q1", ["b", "a"]), ("q2", " y ")])
+    outcome = review_policies.score(_known(), {"q1": ("b", "a"), "q2": ("y",)})
     assert (outcome.correct, outcome.score, outcome.actions) == ({"q1": True, "q2": False}, 50, [])
 
 
@@ -28,11 +28,11 @@ def test_approve_wins_over_reject_and_extend_adds() -> None:
         {"Key": "ExtendIfKnownAnswerScoreIsLessThan", "Values": ["60"]},
         {"Key": "ExtendMaximumAssignments", "Values": ["5"]},
     )
-    names = [name for name, _ in review_policies.score(policy, [("q1", ["a", "b"])]).actions]
+    names = [name for name, _ in review_policies.score(policy, {"q1": ("a", "b")}).actions]
     assert names == ["Approve", "Extend"]
 
 
-@pytest.mark.parametrize("value", ["-1", "102", "ten", ""])
+@pytest.mark.parametrize("value", ["-1", "102", "ten", "", "５０", "5_0", " 50 "])
 def test_out_of_range_percent_refused(value: str) -> None:
     with pytest.raises(InvalidParameterValue, match="RejectIfKnownAnswerScoreIsLessThan"):
         _known({"Key": "RejectIfKnownAnswerScoreIsLessThan", "Values": [value]})
@@ -99,3 +99,10 @@ def test_a_question_agrees_only_above_the_threshold() -> None:
 def test_answers_document_round_trip() -> None:
     document = answers.answers_document([("q", ["a", "b"]), ("t", "hello")])
     assert review_policies.parse_answers(document) == {"q": ("a", "b"), "t": ("hello",)}
+
+
+@pytest.mark.parametrize(("reason", "problem"), [("x" * 1025, "at most 1024"), ("bad\x01", "control characters")])
+def test_reasons_keep_the_rules_of_the_requester_feedback_they_become(reason: str, problem: str) -> None:
+    with pytest.raises(InvalidParameterValue, match=f"AssignmentReviewPolicy parameter RejectReason .*{problem}"):
+        _known({"Key": "RejectReason", "Values": [reason]})
+    _known({"Key": "RejectReason", "Values": ["x" * 1024]})

@@ -37,10 +37,12 @@ def list_review_policy_results_for_hit(ctx: Context, params: dict[str, Any]) -> 
             paging.ROW_ID,
         )
     answer: dict[str, Any] = {"HITId": hit.hit_id, "NextToken": token}
+    # "This contains only the PolicyName element" (the model's documentation of both members): the
+    # parameters, AnswerKey included, are the requester's to keep, not to be read back here.
     if assignment_policy is not None:
-        answer["AssignmentReviewPolicy"] = assignment_policy
+        answer["AssignmentReviewPolicy"] = {"PolicyName": assignment_policy.get("PolicyName")}
     if hit_policy is not None:
-        answer["HITReviewPolicy"] = hit_policy
+        answer["HITReviewPolicy"] = {"PolicyName": hit_policy.get("PolicyName")}
     for level, report in (("Assignment", "AssignmentReviewReport"), ("HIT", "HITReviewReport")):
         if level in levels:
             answer[report] = {

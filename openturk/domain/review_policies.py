@@ -147,6 +147,8 @@ def parse(level: str, policy: dict[str, Any]) -> dict[str, Any]:
                 answers = tuple(str(v).strip() for v in item.get("Values") or [])
                 if not item.get("Key") or not answers:
                     raise InvalidParameterValue(f"{level} parameter AnswerKey needs a QuestionId and its answers.")
+                if str(item["Key"]) in mapped:  # one would silently replace the other
+                    raise InvalidParameterValue(f"{level} parameter AnswerKey names {item['Key']} more than once.")
                 mapped[str(item["Key"])] = answers
             if not mapped:
                 raise InvalidParameterValue(f"{level} parameter AnswerKey must name at least one question.")

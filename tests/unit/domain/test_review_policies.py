@@ -106,3 +106,9 @@ def test_reasons_keep_the_rules_of_the_requester_feedback_they_become(reason: st
     with pytest.raises(InvalidParameterValue, match=f"AssignmentReviewPolicy parameter RejectReason .*{problem}"):
         _known({"Key": "RejectReason", "Values": [reason]})
     _known({"Key": "RejectReason", "Values": ["x" * 1024]})
+
+
+def test_an_answer_key_naming_a_question_twice_is_refused() -> None:
+    twice = {"Key": "AnswerKey", "MapEntries": [{"Key": "q1", "Values": ["a"]}, {"Key": "q1", "Values": ["b"]}]}
+    with pytest.raises(InvalidParameterValue, match="names q1 more than once"):
+        review_policies.known_answers({"PolicyName": review_policies.SCORE_MY_KNOWN_ANSWERS, "Parameters": [twice]})

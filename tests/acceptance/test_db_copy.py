@@ -125,6 +125,7 @@ def test_a_populated_sqlite_database_round_trips_through_postgresql(
 
 
 def test_copy_refuses_a_source_behind_the_newest_revision(tmp_path: Path) -> None:
+    (tmp_path / "never-migrated.db").touch()  # there, but never given the schema (a missing file is refused apart)
     empty = f"sqlite:///{tmp_path / 'never-migrated.db'}"
     refused = _db("copy", "--from", empty, "--to", f"sqlite:///{tmp_path / 'target.db'}")
     assert refused.returncode == 2 and "openturk db upgrade" in refused.stdout

@@ -248,10 +248,16 @@ class _SlowAfterStop:
         self._sqs, self._stopping, self._delay_s = sqs, stopping, delay_s
         self.caught_while_stopping = 0
         self.polls = 0
+        self.waiting = threading.Event()  # set while a poll after the first is at SQS, unanswered
 
     def receive_message(self, **request: Any) -> Any:
         self.polls += 1
-        response = self._sqs.receive_message(**request)
+        if self.polls >= 2:
+            self.waiting.set()
+        try:
+            response = self._sqs.receive_message(**request)
+        finally:
+            self.waiting.clear()
         if self._stopping.is_set() and response.get("Messages"):
             self.caught_while_stopping += len(response["Messages"])
             time.sleep(self._delay_s)
@@ -282,7 +288,9 @@ def test_messages_the_last_long_poll_caught_while_stopping_are_back_in_the_queue
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
     assert started.wait(10)
-    wait_for(lambda: client.polls >= 2, timeout=5, what="the receiver's next long poll")
+    # The receiver's next long poll is at SQS when the stop hands the two unstarted messages back (its
+    # wait is 5 s: a poll that ended empty meanwhile is followed by another, which is waited for too).
+    wait_for(client.waiting.is_set, timeout=5, what="the receiver's next long poll")
     assert counts(sqs, queue) == (0, 3)
     stopping.set()
     consumer.stop()

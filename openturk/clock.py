@@ -31,7 +31,10 @@ class VirtualClock:
         ahead, so an advance made by another process is seen by the very next request here."""
         self._offset_ms = offset_ms
         self._shared = shared
-        self._lock = threading.Lock()
+        # Re-entrant: ``advance_to`` reads now under the lock, and that reading takes a later stored
+        # offset (``set_offset``, the same lock) when another process advanced meanwhile. With a plain
+        # lock that thread waited on itself for good, and every reading of the time after it.
+        self._lock = threading.RLock()
 
     @property
     def offset_ms(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,3 +62,21 @@ def test_no_stored_offset_reads_as_zero_and_a_missing_table_keeps_the_last(tmp_p
         assert offset() == 5000
     finally:
         fresh.dispose()
+
+
+def test_an_advance_that_finds_another_process_ahead_does_not_wait_on_itself(
+    two_processes: tuple[Database, Database],
+) -> None:
+    """Two servers advanced at once: the second's advance read now, took the first's later offset,
+    and blocked on its own clock lock for good (and every reading of the time after it)."""
+    first_db, second_db = two_processes
+    second = VirtualClock(shared=StoredOffset(second_db))
+    assert second.offset_ms == 0
+    with first_db.write() as conn:
+        Repository(conn).save_clock_offset(HOUR_MS)  # the other process advanced meanwhile
+    target = int(time.time() * 1000) + 2 * HOUR_MS
+    advancing = threading.Thread(target=second.advance_to, args=(target,), daemon=True)
+    advancing.start()
+    advancing.join(timeout=5)
+    assert not advancing.is_alive()
+    assert 2 * HOUR_MS - 1000 <= second.offset_ms <= 2 * HOUR_MS + 1000

@@ -10,7 +10,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,14 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     create = requesters.add_parser("create", help="create a requester and print its key pair")
-    create.add_argument("name")
+    create.add_argument("name", type=_at_most(255))
     _db_option(create)
     create.add_argument("--starting-balance", default="10000.00", type=_balance)
 
     layouts = sub.add_parser("layouts", help="manage HIT layouts (templates CreateHIT names with HITLayoutId)")
     layouts_sub = layouts.add_subparsers(dest="action", required=True)
     create_layout = layouts_sub.add_parser("create", help="store an HTML template with ${name} placeholders")
-    create_layout.add_argument("name")
+    create_layout.add_argument("name", type=_at_most(255))
     create_layout.add_argument("template", type=Path, help="HTML file (a whole page or a fragment)")
     create_layout.add_argument("--frame-height", type=int, default=0, help="HTMLQuestion FrameHeight (0: fit)")
     list_layouts = layouts_sub.add_parser("list", help="list a requester's layouts")
@@ -221,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     workers = sub.add_parser("workers", help="manage worker identities").add_subparsers(dest="action", required=True)
     create_worker = workers.add_parser("create", help="create a worker and print its bearer token")
-    create_worker.add_argument("name")
-    create_worker.add_argument("--email", help="where NotifyWorkers messages are also emailed")
+    create_worker.add_argument("name", type=_at_most(255))
+    create_worker.add_argument("--email", type=_at_most(254), help="where NotifyWorkers messages are also emailed")
     _db_option(create_worker)
     for action, text in (
         ("disable", "end a worker's web sessions and refuse its log-in"),
@@ -256,6 +256,18 @@ def _cents(text: str) -> int:
     from openturk.domain.money import parse_amount
 
     return parse_amount(text, "--starting-balance")
+
+
+def _at_most(limit: int) -> Callable[[str], str]:
+    """A text for argparse that fits its column: SQLite would store a longer one, PostgreSQL (and so
+    ``db copy`` to it) refuses it."""
+
+    def check(text: str) -> str:
+        if len(text) > limit:
+            raise argparse.ArgumentTypeError(f"at most {limit} characters, not {len(text)}")
+        return text
+
+    return check
 
 
 def _balance(text: str) -> str:

@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from openturk.store import copy
 from openturk.store.database import Database, missing_file
@@ -30,6 +32,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except SQLAlchemyError as error:  # a database that cannot be reached or opened: one line, not a traceback
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        console.print(f"[red]openturk db {args.action}: {escape(reason)}[/red]")
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.action == "upgrade":
         database = Database(args.db)
         try:

@@ -99,3 +99,33 @@ def test_a_starting_balance_that_is_no_amount_is_a_usage_error(
         build_parser().parse_args([*command, "--starting-balance", "abc"])
     assert exit_.value.code == 2
     assert "'abc' is not an amount in USD" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["requesters", "create", "n" * 256],
+        ["workers", "create", "n" * 256],
+        ["workers", "create", "w", "--email", "e" * 250 + "@x.io"],
+        ["layouts", "create", "n" * 256, "t.html", "--access-key-id", "AKIDX"],
+    ],
+)
+def test_names_longer_than_their_column_are_usage_errors(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite stored them; PostgreSQL, and so ``db copy`` to it, refused them with a traceback."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(command)
+    assert exit_.value.code == 2 and "characters, not" in capsys.readouterr().err
+
+
+def test_db_commands_name_a_database_they_cannot_open_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    Database(source).migrate()
+    unopenable = f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}"
+    assert main(["db", "upgrade", "--db", unopenable]) == 1
+    assert main(["db", "copy", "--from", source, "--to", unopenable]) == 1
+    out = capsys.readouterr().out
+    assert out.count("unable to open database file") == 2 and "Traceback" not in out

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from openturk import exec_command, heap
@@ -362,6 +363,10 @@ def serve(args: argparse.Namespace) -> int:
         refusal = "an in-memory database lives in one process; --workers needs a file or PostgreSQL"
         console.print(f"[red]openturk serve: {refusal}[/red]")
         return 2
+    for option, port in (("--port", settings.port), ("--task-port", settings.task_listen_port)):
+        if (problem := _cannot_listen(settings.host, port)) is not None:
+            console.print(f"[red]openturk serve: {option} {port} on {settings.host}: {escape(problem)}[/red]")
+            return 2
     local_aws = None
     if settings.aws_endpoint is None and not embedded.real_credentials_configured():
         state = embedded.state_path(settings.embedded_aws_state, settings.db_url)
@@ -448,6 +453,22 @@ def _listeners(
             ssl_keyfile=keyfile,
         ),
     )
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``serve`` could not listen on ``host:port`` (another process has it), or None. Checked before
+    anything starts: uvicorn's own failure came after the banner and, for the task port, with a
+    traceback. Port 0 (any free one) always can."""
+    import socket
+
+    if port == 0:
+        return None
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.create_server((host, port), family=family):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
 
 
 def _serve_processes(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +132,22 @@ def test_db_commands_name_a_database_they_cannot_open_in_one_line(
     assert main(["db", "copy", "--from", source, "--to", unopenable]) == 1
     out = capsys.readouterr().out
     assert out.count("unable to open database file") == 2 and "Traceback" not in out
+
+
+@pytest.mark.parametrize("option", ["--port", "--task-port"])
+def test_serve_refuses_a_port_another_process_listens_on_before_starting_anything(tmp_path: Path, option: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        ports = {"--port": "0", "--task-port": "0", option: str(port)}
+        done = subprocess.run(
+            [sys.executable, "-m", "openturk.cli", "serve", "--db", f"sqlite:///{tmp_path / 's.db'}"]
+            + [item for pair in ports.items() for item in pair]
+            + ["--aws-endpoint", "http://127.0.0.1:9"],  # no local AWS to start either
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{option} {port} on 127.0.0.1" in done.stdout and "Traceback" not in done.stderr
+    assert "Requester API at" not in done.stdout  # refused before the banner: nothing started

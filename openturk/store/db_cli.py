@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
             database.dispose()
         return 0
     for option, url in (("--db", getattr(args, "db", None)), ("--from", getattr(args, "source", None))):
-        if args.action != "upgrade" and url is not None and (path := missing_file(url)) is not None:
+        if url is not None and (path := missing_file(url)) is not None:  # they read a deployment's database
             console.print(f"[red]openturk db {args.action}: no database at {path} ({option})[/red]")
             return 2
     if args.action == "sums":

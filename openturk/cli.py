@@ -259,6 +259,15 @@ def _cents(text: str) -> int:
     return parse_amount(text, "--starting-balance")
 
 
+def _no_database(url: str, out: Console) -> bool:
+    """True, having said so on ``out``, when ``url`` names a SQLite file that is not there: a command
+    that acts on a deployment's database must not make an empty one."""
+    if (path := missing_file(url)) is None:
+        return False
+    out.print(f"[red]error[/red] no database at {path}: give the deployment's --db (serve makes it)")
+    return True
+
+
 def _at_most(limit: int) -> Callable[[str], str]:
     """A text for argparse that fits its column: SQLite would store a longer one, PostgreSQL (and so
     ``db copy`` to it) refuses it."""
@@ -573,8 +582,7 @@ def dispatch(args: argparse.Namespace) -> int:
     from openturk.server import dispatcher_settings, worker_mail_loop
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if (path := missing_file(args.db)) is not None:
-        console.print(f"[red]error[/red] no database at {path}: give the deployment's --db (serve makes it)")
+    if _no_database(args.db, console):
         return 2
     settings = _settings(args)
     db = _migrated(args.db)
@@ -597,8 +605,7 @@ def deliveries(args: argparse.Namespace) -> int:
     from openturk.notify import outbox
 
     err = Console(stderr=True, soft_wrap=True)
-    if (path := missing_file(args.db)) is not None:
-        err.print(f"[red]error[/red] no database at {path}: give the deployment's --db (serve makes it)")
+    if _no_database(args.db, err):
         return 2
     try:
         since_ms = listing.since_ms(args.since) if args.since is not None else None
@@ -734,8 +741,7 @@ def workers_command(args: argparse.Namespace) -> int:
 def workers_disable(args: argparse.Namespace) -> int:
     from openturk.workers import accounts
 
-    if (path := missing_file(args.db)) is not None:
-        console.print(f"[red]error[/red] no database at {path}: give the deployment's --db (serve makes it)")
+    if _no_database(args.db, console):
         return 2
     try:
         accounts.set_disabled(_migrated(args.db), SystemClock(), args.worker_id, args.action == "disable")

@@ -485,33 +485,27 @@ def test_a_revoked_worker_takes_a_scored_test_again_or_re_requests_only_as_the_r
 
 def test_an_answer_key_over_65535_bytes_is_refused_naming_it(mturk: Any) -> None:
     padded = _key().replace("</AnswerKey>", "<!--" + "x" * 65535 + "--></AnswerKey>")
-    message = _raises(
+    assert "AnswerKey" in _refused_test_type(mturk, "AWS.ParameterOutOfRange", padded)
+
+
+def _refused_test_type(mturk: Any, code: str, answer_key: str) -> str:
+    """CreateQualificationType of a tested type with ``answer_key``, refused with ``code``: its message."""
+    return _raises(
         mturk,
-        "AWS.ParameterOutOfRange",
+        code,
         mturk.create_qualification_type,
         Name=_name(),
         Description="d",
         QualificationTypeStatus="Active",
         Test=QUESTION_FORM,
         TestDurationInSeconds=60,
-        AnswerKey=padded,
+        AnswerKey=answer_key,
     )
-    assert "AnswerKey" in message
 
 
 def test_answer_key_must_be_an_answer_key(mturk: Any) -> None:
     for key in ("<AnswerKey/>", _key().replace("<AnswerScore>2</AnswerScore>", "<AnswerScore>x</AnswerScore>")):
-        _raises(
-            mturk,
-            "AWS.MechanicalTurk.XMLParseError",
-            mturk.create_qualification_type,
-            Name=_name(),
-            Description="d",
-            QualificationTypeStatus="Active",
-            Test=QUESTION_FORM,
-            TestDurationInSeconds=60,
-            AnswerKey=key,
-        )
+        _refused_test_type(mturk, "AWS.MechanicalTurk.XMLParseError", key)
     assert mturk.list_qualification_types(MustBeRequestable=False, MustBeOwnedByCaller=True)["NumResults"] == 0
 
 

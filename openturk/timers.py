@@ -114,8 +114,7 @@ def _dispose(repo: Repository, hit_id: str, due: int) -> None:
     # A HIT that only became disposable after its 120 days (a late expiry or approval) is disposed
     # right after that last transition, never before it.
     now = max(due, repo.last_event_time(hit_id) or due)
-    hit, events = lifecycle.dispose(hit, now)
-    transitions.record(repo, hit, counts, events, now)
+    transitions.dispose(repo, hit, counts, now)
 
 
 def _drop_uploads(repo: Repository, assignment_id: str, now: int) -> None:

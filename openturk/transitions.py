@@ -16,6 +16,7 @@ from openturk import ledger, review_runs
 from openturk.domain import lifecycle
 from openturk.domain.model import HIT, Assignment, Event, HITType, SlotCounts
 from openturk.notify import outbox
+from openturk.store.files import FileRepository
 from openturk.store.repository import Repository
 
 
@@ -62,6 +63,14 @@ def record(
     outbox.record_events(repo.conn, events, int(time.time() * 1000))
     if review and any(event.event_type == "HITReviewable" for event in events):
         review_runs.on_reviewable(repo, hit.hit_id, now)
+
+
+def dispose(repo: Repository, hit: HIT, counts: SlotCounts, now: int) -> None:
+    """Dispose ``hit`` (DeleteHIT, or the timer 120 days on) and delete its workers' uploaded files:
+    "After the HIT is disposed, any uploaded files are deleted, and cannot be retrieved" (GetFileUploadURL)."""
+    disposed, events = lifecycle.dispose(hit, now)
+    FileRepository(repo.conn).delete_of_hit(hit.hit_id)
+    record(repo, disposed, counts, events, now)
 
 
 def _why(events: Sequence[Event], default: str) -> str:

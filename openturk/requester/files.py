@@ -25,11 +25,15 @@ def url_secret(settings: Settings) -> bytes:
 
 @operation("GetFileUploadURL")
 def get_file_upload_url(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """Only the HIT's owner, only a Submitted/Approved/Rejected assignment whose answer to
-    QuestionIdentifier is an upload of that assignment."""
+    """Only the HIT's owner, only a Submitted/Approved/Rejected assignment of a HIT not yet disposed
+    whose answer to QuestionIdentifier is an upload of that assignment."""
     assignment_id, identifier = params["AssignmentId"], params["QuestionIdentifier"]
     with ctx.db.read() as conn:
-        assignment, _ = owned_assignment(Repository(conn), ctx, assignment_id)
+        assignment, hit = owned_assignment(Repository(conn), ctx, assignment_id)
+        if hit.status == "Disposed":  # its files were deleted with it
+            raise InvalidParameterValue(
+                f"HIT {hit.hit_id} of assignment {assignment_id} is disposed: its uploaded files were deleted."
+            )
         key = uploads.answered_key(assignment.answer, identifier)
         found = None if key is None else FileRepository(conn).upload(key)
     if found is None or found.assignment_id != assignment_id or found.question_identifier != identifier:

@@ -411,6 +411,5 @@ def delete_hit(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 f"This HIT is currently in the state '{hit.status}'.  "
                 "This operation can be called with a status of: Reviewing, Reviewable"
             )
-        hit, events = lifecycle.dispose(hit, now)
-        transitions.record(repo, hit, counts, events, now)
+        transitions.dispose(repo, hit, counts, now)
     return {}

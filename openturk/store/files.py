@@ -1,4 +1,5 @@
-"""Named queries of FileUploadAnswer uploads: store one, find one, read its bytes, delete an assignment's."""
+"""Named queries of FileUploadAnswer uploads: store one, find one, read its bytes, delete an assignment's
+or a HIT's."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, insert, select
 
-from openturk.store.schema import uploaded_files
+from openturk.store.schema import assignments, uploaded_files
 
 
 class Upload(NamedTuple):
@@ -41,4 +42,10 @@ class FileRepository:
     def delete_of_assignment(self, assignment_id: str) -> int:
         """Delete every file uploaded for the assignment; return how many."""
         result = self.conn.execute(delete(uploaded_files).where(uploaded_files.c.assignment_id == assignment_id))
+        return int(result.rowcount)
+
+    def delete_of_hit(self, hit_id: str) -> int:
+        """Delete every file uploaded for the HIT's assignments (it is being disposed); return how many."""
+        of_hit = select(assignments.c.assignment_id).where(assignments.c.hit_id == hit_id)
+        result = self.conn.execute(delete(uploaded_files).where(uploaded_files.c.assignment_id.in_(of_hit)))
         return int(result.rowcount)

@@ -181,6 +181,35 @@ def test_unsubmitted_uploads_are_deleted_a_day_after_the_deadline(
     assert _files_of(server, submitted) == 1
 
 
+def _disposed_refusal(mturk: Any, assignment_id: str) -> str:
+    with pytest.raises(mturk.exceptions.RequestError) as excinfo:
+        mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")
+    assert "disposed" in str(excinfo.value)
+    return error_code(excinfo)
+
+
+def test_disposing_a_hit_deletes_its_uploads(server: ServerProcess, mturk: Any, worker: Worker) -> None:
+    """GetFileUploadURL: "After the HIT is disposed, any uploaded files are deleted, and cannot be
+    retrieved" — by DeleteHIT, and by the disposal 120 days on."""
+    deleted = _uploaded_and_submitted(mturk, worker, b"by DeleteHIT")
+    url = mturk.get_file_upload_url(AssignmentId=deleted, QuestionIdentifier="photo")["FileUploadURL"]
+    mturk.approve_assignment(AssignmentId=deleted)
+    hit_id = mturk.get_assignment(AssignmentId=deleted)["HIT"]["HITId"]
+    mturk.update_expiration_for_hit(HITId=hit_id, ExpireAt=0)
+    kept = _uploaded_and_submitted(mturk, new_worker(server), b"another HIT's")
+    mturk.delete_hit(HITId=hit_id)
+    assert _files_of(server, deleted) == 0
+    assert httpx.get(url).status_code == 404  # a URL given before the disposal finds nothing
+    assert _disposed_refusal(mturk, deleted) == "AWS.MechanicalTurk.InvalidParameterValue"
+    assert _files_of(server, kept) == 1
+
+    mturk.approve_assignment(AssignmentId=kept)
+    server.advance(121 * 24 * 3600)
+    assert mturk.get_assignment(AssignmentId=kept)["HIT"]["HITStatus"] == "Disposed"
+    assert _files_of(server, kept) == 0
+    _disposed_refusal(mturk, kept)
+
+
 def test_behind_a_proxy_the_url_names_the_public_origin(aws_args: list[str]) -> None:
     with ServerProcess(extra_args=["--public-url", "https://turk.example.org/", *aws_args]) as behind:
         mturk = behind.client("AKIDPUBLICURL0001")

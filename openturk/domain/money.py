@@ -12,7 +12,7 @@ import re
 
 from openturk.errors import InvalidParameterValue
 
-_AMOUNT = re.compile(r"^([0-9]+)(?:\.([0-9]{0,2}))?$")
+_AMOUNT = re.compile(r"^([0-9]+)(?:\.([0-9]{0,2}))?\Z")
 MINIMUM_REWARD_CENTS = 1
 LARGE_HIT_ASSIGNMENTS = 10
 

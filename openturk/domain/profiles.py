@@ -33,7 +33,7 @@ COUNTRIES = frozenset(_ISO_3166_1.split(" "))
 
 # The part of an ISO 3166-2 code after "<country>-": 1 to 3 letters or digits. (The wire's Locale
 # carries 2-character subdivisions only, so only those can be named by a requirement.)
-SUBDIVISION = re.compile(r"^[A-Z0-9]{1,3}$")
+SUBDIVISION = re.compile(r"^[A-Z0-9]{1,3}\Z")
 
 
 @dataclass(frozen=True)

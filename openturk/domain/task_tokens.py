@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 # IDs are MTurk's [A-Z0-9]; "-" stands for "no assignment" (a preview).
-_TOKEN = re.compile(r"^([A-Z0-9]{1,64})\.([A-Z0-9]{1,64}|-)\.(A[A-Z0-9]{1,63})\.([0-9]{1,15})\.([0-9a-f]{32})$")
+_TOKEN = re.compile(r"^([A-Z0-9]{1,64})\.([A-Z0-9]{1,64}|-)\.(A[A-Z0-9]{1,63})\.([0-9]{1,15})\.([0-9a-f]{32})\Z")
 # Keeps these signatures apart from any other HMAC the same key makes (the file download URLs).
 _PURPOSE = b"openturk task grant\n"
 

@@ -43,7 +43,7 @@ POST_TIMEOUT_S = 15.0
 # Notifications to HTTP(S) subscribers leave here, one at a time in publishing order, after the
 # Publish that made them answered (SNS's Publish does not wait for its subscribers either).
 _NOTIFYING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sns-http")
-_CERTIFICATE_PATH = re.compile(r"^/SimpleNotificationService-[^/]+\.pem$")
+_CERTIFICATE_PATH = re.compile(r"^/SimpleNotificationService-[^/]+\.pem\Z")
 # What moto's server reads to route a request to SNS; a SubscribeURL carries no signature of its own.
 SNS_SCOPE = (
     "AWS4-HMAC-SHA256 Credential=subscriber/20200101/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0"

@@ -49,7 +49,7 @@ Tri = bool | None  # True: holds; False: cannot hold; None: depends on what only
 DEFAULT_SENDER_ARN = "arn:aws:iam::123456789012:user/openturk"
 POLICY_VERSION = "2012-10-17"  # the seed's example says 2008-10-17; both are valid, this is current
 SEND_ACTION: dict[Kind, str] = {"SQS": "SQS:SendMessage", "SNS": "SNS:Publish"}
-_SENDER = re.compile(r"^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):(.+)$")
+_SENDER = re.compile(r"^arn:(aws[a-z-]*):(iam|sts)::(\d{12}):(.+)\Z")
 
 # Keys that, compared positively, narrow *who* the caller is; any other condition leaves "*" open.
 _NARROWING_KEYS = frozenset(

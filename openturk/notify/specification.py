@@ -13,9 +13,9 @@ from typing import Any
 from openturk.errors import InvalidParameterValue
 
 VERSIONS = ("2006-05-05", "2014-08-15")
-_SQS_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/[A-Za-z0-9_\-]+/[A-Za-z0-9_\-]{1,80}(\.fifo)?$")
-_SNS_ARN = re.compile(r"^arn:[a-z\-]+:sns:[a-z0-9\-]+:[0-9A-Za-z]+:[A-Za-z0-9_\-]{1,256}(\.fifo)?$")
-_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+_SQS_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/[A-Za-z0-9_\-]+/[A-Za-z0-9_\-]{1,80}(\.fifo)?\Z")
+_SNS_ARN = re.compile(r"^arn:[a-z\-]+:sns:[a-z0-9\-]+:[0-9A-Za-z]+:[A-Za-z0-9_\-]{1,256}(\.fifo)?\Z")
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+\Z")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Specification:
 def check_destination(transport: str, destination: str, field: str = "Notification.Destination") -> None:
     pattern = {"SQS": _SQS_URL, "SNS": _SNS_ARN, "Email": _EMAIL}[transport]
     what = {"SQS": "an SQS queue URL", "SNS": "an SNS topic ARN", "Email": "one email address"}[transport]
-    if not pattern.match(destination):
+    if not pattern.fullmatch(destination):
         raise InvalidParameterValue(f"{field} '{destination[:128]}' is not {what} (Transport {transport}).")
 
 

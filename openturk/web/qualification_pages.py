@@ -27,7 +27,7 @@ from openturk.workers import qualifications
 PAGE_SIZE = 25
 MAX_QUERY = 255  # ListQualificationTypes' Query is a short search text
 # The listing's position: "<CreationTime ms>-<QualificationTypeId>" of the last type shown.
-_CURSOR = re.compile(r"^([0-9]{1,15})-([0-9A-Za-z]{1,64})$")
+_CURSOR = re.compile(r"^([0-9]{1,15})-([0-9A-Za-z]{1,64})\Z")
 # What a redirect after a request taken may announce (anything else in the address is ignored).
 OUTCOMES = ("granted", "pending")
 

@@ -21,7 +21,7 @@ from openturk.store.repository import Repository
 from openturk.store.workers import WorkerRepository
 from openturk.workers import file_refs
 
-WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}$")
+WORKER_ID = re.compile(r"^A[A-Z0-9]{1,63}\Z")
 # Form fields MTurk reserved on /mturk/externalSubmit: never stored as answers.
 RESERVED_FIELDS = {"assignmentId", "hitId", "turkSubmitTo", "workerId"}
 PREVIEW_ASSIGNMENT_ID = "ASSIGNMENT_ID_NOT_AVAILABLE"

@@ -91,7 +91,7 @@ def test_amounts(text: str, cents: int) -> None:
     assert money.parse_amount(money.format_amount(cents), "Reward") == cents
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1.234", "-1", "1e3", " 1"])
+@pytest.mark.parametrize("text", ["", "abc", "1.234", "-1", "1e3", " 1", "0.50\n"])
 def test_bad_amounts_name_the_field(text: str) -> None:
     with pytest.raises(InvalidParameterValue, match="Reward"):
         money.parse_amount(text, "Reward")

@@ -176,7 +176,10 @@ def _from_email(text: str) -> Document:
 def documents_from(payload: str | bytes | Mapping[str, Any]) -> list[Document]:
     """Every notification document in ``payload``, whatever shape carried it."""
     if isinstance(payload, (str, bytes)):
-        text = payload.decode() if isinstance(payload, bytes) else payload
+        try:
+            text = payload.decode() if isinstance(payload, bytes) else payload
+        except UnicodeDecodeError as exc:
+            raise MalformedNotification(f"the payload is not UTF-8: {exc}") from exc
         if not text.lstrip().startswith(("{", "[")):
             return [_from_email(text)]
         raw = _decode(text, "payload")

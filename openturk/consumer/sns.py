@@ -230,11 +230,15 @@ class SNSVerifier:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     def _check_sns_url(self, url: str, name: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises for a port out of range or not a number
+        except ValueError as exc:
+            raise UntrustedSNSMessage(f"{name} {url[:200]!r} is not a URL: {exc}") from exc
         if parts.scheme != "https":
             raise UntrustedSNSMessage(f"{name} {url!r} is not https")
         host = parts.hostname or ""
-        if parts.username is not None or parts.port not in (None, 443) or not self.cert_host.fullmatch(host):
+        if parts.username is not None or port not in (None, 443) or not self.cert_host.fullmatch(host):
             raise UntrustedSNSMessage(f"{name} host {parts.netloc!r} is not an allowed SNS host")
 
     def _public_key(self, url: str, now: datetime) -> rsa.RSAPublicKey:
@@ -326,11 +330,25 @@ class SNSReceiver:
         return Reply(200, f"handled {len(total.handled)}, duplicates {len(total.skipped)}")
 
     async def endpoint(self, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _body_at_most(request, MAX_BODY_BYTES)
+        if body is None:
             return PlainTextResponse("the message is too large", status_code=413)
         reply = await run_in_threadpool(self.handle, body, request.headers.get("x-amz-sns-message-type"))
         return PlainTextResponse(reply.text, status_code=reply.status)
+
+
+async def _body_at_most(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None once it is known to exceed ``limit`` bytes: from its
+    Content-Length before reading, else while it streams in (never more than ``limit`` held)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 def sns_receiver(

@@ -84,6 +84,11 @@ def test_malformed_documents_name_what_is_wrong(payload: str, names: str) -> Non
         documents_from(payload)
 
 
+def test_bytes_that_are_not_utf8_are_malformed_not_a_crash() -> None:
+    with pytest.raises(MalformedNotification, match="UTF-8"):
+        documents_from(b"\xff\xfe")
+
+
 @pytest.mark.parametrize(
     "payload", ["[" * 100_000 + "]" * 100_000, 'Your notification:\n{"EventDocVersion": ' + "[" * 100_000]
 )

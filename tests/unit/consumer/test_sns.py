@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from openturk.consumer import Event, Router
 from openturk.consumer.sns import (
+    MAX_BODY_BYTES,
     CertificateUnavailable,
     InvalidSNSMessage,
     SNSReceiver,
     SNSVerifier,
     UntrustedSNSMessage,
+    sns_receiver,
 )
 from tests.support.sns import CERT_URL, TOPIC_ARN, SNSSigner, notification_document, sns_time
 
@@ -108,6 +112,9 @@ def test_a_signature_by_another_key_is_rejected(signer: SNSSigner) -> None:
         "https://sns.us-east-1.amazonaws.com:8443/SimpleNotificationService-x.pem",
         "https://s3.amazonaws.com/SimpleNotificationService-x.pem",
         "https://127.0.0.1/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com:99999/SimpleNotificationService-x.pem",
+        "https://sns.us-east-1.amazonaws.com:abc/SimpleNotificationService-x.pem",
+        "https://[sns.us-east-1.amazonaws.com/SimpleNotificationService-x.pem",
     ],
 )
 def test_a_certificate_off_the_sns_hosts_is_never_fetched(cert_url: str) -> None:
@@ -270,3 +277,34 @@ def test_receiver_refuses_another_customers_document_without_handling_it(signer:
 def test_a_body_nested_too_deeply_is_an_invalid_message_not_a_crash(signer: SNSSigner) -> None:
     with pytest.raises(InvalidSNSMessage, match="nests too deeply"):
         verifier_for(signer).verify("[" * 100_000 + "]" * 100_000)
+
+
+def test_a_subscribe_url_that_is_not_a_url_is_rejected_not_a_crash(signer: SNSSigner) -> None:
+    body = signer.confirmation(subscribe_url="https://sns.us-east-1.amazonaws.com:70000/?Action=ConfirmSubscription")
+    with pytest.raises(UntrustedSNSMessage, match=r"SubscribeURL .* is not a URL"):
+        verifier_for(signer).verify(body)
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(signer: SNSSigner) -> None:
+    router = Router()
+    router.default(lambda event: None)
+    app = sns_receiver(router, verifier_for(signer))
+    received, answered = [], []
+
+    async def receive() -> dict[str, Any]:  # 64 MiB offered in 1 MiB chunks, no Content-Length
+        received.append(1)
+        return {"type": "http.request", "body": b" " * (1024 * 1024), "more_body": len(received) < 64}
+
+    async def send(message: dict[str, Any]) -> None:
+        answered.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    asyncio.run(app(scope, receive, send))
+    assert answered[0]["status"] == 413
+    assert len(received) <= 2  # reading stopped just past the 1 MiB limit
+
+    client = TestClient(app)
+    declared = client.post("/", content=b"{}", headers={"content-length": str(MAX_BODY_BYTES + 1)})
+    assert declared.status_code == 413
+    body = json.dumps(signer.notification(DOC)).encode()
+    assert client.post("/", content=body, headers={"x-amz-sns-message-type": "Notification"}).status_code == 200

@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         owner.add_argument("--customer-id", help="the requester's CustomerId")
         owner.add_argument(
             "--access-key-id",
+            type=_access_key_id,
             help="the requester's access key (create: an unknown key makes its requester, as --auth open would)",
         )
         layout_parser.add_argument(
@@ -275,9 +276,21 @@ def _at_most(limit: int) -> Callable[[str], str]:
     def check(text: str) -> str:
         if len(text) > limit:
             raise argparse.ArgumentTypeError(f"at most {limit} characters, not {len(text)}")
+        if not text.strip():
+            raise argparse.ArgumentTypeError("must not be empty")
         return text
 
     return check
+
+
+def _access_key_id(text: str) -> str:
+    """An access key id a signed request could name (its Credential's first part): what ``--auth
+    open`` would make a requester of. An empty one made a requester nobody could reach."""
+    if not text or len(text) > 128 or any(c.isspace() or c in ",/" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not an access key id (1-128 characters, no spaces, ',' or '/')"
+        )
+    return text
 
 
 def _balance(text: str) -> str:
@@ -720,7 +733,7 @@ def layouts_command(args: argparse.Namespace) -> int:
         console.print(table)
         return 0
     try:
-        template = args.template.read_text(encoding="utf-8")
+        template = args.template.read_text(encoding="utf-8-sig")  # an editor's byte order mark is not content
         layout = create_hit_layout(db, customer_id, args.name, template, args.frame_height, now)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         console.print(f"[red]{error}[/red]")

@@ -18,7 +18,8 @@ from openturk.domain.questions import HTML_QUESTION_NAMESPACE, MAX_QUESTION_BYTE
 from openturk.errors import InvalidParameterValue, XMLParseError
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
-_DOCTYPE = re.compile(r"\s*<!doctype", re.IGNORECASE)
+# A whole page: its doctype, after any blank space and comments (an editor's header, a licence).
+_DOCTYPE = re.compile(r"\ufeff?(?:\s|<!--.*?-->)*<!doctype", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,11 @@ def render(layout: HITLayout, parameters: Sequence[Mapping[str, str]]) -> str:
             f"HITLayout {layout.hit_layout_id} needs a value for {', '.join(missing)} in HITLayoutParameters."
         )
     html = PLACEHOLDER.sub(lambda match: values[match.group(1)], layout.template)
-    if not _DOCTYPE.match(html):
+    page = _DOCTYPE.match(html)
+    if page is not None:
+        # HTMLContent must start with its doctype: what came before (a byte order mark, comments) goes.
+        html = html[page.end() - len("<!doctype") :]
+    else:
         # Project templates were page fragments (crowd-html elements and a form); MTurk served them
         # inside its own page. An HTMLQuestion needs the whole document.
         html = f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{html}</body></html>'

@@ -40,6 +40,7 @@ def get_file_upload_url(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameterValue(
             f"Assignment {assignment_id} has no FileUploadAnswer for QuestionIdentifier {identifier!r}."
         )
-    expires = ctx.clock.now_ms() // 1000 + uploads.URL_VALID_S
+    # Rounded up to the second: the URL is "valid for 60 seconds", never a fraction less.
+    expires = -(-ctx.clock.now_ms() // 1000) + uploads.URL_VALID_S
     path = uploads.signed_path(url_secret(ctx.settings), found.file_key, expires)
     return {"FileUploadURL": ctx.settings.base_url + path}

@@ -59,7 +59,8 @@ from openturk.workers import accounts
 
 Owner = Literal["requester", "worker", "admin", "public", "page", "worker_page", "requester_page", "admin_page", "task"]
 
-UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier}"
+# ":path": a QuestionIdentifier may hold "/" (sent as %2F).
+UPLOAD_ROUTE = "/api/worker/assignments/{assignment_id}/files/{question_identifier:path}"
 # A QuestionForm's answers on the worker site, FileUploadAnswer files included.
 QUESTIONFORM_SUBMIT_ROUTE = "/work/assignments/{assignment_id}/submit"
 

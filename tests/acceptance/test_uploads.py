@@ -181,6 +181,18 @@ def test_unsubmitted_uploads_are_deleted_a_day_after_the_deadline(
     assert _files_of(server, submitted) == 1
 
 
+def test_a_question_identifier_with_a_slash_takes_its_upload(mturk: Any, worker: Worker) -> None:
+    question = QUESTION.replace(">photo<", ">scans/front<")
+    hit = mturk.create_hit(**hit_params(Question=question))["HIT"]
+    assignment_id = worker.accept(hit["HITId"]).json()["AssignmentId"]
+    uploaded = _upload(worker, assignment_id, "scans%2Ffront", b"front page")
+    assert uploaded.status_code == 200, uploaded.text
+    answer = {"UploadedFileKey": uploaded.json()["UploadedFileKey"]}
+    worker.submit(assignment_id, {"scans/front": answer, "note": "hi"}).raise_for_status()
+    url = mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="scans/front")["FileUploadURL"]
+    assert httpx.get(url).content == b"front page"
+
+
 def _disposed_refusal(mturk: Any, assignment_id: str) -> str:
     with pytest.raises(mturk.exceptions.RequestError) as excinfo:
         mturk.get_file_upload_url(AssignmentId=assignment_id, QuestionIdentifier="photo")

@@ -122,6 +122,24 @@ def test_names_longer_than_their_column_are_usage_errors(
     assert exit_.value.code == 2 and "characters, not" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["requesters", "create", " "], "must not be empty"),
+        (["layouts", "create", "", "t.html", "--access-key-id", "AKIDX"], "must not be empty"),
+        (["layouts", "create", "n", "t.html", "--access-key-id", ""], "is not an access key id"),
+        (["layouts", "list", "--access-key-id", "AKID X"], "is not an access key id"),
+    ],
+)
+def test_empty_names_and_keys_no_request_could_name_are_usage_errors(
+    command: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``layouts create --access-key-id ""`` made a requester with a random key, never printed."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(command)
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
 def test_db_commands_name_a_database_they_cannot_open_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

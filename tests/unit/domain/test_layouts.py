@@ -33,6 +33,15 @@ def test_whole_page_is_kept_and_fragment_is_wrapped() -> None:
     assert "<body><b>y</b></body>" in fragment.html
 
 
+@pytest.mark.parametrize("before", ["\ufeff", "<!-- survey v2 -->\n", "\n  <!-- a\nlicence -->  "])
+def test_a_page_behind_a_byte_order_mark_or_comments_is_kept_whole(before: str) -> None:
+    page = questions.parse_question(
+        render(_layout(before + "<!doctype html><html><body>${x}</body></html>"), [{"Name": "x", "Value": "y"}])
+    )
+    assert page.html is not None and "<body>y</body>" in page.html
+    assert page.html.count("<body>") == 1
+
+
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn")), max_size=200))
 def test_any_value_survives_as_given(value: str) -> None:
     question = questions.parse_question(render(_layout("<p>${v}</p>"), [{"Name": "v", "Value": value}]))

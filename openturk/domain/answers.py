@@ -61,6 +61,11 @@ def answers_document(fields: Iterable[tuple[str, Any]]) -> str:
 
 _TEXT_PARTS = ("OtherSelectionText", "FreeText", "UploadedFileKey")
 _PARTS = {"SelectionIdentifiers", "UploadedFileSizeInBytes", *_TEXT_PARTS}
+_KINDS = {
+    "SelectionIdentifiers": ("SelectionIdentifiers", "OtherSelectionText"),
+    "FreeText": ("FreeText",),
+    "UploadedFileKey": ("UploadedFileKey", "UploadedFileSizeInBytes"),
+}
 
 
 def value_problem(identifier: str, value: Any) -> str | None:
@@ -87,4 +92,11 @@ def value_problem(identifier: str, value: Any) -> str | None:
     size = value.get("UploadedFileSizeInBytes", 0)
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         return f"{field}.UploadedFileSizeInBytes must be a whole number of bytes."
+    # QuestionFormAnswers' Answer holds one kind: selections (and their other text), or FreeText,
+    # or an uploaded file (its key; the size is the server's).
+    kinds = [kind for kind, parts in _KINDS.items() if any(part in value for part in parts)]
+    if len(kinds) > 1:
+        return f"{field} gives {' and '.join(kinds)}; an answer is one of selections, FreeText or an uploaded file."
+    if "UploadedFileSizeInBytes" in value and "UploadedFileKey" not in value:
+        return f"{field}.UploadedFileSizeInBytes needs its UploadedFileKey."
     return None

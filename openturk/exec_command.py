@@ -14,14 +14,14 @@ resolves MTurk's hostnames to openturk, so clients that do not use botocore (oTr
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import os
-import shutil
-import signal
-import subprocess
+import stat
 import sys
 import tempfile
 from pathlib import Path
-from types import FrameType
+from typing import NamedTuple
 
 from openturk import redirect
 
@@ -97,6 +97,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Replace this process with the command (``os.execvpe``), so that signals (a terminal's Ctrl-C,
+    a process manager's SIGTERM or SIGHUP) reach it once, as they would without ``openturk exec``,
+    and its exit status, a death by signal included, is the caller's to see. Returns only when the
+    command could not be started (126, 127) or the arguments are refused (2)."""
     command = list(args.program)
     if command and command[0] == "--":
         command = command[1:]
@@ -112,22 +116,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     ca_file = _ca_file(args)
     if args.endpoint.startswith("https://") and ca_file is None:
+        wanted = f"--ca-file {args.ca_file} is not a file" if args.ca_file else "give --ca-file"
         print(
-            "openturk exec: an https endpoint needs openturk's CA: give --ca-file (openturk serve --tls prints it)",
+            f"openturk exec: an https endpoint needs openturk's CA: {wanted} (openturk serve --tls prints it)",
             file=sys.stderr,
         )
         return 2
-    hook_dir = Path(tempfile.mkdtemp(prefix="openturk-exec-"))
+    home = _private_dir()
+    hook_dir = _hook_dir(home)
+    env = environment(args, hook_dir)
+    if ca_file is not None:
+        bundle = _written_once(home, "ca-bundle", ".pem", redirect.bundle_text(str(ca_file)).encode())
+        env.update(redirect.trust_environment(str(ca_file), str(bundle)))
+        env[redirect.ENV_RESOLVE] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
-        shutil.copyfile(redirect.__file__, hook_dir / "openturk_redirect.py")
-        (hook_dir / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        env = environment(args, hook_dir)
-        if ca_file is not None:
-            env.update(redirect.trust(str(ca_file), str(hook_dir / "ca-bundle.pem")))
-            env[redirect.ENV_RESOLVE] = "1"
-        return _run(command, env)
-    finally:
-        shutil.rmtree(hook_dir, ignore_errors=True)
+        os.execvpe(command[0], command, env)
+    except OSError as error:
+        print(f"openturk exec: cannot run {command[0]}: {error.strerror or error}", file=sys.stderr)
+        # The shell's codes: 127 when there is no such command, 126 when it cannot be run.
+        return 127 if isinstance(error, FileNotFoundError) else 126
+    return 0  # not reached: execvpe returns only by raising
 
 
 def _ca_file(args: argparse.Namespace) -> Path | None:
@@ -143,31 +153,82 @@ def environment(args: argparse.Namespace, hook_dir: Path) -> dict[str, str]:
     env[redirect.ENV_ENDPOINT] = args.endpoint
     env[redirect.ENV_MODE] = args.mode or ""
     env[redirect.ENV_LOCAL_AWS] = args.local_aws or ""
-    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # MTurk lived in us-east-1 only
-    if not _has_credentials():
+    configured = _configured()
+    if not configured.region:
+        # MTurk lived in us-east-1 only; a region the command's configuration names is left alone
+        # (its other AWS clients keep theirs; MTurk clients are redirected whatever their region).
+        env["AWS_DEFAULT_REGION"] = "us-east-1"
+    if not configured.credentials:
         env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = FALLBACK_KEY
     return env
 
 
-def _has_credentials() -> bool:
+class _Configured(NamedTuple):
+    region: bool
+    credentials: bool
+
+
+def _configured() -> _Configured:
+    """Whether the command would find a region and credentials of its own. A configuration botocore
+    cannot read (a missing AWS_PROFILE, a broken config file) counts as both: the command meets the
+    same error itself and may mean to mend it; it is not papered over with made-up values."""
     import botocore.session
+    from botocore.exceptions import BotoCoreError
 
-    return botocore.session.Session().get_credentials() is not None
-
-
-def _run(command: list[str], env: dict[str, str]) -> int:
     try:
-        child = subprocess.Popen(command, env=env)
-    except OSError as error:
-        print(f"openturk exec: cannot run {command[0]}: {error}", file=sys.stderr)
-        return 127
+        session = botocore.session.Session()
+        return _Configured(bool(session.get_config_variable("region")), session.get_credentials() is not None)
+    except (BotoCoreError, OSError, ValueError):
+        return _Configured(True, True)
 
-    def forward(signum: int, frame: FrameType | None) -> None:
-        child.send_signal(signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+# -- the files the command's Python processes load -----------------------------------------------------------
+def _private_dir() -> Path:
+    """A directory only this user can write, for the hook and CA bundle: the user's cache, else one in
+    the temporary directory (checked to be this user's own, not planted by another), else a new one."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "openturk" / "exec"
+    uid = os.getuid()
+    for candidate in (cache, Path(tempfile.gettempdir()) / f"openturk-exec-{uid}"):
+        try:
+            candidate.mkdir(mode=0o700, parents=True, exist_ok=True)
+            found = candidate.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(found.st_mode) and found.st_uid == uid and not found.st_mode & 0o022:
+            return candidate
+    return Path(tempfile.mkdtemp(prefix="openturk-exec-"))
+
+
+def _hook_dir(home: Path) -> Path:
+    """The directory put on PYTHONPATH: ``sitecustomize.py`` and ``openturk_redirect.py``, named by
+    their content, so each version of them is written once and stays valid after this process is
+    replaced by the command (nothing is left to clean up, and concurrent runs share it)."""
+    redirect_source = Path(redirect.__file__).read_bytes()
+    files = {"openturk_redirect.py": redirect_source, "sitecustomize.py": SITECUSTOMIZE.encode()}
+    digest = hashlib.sha256(b"\0".join(files.values()))
+    hook_dir = home / f"hook-{digest.hexdigest()[:16]}"
+    hook_dir.mkdir(mode=0o700, exist_ok=True)
+    for name, content in files.items():
+        _replace(hook_dir / name, content)
+    return hook_dir
+
+
+def _written_once(directory: Path, stem: str, suffix: str, content: bytes) -> Path:
+    path = directory / f"{stem}-{hashlib.sha256(content).hexdigest()[:16]}{suffix}"
+    _replace(path, content)
+    return path
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Write ``path`` whole or not at all (another run may be reading it)."""
+    if path.is_file() and path.read_bytes() == content:
+        return
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        return child.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -2,7 +2,7 @@
 
 ``install()`` appends handlers to ``botocore.handlers.BUILTIN_HANDLERS``, the list every botocore
 ``Session`` registers when it is created, and registers them on the sessions that exist already
-(boto3's default one). For ``mturk`` clients:
+(boto3's default one, any other kept from before). For ``mturk`` clients:
 
 - ``before-sign.mturk``: just before a request is signed, its URL's scheme and host become openturk's,
   whatever ``endpoint_url`` the program passed (MTurk's live or sandbox hostname, or none). The
@@ -102,6 +102,13 @@ def install_from_environment() -> None:
 def trust(ca_file: str, bundle_path: str) -> dict[str, str]:
     """Write ``bundle_path``: the system's CA certificates plus ``ca_file``; return the environment
     variables that make OpenSSL (Python's ``ssl``), requests, botocore and Node.js verify against it."""
+    with open(bundle_path, "w", encoding="utf-8") as file:
+        file.write(bundle_text(ca_file))
+    return trust_environment(ca_file, bundle_path)
+
+
+def bundle_text(ca_file: str) -> str:
+    """The system's CA certificates plus ``ca_file``, as one PEM bundle."""
     import ssl
 
     system = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
@@ -111,8 +118,12 @@ def trust(ca_file: str, bundle_path: str) -> dict[str, str]:
             parts.append(file.read())
     with open(ca_file, encoding="utf-8") as file:
         parts.append(file.read())
-    with open(bundle_path, "w", encoding="utf-8") as file:
-        file.write("\n".join(part.strip() + "\n" for part in parts))
+    return "\n".join(part.strip() + "\n" for part in parts)
+
+
+def trust_environment(ca_file: str, bundle_path: str) -> dict[str, str]:
+    """The variables that make this process's children verify against ``bundle_path`` (Node.js: its
+    own certificates plus ``ca_file``)."""
     return {
         "SSL_CERT_FILE": bundle_path,
         "REQUESTS_CA_BUNDLE": bundle_path,
@@ -163,11 +174,18 @@ def _register() -> None:
 
 
 def _existing_sessions() -> Iterator[Any]:
-    """botocore sessions made before ``install()``: boto3's default session, if boto3 made one."""
-    boto3 = sys.modules.get("boto3")
-    default = getattr(boto3, "DEFAULT_SESSION", None) if boto3 is not None else None
-    if default is not None:
-        yield default._session
+    """botocore sessions made before ``install()`` (boto3's default one, a notebook's
+    ``boto3.Session(profile_name=...)``): their handlers were registered from BUILTIN_HANDLERS when
+    they were made. Found among the live objects: ``install`` runs once, and a session kept from
+    before it would otherwise make clients that go to MTurk's real hostnames."""
+    session_module = sys.modules.get("botocore.session")
+    if session_module is None:  # botocore not imported yet: no session can exist
+        return
+    import gc
+
+    for candidate in gc.get_objects():
+        if isinstance(candidate, session_module.Session):
+            yield candidate
 
 
 def _rewrite(request: Any, target: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -157,3 +158,103 @@ def test_install_redirects_clients_made_in_this_process(server: ServerProcess) -
         assert client.get_account_balance()["AvailableBalance"] == "10000.00"
     finally:
         redirect.uninstall()
+
+
+def _exec_run(server: ServerProcess, code: str, env: dict[str, str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*EXEC, server.base_url, "--", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+        **kwargs,
+    )
+
+
+def _clean_aws_env(tmp_path: Path, config: str = "") -> dict[str, str]:
+    """This environment's AWS settings gone: only the config file written here is read."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    (tmp_path / "config").write_text(config)
+    env["AWS_CONFIG_FILE"] = str(tmp_path / "config")
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "credentials")
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    return env
+
+
+def test_exec_becomes_the_command_so_signals_and_exit_status_are_its_own(server: ServerProcess, tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reached both a forwarding parent and the command: the command saw it twice,
+    and a death by signal came back as an exit status of 256 - N."""
+    env = _clean_aws_env(tmp_path)
+    killed = subprocess.Popen(
+        [*EXEC, server.base_url, "--", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
+        env=env,
+    )
+    assert killed.wait(timeout=120) == -15
+
+    counting = (
+        "import signal, sys, time\n"
+        "seen = []\n"
+        "signal.signal(signal.SIGINT, lambda *_: seen.append(1))\n"
+        "print('ready', flush=True)\n"
+        "deadline = time.monotonic() + 3\n"
+        "while time.monotonic() < deadline and len(seen) < 2: time.sleep(0.05)\n"
+        "print(len(seen))\n"
+    )
+    group = subprocess.Popen(
+        [*EXEC, server.base_url, "--", sys.executable, "-c", counting],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal's foreground job
+    )
+    assert group.stdout is not None and group.stdout.readline().strip() == "ready"
+    os.killpg(group.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+    assert group.communicate(timeout=60)[0].strip() == "1"
+
+    absent = subprocess.run(
+        [*EXEC, server.base_url, "--", str(tmp_path / "nope")], capture_output=True, env=env, check=False
+    )
+    assert absent.returncode == 127
+    (tmp_path / "not-executable").write_text("#!/bin/sh\n")
+    refused = subprocess.run(
+        [*EXEC, server.base_url, "--", str(tmp_path / "not-executable")], capture_output=True, env=env, check=False
+    )
+    assert refused.returncode == 126
+
+
+def test_exec_leaves_a_configured_region_and_a_broken_profile_to_the_command(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    region = "import boto3; print(boto3.Session().region_name)"
+    env = _clean_aws_env(tmp_path)
+    assert _exec_run(server, region, env).stdout.strip() == "us-east-1"  # none configured: MTurk's
+    env = _clean_aws_env(tmp_path, "[default]\nregion = eu-west-1\n")
+    assert _exec_run(server, region, env).stdout.strip() == "eu-west-1"
+    # A profile that does not exist yet (the command may be the one to make it): the command still runs.
+    broken = _exec_run(server, "print('ran')", {**env, "AWS_PROFILE": "not-made-yet"})
+    assert broken.returncode == 0 and broken.stdout.strip() == "ran", broken.stderr
+
+
+def test_install_reaches_sessions_made_before_it(server: ServerProcess, tmp_path: Path) -> None:
+    """A notebook's ``boto3.Session(profile_name=...)`` made before ``install()`` made clients that
+    went to the endpoint they named (MTurk's own, in real code)."""
+    program = textwrap.dedent(
+        f"""
+        import boto3, botocore.session
+        from openturk import redirect
+
+        earlier_boto3, earlier_botocore = boto3.Session(), botocore.session.get_session()
+        redirect.install({server.base_url!r})
+        nowhere = "http://127.0.0.1:9"
+        print(earlier_boto3.client("mturk", endpoint_url=nowhere).get_account_balance()["AvailableBalance"])
+        print(earlier_botocore.create_client("mturk", endpoint_url=nowhere).get_account_balance()["AvailableBalance"])
+        """
+    )
+    env = {**_clean_aws_env(tmp_path), "AWS_ACCESS_KEY_ID": "AKIDEARLIERSESSION", "AWS_SECRET_ACCESS_KEY": "x"}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["10000.00", "10000.00"]

@@ -48,7 +48,9 @@ _this = sys.modules.pop("sitecustomize", None)
 sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _here]
 try:
     import sitecustomize  # noqa: F401  (the environment's own, if it has one)
-except ImportError:
+except ImportError as _error:
+    if _error.name != "sitecustomize":
+        raise  # theirs failed inside: Python reports it ("Error in sitecustomize") as it would without us
     if _this is not None:
         sys.modules["sitecustomize"] = _this  # the import that is running this file expects it there
 finally:

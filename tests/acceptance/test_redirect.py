@@ -258,3 +258,15 @@ def test_install_reaches_sessions_made_before_it(server: ServerProcess, tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["10000.00", "10000.00"]
+
+
+def test_an_error_inside_the_environments_own_sitecustomize_is_reported_as_python_would(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "sitecustomize.py").write_text("import a_module_nobody_installed\n")
+    result = _exec_run(server, "print('ran')", {**_clean_aws_env(tmp_path), "PYTHONPATH": str(theirs)})
+    assert result.returncode == 0 and result.stdout.strip() == "ran"
+    # Once by openturk exec's own Python (the same PYTHONPATH), once by the command's: not swallowed.
+    assert result.stderr.count("No module named 'a_module_nobody_installed'") == 2

@@ -15,15 +15,20 @@ token, and poll ``GetSubscriptionAttributes`` until ``PendingConfirmation`` is `
 - notifications reach only confirmed subscriptions, after the ``Publish`` answer (one sending
   thread, in publishing order), with SNS's headers (``x-amz-sns-message-type``,
   ``-message-id``, ``-topic-arn``, ``-subscription-arn``); their ``UnsubscribeURL`` names the
-  subscription and a GET of it on this endpoint unsubscribes, and their ``SigningCertURL`` is the
-  certificate moto signed them with, served by this endpoint (http, so verifiers that insist on an
-  SNS host over https, as ``openturk.consumer.sns`` does, refuse them: only SNS can sign for SNS).
+  subscription and a GET of it on this endpoint unsubscribes, their ``MessageAttributes`` are the
+  published ones, and their ``SigningCertURL`` is the certificate they were signed with (moto's
+  key; Subject signed too, as SNS signs it), served by this endpoint (http, so verifiers that insist
+  on an SNS host over https, as ``openturk.consumer.sns`` does, refuse them: only SNS can sign for
+  SNS); a subscription with ``RawMessageDelivery`` gets the bare message, ``x-amz-sns-rawdelivery: true``;
+- subscribing again while still pending sends the confirmation again; ``Subscribe`` answers
+  ``pending confirmation`` for a pending subscription unless ``ReturnSubscriptionArn`` is true.
 
 The confirmation itself is not signed.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -56,18 +61,40 @@ def install(base_url: str) -> None:
 
     original_subscribe = models.SNSBackend.subscribe
     original_publish = models.Subscription.publish
+    original_subscribe_answer = responses.SNSResponse.subscribe
 
     def subscribe(self: Any, topic_arn: str, endpoint: str, protocol: str) -> Any:
         known = self._find_subscription(topic_arn, endpoint, protocol)
         subscription = original_subscribe(self, topic_arn, endpoint, protocol)
-        if known is None and protocol in HTTP_PROTOCOLS:
-            token = secrets.token_hex(64)
-            setattr(subscription, TOKEN_ATTRIBUTE, token)
+        if protocol not in HTTP_PROTOCOLS:
+            return subscription
+        if known is None:
+            setattr(subscription, TOKEN_ATTRIBUTE, secrets.token_hex(64))
             subscription.attributes["PendingConfirmation"] = True
             subscription.attributes["ConfirmationWasAuthenticated"] = False
-            message = confirmation_message(base_url, topic_arn, token)
-            threading.Thread(target=_post, args=(endpoint, message), name="sns-confirmation", daemon=True).start()
+        elif not subscription.attributes.get("PendingConfirmation"):
+            return subscription
+        # New, or subscribed again while still pending (SNS's "request confirmation"): the confirmation
+        # is (re)sent, so one lost while the endpoint was down can still be had.
+        message = confirmation_message(base_url, topic_arn, getattr(subscription, TOKEN_ATTRIBUTE))
+        threading.Thread(target=_post, args=(endpoint, message), name="sns-confirmation", daemon=True).start()
         return subscription
+
+    def subscribe_answer(self: Any) -> Any:
+        """SNS answers "pending confirmation" for a subscription still pending, unless asked for
+        its ARN (ReturnSubscriptionArn)."""
+        from moto.core.responses import ActionResult
+
+        answer = original_subscribe_answer(self)
+        result: Any = answer.result
+        wanted = str(self._get_param("ReturnSubscriptionArn", "false")).lower() == "true"
+        pending = any(
+            s.arn == result["SubscriptionArn"] and s.attributes.get("PendingConfirmation")
+            for s in self.backend.subscriptions.values()
+        )
+        if pending and not wanted:
+            return ActionResult({"SubscriptionArn": "pending confirmation"})
+        return answer
 
     def publish(
         self: Any,
@@ -92,9 +119,15 @@ def install(base_url: str) -> None:
             return
         if message_structure == "json":
             message = self._parse_message_structure(message, self.protocol)
-        notification = self.get_post_data(message, message_id, subject)
+        if str(self.attributes.get("RawMessageDelivery", "false")).lower() == "true":
+            raw = {"Type": "Notification", "MessageId": message_id, "TopicArn": self.topic.arn, "Message": message}
+            _NOTIFYING.submit(_post, self.endpoint, raw, self.arn, raw=True)
+            return
+        notification = self.get_post_data(message, message_id, subject, message_attributes=message_attributes)
         notification["UnsubscribeURL"] = unsubscribe_url(base_url, self.arn)
         notification["SigningCertURL"] = base_url.rstrip("/") + urlsplit(notification["SigningCertURL"]).path
+        # moto signs without the Subject it then sends; SNS signs it when there is one.
+        notification["Signature"] = _signature(self.private_key(), notification)
         _NOTIFYING.submit(_post, self.endpoint, notification, self.arn)
 
     def confirm_subscription(self: Any) -> Any:
@@ -111,6 +144,7 @@ def install(base_url: str) -> None:
         raise SNSInvalidParameter("Invalid parameter: Token")
 
     models.SNSBackend.subscribe = subscribe  # type: ignore[method-assign]
+    responses.SNSResponse.subscribe = subscribe_answer  # type: ignore[method-assign]
     models.Subscription.publish = publish  # type: ignore[method-assign]
     responses.SNSResponse.confirm_subscription = confirm_subscription  # type: ignore[method-assign]
 
@@ -154,9 +188,21 @@ def unsubscribe_url(base_url: str, subscription_arn: str) -> str:
     return f"{base_url.rstrip('/')}/?{query}"
 
 
-def _post(endpoint: str, message: dict[str, Any], subscription_arn: str | None = None) -> None:
+def _signature(key: Any, notification: dict[str, Any]) -> str:
+    """SNS's SignatureVersion 2 (SHA256 with RSA) over the notification's signed fields."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from openturk.consumer.sns import canonical_string
+
+    signed = key.sign(canonical_string(notification).encode(), padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(signed).decode()
+
+
+def _post(endpoint: str, message: dict[str, Any], subscription_arn: str | None = None, *, raw: bool = False) -> None:
     """POST ``message`` as SNS does: its JSON as text/plain, its type, id and topic (and, for a
-    notification, the subscription) in headers."""
+    notification, the subscription) in headers; with ``raw`` (RawMessageDelivery) the bare Message
+    and ``x-amz-sns-rawdelivery: true``."""
     import requests
 
     headers = {
@@ -167,7 +213,10 @@ def _post(endpoint: str, message: dict[str, Any], subscription_arn: str | None =
     }
     if subscription_arn is not None:
         headers["x-amz-sns-subscription-arn"] = subscription_arn
+    if raw:
+        headers["x-amz-sns-rawdelivery"] = "true"
+    body = message["Message"].encode() if raw else json.dumps(message)
     try:
-        requests.post(endpoint, data=json.dumps(message), headers=headers, timeout=POST_TIMEOUT_S)
+        requests.post(endpoint, data=body, headers=headers, timeout=POST_TIMEOUT_S)
     except requests.RequestException as exc:  # a confirmation not received leaves the subscription pending
         log.warning("%s to %s failed: %s", message["Type"], endpoint, exc)

@@ -4,6 +4,7 @@ notification before that."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -12,7 +13,11 @@ import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from openturk.consumer.sns import canonical_string
 from openturk.notify.local_aws import LocalAWS
 from tests.support.listener import Listener
 
@@ -84,6 +89,12 @@ def test_a_notification_is_posted_as_sns_posts_it_and_its_unsubscribe_url_unsubs
         )
         certificate = httpx.get(body["SigningCertURL"], timeout=10)
         assert body["SigningCertURL"].startswith(local_aws.url) and b"BEGIN CERTIFICATE" in certificate.content
+        # Signed as SNS signs (Subject included: moto left it out), by the certificate it names.
+        key = x509.load_pem_x509_certificate(certificate.content).public_key()
+        assert isinstance(key, rsa.RSAPublicKey) and body["SignatureVersion"] == "2"
+        key.verify(
+            base64.b64decode(body["Signature"]), canonical_string(body).encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
 
         assert arn in body["UnsubscribeURL"] and body["UnsubscribeURL"].startswith(local_aws.url)
         assert httpx.get(body["UnsubscribeURL"], timeout=10).status_code == 200
@@ -96,3 +107,42 @@ def test_a_notification_is_posted_as_sns_posts_it_and_its_unsubscribe_url_unsubs
             sns.publish(TopicArn=topic, Message="after unsubscribing")
             assert json.loads(other.wait_for(2)[1].body)["Message"] == "after unsubscribing"
         assert len(listener.received) == 2
+
+
+def test_subscribing_again_while_pending_sends_the_confirmation_again(local_aws: LocalAWS) -> None:
+    """A confirmation lost while the endpoint was down is not the end: SNS's "request confirmation"."""
+    sns = _sns(local_aws)
+    topic = sns.create_topic(Name=f"again-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    with Listener() as listener:
+        arn, first = _subscribe(sns, topic, listener)
+        # Without ReturnSubscriptionArn, SNS answers this for a subscription still pending.
+        again = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=listener.url)["SubscriptionArn"]
+        assert again == "pending confirmation"
+        second = json.loads(listener.wait_for(2)[1].body)
+        assert second["Type"] == "SubscriptionConfirmation" and second["Token"] == first["Token"]
+        assert sns.confirm_subscription(TopicArn=topic, Token=second["Token"])["SubscriptionArn"] == arn
+        confirmed = sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=listener.url)["SubscriptionArn"]
+        assert confirmed == arn  # confirmed: its ARN, and no third confirmation
+        sns.publish(TopicArn=topic, Message="after")
+        assert [json.loads(r.body)["Type"] for r in listener.wait_for(3)] == [
+            "SubscriptionConfirmation",
+            "SubscriptionConfirmation",
+            "Notification",
+        ]
+
+
+def test_message_attributes_are_posted_and_raw_delivery_posts_the_bare_message(local_aws: LocalAWS) -> None:
+    sns = _sns(local_aws)
+    topic = sns.create_topic(Name=f"raw-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    attributes = {"EventTypes": {"DataType": "String.Array", "StringValue": '["HITExtended"]'}}
+    with Listener() as enveloped, Listener() as raw:
+        sns.confirm_subscription(TopicArn=topic, Token=_subscribe(sns, topic, enveloped)[1]["Token"])
+        arn, confirmation = _subscribe(sns, topic, raw)
+        sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="RawMessageDelivery", AttributeValue="true")
+        sns.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])
+        sns.publish(TopicArn=topic, Message='{"Events": []}', MessageAttributes=attributes)
+        body = json.loads(enveloped.wait_for(2)[1].body)
+        assert body["MessageAttributes"] == {"EventTypes": {"Type": "String.Array", "Value": '["HITExtended"]'}}
+        bare = raw.wait_for(2)[1]
+        assert bare.body == b'{"Events": []}' and bare.headers["x-amz-sns-rawdelivery"] == "true"
+        assert bare.headers["x-amz-sns-message-type"] == "Notification"

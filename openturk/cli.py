@@ -26,7 +26,7 @@ from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store import db_cli
-from openturk.store.database import Database, is_in_memory, missing_file
+from openturk.store.database import Database, database_url, is_in_memory, missing_file
 
 if TYPE_CHECKING:
     import uvicorn
@@ -49,7 +49,8 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default="sqlite:///openturk.db",
-        help="database URL: sqlite:///path (default ./openturk.db) or postgresql://...",
+        type=database_url,
+        help="database URL: sqlite:///path or a file's path (default ./openturk.db), or postgresql://...",
     )
 
 
@@ -58,7 +59,7 @@ def _delivery_options(parser: argparse.ArgumentParser) -> None:
         "--aws-endpoint",
         default=None,
         help="SQS/SNS endpoint notifications are sent to (default: real AWS if credentials are "
-        "configured, else an embedded local endpoint)",
+        "configured, else the embedded local endpoint: serve starts it, dispatch sends to serve's)",
     )
     parser.add_argument("--aws-access-key-id", default=None, help="the identity SQS/SNS messages are sent as")
     parser.add_argument("--aws-secret-access-key", default=None)
@@ -176,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     dispatch = sub.add_parser("dispatch", help="deliver notifications from the database (no API)")
     _db_option(dispatch)
     dispatch.add_argument("--log-level", default="warning")
+    dispatch.add_argument(
+        "--local-aws-port",
+        type=_port,
+        default=Settings.embedded_aws_port,
+        help="with no --aws-endpoint and no AWS credentials: the port of the embedded SQS/SNS endpoint "
+        "that `openturk serve` runs on this machine (default %(default)s), which this process sends to",
+    )
     _delivery_options(dispatch)
 
     deliveries = sub.add_parser("deliveries", help="list notification messages and their attempts")
@@ -189,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive = deliveries_sub.add_parser("redrive", help="send dead-lettered messages again (same EventDocId)")
     # Given here or before ``redrive``, either way: the default is the parent's, not restated here (a
     # subparser's default would overwrite a --db given before it, and redrive ./openturk.db instead).
-    redrive.add_argument("--db", default=argparse.SUPPRESS, help="database URL (as for deliveries)")
+    redrive.add_argument("--db", default=argparse.SUPPRESS, type=database_url, help="database URL (as for deliveries)")
     redrive.add_argument("message_ids", nargs="*", type=int, help="default: every dead message")
 
     requesters = sub.add_parser("requesters", help="manage requester accounts").add_subparsers(
@@ -590,6 +598,7 @@ async def _serve_together(main: uvicorn.Config, companion: uvicorn.Config, socke
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    from openturk.notify import local_aws as embedded
     from openturk.notify import transports
     from openturk.notify.dispatcher import Dispatcher
     from openturk.server import dispatcher_settings, worker_mail_loop
@@ -597,10 +606,15 @@ def dispatch(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if _no_database(args.db, console):
         return 2
+    if args.aws_endpoint is None and not embedded.real_credentials_configured():
+        # serve's defaults: its embedded endpoint, which a dispatcher beside it must send to as well
+        # (with no credentials, real AWS could only refuse every send).
+        args.aws_endpoint = f"http://127.0.0.1:{args.local_aws_port}"
     settings = _settings(args)
     db = _migrated(args.db)
     dispatcher = Dispatcher(db, transports.build(settings), dispatcher_settings(settings))
     console.print(f"[bold]openturk dispatch[/bold] delivering from {settings.db_url} as {dispatcher.owner}")
+    console.print(f"  SQS/SNS at {settings.aws_endpoint or 'AWS (the configured credentials)'}")
     sys.stdout.flush()
 
     async def deliver() -> None:

@@ -16,21 +16,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import re
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from openturk.consumer.split import RouteError, RouteTable, SourceUnavailable, Splitter
-from openturk.consumer.sqs import endpoint_url
-
-# Keys that moto, LocalStack and the embedded local endpoint accept when no identity is configured.
-LOCAL_KEYS = ("openturk-local", "openturk-local")
-_SQS_REGION = re.compile(r"sqs[.-]([a-z0-9-]+)\.amazonaws\.com")
+from openturk.consumer.sqs import endpoint_url, make_sqs_client
 
 log = logging.getLogger("openturk.consumer.route")
 
@@ -111,29 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def sqs_client(queue_url: str, endpoint: str | None, region: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
-    match = _SQS_REGION.search(queue_url)
-    region = region or (match[1] if match else None) or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    credentials: dict[str, str] = {}
-    if endpoint and not _credentials_configured():
-        # An explicit local endpoint (moto, LocalStack) with no identity configured: any keys do.
-        credentials = {"aws_access_key_id": LOCAL_KEYS[0], "aws_secret_access_key": LOCAL_KEYS[1]}
-    # botocore's legacy retries sleep up to ~15 s inside one call, which a SIGTERM cannot cut short;
-    # the standard mode's 3 attempts keep that to a few seconds (``Splitter.run`` retries after them).
-    config = Config(retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.session.Session().client(
-        "sqs", region_name=region, endpoint_url=endpoint, config=config, **credentials
-    )
-
-
-def _credentials_configured() -> bool:
-    """Whether the environment names AWS credentials (without asking any metadata service)."""
-    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
-        return True
-    return Path(os.environ.get("AWS_SHARED_CREDENTIALS_FILE", Path.home() / ".aws" / "credentials")).exists()
+    """The source's client (and the targets'): ``openturk.consumer.make_sqs_client``'s rules."""
+    return make_sqs_client(endpoint, region, queue_url=queue_url)
 
 
 @contextmanager

@@ -116,6 +116,20 @@ def endpoint_url(text: str) -> str:
     return text
 
 
+def local_endpoint_of(queue_url: str) -> str | None:
+    """``scheme://host:port`` of a queue URL that is not on AWS's hosts (moto, LocalStack, openturk's
+    embedded endpoint): the only endpoint that queue can be reached at. None for AWS's own."""
+    try:
+        parts = urllib.parse.urlsplit(queue_url)
+        parts.port  # noqa: B018  (raises for a port that is not one)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host or host.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def make_sqs_client(
     endpoint_url: str | None = None,
     region: str | None = None,
@@ -124,7 +138,8 @@ def make_sqs_client(
     max_pool_connections: int = 10,
     environ: Mapping[str, str] | None = None,
 ) -> Any:
-    """A boto3 SQS client: the usual AWS variables honoured (AWS_ENDPOINT_URL[_SQS] included).
+    """A boto3 SQS client: the usual AWS variables honoured (AWS_ENDPOINT_URL[_SQS] included), else a
+    queue URL off AWS's hosts (``http://127.0.0.1:8444/…``, the embedded endpoint's) names its endpoint.
 
     The region comes from ``region``, AWS_REGION / AWS_DEFAULT_REGION, a real queue URL's host, else
     us-east-1. With an endpoint and no credentials in the environment, placeholder keys are used
@@ -134,7 +149,12 @@ def make_sqs_client(
     from botocore.config import Config
 
     env = os.environ if environ is None else environ
-    endpoint = endpoint_url or env.get("AWS_ENDPOINT_URL_SQS") or env.get("AWS_ENDPOINT_URL")
+    endpoint = (
+        endpoint_url
+        or env.get("AWS_ENDPOINT_URL_SQS")
+        or env.get("AWS_ENDPOINT_URL")
+        or local_endpoint_of(queue_url or "")
+    )
     from_url = _QUEUE_HOST.match(queue_url or "")
     region = (
         region

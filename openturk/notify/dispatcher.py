@@ -195,6 +195,11 @@ class Dispatcher:
             log.exception("transport %s failed", transport)
             errors = [describe(exc)] * len(batch)
         latency = int((time.perf_counter() - began) * 1000)
+        failed = [e for e in errors if e is not None]
+        if failed:  # the attempt log has each one; this says at once that a destination is failing
+            log.warning(
+                "%d of %d message(s) to %s failed: %s", len(failed), len(batch), batch[0].destination, failed[0]
+            )
         return [outbox.Result(m.message_id, e, started, latency) for m, e in zip(batch, errors, strict=False)]
 
     def finish(self, results: Sequence[outbox.Result]) -> None:

@@ -160,8 +160,8 @@ class LocalAWS:
                 )
             if owner is not None and waited > handover_s:
                 raise LocalAWSError(
-                    f"port {self.port} is held by the local AWS of another openturk serve "
-                    f"(pid {owner['pid']}, state {owner.get('state')}): stop that server, "
+                    f"port {self.port} is held by the local AWS (pid {owner['pid']}) of another openturk serve "
+                    f"(pid {owner.get('server', '?')}, state {owner.get('state')}): stop that server, "
                     "or give --local-aws-port another port"
                 )
             time.sleep(0.05)

@@ -5,7 +5,7 @@ With a state file, the state is loaded at start and every request is answered on
 taken after it has committed (``local_aws_state.StateFile``: what changed; group commit: requests that
 finish together share one), so whatever this endpoint acknowledged survives a SIGKILL of it or of
 ``openturk serve``.
-``GET /openturk/local-aws`` tells who answers on the port (``{"pid", "state"}``).
+``GET /openturk/local-aws`` tells who answers on the port (``{"pid", "server", "state"}``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ def build(state_path: Path | None, base_url: str) -> tuple[WSGIApp, Snapshots | 
             log.warning("%s", warning)
         snapshots = Snapshots(state_file)
         snapshots.save_now()  # a file that cannot be written fails the start, not every request
-    identity = {"pid": os.getpid(), "state": str(state_path) if state_path else None}
+    # "server": the process that started this one (openturk serve), the one to stop.
+    identity = {"pid": os.getpid(), "server": os.getppid(), "state": str(state_path) if state_path else None}
     moto_app = local_aws_confirmation.route_subscribe_urls(DomainDispatcherApplication(create_backend_app))
     moto_app = local_aws_tuning.route_sqs_json(moto_app)
     return DurableApp(moto_app, snapshots, identity), snapshots

@@ -11,7 +11,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from openturk.store import copy
-from openturk.store.database import Database, missing_file
+from openturk.store.database import Database, database_url, missing_file
 
 console = Console(soft_wrap=True)
 
@@ -21,14 +21,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="action", required=True
     )
     upgrade = db.add_parser("upgrade", help="bring the schema to the newest revision")
-    upgrade.add_argument("--db", default="sqlite:///openturk.db", help="database URL (default ./openturk.db)")
+    upgrade.add_argument(
+        "--db", default="sqlite:///openturk.db", type=database_url, help="database URL (default ./openturk.db)"
+    )
     copying = db.add_parser(
         "copy", help="copy everything (ids and delivery history included) into an empty database, then verify it"
     )
-    copying.add_argument("--from", dest="source", required=True, help="e.g. sqlite:///openturk.db")
-    copying.add_argument("--to", dest="target", required=True, help="e.g. postgresql://user@host/openturk")
+    copying.add_argument("--from", dest="source", required=True, type=database_url, help="e.g. sqlite:///openturk.db")
+    copying.add_argument(
+        "--to", dest="target", required=True, type=database_url, help="e.g. postgresql://user@host/openturk"
+    )
     sums = db.add_parser("sums", help="each table's row count and checksum (compare two databases)")
-    sums.add_argument("--db", default="sqlite:///openturk.db", help="database URL (default ./openturk.db)")
+    sums.add_argument(
+        "--db", default="sqlite:///openturk.db", type=database_url, help="database URL (default ./openturk.db)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

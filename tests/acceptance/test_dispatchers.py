@@ -7,6 +7,7 @@ in front of moto is a destination slower than the dispatchers' lease.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -198,3 +199,33 @@ def test_a_dead_destination_does_not_delay_another_tenants_deliveries(local_aws:
         assert len(events_in(documents)) == 3
         states = Counter(m["State"] for m in messages_of(server, type_a))
         assert states["delivered"] == 0 and states["sending"] <= 2, states
+
+
+def test_a_dispatcher_without_an_endpoint_or_credentials_sends_to_the_servers_local_aws(
+    local_aws: LocalAWS, tmp_path: Any
+) -> None:
+    """serve's defaults run the embedded SQS/SNS endpoint; ``openturk dispatch`` beside it with no
+    --aws-endpoint sent to real AWS, where, with no credentials, every send failed."""
+    queue = str(sqs_client(local_aws.url).create_queue(QueueName=f"bare-{uuid.uuid4().hex[:8]}")["QueueUrl"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["AWS_SHARED_CREDENTIALS_FILE"] = env["AWS_CONFIG_FILE"] = str(tmp_path / "none")
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    with ServerProcess(extra_args=["--no-dispatch", "--aws-endpoint", local_aws.url], virtual_clock=False) as server:
+        argv = [sys.executable, "-m", "openturk.cli", "dispatch", "--db", server.db_url]
+        dispatcher = subprocess.Popen(
+            [*argv, "--local-aws-port", str(local_aws.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+        try:
+            assert dispatcher.stdout is not None
+            banner = dispatcher.stdout.readline() + dispatcher.stdout.readline()
+            assert f"SQS/SNS at {local_aws.url}" in banner
+            client = server.client("AKIDBAREDISPATCH1")
+            type_id = notified_type(client, queue)
+            hit_ids = create_hits(client, type_id, 3)
+            drain(sqs_client(local_aws.url), queue, lambda d: hit_ids <= {e["HITId"] for e in events_in(d)}, timeout=30)
+        finally:
+            stop([dispatcher])

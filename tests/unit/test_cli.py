@@ -169,3 +169,13 @@ def test_serve_refuses_a_port_another_process_listens_on_before_starting_anythin
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"{option} {port} on 127.0.0.1" in done.stdout and "Traceback" not in done.stderr
     assert "Requester API at" not in done.stdout  # refused before the banner: nothing started
+
+
+def test_a_database_may_be_given_as_an_sqlite_files_path() -> None:
+    """``--db openturk.db`` was a SQLAlchemy traceback ("Could not parse SQLAlchemy URL")."""
+    parser = build_parser()
+    assert parser.parse_args(["deliveries", "--db", "openturk.db"]).db == "sqlite:///openturk.db"
+    assert parser.parse_args(["workers", "disable", "AW1", "--db", "/srv/x.db"]).db == "sqlite:////srv/x.db"
+    copied = parser.parse_args(["db", "copy", "--from", "old.db", "--to", "postgresql://u@h/openturk"])
+    assert (copied.source, copied.target) == ("sqlite:///old.db", "postgresql://u@h/openturk")
+    assert parser.parse_args(["db", "sums", "--db", "sqlite:///a.db"]).db == "sqlite:///a.db"

@@ -356,3 +356,27 @@ def test_a_fifo_groups_later_messages_wait_for_its_failed_one_and_groups_run_apa
     assert [d for d in order if d.startswith("H2")] == ["H2-a", "H2-b", "H2-c"]
     assert overlapped == []
     wait_for(lambda: counts(sqs, queue) == (0, 0), timeout=10, what="every message deleted")
+
+
+def test_a_queue_url_off_aws_names_its_endpoint() -> None:
+    """``openturk tail --queue-url http://127.0.0.1:8444/…`` went to AWS's SQS without --aws-endpoint."""
+    from openturk.consumer.sqs import local_endpoint_of, make_sqs_client
+
+    assert local_endpoint_of("http://127.0.0.1:8444/123456789012/mturk-events") == "http://127.0.0.1:8444"
+    assert local_endpoint_of("https://localhost.localstack.cloud:4566/000000000000/q") == (
+        "https://localhost.localstack.cloud:4566"
+    )
+    for aws in (
+        "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        "https://queue.amazonaws.com/123456789012/q",
+        "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q",
+        "not a url",
+        "http://127.0.0.1:99999/q",
+    ):
+        assert local_endpoint_of(aws) is None
+    local = make_sqs_client(queue_url="http://127.0.0.1:8444/123456789012/q", environ={})
+    assert local.meta.endpoint_url == "http://127.0.0.1:8444"
+    named = make_sqs_client("http://127.0.0.1:9000", queue_url="http://127.0.0.1:8444/123456789012/q", environ={})
+    assert named.meta.endpoint_url == "http://127.0.0.1:9000"  # an endpoint given wins
+    real = make_sqs_client(queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/q", environ={})
+    assert real.meta.endpoint_url == "https://sqs.eu-west-1.amazonaws.com"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -209,7 +210,10 @@ def test_without_a_state_file_requests_still_run_one_at_a_time_and_a_long_poll_l
 def test_a_port_held_by_another_openturk_local_aws_is_waited_for_then_refused() -> None:
     other = LocalAWS(free_port()).start()
     try:
-        with pytest.raises(LocalAWSError, match=f"port {other.port} is held by the local AWS of another openturk"):
+        assert other.process is not None
+        # Names the process to stop: the one that started the local AWS (here, this test's).
+        held = rf"port {other.port} is held by the local AWS \(pid {other.process.pid}\) of another openturk serve "
+        with pytest.raises(LocalAWSError, match=held + rf"\(pid {os.getpid()},"):
             LocalAWS(other.port).start(handover_s=0.3)
     finally:
         other.stop()

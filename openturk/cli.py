@@ -26,7 +26,8 @@ from openturk.consumer import route_cli
 from openturk.notify import policy_cli
 from openturk.settings import Settings
 from openturk.store import db_cli
-from openturk.store.database import Database, database_url, is_in_memory, missing_file
+from openturk.store.database import Database, is_in_memory, missing_file
+from openturk.store.db_cli import database_url
 
 if TYPE_CHECKING:
     import uvicorn

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -133,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
         env[redirect.ENV_RESOLVE] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
+    # Python ignores these two at start-up and an exec keeps what is ignored: the command gets them
+    # as a shell would give them (``yes | head -1`` ends quietly), as subprocess's restore_signals does.
+    for ignored_by_python in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(ignored_by_python, signal.SIG_DFL)
     try:
         os.execvpe(command[0], command, env)
     except OSError as error:
@@ -204,7 +209,7 @@ def _private_dir() -> Path:
 def _hook_dir(home: Path) -> Path:
     """The directory put on PYTHONPATH: ``sitecustomize.py`` and ``openturk_redirect.py``, named by
     their content, so each version of them is written once and stays valid after this process is
-    replaced by the command (nothing is left to clean up, and concurrent runs share it)."""
+    replaced by the command (concurrent runs share it; one directory per version of them is kept)."""
     redirect_source = Path(redirect.__file__).read_bytes()
     files = {"openturk_redirect.py": redirect_source, "sitecustomize.py": SITECUSTOMIZE.encode()}
     digest = hashlib.sha256(b"\0".join(files.values()))

@@ -16,9 +16,9 @@ With ``local_aws`` the ``sqs`` and ``sns`` clients' requests go to that endpoint
 
 Programs that do not use botocore (oTree's own SigV4 client on ``urllib``) are reached another way,
 when openturk speaks TLS (``openturk serve --tls``): ``resolve_hostnames=True`` makes this process
-resolve MTurk's two hostnames (port 443) to openturk's host and port, and ``trust(ca_file)`` adds
-openturk's local CA to the certificates this process and its children verify against
-(``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``, ``AWS_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``). The request,
+resolve MTurk's two hostnames (port 443) to openturk's host and port, and ``bundle_text(ca_file)``
+with ``trust_environment`` add openturk's local CA to the certificates this process's children
+verify against (``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``, ``AWS_CA_BUNDLE``, ``NODE_EXTRA_CA_CERTS``). The request,
 still addressed to MTurk's hostname, is verified against openturk's certificate, which names it.
 
 This file is also copied, as ``openturk_redirect.py``, next to the ``sitecustomize.py`` that
@@ -47,6 +47,7 @@ ENV_LOCAL_AWS = "OPENTURK_REDIRECT_LOCAL_AWS"
 ENV_RESOLVE = "OPENTURK_REDIRECT_RESOLVE"
 
 _installed: dict[str, Any] = {}  # the settings of the one installation in this process (a dict: mutable, importable)
+_hooked: list[bool] = []  # non-empty once the hooks are in place (they stay for the process's life)
 
 
 def install(
@@ -69,10 +70,10 @@ def install(
     target = urlsplit(endpoint)
     if resolve_hostnames and target.scheme != "https":
         raise ValueError("resolving MTurk's hostnames needs an https endpoint (openturk serve --tls)")
-    first = not _installed
     _installed.update(endpoint=endpoint.rstrip("/"), mode=mode, local_aws=(local_aws or "").rstrip("/") or None)
     _installed["resolve"] = (target.hostname, target.port or 443) if resolve_hostnames else None
-    if first:
+    if not _hooked:  # once per process: uninstall() leaves the hooks in place, doing nothing
+        _hooked.append(True)
         _resolve_through_openturk()
         with contextlib.suppress(ImportError):  # no botocore here: only the hostnames are redirected
             _register()
@@ -97,14 +98,6 @@ def install_from_environment() -> None:
         )
     except ValueError as error:
         sys.stderr.write(f"openturk exec: {error}\n")
-
-
-def trust(ca_file: str, bundle_path: str) -> dict[str, str]:
-    """Write ``bundle_path``: the system's CA certificates plus ``ca_file``; return the environment
-    variables that make OpenSSL (Python's ``ssl``), requests, botocore and Node.js verify against it."""
-    with open(bundle_path, "w", encoding="utf-8") as file:
-        file.write(bundle_text(ca_file))
-    return trust_environment(ca_file, bundle_path)
 
 
 def bundle_text(ca_file: str) -> str:
@@ -174,17 +167,18 @@ def _register() -> None:
 
 
 def _existing_sessions() -> Iterator[Any]:
-    """botocore sessions made before ``install()`` (boto3's default one, a notebook's
-    ``boto3.Session(profile_name=...)``): their handlers were registered from BUILTIN_HANDLERS when
-    they were made. Found among the live objects: ``install`` runs once, and a session kept from
-    before it would otherwise make clients that go to MTurk's real hostnames."""
+    """botocore sessions made before the hooks were first put in place (boto3's default one, a
+    notebook's ``boto3.Session(profile_name=...)``): their handlers were registered from
+    BUILTIN_HANDLERS when they were made. Found among the live objects, once per process; a session
+    kept from before would otherwise make clients that go to MTurk's real hostnames. The type is
+    tested without touching the object (``isinstance`` would ask a lazy proxy for its ``__class__``)."""
     session_module = sys.modules.get("botocore.session")
     if session_module is None:  # botocore not imported yet: no session can exist
         return
     import gc
 
     for candidate in gc.get_objects():
-        if isinstance(candidate, session_module.Session):
+        if issubclass(type(candidate), session_module.Session):
             yield candidate
 
 
@@ -211,7 +205,8 @@ def _redirect_local_aws(request: Any = None, **kwargs: Any) -> None:
 
 
 def _nominal_endpoint_class(base_classes: list[type], **kwargs: Any) -> None:
-    base_classes.insert(0, _NominalEndpoint)
+    if _NominalEndpoint not in base_classes:  # a handler registered twice must not make a duplicate base
+        base_classes.insert(0, _NominalEndpoint)
 
 
 class _NominalEndpoint:

@@ -141,7 +141,7 @@ def make_sqs_client(
     """A boto3 SQS client: the usual AWS variables honoured (AWS_ENDPOINT_URL[_SQS] included), else a
     queue URL off AWS's hosts (``http://127.0.0.1:8444/…``, the embedded endpoint's) names its endpoint.
 
-    The region comes from ``region``, AWS_REGION / AWS_DEFAULT_REGION, a real queue URL's host, else
+    The region comes from ``region``, a real queue URL's host, AWS_REGION / AWS_DEFAULT_REGION, else
     us-east-1. With an endpoint and no credentials in the environment, placeholder keys are used
     (local endpoints such as moto accept any).
     """
@@ -158,9 +158,10 @@ def make_sqs_client(
     from_url = _QUEUE_HOST.match(queue_url or "")
     region = (
         region
+        # An AWS queue URL names the only region its queue is in: before the environment's default.
+        or (from_url and (from_url.group(1) or from_url.group(2)))
         or env.get("AWS_REGION")
         or env.get("AWS_DEFAULT_REGION")
-        or (from_url and (from_url.group(1) or from_url.group(2)))
         or "us-east-1"
     )
     keys: dict[str, str] = {}

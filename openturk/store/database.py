@@ -57,14 +57,6 @@ def announce(conn: Connection, channel: str) -> None:
             notified.add(channel)
 
 
-def database_url(text: str) -> str:
-    """A ``--db`` as the command line takes it: a database URL, or the path of an SQLite file
-    (``openturk.db``, ``/srv/openturk.db``) made into its URL. ValueError for an empty one."""
-    if not text.strip():
-        raise ValueError("give a database URL or an SQLite file's path")
-    return text if "://" in text else f"sqlite:///{text}"
-
-
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and pick psycopg 3; leave everything else as given."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):

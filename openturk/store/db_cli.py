@@ -11,9 +11,17 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from openturk.store import copy
-from openturk.store.database import Database, database_url, missing_file
+from openturk.store.database import Database, missing_file
 
 console = Console(soft_wrap=True)
+
+
+def database_url(text: str) -> str:
+    """A ``--db`` (``--from``, ``--to``) as argparse takes it: a database URL, or the path of an SQLite
+    file (``openturk.db``, ``/srv/openturk.db``) made into its URL."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a database URL or an SQLite file's path")
+    return text if "://" in text else f"sqlite:///{text}"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

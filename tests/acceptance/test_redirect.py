@@ -212,6 +212,15 @@ def test_exec_becomes_the_command_so_signals_and_exit_status_are_its_own(server:
     os.killpg(group.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
     assert group.communicate(timeout=60)[0].strip() == "1"
 
+    # Python ignores SIGPIPE; an exec keeps what is ignored: `yes` then complained of a broken pipe.
+    piped = subprocess.run(
+        [*EXEC, server.base_url, "--", "sh", "-c", "yes | head -1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert (piped.returncode, piped.stdout, piped.stderr) == (0, "y\n", "")
     absent = subprocess.run(
         [*EXEC, server.base_url, "--", str(tmp_path / "nope")], capture_output=True, env=env, check=False
     )
@@ -249,6 +258,12 @@ def test_install_reaches_sessions_made_before_it(server: ServerProcess, tmp_path
         nowhere = "http://127.0.0.1:9"
         print(earlier_boto3.client("mturk", endpoint_url=nowhere).get_account_balance()["AvailableBalance"])
         print(earlier_botocore.create_client("mturk", endpoint_url=nowhere).get_account_balance()["AvailableBalance"])
+        # Installed again after uninstall(): the hooks are not registered twice (a duplicate base class).
+        redirect.uninstall()
+        between = boto3.Session()
+        redirect.install({server.base_url!r}, mode="sandbox")
+        again = between.client("mturk", endpoint_url=nowhere)
+        print(again.get_account_balance()["AvailableBalance"], again.meta.endpoint_url == redirect.SANDBOX_URL)
         """
     )
     env = {**_clean_aws_env(tmp_path), "AWS_ACCESS_KEY_ID": "AKIDEARLIERSESSION", "AWS_SECRET_ACCESS_KEY": "x"}
@@ -257,7 +272,7 @@ def test_install_reaches_sessions_made_before_it(server: ServerProcess, tmp_path
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, env=env, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["10000.00", "10000.00"]
+    assert result.stdout.split() == ["10000.00", "10000.00", "10000.00", "True"]
 
 
 def test_an_error_inside_the_environments_own_sitecustomize_is_reported_as_python_would(

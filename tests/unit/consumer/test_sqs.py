@@ -358,9 +358,12 @@ def test_a_fifo_groups_later_messages_wait_for_its_failed_one_and_groups_run_apa
     wait_for(lambda: counts(sqs, queue) == (0, 0), timeout=10, what="every message deleted")
 
 
-def test_a_queue_url_off_aws_names_its_endpoint() -> None:
+def test_a_queue_url_off_aws_names_its_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     """``openturk tail --queue-url http://127.0.0.1:8444/…`` went to AWS's SQS without --aws-endpoint."""
     from openturk.consumer.sqs import local_endpoint_of, make_sqs_client
+
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"):  # boto3 reads them itself
+        monkeypatch.delenv(variable, raising=False)
 
     assert local_endpoint_of("http://127.0.0.1:8444/123456789012/mturk-events") == "http://127.0.0.1:8444"
     assert local_endpoint_of("https://localhost.localstack.cloud:4566/000000000000/q") == (
@@ -380,3 +383,8 @@ def test_a_queue_url_off_aws_names_its_endpoint() -> None:
     assert named.meta.endpoint_url == "http://127.0.0.1:9000"  # an endpoint given wins
     real = make_sqs_client(queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/q", environ={})
     assert real.meta.endpoint_url == "https://sqs.eu-west-1.amazonaws.com"
+    # The queue's own region before the environment's default (botocore does not follow the QueueUrl).
+    elsewhere = {"AWS_DEFAULT_REGION": "ap-south-1"}
+    assert make_sqs_client(queue_url="https://sqs.eu-west-1.amazonaws.com/1/q", environ=elsewhere).meta.region_name == (
+        "eu-west-1"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,6 +42,16 @@ def test_a_page_behind_a_byte_order_mark_or_comments_is_kept_whole(before: str) 
     )
     assert page.html is not None and "<body>y</body>" in page.html
     assert page.html.count("<body>") == 1
+
+
+def test_many_comments_before_a_fragment_take_linear_time() -> None:
+    """A comment that could stretch to a later one's end made each comment double the time (ReDoS
+    through HITLayoutParameters)."""
+    started = time.monotonic()
+    html = questions.parse_question(
+        render(_layout("${x}<div>y</div>"), [{"Name": "x", "Value": "<!-- a -->" * 2000}])
+    ).html
+    assert html is not None and html.startswith("<!DOCTYPE html>") and time.monotonic() - started < 2
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cn")), max_size=200))

@@ -14,7 +14,7 @@ from typing import Any
 
 from openturk.api import enums
 from openturk.domain import answer_keys, questions
-from openturk.domain.profiles import WorkerProfile
+from openturk.domain.profiles import COUNTRIES, SUBDIVISION, WorkerProfile
 from openturk.errors import (
     InvalidParameterValue,
     InvalidQualificationTypeState,
@@ -111,6 +111,8 @@ def validate(requirements: Sequence[Mapping[str, Any]], field: str = "Qualificat
             raise InvalidParameterValue(f"{name}: the Locale qualification compares LocaleValues.")
         if locales and comparator not in ("EqualTo", "NotEqualTo", "In", "NotIn"):
             raise InvalidParameterValue(f"{name}: LocaleValues work only with EqualTo, NotEqualTo, In or NotIn.")
+        for index, locale in enumerate(locales or []):
+            _check_locale(f"{name}.LocaleValues[{index}]", locale)
         values = integers or locales or []
         if comparator in ("In", "NotIn"):
             limit = 30 if locales else 15
@@ -118,6 +120,19 @@ def validate(requirements: Sequence[Mapping[str, Any]], field: str = "Qualificat
                 raise ParameterOutOfRange(f"{name}: {comparator} takes at most {limit} values.")
         elif len(values) != 1:
             raise InvalidParameterValue(f"{name}: comparator {comparator} takes exactly one value.")
+
+
+def _check_locale(name: str, locale: Mapping[str, Any]) -> None:
+    """ "Must be a valid ISO 3166 country code" (upper case, as MTurk wrote them); a Subdivision an
+    ISO 3166-2 code's part after the country's (WA of US-WA). DECISION: the subdivision's form is
+    checked, not that the country has it (openturk carries no ISO 3166-2 list)."""
+    country, subdivision = locale.get("Country"), locale.get("Subdivision")
+    if country not in COUNTRIES:
+        raise InvalidParameterValue(f"{name}.Country {country!r} is not an ISO 3166-1 alpha-2 country code (e.g. US).")
+    if subdivision is not None and not SUBDIVISION.match(subdivision):
+        raise InvalidParameterValue(
+            f"{name}.Subdivision {subdivision!r} is not an ISO 3166-2 subdivision code of {country} (e.g. WA)."
+        )
 
 
 def custom_type_ids(requirements: Sequence[Mapping[str, Any]]) -> set[str]:

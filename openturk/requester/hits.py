@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -132,16 +133,31 @@ def _check_requirement_types(conn: Connection, ctx: Context, requirements: list[
 
 
 def _digest(hit_type: HITType) -> str:
+    """What makes two HIT types the same: their properties, each default written out or left out
+    alike ("If you register a HIT type with values that match an existing HIT type, the HIT type ID
+    of the existing type will be returned"). A default is normalised to its omission, the form the
+    digests stored before this normalisation were made from."""
     properties = [
         hit_type.title,
         hit_type.description,
-        hit_type.keywords,
+        hit_type.keywords or None,  # Keywords "" reads back as no keywords
         hit_type.reward_cents,
         hit_type.assignment_duration_s,
         hit_type.auto_approval_delay_s,
-        hit_type.qualification_requirements,
+        [_without_defaults(requirement) for requirement in hit_type.qualification_requirements],
     ]
     return hashlib.sha256(json.dumps(properties, sort_keys=True).encode()).hexdigest()
+
+
+def _without_defaults(requirement: Mapping[str, Any]) -> dict[str, Any]:
+    """A QualificationRequirement without the members that only restate the default: ActionsGuarded
+    Accept (what guards an omitted one), RequiredToPreview false."""
+    kept = dict(requirement)
+    if kept.get("RequiredToPreview") is False:
+        del kept["RequiredToPreview"]
+    if kept.get("ActionsGuarded") == "Accept" and "RequiredToPreview" not in kept:
+        del kept["ActionsGuarded"]
+    return kept
 
 
 def _register_hit_type(repo: Repository, candidate: HITType, now: int) -> HITType:

@@ -6,6 +6,7 @@ import datetime
 import sqlite3
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -31,6 +32,23 @@ def test_create_hit_type_reuses_identical_properties(mturk: Any) -> None:
     assert first == again
     assert other != first
     assert (len(first) == 30 and first.isalnum() and first.isupper()) or first.isdigit()
+
+
+def test_a_default_written_out_is_the_same_hit_type_as_one_left_out(mturk: Any) -> None:
+    """Keywords "" reads back as none, ActionsGuarded Accept is what guards an omitted one: the same
+    values, so the same HITTypeId."""
+    title = {**TYPE_PARAMS, "Title": f"Defaults {uuid.uuid4().hex[:6]}"}
+    assert mturk.create_hit_type(**title)["HITTypeId"] == mturk.create_hit_type(**title, Keywords="")["HITTypeId"]
+    locale = {
+        "QualificationTypeId": "00000000000000000071",
+        "Comparator": "EqualTo",
+        "LocaleValues": [{"Country": "US"}],
+    }
+    implicit = mturk.create_hit_type(**title, QualificationRequirements=[locale])["HITTypeId"]
+    explicit = mturk.create_hit_type(**title, QualificationRequirements=[{**locale, "ActionsGuarded": "Accept"}])
+    assert explicit["HITTypeId"] == implicit
+    wider = mturk.create_hit_type(**title, QualificationRequirements=[{**locale, "ActionsGuarded": "PreviewAndAccept"}])
+    assert wider["HITTypeId"] != implicit
 
 
 def test_create_hit_returns_every_field_clients_depend_on(mturk: Any) -> None:

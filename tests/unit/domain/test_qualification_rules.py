@@ -6,6 +6,7 @@ import pytest
 
 from openturk.domain import answer_keys, qualifications
 from openturk.errors import (
+    InvalidParameterValue,
     InvalidQualificationTypeState,
     ParameterOutOfRange,
     QualificationTypeDoesNotExist,
@@ -120,3 +121,22 @@ def test_test_and_answer_key_are_at_most_65535_bytes() -> None:
         qualifications.check_test("<QuestionForm/>", padded, 60, False)
     with pytest.raises(ParameterOutOfRange, match="Value for Test"):
         qualifications.check_test("<x>" + "x" * 65535 + "</x>", None, 60, False)
+
+
+@pytest.mark.parametrize(
+    ("locale", "names"),
+    [
+        ({"Country": "JJ"}, "LocaleValues[0].Country 'JJ'"),
+        ({"Country": "us"}, "LocaleValues[0].Country 'us'"),
+        ({"Country": "USA"}, "LocaleValues[0].Country 'USA'"),
+        ({"Country": "US", "Subdivision": "WASH"}, "LocaleValues[0].Subdivision 'WASH'"),
+        ({"Country": "US", "Subdivision": "wa"}, "LocaleValues[0].Subdivision 'wa'"),
+    ],
+)
+def test_locale_values_are_iso_3166_codes(locale: dict[str, str], names: str) -> None:
+    """ "Must be a valid ISO 3166 country code": a HIT guarded by another locale could never be taken."""
+    requirement = {"QualificationTypeId": qualifications.LOCALE, "Comparator": "EqualTo", "LocaleValues": [locale]}
+    with pytest.raises(InvalidParameterValue) as refused:
+        qualifications.validate([requirement])
+    assert names in refused.value.message
+    qualifications.validate([{**requirement, "LocaleValues": [{"Country": "US", "Subdivision": "WA"}]}])

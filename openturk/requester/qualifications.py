@@ -250,6 +250,15 @@ def update_qualification_type(ctx: Context, params: dict[str, Any]) -> dict[str,
     """Description, status, test, retry delay and auto-granting change; Name and Keywords cannot [M]."""
     rules.check_text(None, params.get("Description"), None)
     _check_seconds(params)
+    # "If you omit the Test parameter, the test for the Qualification type is unchanged" and "If you
+    # want to update the test duration or answer key for an existing test without changing the
+    # questions, you must specify a Test parameter with the original questions."
+    without_test = [name for name in ("TestDurationInSeconds", "AnswerKey") if name in params and "Test" not in params]
+    if without_test:
+        raise InvalidParameterValue(
+            f"{' and '.join(without_test)} change a test only with its Test: give Test (the original "
+            "questions, to keep them) with TestDurationInSeconds."
+        )
     with ctx.db.write() as conn:
         repo = QualificationRepository(conn)
         current = owned_type(repo, ctx, params["QualificationTypeId"])

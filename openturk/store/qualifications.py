@@ -243,21 +243,17 @@ class QualificationRepository:
         ]
 
     def granted_values(self, worker_id: str, type_ids: Iterable[str]) -> dict[str, int]:
-        """The IntegerValue of each of ``type_ids`` the worker holds Granted, from a live type."""
+        """The IntegerValue of each of ``type_ids`` the worker holds Granted. A deleted type's grants
+        count too: DeleteQualificationType "does not revoke Qualifications already assigned to Workers
+        because the Qualifications might be needed for active HITs" (no new HIT can name it)."""
         wanted = sorted(set(type_ids))
         if not wanted:
             return {}
         rows = self.conn.execute(
-            select(qualifications.c.qualification_type_id, qualifications.c.integer_value)
-            .join(
-                qualification_types,
-                qualification_types.c.qualification_type_id == qualifications.c.qualification_type_id,
-            )
-            .where(
+            select(qualifications.c.qualification_type_id, qualifications.c.integer_value).where(
                 qualifications.c.worker_id == worker_id,
                 qualifications.c.status == "Granted",
                 qualifications.c.qualification_type_id.in_(wanted),
-                qualification_types.c.status != "Disposing",
             )
         )
         return {row.qualification_type_id: int(row.integer_value) for row in rows}

@@ -162,6 +162,18 @@ def test_test_answer_key_and_auto_granted(mturk: Any) -> None:
         QualificationTypeId=tested["QualificationTypeId"], Test=QUESTION_FORM, TestDurationInSeconds=30
     )["QualificationType"]
     assert "AnswerKey" not in retested and retested["TestDurationInSeconds"] == 30
+    # Without Test the test is unchanged: its duration or key change only with its Test given again.
+    for change in ({"TestDurationInSeconds": 99}, {"AnswerKey": "<AnswerKey/>"}):
+        refusal = _raises(
+            mturk,
+            "AWS.MechanicalTurk.InvalidParameterValue",
+            mturk.update_qualification_type,
+            QualificationTypeId=tested["QualificationTypeId"],
+            **change,
+        )
+        assert next(iter(change)) in refusal and "give Test" in refusal
+    kept = mturk.get_qualification_type(QualificationTypeId=tested["QualificationTypeId"])["QualificationType"]
+    assert kept["TestDurationInSeconds"] == 30 and "AnswerKey" not in kept
 
 
 def test_list_query_ownership_and_paging(server: ServerProcess, mturk: Any) -> None:
@@ -673,3 +685,18 @@ def test_the_query_folds_the_case_of_every_letter_on_every_store(mturk: Any) -> 
     for query in (f"école {tag}", f"ÉCOLE {tag}", f"αθηνα ärger {tag}"):
         found = mturk.list_qualification_types(MustBeRequestable=True, MustBeOwnedByCaller=True, Query=query)
         assert created in [t["QualificationTypeId"] for t in found["QualificationTypes"]], query
+
+
+def test_a_deleted_types_grants_still_meet_the_hits_that_name_it(server: ServerProcess, mturk: Any) -> None:
+    """DeleteQualificationType "does not revoke Qualifications already assigned to Workers because the
+    Qualifications might be needed for active HITs": those HITs stay takeable by their holders."""
+    type_id = _create(mturk)["QualificationTypeId"]
+    holder, other = new_worker(server), new_worker(server)
+    mturk.associate_qualification_with_worker(
+        QualificationTypeId=type_id, WorkerId=holder.worker_id, IntegerValue=1, SendNotification=False
+    )
+    requirement = [{"QualificationTypeId": type_id, "Comparator": "Exists"}]
+    hit_id = mturk.create_hit(**hit_params(MaxAssignments=2, QualificationRequirements=requirement))["HIT"]["HITId"]
+    mturk.delete_qualification_type(QualificationTypeId=type_id)
+    assert holder.accept(hit_id).status_code == 200
+    assert other.accept(hit_id).status_code == 403

@@ -359,6 +359,19 @@ class QualificationRepository:
             .values(status="Rejected", reason=reason)
         )
 
+    def has_pending_request(self, type_id: str, worker_id: str) -> bool:
+        """Whether the worker's request for the type waits for its requester."""
+        found = self.conn.execute(
+            select(qualification_requests.c.qualification_request_id)
+            .where(
+                qualification_requests.c.qualification_type_id == type_id,
+                qualification_requests.c.worker_id == worker_id,
+                qualification_requests.c.status == "Pending",
+            )
+            .limit(1)
+        ).first()
+        return found is not None
+
     def last_request_time(self, type_id: str, worker_id: str) -> int | None:
         found = self.conn.execute(
             select(func.max(qualification_requests.c.submit_time)).where(

@@ -61,6 +61,22 @@ def _requestable(repo: QualificationRepository, type_id: str, worker_id: str) ->
     return found
 
 
+def _retake_refusal(
+    repo: QualificationRepository, found: rules.QualificationType, worker_id: str, now: int
+) -> WorkerError | None:
+    """Why the worker may not request (or take the Test of) the type again now: its retry rules, or
+    a request of theirs still Pending (a second would give the requester two to decide for one worker)."""
+    type_id = found.qualification_type_id
+    refusal = rules.retake_problem(found, repo.last_request_time(type_id, worker_id), now)
+    if refusal is not None:
+        return WorkerError(409, *refusal)
+    if repo.has_pending_request(type_id, worker_id):
+        return WorkerError(
+            409, "QualificationRequestPending", f"Your request for QualificationType {type_id} awaits its requester."
+        )
+    return None
+
+
 def start_test(db: Database, clock: Clock, worker_id: str, type_id: str) -> TestStarted:
     """Show the type's Test and start its clock (again, when started before): the answers must
     come within TestDurationInSeconds. Refused like a request (missing, inactive, already held,
@@ -72,9 +88,9 @@ def start_test(db: Database, clock: Clock, worker_id: str, type_id: str) -> Test
         found = _requestable(repo, type_id, worker_id)
         if found.test is None:
             raise WorkerError(404, "NoTest", f"QualificationType {type_id} has no Test.")
-        refusal = rules.retake_problem(found, repo.last_request_time(type_id, worker_id), now)
+        refusal = _retake_refusal(repo, found, worker_id, now)
         if refusal is not None:
-            raise WorkerError(409, *refusal)
+            raise refusal
         repo.start_test(type_id, worker_id, now)
         duration_s = found.test_duration_s or 0
         return TestStarted(type_id, found.name, found.test, duration_s, now + duration_s * 1000)
@@ -189,9 +205,9 @@ def request(
         found = _requestable(repo, type_id, worker_id)
         if found.test is not None and test_answers is None:
             raise WorkerError(400, "TestAnswersRequired", f"QualificationType {type_id} has a Test: send its Answers.")
-        refusal = rules.retake_problem(found, repo.last_request_time(type_id, worker_id), now)
+        refusal = _retake_refusal(repo, found, worker_id, now)
         if refusal is not None:
-            raise WorkerError(409, *refusal)
+            raise refusal
         late = rules.test_time_problem(found, repo.test_started_at(type_id, worker_id), now)
         if late is not None:
             raise WorkerError(410 if late[0] == "TestTimeExpired" else 409, *late)

@@ -376,6 +376,9 @@ def test_requests_accept_reject_and_retake(server: ServerProcess, mturk: Any) ->
     assert (again.status_code, again.json()["Error"]) == (409, "QualificationTypeRetryDelayNotElapsed")
     server.advance(3601)
     assert _request(second, type_id).json()["Status"] == "Pending"
+    server.advance(3601)  # the delay has passed again, but that request still waits: one at a time
+    still = _request(second, type_id)
+    assert (still.status_code, still.json()["Error"]) == (409, "QualificationRequestPending")
     assert _request(first, type_id).json()["Error"] == "QualificationAlreadyExists"
     assert _request(first, once).status_code == 200
     assert _request(first, once).json()["Error"] == "QualificationTypeDoesNotAllowRetake"

@@ -308,10 +308,14 @@ class Dispatcher:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _wake(self) -> None:
-        """Called by a committing thread once events are queued (``Database.on_commit``)."""
+        """Called by a committing thread once events are queued (``Database.on_commit``). A dispatcher
+        that is not forming leaves commits to the one that is: noted, but its thread is not woken (on
+        PostgreSQL every commit of every server reaches every dispatcher, and each needless wake-up
+        costs a thread switch and the interpreter lock). Its next pass sees the note."""
         with self._stir:
             self._committed = True
-            self._stir.notify_all()
+            if self._forming:
+                self._stir.notify_all()
 
     def stop(self) -> None:
         """Make ``deliver_until_stopped`` return after its current pass; sends in flight finish on their own."""

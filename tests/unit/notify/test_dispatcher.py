@@ -319,3 +319,26 @@ def test_one_requesters_hanging_destinations_leave_threads_for_the_others(db: Da
 
     asyncio.run(scenario())
     assert set(transport.delivered) == {*hanging, QUEUE}
+
+
+def test_a_commit_wakes_only_a_dispatcher_that_forms(db: Database) -> None:
+    """Every server's commit reaches every dispatcher (LISTEN/NOTIFY); one that is not forming leaves
+    the commit to the one that is, and its thread sleeps on (a needless wake-up per commit before)."""
+    dispatcher = Dispatcher(db, {"SQS": HeldTransport()}, DispatcherSettings())
+    woken = threading.Event()
+
+    def wait() -> None:
+        with dispatcher._stir:
+            dispatcher._stir.wait(5)
+        woken.set()
+
+    dispatcher._forming = False
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.1)  # the waiter is asleep on the condition
+    dispatcher._wake()
+    assert not woken.wait(0.3) and dispatcher._committed  # noted for its next pass, not woken
+    dispatcher._forming = True
+    dispatcher._wake()
+    assert woken.wait(2)
+    waiter.join(2)

@@ -90,10 +90,13 @@ class QualificationRepository:
         self.conn = conn
 
     # -- types ------------------------------------------------------------------------------------
-    def qualification_type(self, type_id: str) -> QualificationType | None:
-        row = self.conn.execute(
-            select(qualification_types).where(qualification_types.c.qualification_type_id == type_id)
-        ).first()
+    def qualification_type(self, type_id: str, *, lock: bool = False) -> QualificationType | None:
+        """The type; ``lock``: its row held until the commit (PostgreSQL, FOR NO KEY UPDATE: rows that
+        refer to it can still be written), so that decisions about one type's requests take turns."""
+        query = select(qualification_types).where(qualification_types.c.qualification_type_id == type_id)
+        if lock:
+            query = query.with_for_update(key_share=True)
+        row = self.conn.execute(query).first()
         return _type(row) if row else None
 
     def live_type_named(self, customer_id: str, name: str) -> QualificationType | None:

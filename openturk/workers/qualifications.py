@@ -49,7 +49,9 @@ class TestStarted:
 
 
 def _requestable(repo: QualificationRepository, type_id: str, worker_id: str) -> rules.QualificationType:
-    found = repo.qualification_type(type_id)
+    # Locked: two requests of one worker at the same moment would each find nothing Pending or
+    # Granted, and both go through (PostgreSQL; SQLite has one writer anyway).
+    found = repo.qualification_type(type_id, lock=True)
     # A worker the type's requester blocked sees nothing of that requester: as if it did not exist.
     if found is None or not found.is_live or WorkerRepository(repo.conn).is_blocked(found.customer_id, worker_id):
         raise WorkerError(404, "QualificationTypeNotFound", f"QualificationType {type_id} does not exist.")

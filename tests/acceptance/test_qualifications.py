@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
@@ -703,3 +704,35 @@ def test_a_deleted_types_grants_still_meet_the_hits_that_name_it(server: ServerP
     mturk.delete_qualification_type(QualificationTypeId=type_id)
     assert holder.accept(hit_id).status_code == 200
     assert other.accept(hit_id).status_code == 403
+
+
+def _requests_at_once(worker: Worker, type_id: str, times: int = 6) -> list[str]:
+    """``times`` requests of one worker for one type, released together: each answer's Status or Error."""
+    outcomes: list[str] = []
+    start = threading.Barrier(times)
+
+    def request() -> None:
+        start.wait(10)
+        answer = _request(worker, type_id).json()
+        outcomes.append(answer.get("Status") or answer["Error"])
+
+    threads = [threading.Thread(target=request) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return sorted(outcomes)
+
+
+def test_one_workers_requests_made_at_once_are_decided_one_way(server: ServerProcess, mturk: Any) -> None:
+    """PostgreSQL: requests made at the same moment each found nothing Pending (or nothing Granted)
+    and all went through: six Pending requests, or six grants, for one worker."""
+    waiting = _create(mturk, RetryDelayInSeconds=60)["QualificationTypeId"]
+    auto = _create(mturk, AutoGranted=True)["QualificationTypeId"]
+    pending = _requests_at_once(new_worker(server), waiting)
+    assert pending.count("Pending") == 1, pending
+    assert set(pending) <= {"Pending", "QualificationRequestPending", "QualificationTypeRetryDelayNotElapsed"}
+    granted = _requests_at_once(new_worker(server), auto)
+    assert granted.count("Granted") == 1, granted
+    assert set(granted) <= {"Granted", "QualificationAlreadyExists", "QualificationTypeRetryDelayNotElapsed"}
+    assert len(mturk.list_qualification_requests(QualificationTypeId=waiting)["QualificationRequests"]) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 
 from openturk.testing import ServerProcess, Worker
 from tests.conftest import error_code, hit_params, new_worker
-from tests.support.concurrency import at_once
+from tests.support.concurrency import at_once, released_together
 
 QUESTION_FORM = (
     '<QuestionForm xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/2017-11-06/'
@@ -708,20 +707,12 @@ def test_a_deleted_types_grants_still_meet_the_hits_that_name_it(server: ServerP
 
 def _requests_at_once(worker: Worker, type_id: str, times: int = 6) -> list[str]:
     """``times`` requests of one worker for one type, released together: each answer's Status or Error."""
-    outcomes: list[str] = []
-    start = threading.Barrier(times)
 
-    def request() -> None:
-        start.wait(10)
+    def request() -> str:
         answer = _request(worker, type_id).json()
-        outcomes.append(answer.get("Status") or answer["Error"])
+        return str(answer.get("Status") or answer["Error"])
 
-    threads = [threading.Thread(target=request) for _ in range(times)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return sorted(outcomes)
+    return released_together(request, times)
 
 
 def test_one_workers_requests_made_at_once_are_decided_one_way(server: ServerProcess, mturk: Any) -> None:

@@ -26,6 +26,14 @@ its own, then measures:
   call, so with few threads the figure is the clients' round trips, not the server's ceiling: on
   SQLite 8 calls in flight gave 700–860/s, 16 gave 1,070–1,215/s and 32 gave 1,280–1,335/s (2 cores).
 
+* backlog (``--backlog-events``, default 20,000; 0: none): what the dispatchers alone can deliver, the
+  API out of the way. After the ceiling, the bench commits that many HITCreated events in one transaction
+  through the domain layer (``openturk.notify.outbox.record_events``, as a server's commit does, which
+  wakes the dispatchers), spread evenly over ``--backlog-destinations`` HIT types (8), each notifying a
+  queue of its own; backlog events/s = events / (commit → the last message's DeliveredAt in the
+  delivery log). Through the API the server is the bottleneck, so the ceiling cannot show what a second
+  dispatcher adds; here the dispatchers are.
+
 Beside them, in the same run, the bare reference: SendMessage → receive on the same moto server, the
 same schedule, threads and receiver, and its ceiling (SendMessage as fast as the threads can).
 
@@ -343,6 +351,21 @@ class Bench:
             "receiver": [self.receiver.pid] if self.receiver.pid else [],
         }
 
+    def _cpu_seconds(self, pids: dict[str, list[int]]) -> dict[str, list[float | None]]:
+        return {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
+
+    @staticmethod
+    def _cores(
+        before: dict[str, list[float | None]], after: dict[str, list[float | None]], seconds: float
+    ) -> dict[str, float]:
+        """CPU each role used between two samples, in cores (1.0: one core busy throughout)."""
+        return {
+            # A process that ended inside the window (a PostgreSQL backend) counts nothing, not less than nothing.
+            role: sum(max(0.0, (b or 0.0) - (a or 0.0)) for a, b in zip(before[role], after[role], strict=True))
+            / seconds
+            for role in before
+        }
+
     def _run(self, command: tuple[Any, ...], queue_url: str, seconds: float) -> Phase:
         """Run one phase on every producer and the receiver, and sample every process's CPU over its window."""
         t0 = time.time() + 2.0  # time for every thread to make its client and connect
@@ -351,16 +374,10 @@ class Bench:
             commands.put((command[0], command[1], command[2], t0, *command[3:]))
         pids = self._pids()
         time.sleep(max(0.0, t0 - time.time()))  # pacing: the window starts at t0
-        before = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
+        before = self._cpu_seconds(pids)
         load_before = os.getloadavg()[0]
         time.sleep(max(0.0, t0 + seconds - time.time()))
-        after = {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
-        cpu = {
-            # A process that ended inside the window (a PostgreSQL backend) counts nothing, not less than nothing.
-            role: sum(max(0.0, (b or 0.0) - (a or 0.0)) for a, b in zip(before[role], after[role], strict=True))
-            / seconds
-            for role in pids
-        }
+        cpu = self._cores(before, self._cpu_seconds(pids), seconds)
         cpu["machine_load1"] = max(load_before, os.getloadavg()[0])
         parts = self._collect("done", len(self.producers), timeout=seconds + 120)
         records = [r for part in parts.values() for r in part["records"]]
@@ -437,6 +454,71 @@ class Bench:
             "keys": [key for key, _, _ in records],
         }
 
+    def backlog(self, setup: Setup, hit_types: list[str], queue_urls: list[str], tag: str) -> dict[str, Any]:
+        """``--backlog-events`` HITCreated committed at once over ``hit_types``, timed to their last delivery."""
+        from sqlalchemy import func, select
+
+        from openturk.domain.model import Event
+        from openturk.notify.outbox import record_events
+        from openturk.store.database import Database
+        from openturk.store.schema import access_keys, messages
+
+        n = self.args.backlog_events
+        db = Database(setup.db_url)
+        try:
+            with db.read() as conn:
+                customer_id = conn.execute(
+                    select(access_keys.c.customer_id).where(access_keys.c.access_key_id == ACCESS_KEY)
+                ).scalar_one()
+            now_ms = int(time.time() * 1000)
+            events = [
+                Event("HITCreated", now_ms, customer_id, hit_types[i % len(hit_types)], f"{tag}{i:07d}")
+                for i in range(n)
+            ]
+            pids = self._pids()
+            before = self._cpu_seconds(pids)
+            begun = time.time()
+            delivered_events = select(  # messages formed from this backlog: those formed after it began
+                func.coalesce(func.sum(messages.c.event_count), 0),
+                func.min(messages.c.delivered_at),
+                func.max(messages.c.delivered_at),
+                func.count(),
+            ).where(
+                messages.c.state == "delivered",
+                messages.c.destination.in_(queue_urls),
+                messages.c.created_at >= int(begun * 1000),
+            )
+            with db.write() as conn:
+                record_events(conn, events, int(time.time() * 1000))
+            committed = time.time()
+            deadline = time.monotonic() + self.args.drain_timeout + n / 100
+            delivered = messages_sent = 0
+            first_ms = last_ms = None
+            while time.monotonic() < deadline:
+                with db.read() as conn:
+                    delivered, first_ms, last_ms, messages_sent = conn.execute(delivered_events).one()
+                if delivered >= n:
+                    break
+                time.sleep(0.1)
+            cpu = self._cores(before, self._cpu_seconds(pids), max(1e-3, time.time() - begun))
+        finally:
+            db.dispose()
+        if delivered < n:
+            raise RuntimeError(f"{setup.name} backlog: only {delivered}/{n} events delivered\n{setup.log_tail()}")
+        last, first = last_ms / 1000, first_ms / 1000
+        log(
+            f"  {tag}: {n} events over {len(hit_types)} destinations delivered in {last - committed:.2f} s "
+            f"({n / (last - committed):.0f}/s) in {messages_sent} messages; commit took {committed - begun:.2f} s"
+        )
+        log("    CPU (cores): " + ", ".join(f"{role} {cores:.2f}" for role, cores in cpu.items()))
+        return {
+            "eps": n / (last - committed),
+            "first_delivery_s": first - committed,
+            "events_per_message": n / messages_sent,
+            "commit_s": committed - begun,
+            "cpu": cpu,
+        }
+
     def wait_first_delivery(self, setup: Setup, hit_type_id: str, queue_url: str) -> float:
         """One event after start-up, received: the server makes its SQS client; also proves the path works."""
         mturk = mturk_client(setup.server.base_url, ACCESS_KEY)
@@ -464,6 +546,11 @@ class Bench:
             q_latency, q_ceiling = self.new_queue(f"{name}-lat"), self.new_queue(f"{name}-ceil")
             latency_type = self.notified_hit_type(setup, q_latency)
             ceiling_type = self.notified_hit_type(setup, q_ceiling)
+            backlog_queues = [
+                self.new_queue(f"{name}-backlog{k}")
+                for k in range(args.backlog_destinations if args.backlog_events else 0)
+            ]
+            backlog_types = [self.notified_hit_type(setup, q) for q in backlog_queues]
             cold_ms = self.wait_first_delivery(setup, latency_type, q_latency)
             self.wait_first_delivery(setup, ceiling_type, q_ceiling)
             target = (setup.server.base_url, latency_type)
@@ -482,6 +569,10 @@ class Bench:
             # The delivery log, once everything received has been delivered.
             latency_log = setup.deliveries(latency_type)
             ceiling_log = setup.deliveries(ceiling_type)
+            backlog = None
+            if backlog_types:
+                log(f"{name}: {args.backlog_events} events committed at once → {len(backlog_types)} queues")
+                backlog = self.backlog(setup, backlog_types, backlog_queues, f"B{name}")
         except BaseException:
             log(setup.log_tail())
             raise
@@ -548,6 +639,10 @@ class Bench:
             "ceiling_delivery_drain_s": max(0.0, last_delivered - ceiling["end"]),
             "latency_cpu_cores": latency["cpu"],
             "ceiling_cpu_cores": ceiling["cpu"],
+            "backlog_eps": backlog["eps"] if backlog else None,
+            "backlog_first_delivery_s": backlog["first_delivery_s"] if backlog else None,
+            "backlog_events_per_message": backlog["events_per_message"] if backlog else None,
+            "backlog_cpu_cores": backlog["cpu"] if backlog else None,
             # CPU per acknowledged CreateHIT in the ceiling phase, by role: where a 2-core machine's time goes.
             "ceiling_cpu_ms_per_event": {
                 role: 1000 * cores * args.seconds / ceiling["acked"] if ceiling["acked"] else None
@@ -634,6 +729,8 @@ def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "pg2_delivered_ge_pg1": check(
             pg2.get("ceiling_delivered_eps"), pg1.get("ceiling_delivered_eps"), lambda v, lim: v >= lim
         ),
+        # Not one of the issue's targets: the same comparison where the dispatchers are the bottleneck.
+        "pg2_backlog_ge_pg1": check(pg2.get("backlog_eps"), pg1.get("backlog_eps"), lambda v, lim: v >= lim),
     }
 
 
@@ -669,6 +766,7 @@ def _print_table(results: dict[str, Any], checks: dict[str, dict[str, Any]], arg
         "delivered/s",
         "received/s",
         "drain s",
+        "backlog/s",
     ):
         table.add_column(column, justify="left" if column == "set-up" else "right")
     bare = results.get("bare")
@@ -683,6 +781,7 @@ def _print_table(results: dict[str, Any], checks: dict[str, dict[str, Any]], arg
             eps(bare["ceiling_sent_eps"]),
             "",
             eps(bare["ceiling_received_eps"]),
+            "",
             "",
         )
     for name, label in SETUPS.items():
@@ -700,6 +799,7 @@ def _print_table(results: dict[str, Any], checks: dict[str, dict[str, Any]], arg
             eps(row["ceiling_delivered_eps"]),
             eps(row["ceiling_received_eps"]),
             f"{row['ceiling_drain_s']:.2f}",
+            eps(row["backlog_eps"]),
         )
     console = Console(width=200)
     console.print(table)
@@ -749,6 +849,15 @@ def main(argv: list[str] | None = None) -> int:
         help="measure the bare reference and every set-up this many times, one after another; the figures "
         "are the medians of the rounds (counts of events: their sums) and the targets are checked on them",
     )
+    parser.add_argument(
+        "--backlog-events",
+        type=int,
+        default=20_000,
+        help="events committed at once after the ceiling, timed to their delivery (0: no backlog phase)",
+    )
+    parser.add_argument(
+        "--backlog-destinations", type=int, default=8, help="HIT types (each its own queue) the backlog is spread over"
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured warm-up at the rate")
     parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for stragglers")
     args = parser.parse_args(argv)
@@ -757,11 +866,14 @@ def main(argv: list[str] | None = None) -> int:
         args.rate <= 0
         or args.seconds <= 0
         or min(args.producers, args.threads, args.ceiling_threads, args.receivers, args.rounds) < 1
+        or args.backlog_events < 0
+        or args.backlog_destinations < 1
         or not setups
         or not set(setups) <= set(SETUPS)
     ):
         parser.error(
-            f"--rate, --seconds > 0; --producers, --threads, --ceiling-threads, --receivers, --rounds >= 1; "
+            f"--rate, --seconds > 0; --producers, --threads, --ceiling-threads, --receivers, --rounds, "
+            f"--backlog-destinations >= 1; --backlog-events >= 0; "
             f"--setups of {', '.join(SETUPS)}"
         )
 
@@ -813,6 +925,8 @@ def main(argv: list[str] | None = None) -> int:
                     "receiver_client": args.receiver_client,
                     "latency_client": args.latency_client,
                     "ceiling_client": args.ceiling_client,
+                    "backlog_events": args.backlog_events,
+                    "backlog_destinations": args.backlog_destinations,
                     "cpus": os.cpu_count(),
                     "rounds": args.rounds,
                     **results,

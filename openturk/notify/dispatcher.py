@@ -14,9 +14,14 @@ are doing. A send in flight renews its leases (the heartbeat), so a slow destina
 another dispatcher take its messages over; only a dispatcher that stopped renewing (died) loses them.
 A destination has at most ``per_destination`` sends in flight (FIFO destinations one, to keep each
 HIT's messages in order) out of ``max_sends``, and a requester at most ``per_requester`` on the
-sending threads at once (the rest of theirs wait, leased, for one of theirs to end): a slow or
-unreachable destination delays only its own messages, and one requester's many slow destinations
-cannot take every thread from the others.
+sending threads at once (the rest of theirs wait for one of theirs to end): a slow or unreachable
+destination delays only its own messages, and one requester's many slow destinations cannot take
+every thread from the others.
+
+A claim leases, per requester, only what this dispatcher can start now and as many sends again to
+follow them; the rest of a requester's backlog stays due and unleased, and the dispatcher that left
+it says so (``SPARE``), so every dispatcher takes a part: one requester's backlog (a lab's one
+account, many HIT types and queues) is sent by all of them, not held by the first to claim it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from sqlalchemy import Connection
 from openturk.notify import outbox
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing, Transport, describe, is_fifo
-from openturk.store.database import OUTBOX, Database
+from openturk.store.database import OUTBOX, SPARE, Database, announce
 
 log = logging.getLogger("openturk.dispatcher")
 
@@ -93,6 +98,11 @@ class Dispatcher:
         self._committed = False  # events were queued (or messages fell due) since the last pass began
         self._held_back: set[str] = set()  # destinations the last pass left out as busy
         self._freed = False  # a held-back destination's send ended since the last pass began: its messages may go
+        # Requesters the last pass left due messages of (or left out) for want of room: the end of one
+        # of their sends frees that room (``_freed``), so the next pass takes them, not the poll.
+        self._wanting_room: set[str] = set()
+        self._overflowing: set[str] = set()  # requesters the last pass that could claim theirs left messages of
+        self._spare = False  # another dispatcher left due messages for want of room since the last pass began
         # Whether the last pass held the forming turn. One that found another dispatcher forming leaves
         # the wake-ups of commits to that one (which forms them into fuller messages) and looks again
         # at its poll, a due time or a freed send: with M dispatchers, a commit costs one pass, not M
@@ -113,7 +123,8 @@ class Dispatcher:
         (``outbox.take_forming_turn``): the one that is forms the same events into fuller messages.
         """
         with self._stir:
-            self._committed = self._freed = False  # this pass sees whatever has committed until now
+            # this pass sees whatever has committed, and been left to share, until now
+            self._committed = self._freed = self._spare = False
         now = _wall_ms()
 
         def form_and_claim(conn: Connection) -> tuple[list[Outgoing], float]:
@@ -122,25 +133,50 @@ class Dispatcher:
                 sending_here = dict(self._sending)
                 busy = self._busy(sending_here, elsewhere)
                 self._held_back = set(busy)
+                room = self._room()
+                self._wanting_room = {requester for requester, sends in room.items() if sends <= 0}
             forms = outbox.take_forming_turn(conn)
             self._forming = forms
             if forms:
                 outbox.form_messages(conn, now, busy)
-            claimed = outbox.claim(conn, self.owner, now, self._lease_ms(), self.settings.claim_limit, busy)
-            if len(claimed) >= self.settings.claim_limit:
+            full = [requester for requester, sends in room.items() if sends <= 0]  # as _wanting_room
+            claim = outbox.claim_within(
+                conn,
+                self.owner,
+                now,
+                self._lease_ms(),
+                self.settings.claim_limit,
+                busy,
+                full,
+                lambda requester: room.get(requester, self._claim_room),
+            )
+            claimed = claim.leased
+            if claim.more and len(claimed) >= self.settings.claim_limit:
                 return claimed, 0.0  # more is waiting
             for destination in {m.destination for m in claimed}:  # as it will be once these sends start
                 sending_here[destination] = sending_here.get(destination, 0) + 1
             now_busy = self._busy(sending_here, elsewhere)
+            # Requesters with no room left once these sends start: their messages wait for the end of
+            # one of their sends (which wakes this loop), not for a time.
+            now_full = {*full, *claim.left_for}
+            if claim.left_for - self._overflowing:
+                # A requester's due messages just began to outgrow this dispatcher: the others wake and
+                # take some (once sending for it, the ends of their own sends bring them back for more).
+                announce(conn, SPARE)
+            overflowing.append({*claim.left_for, *(self._overflowing & set(full))})
             with self._stir:
                 # What these sends fill to their share is held back too: the end of one lets
                 # its destination's next message go at once (a FIFO queue's next HIT), not at the poll.
                 self._held_back.update(now_busy)
-            waiting, next_due = outbox.pending_work(conn, now, now_busy)
+                self._wanting_room.update(claim.left_for)
+            waiting, next_due = outbox.pending_work(conn, now, now_busy, now_full)
             # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
             return claimed, self._wait_s(waiting if forms else 0, next_due, now)
 
+        overflowing: list[set[str]] = []  # the committed attempt's is the last
         claimed, wait_s = self.db.write_with(form_and_claim)
+        if overflowing:  # only once it committed: a transaction tried again must announce again
+            self._overflowing = overflowing[-1]
         self.start(claimed)
         return Pass(claimed, wait_s)
 
@@ -158,6 +194,21 @@ class Dispatcher:
     def share(self, destination: str) -> int:
         """How many sends may be in flight to ``destination`` at once."""
         return 1 if is_fifo(destination) else self.settings.per_destination
+
+    def _room(self) -> dict[str, int]:
+        """Per requester with sends here, how many more a claim may take for it (held under ``_stir``);
+        the others may take ``_claim_room``."""
+        return {
+            requester: self._claim_room - running - len(self._waiting_for.get(requester, ()))
+            for requester, running in self._running_for.items()
+        }
+
+    @property
+    def _claim_room(self) -> int:
+        # A requester's sends here: ``per_requester`` on the sending threads and as many again waiting
+        # for them, so a thread that ends takes the next at once rather than wait for a pass; the rest
+        # stays due, unleased, for whichever dispatcher has room first.
+        return 2 * self.settings.per_requester
 
     def _busy(self, sending_here: Mapping[str, int], elsewhere: Mapping[str, int]) -> list[str]:
         """Destinations sending their full share: the sends in flight here plus, for every other
@@ -223,6 +274,8 @@ class Dispatcher:
                 del self._sending[destination]
             if destination in self._held_back:
                 self._freed = True
+            if requester in self._wanting_room:
+                self._freed = True  # the last pass left this requester's messages due for want of room
             waiting = self._waiting_for.get(requester)
             if waiting:  # the requester's next send takes the thread this one leaves
                 following = waiting.popleft()
@@ -278,6 +331,7 @@ class Dispatcher:
         an earlier event's round trip, nor for another destination. Leases keep claims disjoint.
         """
         stop_hearing = self.db.on_commit(OUTBOX, self._wake)
+        stop_sharing = self.db.on_commit(SPARE, self._wake_to_share)
         try:
             for transport in self.transports.values():
                 transport.warm()
@@ -296,7 +350,7 @@ class Dispatcher:
                     # Woken by a commit (if forming), a freed destination or a stop; else at the poll,
                     # a message's due time or the heartbeat.
                     self._stir.wait_for(
-                        lambda: (self._committed and self._forming) or self._freed or self._stopping,
+                        lambda: (self._committed and self._forming) or self._freed or self._spare or self._stopping,
                         min(wait_s, max(0.0, renew_at - time.monotonic())),
                     )
                     gather = self._committed and self._forming and self.settings.batch_window_s > 0
@@ -305,6 +359,7 @@ class Dispatcher:
                         self._stir.wait_for(lambda: self._stopping, self.settings.batch_window_s)
         finally:
             stop_hearing()
+            stop_sharing()
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _wake(self) -> None:
@@ -316,6 +371,12 @@ class Dispatcher:
             self._committed = True
             if self._forming:
                 self._stir.notify_all()
+
+    def _wake_to_share(self) -> None:
+        """Called once a dispatcher (any, this one included) left due messages for want of room."""
+        with self._stir:
+            self._spare = True
+            self._stir.notify_all()
 
     def stop(self) -> None:
         """Make ``deliver_until_stopped`` return after its current pass; sends in flight finish on their own."""

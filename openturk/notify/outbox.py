@@ -95,29 +95,47 @@ def record_events(conn: Connection, new_events: Sequence[Event], committed_at: i
             announce(conn, OUTBOX)
 
 
-class _LeavingOutBusy:
-    """A statement that leaves out the busy destinations, built once per number of them.
+class _LeavingOut:
+    """A statement that leaves out the busy destinations and the full requesters, built once per
+    number of each.
 
-    ``NOT IN (:busy_0, …)`` with one parameter per destination: a list of any length would need an
-    expanding parameter, which ``Prepared`` cannot run. Busy destinations are few (each has a send
-    in flight at this dispatcher, so at most its ``max_sends``), and so are the variants.
+    ``NOT IN (:busy_0, …)`` with one parameter per destination (``:full_0, …`` per requester): a list
+    of any length would need an expanding parameter, which ``Prepared`` cannot run. Both are few (a
+    busy destination has a send in flight at this dispatcher, so at most its ``max_sends``; a full
+    requester has ``per_requester`` of them), and so are the variants.
     """
 
-    def __init__(self, build: Callable[[Callable[[ColumnElement[str]], ColumnElement[bool]]], Executable]) -> None:
+    def __init__(self, build: Callable[[_Filter, _Filter], Executable]) -> None:
         self._build = build
-        self._by_count: dict[int, Prepared] = {}
+        self._by_count: dict[tuple[int, int], Prepared] = {}
 
-    def prepared(self, busy: Collection[str], params: dict[str, Any]) -> tuple[Prepared, dict[str, Any]]:
-        """The statement for ``len(busy)`` destinations and ``params`` with theirs added."""
-        statement = self._by_count.get(len(busy))
+    def prepared(
+        self, busy: Collection[str], params: dict[str, Any], full: Collection[str] = ()
+    ) -> tuple[Prepared, dict[str, Any]]:
+        """The statement for ``len(busy)`` destinations and ``len(full)`` requesters, and ``params``
+        with theirs added."""
+        statement = self._by_count.get((len(busy), len(full)))
         if statement is None:
-            names: list[BindParameter[str]] = [bindparam(f"busy_{i}") for i in range(len(busy))]
+            statement = self._by_count[(len(busy), len(full))] = Prepared(
+                self._build(_not_in("busy", len(busy)), _not_in("full", len(full)))
+            )
+        return statement, {
+            **params,
+            **{f"busy_{i}": d for i, d in enumerate(busy)},
+            **{f"full_{i}": r for i, r in enumerate(full)},
+        }
 
-            def not_busy(destination: ColumnElement[str]) -> ColumnElement[bool]:
-                return destination.not_in(names) if names else true()
 
-            statement = self._by_count[len(busy)] = Prepared(self._build(not_busy))
-        return statement, {**params, **{f"busy_{i}": d for i, d in enumerate(busy)}}
+_Filter = Callable[[ColumnElement[str]], ColumnElement[bool]]
+
+
+def _not_in(prefix: str, count: int) -> _Filter:
+    names: list[BindParameter[str]] = [bindparam(f"{prefix}_{i}") for i in range(count)]
+
+    def leave_out(column: ColumnElement[str]) -> ColumnElement[bool]:
+        return column.not_in(names) if names else true()
+
+    return leave_out
 
 
 # One dispatcher forms messages at a time (PostgreSQL): a second one forming at the same moment would
@@ -127,8 +145,8 @@ class _LeavingOutBusy:
 _FORMING_LOCK_KEY = 0x6F74_6F62  # "otob": openturk outbox
 _TAKE_FORMING_TURN = Prepared(select(func.pg_try_advisory_xact_lock(literal(_FORMING_LOCK_KEY)).label("taken")))
 
-_WAITING_EVENTS = _LeavingOutBusy(
-    lambda not_busy: (
+_WAITING_EVENTS = _LeavingOut(
+    lambda not_busy, _not_full: (
         select(
             outbox,
             events.c.event_type,
@@ -263,8 +281,8 @@ def _next_in_its_fifo_line() -> ColumnElement[bool]:
     return or_(messages.c.destination.not_like("%.fifo"), ~waiting_before)
 
 
-_DUE = _LeavingOutBusy(
-    lambda not_busy: (
+_DUE = _LeavingOut(
+    lambda not_busy, not_full: (
         select(messages)
         .where(
             or_(
@@ -273,6 +291,7 @@ _DUE = _LeavingOutBusy(
             ),
             _next_in_its_fifo_line(),
             not_busy(messages.c.destination),
+            not_full(messages.c.customer_id),
         )
         .order_by(messages.c.next_attempt_at, messages.c.message_id)
         .limit(bindparam("limit", type_=Integer))
@@ -286,6 +305,17 @@ _LEASE = Prepared(
 )
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What one claim leased, and what it saw but left."""
+
+    leased: list[Outgoing]
+    # The claim's query found as many messages as it may take: more may be due.
+    more: bool
+    # Requesters some of whose due messages it left for want of room: another dispatcher may take them.
+    left_for: frozenset[str]
+
+
 def claim(
     conn: Connection, owner: str, now: int, lease_ms: int, limit: int, busy: Collection[str] = ()
 ) -> list[Outgoing]:
@@ -294,10 +324,42 @@ def claim(
     Destinations in ``busy`` (those already sending as much as they may) are left for a later claim,
     so their messages are not held, leased and idle, while the destination answers slowly.
     """
-    due, params = _DUE.prepared(busy, {"now": now, "limit": limit})
+    return claim_within(conn, owner, now, lease_ms, limit, busy).leased
+
+
+def claim_within(
+    conn: Connection,
+    owner: str,
+    now: int,
+    lease_ms: int,
+    limit: int,
+    busy: Collection[str] = (),
+    full: Collection[str] = (),
+    room: Callable[[str], int] | None = None,
+) -> Claim:
+    """``claim``, leasing for each requester only messages to as many destinations as ``room`` says
+    the claimant may still start sends to (one send per destination), and none of ``full``'s.
+
+    What a dispatcher could not start at once it leaves unleased, due, for whichever dispatcher has
+    room first (this one, when one of its sends ends, or another): several dispatchers share one
+    requester's backlog rather than one of them holding all of it, leased, in a queue of its own.
+    """
+    due, params = _DUE.prepared(busy, {"now": now, "limit": limit}, full)
     rows = due.all(conn, params)
-    _LEASE.run_many(conn, [{"b_message_id": r.message_id, "owner": owner, "until": now + lease_ms} for r in rows])
-    return [_outgoing(row) for row in rows]
+    taken, left_for = rows, set()
+    if room is not None:
+        taken = []
+        sends: dict[str, set[str]] = {}  # requester -> destinations it will send to
+        for row in rows:
+            destinations = sends.setdefault(row.customer_id, set())
+            if row.destination not in destinations:
+                if len(destinations) >= room(row.customer_id):
+                    left_for.add(row.customer_id)
+                    continue
+                destinations.add(row.destination)
+            taken.append(row)
+    _LEASE.run_many(conn, [{"b_message_id": r.message_id, "owner": owner, "until": now + lease_ms} for r in taken])
+    return Claim([_outgoing(row) for row in taken], len(rows) >= limit, frozenset(left_for))
 
 
 def renew(conn: Connection, owner: str, message_ids: Collection[int], until: int) -> int:
@@ -410,34 +472,39 @@ def redrive(conn: Connection, now: int, message_ids: Sequence[int] | None = None
     return count
 
 
-_UNFORMED = _LeavingOutBusy(
-    lambda not_busy: select(func.count().label("waiting")).select_from(outbox).where(not_busy(outbox.c.destination))
+_UNFORMED = _LeavingOut(
+    lambda not_busy, _not_full: (
+        select(func.count().label("waiting")).select_from(outbox).where(not_busy(outbox.c.destination))
+    )
 )
-_NEXT_DUE = _LeavingOutBusy(
-    lambda not_busy: select(func.min(messages.c.next_attempt_at).label("due")).where(
-        messages.c.state == "pending", not_busy(messages.c.destination)
+_NEXT_DUE = _LeavingOut(
+    lambda not_busy, not_full: select(func.min(messages.c.next_attempt_at).label("due")).where(
+        messages.c.state == "pending", not_busy(messages.c.destination), not_full(messages.c.customer_id)
     )
 )
 # A lapsed lease to a destination this dispatcher is already sending its share to cannot be taken
 # over now either: counting it would wake the loop at once, over and over.
-_NEXT_LAPSE = _LeavingOutBusy(
-    lambda not_busy: select(func.min(messages.c.lease_until).label("lapse")).where(
-        messages.c.state == "sending", not_busy(messages.c.destination)
+_NEXT_LAPSE = _LeavingOut(
+    lambda not_busy, not_full: select(func.min(messages.c.lease_until).label("lapse")).where(
+        messages.c.state == "sending", not_busy(messages.c.destination), not_full(messages.c.customer_id)
     )
 )
 
 
-def pending_work(conn: Connection, now: int, busy: Collection[str] = ()) -> tuple[int, int | None]:
+def pending_work(
+    conn: Connection, now: int, busy: Collection[str] = (), full: Collection[str] = ()
+) -> tuple[int, int | None]:
     """(events waiting to be batched, the earliest time a pending message falls due or a lease lapses).
 
     Events and messages for ``busy`` destinations are not counted: they wait for one of that
-    destination's sends to end, not for a time.
+    destination's sends to end, not for a time; nor are the messages of ``full`` requesters, which
+    wait for one of their sends to end.
     """
     unformed, params = _UNFORMED.prepared(busy, {})
     waiting = unformed.first(conn, params).waiting
-    next_due, params = _NEXT_DUE.prepared(busy, {})
+    next_due, params = _NEXT_DUE.prepared(busy, {}, full)
     due = next_due.first(conn, params).due
-    next_lapse, params = _NEXT_LAPSE.prepared(busy, {})
+    next_lapse, params = _NEXT_LAPSE.prepared(busy, {}, full)
     lapse = next_lapse.first(conn, params).lapse
     candidates = [t for t in (due, lapse) if t is not None]
     return int(waiting), (min(candidates) if candidates else None)

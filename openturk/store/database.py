@@ -36,7 +36,9 @@ BUSY_TIMEOUT_MS = 30_000
 # process's listener (``Database.listen``) at its commit: no process waits for a poll to notice.
 OUTBOX = "openturk_outbox"  # events queued or messages due now: dispatchers
 CLOCK = "openturk_clock"  # the virtual clock moved: timer runners
-CHANNELS = (OUTBOX, CLOCK)
+# A dispatcher left due messages for want of room: any other dispatcher (even one not forming) may take them.
+SPARE = "openturk_spare"
+CHANNELS = (OUTBOX, CLOCK, SPARE)
 _ANNOUNCED = "openturk_announced"
 _NOTIFIED = "openturk_notified"  # channels this PostgreSQL transaction has already NOTIFYed
 log = logging.getLogger("openturk.database")

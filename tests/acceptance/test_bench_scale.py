@@ -39,6 +39,10 @@ SETUP_FIGURES = {
     "events_per_message",
     "ceiling_events_per_message",
     "events_in_two_messages",
+    "backlog_eps",
+    "backlog_first_delivery_s",
+    "backlog_events_per_message",
+    "backlog_cpu_cores",
 }
 CPU_ROLES = {"server", "dispatchers", "postgres", "moto", "producers", "receiver"}
 BARE_FIGURES = {
@@ -60,13 +64,23 @@ TARGETS = {
     "sqlite_p99_le_50ms",
     "sqlite_delivered_ge_1000_eps",
     "pg2_delivered_ge_pg1",
+    "pg2_backlog_ge_pg1",
 }
 
 
 @pytest.mark.timeout(1200)
 def test_scale_bench_quick_mode_reports_every_figure() -> None:
     run = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "scale.py"), "--seconds", "1", "--warmup", "0"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "scale.py"),
+            "--seconds",
+            "1",
+            "--warmup",
+            "0",
+            "--backlog-events",
+            "2000",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -91,6 +105,9 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
         assert (figures["ceiling_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name
         assert (figures["ceiling_cpu_cores"]["postgres"] > 0) == (name != "sqlite"), name
         assert figures["events_per_message"] >= 1 and figures["ceiling_events_per_message"] >= 1, name
+        # The backlog phase raises unless every one of its events is delivered.
+        assert figures["backlog_eps"] > 0 and figures["backlog_events_per_message"] >= 1, name
+        assert (figures["backlog_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name
         for key in ("p50_ms", "p99_ms", "commit_to_send_p50_ms", "commit_to_send_p99_ms", "ceiling_delivered_eps"):
             assert isinstance(figures[key], float | int) and figures[key] >= 0, (name, key, figures[key])
     assert result["bare"]["lost"] == 0 and result["bare"]["ceiling_lost"] == 0

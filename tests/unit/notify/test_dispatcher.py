@@ -342,3 +342,66 @@ def test_a_commit_wakes_only_a_dispatcher_that_forms(db: Database) -> None:
     dispatcher._wake()
     assert woken.wait(2)
     waiter.join(2)
+
+
+def test_the_end_of_a_send_lets_a_requesters_next_messages_go_without_waiting_for_the_poll(db: Database) -> None:
+    """A claim takes only what its requester's room lets start; what it left goes when one of the
+    requester's sends ends. No poll for a minute: a pass must follow each end on its own."""
+    destinations = [f"{QUEUE}-{n}" for n in range(7)]
+    for destination in destinations:
+        queue_events(db, destination, ["H1"])
+    transport = HeldTransport()
+    transport.release.set()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(per_requester=1, poll_interval_s=60))
+    thread = threading.Thread(target=dispatcher.deliver_until_stopped, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while every_state(db) != {"delivered"} and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert every_state(db) == {"delivered"} and len(transport.sent) == len(destinations)
+    finally:
+        dispatcher.stop()
+        thread.join(timeout=10)
+
+
+def test_two_dispatchers_share_one_requesters_backlog(db: Database) -> None:
+    """A lab's one requester account with many destinations: the first dispatcher to pass takes what
+    it can start, and the second, woken by what it left (no poll for a minute), takes more; each of
+    them sends, none twice. One holding the whole backlog leased would leave the second idle."""
+    destinations = [f"{QUEUE}-{n}" for n in range(8)]
+    hanging = set(destinations)
+    transport = HangingTransport(hanging)
+    settings = DispatcherSettings(per_requester=1, poll_interval_s=60)
+    # Each its own connection pool; on PostgreSQL the second hears the first through LISTEN/NOTIFY.
+    second_db = Database(db.url) if stores.on_postgres() else db
+    second_db.listen()
+    dispatchers = [Dispatcher(db, {"SQS": transport}, settings), Dispatcher(second_db, {"SQS": transport}, settings)]
+    threads = [threading.Thread(target=d.deliver_until_stopped, daemon=True) for d in dispatchers]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.2)  # both have made their first (empty) pass and sleep till the poll, a minute away
+        for destination in destinations:
+            queue_events(db, destination, ["H1"])
+        with db.write() as conn:
+            announce(conn, OUTBOX)
+        deadline = time.monotonic() + 10
+        while transport.held < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with db.read() as conn:
+            owners = set(conn.execute(select(messages.c.lease_owner).where(messages.c.state == "sending")).scalars())
+        assert transport.held == 2 and owners == {d.owner for d in dispatchers}  # one send each, at once
+        transport.release.set()
+        while every_state(db) != {"delivered"} and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert every_state(db) == {"delivered"}
+        assert sorted(transport.delivered) == sorted(destinations)  # each once
+    finally:
+        transport.release.set()
+        for dispatcher in dispatchers:
+            dispatcher.stop()
+        for thread in threads:
+            thread.join(timeout=10)
+        if second_db is not db:
+            second_db.dispose()

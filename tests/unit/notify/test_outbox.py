@@ -87,6 +87,31 @@ def test_busy_destinations_are_neither_formed_nor_claimed_nor_waited_for(db: Dat
         assert outbox.pending_work(conn, NOW) == (0, NOW)
 
 
+def test_a_claim_within_room_leases_what_its_claimant_can_start_and_leaves_the_rest_to_any_other(
+    db: Database,
+) -> None:
+    """One requester's many destinations: a claimant with room for two sends leases two destinations'
+    messages (every message of each: they go in one send) and leaves the third due, unleased, for
+    another dispatcher; a requester with no room is neither claimed nor waited for."""
+    first, second, third = (f"{QUEUE}-{n}" for n in range(3))
+    for destination in (first, second, third):
+        queue_events(db, destination, ["H1"], customer_id="C1")
+        with db.write() as conn:
+            outbox.form_messages(conn, NOW)
+    queue_events(db, first, ["H2"], customer_id="C1")  # a second message to a destination already taken
+    queue_events(db, QUEUE, ["H3"], customer_id="C2")
+    with db.write() as conn:
+        outbox.form_messages(conn, NOW)
+        claim = outbox.claim_within(conn, "me", NOW, 1000, 10, room=lambda requester: 2 if requester == "C1" else 1)
+        assert sorted(m.destination for m in claim.leased) == sorted([first, first, second, QUEUE])
+        assert claim.left_for == {"C1"} and not claim.more
+        assert outbox.pending_work(conn, NOW, full=["C1"]) == (0, NOW + 1000)  # only the leases' end
+        assert outbox.pending_work(conn, NOW) == (0, NOW)  # the third is due
+        assert outbox.claim_within(conn, "other", NOW, 1000, 10, full=["C1"]).leased == []
+        [taken] = outbox.claim_within(conn, "other", NOW, 1000, 10).leased
+        assert taken.destination == third
+
+
 def test_a_lapsed_lease_to_a_busy_destination_does_not_wake_the_dispatcher(db: Database) -> None:
     """Another dispatcher died holding a message to a destination this one already sends its share
     to: that message cannot be taken over now, so it must not make the loop wake at once (a spin of

@@ -32,7 +32,12 @@ its own, then measures:
   wakes the dispatchers), spread evenly over ``--backlog-destinations`` HIT types (8), each notifying a
   queue of its own; backlog events/s = events / (commit → the last message's DeliveredAt in the
   delivery log). Through the API the server is the bottleneck, so the ceiling cannot show what a second
-  dispatcher adds; here the dispatchers are.
+  dispatcher adds; here the dispatchers are. ``--backlog-send-delay-ms D`` makes every send of the
+  backlog take D ms longer, as a real SQS endpoint's round trip does (the machine's own moto answers in
+  about one): the set-ups then send through a proxy (``tests.support.proxy.TCPProxy``) that holds each
+  answer D ms during the backlog phase and passes it on at once before it, so the latency and ceiling
+  figures only gain the proxy's hop. With the destination's round trip, not the CPU, the limit, a
+  second dispatcher's sends in flight show.
 
 Beside them, in the same run, the bare reference: SendMessage → receive on the same moto server, the
 same schedule, threads and receiver, and its ceiling (SendMessage as fast as the threads can).
@@ -250,6 +255,12 @@ class Bench:
         self.receiver: Any = None
         self.receiver_commands: Any = self.ctx.Queue()
         self.setup: Setup | None = None
+        self.slow: Any = None  # with --backlog-send-delay-ms: the proxy the set-ups send through
+
+    @property
+    def send_url(self) -> str:
+        """The endpoint the set-ups send notifications to: moto, or the proxy in front of it."""
+        return str(self.slow.url if self.slow is not None else self.aws.url)
 
     def start(self) -> None:
         from openturk.notify.local_aws import LocalAWS
@@ -257,6 +268,12 @@ class Bench:
         args = self.args
         self.aws = LocalAWS().start()
         self.sqs = sqs_client(self.aws.url)
+        if args.backlog_send_delay_ms > 0:
+            from urllib.parse import urlsplit
+
+            from tests.support.proxy import TCPProxy
+
+            self.slow = TCPProxy(int(urlsplit(self.aws.url).port or 0)).open()
         self.receiver = self.ctx.Process(
             target=receiver_main,
             name="bench-receiver",
@@ -289,6 +306,8 @@ class Bench:
         if self.setup is not None:
             self.setup.stop()
             self.setup = None
+        if self.slow is not None:
+            self.slow.close()
         if self.aws is not None:
             self.aws.stop()
 
@@ -541,7 +560,7 @@ class Bench:
 
     def measure_setup(self, name: str) -> dict[str, Any]:
         args = self.args
-        setup = self.setup = Setup(name).start(self.aws.url)
+        setup = self.setup = Setup(name).start(self.send_url)
         try:
             q_latency, q_ceiling = self.new_queue(f"{name}-lat"), self.new_queue(f"{name}-ceil")
             latency_type = self.notified_hit_type(setup, q_latency)
@@ -571,8 +590,17 @@ class Bench:
             ceiling_log = setup.deliveries(ceiling_type)
             backlog = None
             if backlog_types:
-                log(f"{name}: {args.backlog_events} events committed at once → {len(backlog_types)} queues")
-                backlog = self.backlog(setup, backlog_types, backlog_queues, f"B{name}")
+                log(
+                    f"{name}: {args.backlog_events} events committed at once → {len(backlog_types)} queues"
+                    + (f", each send {args.backlog_send_delay_ms:g} ms slower" if self.slow is not None else "")
+                )
+                if self.slow is not None:
+                    self.slow.delay_s = args.backlog_send_delay_ms / 1000
+                try:
+                    backlog = self.backlog(setup, backlog_types, backlog_queues, f"B{name}")
+                finally:
+                    if self.slow is not None:
+                        self.slow.delay_s = 0.0
         except BaseException:
             log(setup.log_tail())
             raise
@@ -858,6 +886,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backlog-destinations", type=int, default=8, help="HIT types (each its own queue) the backlog is spread over"
     )
+    parser.add_argument(
+        "--backlog-send-delay-ms",
+        type=float,
+        default=0.0,
+        help="milliseconds added to each send's round trip in the backlog phase (0: none, no proxy)",
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured warm-up at the rate")
     parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for stragglers")
     args = parser.parse_args(argv)
@@ -867,13 +901,14 @@ def main(argv: list[str] | None = None) -> int:
         or args.seconds <= 0
         or min(args.producers, args.threads, args.ceiling_threads, args.receivers, args.rounds) < 1
         or args.backlog_events < 0
+        or args.backlog_send_delay_ms < 0
         or args.backlog_destinations < 1
         or not setups
         or not set(setups) <= set(SETUPS)
     ):
         parser.error(
             f"--rate, --seconds > 0; --producers, --threads, --ceiling-threads, --receivers, --rounds, "
-            f"--backlog-destinations >= 1; --backlog-events >= 0; "
+            f"--backlog-destinations >= 1; --backlog-events, --backlog-send-delay-ms >= 0; "
             f"--setups of {', '.join(SETUPS)}"
         )
 
@@ -927,6 +962,7 @@ def main(argv: list[str] | None = None) -> int:
                     "ceiling_client": args.ceiling_client,
                     "backlog_events": args.backlog_events,
                     "backlog_destinations": args.backlog_destinations,
+                    "backlog_send_delay_ms": args.backlog_send_delay_ms,
                     "cpus": os.cpu_count(),
                     "rounds": args.rounds,
                     **results,

@@ -80,6 +80,11 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
             "0",
             "--backlog-events",
             "2000",
+            # Many destinations and slower sends: the backlog goes through the slowing proxy.
+            "--backlog-destinations",
+            "20",
+            "--backlog-send-delay-ms",
+            "5",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -90,6 +95,7 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
     assert run.returncode == 0, run.stderr[-5000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["seconds"] == 1 and result["rate"] == 200
+    assert result["backlog_events"] == 2000 and result["backlog_send_delay_ms"] == 5
     assert result["threads"] == 4 and result["ceiling_threads"] == 16  # 2 × 16 calls in flight in the ceiling
     assert set(result["bare"]) == BARE_FIGURES
     for name in ("sqlite", "pg1", "pg2"):

@@ -480,7 +480,7 @@ class Bench:
         from openturk.domain.model import Event
         from openturk.notify.outbox import record_events
         from openturk.store.database import Database
-        from openturk.store.schema import access_keys, messages
+        from openturk.store.schema import access_keys, delivery_attempts, messages
 
         n = self.args.backlog_events
         db = Database(setup.db_url)
@@ -520,14 +520,28 @@ class Bench:
                     break
                 time.sleep(0.1)
             cpu = self._cores(before, self._cpu_seconds(pids), max(1e-3, time.time() - begun))
+            with db.read() as conn:  # how the sends went: failed attempts, and sends by each dispatcher
+                attempts = conn.execute(
+                    select(delivery_attempts.c.outcome, delivery_attempts.c.dispatcher, func.count())
+                    .join(messages, messages.c.message_id == delivery_attempts.c.message_id)
+                    .where(messages.c.destination.in_(queue_urls), messages.c.created_at >= int(begun * 1000))
+                    .group_by(delivery_attempts.c.outcome, delivery_attempts.c.dispatcher)
+                ).all()
         finally:
             db.dispose()
         if delivered < n:
             raise RuntimeError(f"{setup.name} backlog: only {delivered}/{n} events delivered\n{setup.log_tail()}")
+        failed = sum(count for outcome, _, count in attempts if outcome != "delivered")
+        by_dispatcher: dict[str, int] = {}
+        for _, dispatcher, count in attempts:
+            by_dispatcher[dispatcher] = by_dispatcher.get(dispatcher, 0) + count
+        if failed:
+            log(f"  {tag}: {failed} attempt(s) failed and were retried\n{setup.log_tail()}")
         last, first = last_ms / 1000, first_ms / 1000
         log(
             f"  {tag}: {n} events over {len(hit_types)} destinations delivered in {last - committed:.2f} s "
-            f"({n / (last - committed):.0f}/s) in {messages_sent} messages; commit took {committed - begun:.2f} s"
+            f"({n / (last - committed):.0f}/s) in {messages_sent} messages; commit took {committed - begun:.2f} s; "
+            f"attempts by dispatcher {sorted(by_dispatcher.values(), reverse=True)}"
         )
         log("    CPU (cores): " + ", ".join(f"{role} {cores:.2f}" for role, cores in cpu.items()))
         return {
@@ -535,6 +549,7 @@ class Bench:
             "first_delivery_s": first - committed,
             "events_per_message": n / messages_sent,
             "commit_s": committed - begun,
+            "failed_attempts": failed,
             "cpu": cpu,
         }
 
@@ -670,6 +685,7 @@ class Bench:
             "backlog_eps": backlog["eps"] if backlog else None,
             "backlog_first_delivery_s": backlog["first_delivery_s"] if backlog else None,
             "backlog_events_per_message": backlog["events_per_message"] if backlog else None,
+            "backlog_failed_attempts": backlog["failed_attempts"] if backlog else None,
             "backlog_cpu_cores": backlog["cpu"] if backlog else None,
             # CPU per acknowledged CreateHIT in the ceiling phase, by role: where a 2-core machine's time goes.
             "ceiling_cpu_ms_per_event": {
@@ -715,6 +731,7 @@ SUMMED = {
     "ceiling_delivered",
     "ceiling_lost",
     "ceiling_errors",
+    "backlog_failed_attempts",
 }
 
 

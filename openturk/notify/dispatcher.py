@@ -18,10 +18,12 @@ sending threads at once (the rest of theirs wait for one of theirs to end): a sl
 destination delays only its own messages, and one requester's many slow destinations cannot take
 every thread from the others.
 
-A claim leases, per requester, only what this dispatcher can start now and as many sends again to
-follow them; the rest of a requester's backlog stays due and unleased, and the dispatcher that left
-it says so (``SPARE``), so every dispatcher takes a part: one requester's backlog (a lab's one
-account, many HIT types and queues) is sent by all of them, not held by the first to claim it.
+A claim leases, per requester, messages to only as many destinations as this dispatcher can start
+sends to now, and as many again to follow them; the rest of a requester's backlog stays due and
+unleased. A pass that begins to leave a requester's messages, or forms new ones for a requester it
+has no room for, says so (``SPARE``), and every dispatcher wakes and takes a part: one requester's
+backlog (a lab's one account, many HIT types and queues) is sent by all of them, not held by the
+first to claim it.
 """
 
 from __future__ import annotations
@@ -137,8 +139,9 @@ class Dispatcher:
                 self._wanting_room = {requester for requester, sends in room.items() if sends <= 0}
             forms = outbox.take_forming_turn(conn)
             self._forming = forms
+            formed_for: set[str] = set()
             if forms:
-                outbox.form_messages(conn, now, busy)
+                outbox.form_messages(conn, now, busy, formed_for)
             full = [requester for requester, sends in room.items() if sends <= 0]  # as _wanting_room
             claim = outbox.claim_within(
                 conn,
@@ -159,9 +162,10 @@ class Dispatcher:
             # Requesters with no room left once these sends start: their messages wait for the end of
             # one of their sends (which wakes this loop), not for a time.
             now_full = {*full, *claim.left_for}
-            if claim.left_for - self._overflowing:
-                # A requester's due messages just began to outgrow this dispatcher: the others wake and
-                # take some (once sending for it, the ends of their own sends bring them back for more).
+            if claim.left_for - self._overflowing or formed_for & set(full):
+                # A requester's due messages just began to outgrow this dispatcher, or new ones were
+                # formed for a requester it has no room for: the others wake and take some (once
+                # sending for it, the ends of their own sends bring them back for more).
                 announce(conn, SPARE)
             overflowing.append({*claim.left_for, *(self._overflowing & set(full))})
             with self._stir:
@@ -173,9 +177,9 @@ class Dispatcher:
             # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
             return claimed, self._wait_s(waiting if forms else 0, next_due, now)
 
-        overflowing: list[set[str]] = []  # the committed attempt's is the last
+        overflowing: list[set[str]] = []
         claimed, wait_s = self.db.write_with(form_and_claim)
-        if overflowing:  # only once it committed: a transaction tried again must announce again
+        if overflowing:  # only once it committed: had the commit failed, the next pass announces again
             self._overflowing = overflowing[-1]
         self.start(claimed)
         return Pass(claimed, wait_s)

@@ -195,8 +195,9 @@ def take_forming_turn(conn: Connection) -> bool:
     return bool(_TAKE_FORMING_TURN.first(conn, {}).taken)
 
 
-def form_messages(conn: Connection, now: int, busy: Collection[str] = ()) -> int:
-    """Batch every waiting event into messages per (requester, transport, destination, version).
+def form_messages(conn: Connection, now: int, busy: Collection[str] = (), formed_for: set[str] | None = None) -> int:
+    """Batch every waiting event into messages per (requester, transport, destination, version);
+    returns how many messages, and adds each requester they are for to ``formed_for``.
 
     Events for ``busy`` destinations keep waiting: they go into fuller messages once one of that
     destination's sends ended, as they would have had the destination answered sooner.
@@ -208,6 +209,8 @@ def form_messages(conn: Connection, now: int, busy: Collection[str] = ()) -> int
     groups: dict[tuple[str, str, str, str], list[Any]] = {}
     for row in rows:
         groups.setdefault((row.customer_id, row.transport, row.destination, row.version), []).append(row)
+    if formed_for is not None:
+        formed_for.update(customer_id for customer_id, _, _, _ in groups)
     formed = 0
     joined: list[dict[str, Any]] = []
     for (customer_id, transport, destination, version), members in groups.items():
@@ -477,9 +480,14 @@ _UNFORMED = _LeavingOut(
         select(func.count().label("waiting")).select_from(outbox).where(not_busy(outbox.c.destination))
     )
 )
+# A FIFO destination's message behind an older one (waiting for its retry) is not due, whatever its own
+# time says: counting it would wake the loop at once, over and over, until the older one's retry.
 _NEXT_DUE = _LeavingOut(
     lambda not_busy, not_full: select(func.min(messages.c.next_attempt_at).label("due")).where(
-        messages.c.state == "pending", not_busy(messages.c.destination), not_full(messages.c.customer_id)
+        messages.c.state == "pending",
+        _next_in_its_fifo_line(),
+        not_busy(messages.c.destination),
+        not_full(messages.c.customer_id),
     )
 )
 # A lapsed lease to a destination this dispatcher is already sending its share to cannot be taken

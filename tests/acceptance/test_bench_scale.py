@@ -42,6 +42,7 @@ SETUP_FIGURES = {
     "backlog_eps",
     "backlog_first_delivery_s",
     "backlog_events_per_message",
+    "backlog_failed_attempts",
     "backlog_cpu_cores",
 }
 CPU_ROLES = {"server", "dispatchers", "postgres", "moto", "producers", "receiver"}

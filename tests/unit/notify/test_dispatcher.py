@@ -17,7 +17,7 @@ from openturk.notify import outbox
 from openturk.notify.dispatcher import Dispatcher, DispatcherSettings
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing
-from openturk.store.database import OUTBOX, Database, announce
+from openturk.store.database import OUTBOX, SPARE, Database, announce
 from openturk.store.schema import messages
 from openturk.store.schema import outbox as outbox_rows
 from tests.support import stores
@@ -367,31 +367,35 @@ def test_the_end_of_a_send_lets_a_requesters_next_messages_go_without_waiting_fo
 
 def test_two_dispatchers_share_one_requesters_backlog(db: Database) -> None:
     """A lab's one requester account with many destinations: the first dispatcher to pass takes what
-    it can start, and the second, woken by what it left (no poll for a minute), takes more; each of
-    them sends, none twice. One holding the whole backlog leased would leave the second idle."""
+    it can start, and the second, which commits do not wake (it is not forming) and whose poll is a
+    minute away, is woken by what the first left (SPARE) and takes more; each sends, none twice. One
+    holding the whole backlog leased would leave the second idle."""
     destinations = [f"{QUEUE}-{n}" for n in range(8)]
-    hanging = set(destinations)
-    transport = HangingTransport(hanging)
-    settings = DispatcherSettings(per_requester=1, poll_interval_s=60)
-    # Each its own connection pool; on PostgreSQL the second hears the first through LISTEN/NOTIFY.
+    transport = HangingTransport(set(destinations))
+    # No poll for a minute, and no lease renewal (which also ends a wait) for five.
+    settings = DispatcherSettings(per_requester=1, poll_interval_s=60, lease_s=900)
+    # Each its own connection pool; on PostgreSQL each hears the other through LISTEN/NOTIFY.
     second_db = Database(db.url) if stores.on_postgres() else db
-    second_db.listen()
-    dispatchers = [Dispatcher(db, {"SQS": transport}, settings), Dispatcher(second_db, {"SQS": transport}, settings)]
-    threads = [threading.Thread(target=d.deliver_until_stopped, daemon=True) for d in dispatchers]
-    for thread in threads:
-        thread.start()
+    for database in {id(db): db, id(second_db): second_db}.values():
+        database.listen()
+    first, second = Dispatcher(db, {"SQS": transport}, settings), Dispatcher(second_db, {"SQS": transport}, settings)
+    threads = [threading.Thread(target=d.deliver_until_stopped, daemon=True) for d in (second, first)]
     try:
-        time.sleep(0.2)  # both have made their first (empty) pass and sleep till the poll, a minute away
+        threads[0].start()
+        time.sleep(0.3)  # its first pass found nothing; it sleeps till the poll, a minute away
+        with second._stir:
+            second._forming = False  # as if it had found the other forming: commits do not wake it
         for destination in destinations:
             queue_events(db, destination, ["H1"])
         with db.write() as conn:
             announce(conn, OUTBOX)
+        threads[1].start()
         deadline = time.monotonic() + 10
         while transport.held < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         with db.read() as conn:
             owners = set(conn.execute(select(messages.c.lease_owner).where(messages.c.state == "sending")).scalars())
-        assert transport.held == 2 and owners == {d.owner for d in dispatchers}  # one send each, at once
+        assert transport.held == 2 and owners == {first.owner, second.owner}  # one send each, at once
         transport.release.set()
         while every_state(db) != {"delivered"} and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -399,9 +403,39 @@ def test_two_dispatchers_share_one_requesters_backlog(db: Database) -> None:
         assert sorted(transport.delivered) == sorted(destinations)  # each once
     finally:
         transport.release.set()
-        for dispatcher in dispatchers:
+        for dispatcher in (first, second):
             dispatcher.stop()
         for thread in threads:
-            thread.join(timeout=10)
+            if thread.ident is not None:  # started
+                thread.join(timeout=10)
         if second_db is not db:
             second_db.dispose()
+
+
+def test_new_messages_for_a_requester_without_room_are_offered_to_the_other_dispatchers(db: Database) -> None:
+    """A dispatcher whose room for a requester is full forms that requester's new events all the same;
+    it cannot send them, so it says so (SPARE) for any other dispatcher, which commits do not wake."""
+    transport = HangingTransport({f"{QUEUE}-{n}" for n in range(3)})
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(per_requester=1))
+    offered: list[int] = []
+    stop_hearing = db.on_commit(SPARE, lambda: offered.append(1))
+    try:
+        queue_events(db, f"{QUEUE}-0", ["H1"])
+        queue_events(db, f"{QUEUE}-1", ["H2"])
+        assert len(dispatcher.deliver_pass().claimed) == 2  # one send running, one queued behind it: full
+        assert offered == []  # nothing left behind
+        queue_events(db, f"{QUEUE}-2", ["H3"])
+        assert dispatcher.deliver_pass().claimed == []
+        assert offered == [1]
+        with db.read() as conn:
+            assert conn.execute(select(messages.c.state).where(messages.c.destination == f"{QUEUE}-2")).scalar() == (
+                "pending"
+            )
+    finally:
+        stop_hearing()
+        transport.release.set()
+        deadline = time.monotonic() + 10
+        while every_state(db) - {"delivered", "pending"} and time.monotonic() < deadline:
+            time.sleep(0.02)
+        dispatcher.deliver_once()  # the third, now that there is room
+        assert every_state(db) == {"delivered"}

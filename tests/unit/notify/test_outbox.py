@@ -125,6 +125,22 @@ def test_a_lapsed_lease_to_a_busy_destination_does_not_wake_the_dispatcher(db: D
         assert outbox.pending_work(conn, lapsed) == (0, NOW + 1000)
 
 
+def test_a_fifo_message_behind_a_retry_does_not_wake_the_dispatcher(db: Database) -> None:
+    """The older message to a FIFO queue failed and waits for its retry; the younger one cannot go
+    before it, so the next due time is the retry's, not the younger one's (which woke the loop at once,
+    over and over, until the retry)."""
+    for hit_id in ("H1", "H2"):
+        queue_events(db, FIFO_QUEUE, [hit_id])
+        with db.write() as conn:
+            outbox.form_messages(conn, NOW)
+    with db.write() as conn:
+        [older] = outbox.claim(conn, "a", NOW, 1000, 10)
+        outbox.finish(conn, "a", [outbox.Result(older.message_id, "throttled", NOW, 5)], RetryPolicy(), NOW)
+        retry_at = conn.execute(select(messages.c.next_attempt_at).where(messages.c.message_id == older.message_id))
+        assert outbox.pending_work(conn, NOW) == (0, retry_at.scalar_one())
+        assert outbox.claim(conn, "a", NOW, 1000, 10) == []
+
+
 def test_a_renewed_lease_is_not_taken_over_and_only_its_owner_renews(db: Database) -> None:
     queue_events(db, QUEUE, ["H1"])
     with db.write() as conn:

@@ -210,8 +210,12 @@ class Database:
         """
         if self.is_sqlite or self._listener_thread is not None:
             return
-        self._listener_thread = _NotificationListener(self.url, self._tell)
+        self._listener_thread = _NotificationListener(self.url, self._tell, self._heard_channels)
         self._listener_thread.start()
+
+    def _heard_channels(self) -> frozenset[str]:
+        """The channels some listener of this process waits on: the only ones worth a LISTEN."""
+        return frozenset(channel for channel, listeners in self._listeners.items() if listeners)
 
     @contextmanager
     def non_blocking_writes(self) -> Iterator[None]:
@@ -385,17 +389,25 @@ class Database:
 
 
 class _NotificationListener(threading.Thread):
-    """One PostgreSQL connection that LISTENs on every channel and passes what it hears on.
+    """One PostgreSQL connection that LISTENs on the channels this process has listeners for and passes
+    what it hears on.
+
+    Only those channels: every commit that queues events NOTIFYs ``openturk_outbox``, and each process
+    LISTENing to it costs a PostgreSQL backend a wake-up and this process a trip through the
+    interpreter, per commit, for nothing if no dispatcher runs here (``serve --no-dispatch``). The
+    channels wanted are looked at again every second (a listener registered later is heard from then
+    on), and a channel is told once as it starts to be heard, as after a reconnection.
 
     If the connection drops it reconnects with backoff, and tells every channel once it listens
     again: whatever was announced meanwhile is found by the listeners' own queries, as after a poll.
     """
 
-    def __init__(self, url: str, tell: Callable[[Iterable[str]], None]) -> None:
+    def __init__(self, url: str, tell: Callable[[Iterable[str]], None], wanted: Callable[[], frozenset[str]]) -> None:
         super().__init__(name="openturk-listen", daemon=True)
         # psycopg's own URL form: SQLAlchemy's driver name is not part of it.
         self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         self.tell = tell
+        self.wanted = wanted
         self._stopped = threading.Event()
 
     def stop(self) -> None:
@@ -409,12 +421,18 @@ class _NotificationListener(threading.Thread):
         while not self._stopped.is_set():
             try:
                 with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10) as conn:
-                    for channel in CHANNELS:
-                        conn.execute(f"LISTEN {channel}")
-                    self.tell(CHANNELS)
+                    heard: set[str] = set()
                     delay = 0.2
                     while not self._stopped.is_set():
-                        # The timeout bounds how long stop() waits for this thread.
+                        wanted = self.wanted()
+                        for channel in sorted(wanted - heard):
+                            conn.execute(f"LISTEN {channel}")
+                        for channel in sorted(heard - wanted):
+                            conn.execute(f"UNLISTEN {channel}")
+                        if wanted - heard:
+                            self.tell(sorted(wanted - heard))  # anything announced before the LISTEN
+                        heard = set(wanted)
+                        # The timeout bounds how long stop() waits for this thread, and a new channel's wait.
                         for notification in conn.notifies(timeout=1.0):
                             self.tell((notification.channel,))
             except Exception:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -105,6 +105,47 @@ def test_another_process_hears_through_listen_notify(postgres: TemporaryPostgres
         with writer.write() as conn:
             announce(conn, OUTBOX)
         assert heard.wait_for(OUTBOX, 3)
+    finally:
+        other.dispose()
+        writer.dispose()
+
+
+def test_a_process_listens_only_to_the_channels_it_has_listeners_for(postgres: TemporaryPostgres) -> None:
+    """A ``serve --no-dispatch`` has no dispatcher: every commit's NOTIFY of the outbox channel cost it
+    (and a PostgreSQL backend) a wake-up for nothing. It LISTENs to the clock only, until a listener of
+    the outbox channel is registered, which is heard from then on."""
+    writer, other = Database(postgres.url), Database(postgres.url)
+    try:
+        heard = Heard()
+        told: list[str] = []
+        tell = other._tell
+
+        def recording(channels: Iterable[str]) -> None:
+            channels = list(channels)
+            told.extend(channels)
+            tell(channels)
+
+        other._tell = recording  # type: ignore[method-assign]
+        other.on_commit(CLOCK, heard.listener(CLOCK))
+        other.listen()
+        assert heard.wait_for(CLOCK)  # told once as it starts to be heard
+        with writer.write() as conn:
+            announce(conn, OUTBOX)
+        with writer.write() as conn:
+            announce(conn, CLOCK)
+        assert heard.wait_for(CLOCK, 2)
+        assert OUTBOX not in told  # the outbox's NOTIFY, committed first, never reached this process
+        with writer.read() as conn:
+            listened = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN openturk_outbox'")
+            ).scalar_one()
+        assert listened == 0
+
+        other.on_commit(OUTBOX, heard.listener(OUTBOX))  # a dispatcher starts in this process
+        assert heard.wait_for(OUTBOX, timeout=5)  # told as the LISTEN starts (within a second)
+        with writer.write() as conn:
+            announce(conn, OUTBOX)
+        assert heard.wait_for(OUTBOX, 2)
     finally:
         other.dispose()
         writer.dispose()

@@ -39,6 +39,7 @@ CLOCK = "openturk_clock"  # the virtual clock moved: timer runners
 # A dispatcher left due messages for want of room: any other dispatcher (even one not forming) may take them.
 SPARE = "openturk_spare"
 CHANNELS = (OUTBOX, CLOCK, SPARE)
+LISTENER_NAME = "openturk-listen"  # the listening connection's application_name
 _ANNOUNCED = "openturk_announced"
 _NOTIFIED = "openturk_notified"  # channels this PostgreSQL transaction has already NOTIFYed
 log = logging.getLogger("openturk.database")
@@ -398,8 +399,10 @@ class _NotificationListener(threading.Thread):
     channels wanted are looked at again every second (a listener registered later is heard from then
     on), and a channel is told once as it starts to be heard, as after a reconnection.
 
-    If the connection drops it reconnects with backoff, and tells every channel once it listens
-    again: whatever was announced meanwhile is found by the listeners' own queries, as after a poll.
+    If the connection drops it reconnects with backoff, and tells each channel it listens to again
+    once: whatever was announced meanwhile is found by the listeners' own queries, as after a poll.
+    The connection is named ``openturk-listen`` (``application_name``), as ``pg_stat_activity`` shows it.
+    psycopg 3.2.4 or later: a LISTEN made while connected keeps the notifications that arrive meanwhile.
     """
 
     def __init__(self, url: str, tell: Callable[[Iterable[str]], None], wanted: Callable[[], frozenset[str]]) -> None:
@@ -420,7 +423,9 @@ class _NotificationListener(threading.Thread):
         delay = 0.2
         while not self._stopped.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10) as conn:
+                with psycopg.connect(
+                    self.conninfo, autocommit=True, connect_timeout=10, application_name=LISTENER_NAME
+                ) as conn:
                     heard: set[str] = set()
                     delay = 0.2
                     while not self._stopped.is_set():

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -376,13 +376,28 @@ def test_two_dispatchers_share_one_requesters_backlog(db: Database) -> None:
     settings = DispatcherSettings(per_requester=1, poll_interval_s=60, lease_s=900)
     # Each its own connection pool; on PostgreSQL each hears the other through LISTEN/NOTIFY.
     second_db = Database(db.url) if stores.on_postgres() else db
+    told: list[str] = []  # what the second's listening thread passed on (PostgreSQL)
+    if second_db is not db:
+        tell = second_db._tell
+
+        def recording(channels: Iterable[str]) -> None:
+            channels = list(channels)
+            told.extend(channels)
+            tell(channels)
+
+        second_db._tell = recording  # type: ignore[method-assign]
     for database in {id(db): db, id(second_db): second_db}.values():
         database.listen()
     first, second = Dispatcher(db, {"SQS": transport}, settings), Dispatcher(second_db, {"SQS": transport}, settings)
     threads = [threading.Thread(target=d.deliver_until_stopped, daemon=True) for d in (second, first)]
     try:
         threads[0].start()
-        time.sleep(0.3)  # its first pass found nothing; it sleeps till the poll, a minute away
+        deadline = time.monotonic() + 10
+        # On PostgreSQL its listening thread LISTENs to SPARE once the dispatcher waits on it, and tells it
+        # once then (a wake-up to look): only a SPARE after that one is the first dispatcher's.
+        while second_db is not db and SPARE not in told and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # its first passes found nothing; it sleeps till the poll, a minute away
         with second._stir:
             second._forming = False  # as if it had found the other forming: commits do not wake it
         for destination in destinations:

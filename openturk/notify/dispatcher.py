@@ -351,7 +351,8 @@ class Dispatcher:
                     log.exception("dispatcher pass failed; retrying shortly")
                     wait_s = self.settings.poll_interval_s
                 with self._stir:
-                    # Woken by a commit (if forming), a freed destination or a stop; else at the poll,
+                    # Woken by a commit (if forming), a freed destination or room, work another dispatcher
+                    # left (SPARE) or a stop; else at the poll,
                     # a message's due time or the heartbeat.
                     self._stir.wait_for(
                         lambda: (self._committed and self._forming) or self._freed or self._spare or self._stopping,

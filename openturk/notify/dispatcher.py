@@ -136,13 +136,13 @@ class Dispatcher:
                 busy = self._busy(sending_here, elsewhere)
                 self._held_back = set(busy)
                 room = self._room()
-                self._wanting_room = {requester for requester, sends in room.items() if sends <= 0}
+                full = {requester for requester, sends in room.items() if sends <= 0}
+                self._wanting_room = set(full)
             forms = outbox.take_forming_turn(conn)
             self._forming = forms
             formed_for: set[str] = set()
             if forms:
                 outbox.form_messages(conn, now, busy, formed_for)
-            full = [requester for requester, sends in room.items() if sends <= 0]  # as _wanting_room
             claim = outbox.claim_within(
                 conn,
                 self.owner,
@@ -154,20 +154,20 @@ class Dispatcher:
                 lambda requester: room.get(requester, self._claim_room),
             )
             claimed = claim.leased
-            if claim.more and len(claimed) >= self.settings.claim_limit:
-                return claimed, 0.0  # more is waiting
+            if len(claimed) >= self.settings.claim_limit:
+                return claimed, 0.0  # more is waiting (a claim that left some for want of room did not fill)
             for destination in {m.destination for m in claimed}:  # as it will be once these sends start
                 sending_here[destination] = sending_here.get(destination, 0) + 1
             now_busy = self._busy(sending_here, elsewhere)
             # Requesters with no room left once these sends start: their messages wait for the end of
             # one of their sends (which wakes this loop), not for a time.
             now_full = {*full, *claim.left_for}
-            if claim.left_for - self._overflowing or formed_for & set(full):
+            if claim.left_for - self._overflowing or formed_for & full:
                 # A requester's due messages just began to outgrow this dispatcher, or new ones were
                 # formed for a requester it has no room for: the others wake and take some (once
                 # sending for it, the ends of their own sends bring them back for more).
                 announce(conn, SPARE)
-            overflowing.append({*claim.left_for, *(self._overflowing & set(full))})
+            overflowing.append({*claim.left_for, *(self._overflowing & full)})
             with self._stir:
                 # What these sends fill to their share is held back too: the end of one lets
                 # its destination's next message go at once (a FIFO queue's next HIT), not at the poll.

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from openturk.store.database import OUTBOX, SPARE, Database, announce
 from openturk.store.schema import messages
 from openturk.store.schema import outbox as outbox_rows
 from tests.support import stores
+from tests.support.announcements import record_told
 from tests.unit.notify.test_outbox import FIFO_QUEUE, QUEUE, queue_events
 
 SLOW = QUEUE + "-slow"
@@ -376,16 +377,7 @@ def test_two_dispatchers_share_one_requesters_backlog(db: Database) -> None:
     settings = DispatcherSettings(per_requester=1, poll_interval_s=60, lease_s=900)
     # Each its own connection pool; on PostgreSQL each hears the other through LISTEN/NOTIFY.
     second_db = Database(db.url) if stores.on_postgres() else db
-    told: list[str] = []  # what the second's listening thread passed on (PostgreSQL)
-    if second_db is not db:
-        tell = second_db._tell
-
-        def recording(channels: Iterable[str]) -> None:
-            channels = list(channels)
-            told.extend(channels)
-            tell(channels)
-
-        second_db._tell = recording  # type: ignore[method-assign]
+    told = record_told(second_db) if second_db is not db else []  # what its listening thread passed on
     for database in {id(db): db, id(second_db): second_db}.values():
         database.listen()
     first, second = Dispatcher(db, {"SQS": transport}, settings), Dispatcher(second_db, {"SQS": transport}, settings)

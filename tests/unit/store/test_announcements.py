@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from openturk.store.database import CLOCK, LISTENER_NAME, OUTBOX, Database, announce
+from tests.support.announcements import record_told
 from tests.support.postgres import TemporaryPostgres
 
 
@@ -117,15 +118,7 @@ def test_a_process_listens_only_to_the_channels_it_has_listeners_for(postgres: T
     writer, other = Database(postgres.url), Database(postgres.url)
     try:
         heard = Heard()
-        told: list[str] = []
-        tell = other._tell
-
-        def recording(channels: Iterable[str]) -> None:
-            channels = list(channels)
-            told.extend(channels)
-            tell(channels)
-
-        other._tell = recording  # type: ignore[method-assign]
+        told = record_told(other)
         other.on_commit(CLOCK, heard.listener(CLOCK))
         other.listen()
         assert heard.wait_for(CLOCK)  # told once as it starts to be heard

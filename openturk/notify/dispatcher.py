@@ -24,6 +24,12 @@ unleased. A pass that begins to leave a requester's messages, or forms new ones 
 has no room for, says so (``SPARE``), and every dispatcher wakes and takes a part: one requester's
 backlog (a lab's one account, many HIT types and queues) is sent by all of them, not held by the
 first to claim it.
+
+On PostgreSQL one running dispatcher leads (``forming_lead``): it forms messages and is the only one
+woken by commits, and the only one LISTENing to them. The others follow: they claim and send what is
+formed (woken by ``SPARE``, the end of their own sends and the poll), tell the leader when they see
+events waiting (``OUTBOX``), and take the lead once it lapses (its holder died or hung) or at once when
+its holder stops. Without a lead every commit woke every dispatcher, and all but one pass were empty.
 """
 
 from __future__ import annotations
@@ -36,13 +42,13 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from openturk.notify import outbox
+from openturk.notify import forming_lead, outbox
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing, Transport, describe, is_fifo
 from openturk.store.database import OUTBOX, SPARE, Database, announce
@@ -59,6 +65,9 @@ class DispatcherSettings:
     poll_interval_s: float = 0.5
     # A claim lapses this long after its last renewal; sends in flight renew every third of it.
     lease_s: float = 30.0
+    # On PostgreSQL, the forming lead lapses this long after its last renewal (or after ``lease_s``, if
+    # shorter); its holder renews it once half has passed. A follower takes a lapsed lead at its next pass.
+    lead_s: float = 5.0
     claim_limit: int = 200
     # Sends in flight to one destination, and in all: a destination's share of the sending threads.
     per_destination: int = 2
@@ -110,6 +119,11 @@ class Dispatcher:
         # at its poll, a due time or a freed send: with M dispatchers, a commit costs one pass, not M
         # (M-1 of them empty), and whichever forms next, at a poll if the former died, takes over.
         self._forming = True
+        # Only a dispatcher running its loop (``deliver_until_stopped``) takes the lead; a pass run on its
+        # own (``deliver_once``) forms whenever the forming turn is free, as any pass did before leads.
+        self._contends = False
+        self._lead = forming_lead.Lead(None, 0)  # the lead as this dispatcher's last pass saw it, once committed
+        self._leads = True  # whether the last pass led (always, unless contending on PostgreSQL)
         self._stopping = False
         self._pool = ThreadPoolExecutor(settings.max_sends, thread_name_prefix="openturk-send")
 
@@ -138,8 +152,11 @@ class Dispatcher:
                 room = self._room()
                 full = {requester for requester, sends in room.items() if sends <= 0}
                 self._wanting_room = set(full)
-            forms = outbox.take_forming_turn(conn)
+            lead = self._look_at_lead(conn, now)
+            leads = lead is None or lead.held_by(self.owner, now)
+            forms = leads and outbox.take_forming_turn(conn)
             self._forming = forms
+            looked.append((lead, leads))
             formed_for: set[str] = set()
             if forms:
                 outbox.form_messages(conn, now, busy, formed_for)
@@ -174,13 +191,22 @@ class Dispatcher:
                 self._held_back.update(now_busy)
                 self._wanting_room.update(claim.left_for)
             waiting, next_due = outbox.pending_work(conn, now, now_busy, now_full)
+            if waiting and not leads:
+                # Events wait that the leader has not formed: the end of this dispatcher's own send may
+                # have freed their destination, which only wakes this one. The leader hears this.
+                announce(conn, OUTBOX)
             # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
             return claimed, self._wait_s(waiting if forms else 0, next_due, now)
 
         overflowing: list[set[str]] = []
+        looked: list[tuple[forming_lead.Lead | None, bool]] = []
         claimed, wait_s = self.db.write_with(form_and_claim)
         if overflowing:  # only once it committed: had the commit failed, the next pass announces again
             self._overflowing = overflowing[-1]
+        if looked:  # likewise: a lead taken or renewed in a transaction that failed is not held
+            lead, self._leads = looked[-1]
+            if lead is not None:
+                self._lead = lead
         self.start(claimed)
         return Pass(claimed, wait_s)
 
@@ -193,6 +219,39 @@ class Dispatcher:
 
     def _lease_ms(self) -> int:
         return int(self.settings.lease_s * 1000)
+
+    # -- the forming lead ---------------------------------------------------------------------------------
+    def _look_at_lead(self, conn: Connection, now: int) -> forming_lead.Lead | None:
+        """Take, renew or read the forming lead in this pass's transaction: who holds it, or None where
+        there is none to take (SQLite, or a pass outside the loop: it may form)."""
+        if not self._contends or conn.dialect.name != "postgresql":
+            return None
+        lead_ms = self._lead_ms()
+        if self._lead.held_by(self.owner, now) and self._lead.until - now > lead_ms // 2:
+            return self._lead  # ours for a while yet: no statement
+        if self._lead.owner != self.owner:
+            seen = forming_lead.held(conn)  # a read, no lock: a follower looks at every pass
+            if seen.owner not in (None, self.owner) and now < seen.until:
+                return seen
+        return forming_lead.take(conn, self.owner, now, lead_ms)
+
+    def _lead_ms(self) -> int:
+        return int(min(self.settings.lead_s, self.settings.lease_s) * 1000)
+
+    def _step_down(self) -> None:
+        """A leader that stops gives the lead up and wakes the followers (``SPARE``): one takes it at once."""
+        if not self._lead.held_by(self.owner, _wall_ms()):
+            return
+
+        def give_up(conn: Connection) -> None:
+            forming_lead.step_down(conn, self.owner)
+            announce(conn, SPARE)
+
+        try:
+            self.db.write_with(give_up)
+        except Exception:  # the lead lapses on its own
+            log.exception("could not give the forming lead up; it lapses in %.1f s", self._lead_ms() / 1000)
+        self._lead = forming_lead.Lead(None, 0)
 
     # -- sending ------------------------------------------------------------------------------------------
     def share(self, destination: str) -> int:
@@ -334,8 +393,10 @@ class Dispatcher:
         what committed since, for every destination not at its share, so an event never waits for
         an earlier event's round trip, nor for another destination. Leases keep claims disjoint.
         """
-        stop_hearing = self.db.on_commit(OUTBOX, self._wake)
+        # Commits are heard while this dispatcher leads (always, but on PostgreSQL with another leading).
+        stop_hearing: Callable[[], None] | None = self.db.on_commit(OUTBOX, self._wake)
         stop_sharing = self.db.on_commit(SPARE, self._wake_to_share)
+        self._contends = True
         try:
             for transport in self.transports.values():
                 transport.warm()
@@ -350,6 +411,11 @@ class Dispatcher:
                 except Exception:
                     log.exception("dispatcher pass failed; retrying shortly")
                     wait_s = self.settings.poll_interval_s
+                if self._leads and stop_hearing is None:
+                    stop_hearing = self.db.on_commit(OUTBOX, self._wake)  # it formed what was waiting
+                elif not self._leads and stop_hearing is not None:
+                    stop_hearing()  # no wake-up per commit; on PostgreSQL, this process UNLISTENs
+                    stop_hearing = None
                 with self._stir:
                     # Woken by a commit (if forming), a freed destination or room, work another dispatcher
                     # left (SPARE) or a stop; else at the poll,
@@ -363,8 +429,11 @@ class Dispatcher:
                     with self._stir:
                         self._stir.wait_for(lambda: self._stopping, self.settings.batch_window_s)
         finally:
-            stop_hearing()
+            if stop_hearing is not None:
+                stop_hearing()
             stop_sharing()
+            self._step_down()
+            self._contends = False
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _wake(self) -> None:

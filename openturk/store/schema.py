@@ -244,6 +244,16 @@ clock_state = Table(
     Column("offset_ms", BigInteger, nullable=False),
 )
 
+# One row: which dispatcher forms messages and hears commits, until when (wall ms) unless it renews
+# (notify/forming_lead.py). PostgreSQL only; a lapsed or stepped-down lead is taken by the next to look.
+forming_lead = Table(
+    "forming_lead",
+    metadata,
+    Column("singleton", Integer, primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("until_ms", BigInteger, nullable=False),
+)
+
 # Timer items whose firing raised. Each waits here until ``retry_at`` (exponential backoff) while
 # every other due item fires; the firing that succeeds deletes its row. Stored, not remembered in a
 # process, so restarts and several servers back off the same item alike.

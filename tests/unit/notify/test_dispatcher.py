@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, select
 from sqlalchemy.sql.elements import ClauseElement
 
-from openturk.notify import outbox
+from openturk.notify import forming_lead, outbox
 from openturk.notify.dispatcher import Dispatcher, DispatcherSettings
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing
@@ -367,37 +367,43 @@ def test_the_end_of_a_send_lets_a_requesters_next_messages_go_without_waiting_fo
 
 
 def test_two_dispatchers_share_one_requesters_backlog(db: Database) -> None:
-    """A lab's one requester account with many destinations: the first dispatcher to pass takes what
-    it can start, and the second, which commits do not wake (it is not forming) and whose poll is a
-    minute away, is woken by what the first left (SPARE) and takes more; each sends, none twice. One
-    holding the whole backlog leased would leave the second idle."""
+    """A lab's one requester account with many destinations: the dispatcher that forms takes what it
+    can start, and the other, which commits do not wake (on PostgreSQL it follows the first's lead and
+    does not even hear them) and whose poll is a minute away, is woken by what the first left (SPARE)
+    and takes more; each sends, none twice. One holding the whole backlog leased would leave the
+    second idle."""
     destinations = [f"{QUEUE}-{n}" for n in range(8)]
     transport = HangingTransport(set(destinations))
     # No poll for a minute, and no lease renewal (which also ends a wait) for five.
-    settings = DispatcherSettings(per_requester=1, poll_interval_s=60, lease_s=900)
+    settings = DispatcherSettings(per_requester=1, poll_interval_s=60, lease_s=900, lead_s=900)
     # Each its own connection pool; on PostgreSQL each hears the other through LISTEN/NOTIFY.
     second_db = Database(db.url) if stores.on_postgres() else db
     told = record_told(second_db) if second_db is not db else []  # what its listening thread passed on
     for database in {id(db): db, id(second_db): second_db}.values():
         database.listen()
     first, second = Dispatcher(db, {"SQS": transport}, settings), Dispatcher(second_db, {"SQS": transport}, settings)
-    threads = [threading.Thread(target=d.deliver_until_stopped, daemon=True) for d in (second, first)]
+    threads = [threading.Thread(target=d.deliver_until_stopped, daemon=True) for d in (first, second)]
     try:
         threads[0].start()
         deadline = time.monotonic() + 10
+        while stores.on_postgres() and not first._lead.held_by(first.owner, int(time.time() * 1000)):
+            assert time.monotonic() < deadline, "the first dispatcher never took the lead"
+            time.sleep(0.02)
+        threads[1].start()
         # On PostgreSQL its listening thread LISTENs to SPARE once the dispatcher waits on it, and tells it
         # once then (a wake-up to look): only a SPARE after that one is the first dispatcher's.
-        while second_db is not db and SPARE not in told and time.monotonic() < deadline:
+        while second_db is not db and (SPARE not in told or second._leads) and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(0.3)  # its first passes found nothing; it sleeps till the poll, a minute away
-        with second._stir:
-            second._forming = False  # as if it had found the other forming: commits do not wake it
+        if second_db is db:  # SQLite: both lead, and this process's commits would wake both
+            with second._stir:
+                second._forming = False  # as if it had found the other forming: commits do not wake it
+        else:  # a follower: its process no longer LISTENs to commits
+            assert not second._leads and OUTBOX not in second_db._heard_channels()
         for destination in destinations:
             queue_events(db, destination, ["H1"])
         with db.write() as conn:
             announce(conn, OUTBOX)
-        threads[1].start()
-        deadline = time.monotonic() + 10
         while transport.held < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         with db.read() as conn:
@@ -446,3 +452,105 @@ def test_new_messages_for_a_requester_without_room_are_offered_to_the_other_disp
             time.sleep(0.02)
         dispatcher.deliver_once()  # the third, now that there is room
         assert every_state(db) == {"delivered"}
+
+
+def lead_holder(db: Database) -> str | None:
+    with db.read() as conn:
+        return forming_lead.held(conn).owner
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll ``check`` on this thread until it holds (fail after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(0.02)
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")
+def test_a_follower_neither_hears_commits_nor_forms_and_leads_at_once_when_the_leader_stops(db: Database) -> None:
+    """Two running dispatchers: one leads (forms, hears commits), the other follows and its process
+    does not even LISTEN to commits. When the leader stops it gives the lead up and wakes the
+    follower, which takes it and hears commits from then on; no poll for a minute, no lapse for 15."""
+    settings = DispatcherSettings(poll_interval_s=60, lease_s=900, lead_s=900)
+    follower_db = Database(db.url)  # its own pool and listening thread, as another process's
+    leading_transport, following_transport = HeldTransport(), HeldTransport()
+    for transport in (leading_transport, following_transport):
+        transport.release.set()
+    leader = Dispatcher(db, {"SQS": leading_transport}, settings)
+    follower = Dispatcher(follower_db, {"SQS": following_transport}, settings)
+    for database in (db, follower_db):
+        database.listen()
+    leading = threading.Thread(target=leader.deliver_until_stopped, daemon=True)
+    following = threading.Thread(target=follower.deliver_until_stopped, daemon=True)
+    try:
+        leading.start()
+        wait_for(lambda: lead_holder(db) == leader.owner, "the first dispatcher leads")
+        following.start()
+        wait_for(lambda: not follower._leads and OUTBOX not in follower_db._heard_channels(), "the second follows")
+        queue_events(db, QUEUE, ["H1"])
+        wait_for(lambda: len(leading_transport.sent) == 1, "the leader forms and sends")
+        assert following_transport.sent == []
+        leader.stop()
+        leading.join(timeout=10)
+        wait_for(lambda: lead_holder(db) == follower.owner, "the follower leads once the leader stopped", 5)
+        wait_for(lambda: OUTBOX in follower_db._heard_channels(), "the new leader hears commits")
+        queue_events(db, QUEUE, ["H2"])
+        wait_for(lambda: len(following_transport.sent) == 1, "the new leader forms and sends", 5)
+    finally:
+        for dispatcher in (leader, follower):
+            dispatcher.stop()
+        for thread in (leading, following):
+            if thread.ident is not None:
+                thread.join(timeout=10)
+        follower_db.dispose()
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")
+def test_a_follower_takes_the_lead_once_it_lapsed(db: Database) -> None:
+    """A leader that died (kill -9, a hung host) stops renewing: its lead lapses and the next pass of
+    another dispatcher takes it and forms what waited."""
+    with db.write() as conn:
+        lapses_at = forming_lead.take(conn, "a dispatcher that died", int(time.time() * 1000), 1500).until
+    transport = HeldTransport()
+    transport.release.set()
+    dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(poll_interval_s=0.1))
+    thread = threading.Thread(target=dispatcher.deliver_until_stopped, daemon=True)
+    thread.start()
+    try:
+        queue_events(db, QUEUE, ["H1"])
+        time.sleep(0.3)
+        if time.time() * 1000 < lapses_at - 100:  # still the dead one's lead: not formed, not sent
+            assert transport.sent == [] and not dispatcher._leads
+        wait_for(lambda: len(transport.sent) == 1, "formed and sent once the lead lapsed", 5)
+        assert lead_holder(db) == dispatcher.owner
+    finally:
+        dispatcher.stop()
+        thread.join(timeout=10)
+    assert lead_holder(db) == dispatcher.owner and lead_holder(db) is not None
+    with db.read() as conn:
+        assert forming_lead.held(conn).until == 0  # given up as it stopped
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")
+def test_a_follower_that_sees_events_waiting_tells_the_leader(db: Database) -> None:
+    """A follower's own send that ended may free a destination whose events wait; only the leader
+    forms them, so the follower's pass announces them (OUTBOX), and only while some wait."""
+    with db.write() as conn:
+        forming_lead.take(conn, "the leader", int(time.time() * 1000), 600_000)
+    queue_events(db, QUEUE, ["H1"])
+    told: list[str] = []
+    stop_recording = db.on_commit(OUTBOX, lambda: told.append(OUTBOX))
+    dispatcher = Dispatcher(db, {"SQS": HeldTransport()}, DispatcherSettings())
+    dispatcher._contends = True  # as in its loop
+    try:
+        follows = dispatcher.deliver_pass()
+        assert follows.claimed == [] and not dispatcher._leads and told == [OUTBOX]
+        with db.read() as conn:
+            assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1  # not formed: the leader's to form
+        with db.write() as conn:
+            outbox.form_messages(conn, int(time.time() * 1000))  # the leader formed it
+        assert [m.destination for m in dispatcher.deliver_pass().claimed] == [QUEUE]  # a follower claims
+        assert told == [OUTBOX]  # nothing waited: nothing told
+    finally:
+        stop_recording()

@@ -639,6 +639,10 @@ class Bench:
             first_committed_ms = 1000 * message["DeliveredAt"] - message["LatencyMs"]
             commit_to_send.append(1000 * message["AttemptLog"][0]["StartedAt"] - first_committed_ms)
         acked = set(ceiling.pop("keys"))
+        sends_by_dispatcher: dict[str, int] = {}  # the ceiling's attempts, by the dispatcher that made each
+        for message in ceiling_log:
+            for attempt in message.get("AttemptLog") or []:
+                sends_by_dispatcher[attempt["Dispatcher"]] = sends_by_dispatcher.get(attempt["Dispatcher"], 0) + 1
         delivered_in_window = delivered_total = ceiling_messages = 0
         last_delivered = ceiling["end"]
         for message in ceiling_log:
@@ -680,6 +684,7 @@ class Bench:
             "ceiling_first_error": ceiling["first_error"],
             "ceiling_drain_s": ceiling["drain_s"],
             "ceiling_delivery_drain_s": max(0.0, last_delivered - ceiling["end"]),
+            "ceiling_sends_by_dispatcher": sorted(sends_by_dispatcher.values(), reverse=True),
             "latency_cpu_cores": latency["cpu"],
             "ceiling_cpu_cores": ceiling["cpu"],
             "backlog_eps": backlog["eps"] if backlog else None,

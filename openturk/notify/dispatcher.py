@@ -135,8 +135,9 @@ class Dispatcher:
         Destinations sending their full share are left out (``busy``): a destination's share counts
         the sends of every dispatcher (``outbox.sending_elsewhere``), so a second dispatcher does not
         double how often a destination is sent to and halve what each message gathers. On PostgreSQL
-        a pass forms only if no other dispatcher is forming at that moment
-        (``outbox.take_forming_turn``): the one that is forms the same events into fuller messages.
+        a running dispatcher's pass forms only if it leads (``_look_at_lead``), and any pass only if no
+        other dispatcher is forming at that moment (``outbox.take_forming_turn``): the one that is forms
+        the same events into fuller messages.
         """
         with self._stir:
             # this pass sees whatever has committed, and been left to share, until now

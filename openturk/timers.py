@@ -173,7 +173,14 @@ class TimerRunner:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         moved = asyncio.Event()
-        stop_hearing = self.db.on_commit(CLOCK, lambda: loop.call_soon_threadsafe(moved.set))
+        # Only a virtual clock moves (and announces it); with the real one there is nothing to hear, and a
+        # process LISTENing to any channel costs PostgreSQL a wake-up of its backend at every commit that
+        # NOTIFYs any channel (each queued event's), so a `serve --no-dispatch` does not LISTEN at all.
+        stop_hearing = (
+            self.db.on_commit(CLOCK, lambda: loop.call_soon_threadsafe(moved.set))
+            if isinstance(self.clock, VirtualClock)
+            else lambda: None
+        )
         try:
             while True:
                 moved.clear()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from openturk import timers
-from openturk.clock import VirtualClock
-from openturk.store.database import Database
+from openturk.clock import SystemClock, VirtualClock
+from openturk.store.database import CLOCK, Database
 from openturk.store.repository import Repository
 from tests.support.world import T0, World
 
@@ -94,3 +96,27 @@ def test_an_advance_over_a_failing_item_tries_it_once_and_ends(world: World, mon
     assert fired == 2  # the healthy HIT's expiry and its 120-day disposal
     assert world.kinds(healthy)[-1] == "HITDisposed"
     assert world.failures()[("expire", hit_id)].retry_at > target
+
+
+@pytest.mark.parametrize("virtual", [True, False])
+def test_the_timer_runner_hears_clock_moves_only_with_a_virtual_clock(tmp_path: Path, virtual: bool) -> None:
+    """Only a virtual clock moves (and announces it). With the real clock a process that LISTENed to it
+    cost PostgreSQL a wake-up of its listening backend at every commit that NOTIFYs anything."""
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    db.migrate()
+    runner = timers.TimerRunner(db, VirtualClock() if virtual else SystemClock(), interval_s=60)
+
+    async def scenario() -> frozenset[str]:
+        running = asyncio.create_task(runner.run())
+        await asyncio.sleep(0.2)  # its first pass ran; it waits on the clock or its interval
+        heard = db._heard_channels()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        assert db._heard_channels() == frozenset()  # unregistered as it stops
+        return heard
+
+    try:
+        assert asyncio.run(scenario()) == (frozenset({CLOCK}) if virtual else frozenset())
+    finally:
+        db.dispose()

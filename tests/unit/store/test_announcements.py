@@ -113,8 +113,8 @@ def test_another_process_hears_through_listen_notify(postgres: TemporaryPostgres
 
 def test_a_process_listens_only_to_the_channels_it_has_listeners_for(postgres: TemporaryPostgres) -> None:
     """A ``serve --no-dispatch`` has no dispatcher: every commit's NOTIFY of the outbox channel cost it
-    (and a PostgreSQL backend) a wake-up for nothing. It LISTENs to the clock only, until a listener of
-    the outbox channel is registered, which is heard from then on."""
+    (and a PostgreSQL backend) a wake-up for nothing. Here it LISTENs to the clock only (as with a
+    virtual clock), until a listener of the outbox channel is registered, heard from then on."""
     writer, other = Database(postgres.url), Database(postgres.url)
     try:
         heard = Heard()

@@ -161,6 +161,21 @@ class Setup:
     def pids(self) -> list[int]:
         return [p.pid for p in [self.server.process, *self.dispatchers] if p is not None]
 
+    def transactions(self) -> int | None:
+        """PostgreSQL's count of transactions ended in this database so far (None on SQLite). Each
+        backend reports its counts within about a second, so over a phase of seconds it is near."""
+        if self.pg_dir is None:
+            return None
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        conninfo = make_url(self.db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()
+        return int(row[0]) if row else None
+
     def postgres_pids(self) -> list[int]:
         """The PostgreSQL cluster's processes now: its postmaster and the postmaster's children."""
         if self.pg_dir is None:
@@ -593,6 +608,7 @@ class Bench:
             log(f"{name}: CreateHITWithHITType at {args.rate:g}/s for {args.seconds:g}s → HITCreated → SQS")
             latency = self.scheduled(f"openturk:{args.latency_client}", target, q_latency, args.seconds, f"L{name}")
             log(f"{name}: every producer thread as fast as it can for {args.seconds:g}s ({args.ceiling_client})")
+            transactions_before = setup.transactions()
             ceiling = self.flood(
                 f"openturk:{args.ceiling_client}",
                 (setup.server.base_url, ceiling_type),
@@ -600,6 +616,8 @@ class Bench:
                 args.seconds,
                 f"C{name}",
             )
+            time.sleep(1.0)  # each backend reports its transaction counts within about a second
+            transactions_after = setup.transactions()
             # The delivery log, once everything received has been delivered.
             latency_log = setup.deliveries(latency_type)
             ceiling_log = setup.deliveries(ceiling_type)
@@ -685,6 +703,12 @@ class Bench:
             "ceiling_drain_s": ceiling["drain_s"],
             "ceiling_delivery_drain_s": max(0.0, last_delivered - ceiling["end"]),
             "ceiling_sends_by_dispatcher": sorted(sends_by_dispatcher.values(), reverse=True),
+            # PostgreSQL transactions (every process's) per acknowledged CreateHIT in the ceiling phase.
+            "ceiling_pg_transactions_per_event": (
+                (transactions_after - transactions_before) / ceiling["acked"]
+                if transactions_before is not None and transactions_after is not None and ceiling["acked"]
+                else None
+            ),
             "latency_cpu_cores": latency["cpu"],
             "ceiling_cpu_cores": ceiling["cpu"],
             "backlog_eps": backlog["eps"] if backlog else None,

@@ -620,8 +620,16 @@ def dispatch(args: argparse.Namespace) -> int:
 
     async def deliver() -> None:
         db.listen()  # PostgreSQL: the servers' commits wake us (LISTEN/NOTIFY); SQLite: we poll
+        # SIGTERM (systemd, a container's stop) stops it as Ctrl-C does: the dispatcher stops after its
+        # pass and, if it leads, gives the lead up at once rather than leave forming to wait for the lapse.
+        import signal
+
+        stopping = asyncio.current_task()
+        assert stopping is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.cancel)
         # NotifyWorkers emails are retried here too: a --no-dispatch server leaves them to us.
-        await asyncio.gather(dispatcher.run(), worker_mail_loop(db, settings))
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(dispatcher.run(), worker_mail_loop(db, settings))
 
     with contextlib.suppress(KeyboardInterrupt):
         _run_loop(deliver())

@@ -114,10 +114,10 @@ class Dispatcher:
         self._wanting_room: set[str] = set()
         self._overflowing: set[str] = set()  # requesters the last pass that could claim theirs left messages of
         self._spare = False  # another dispatcher left due messages for want of room since the last pass began
-        # Whether the last pass held the forming turn. One that found another dispatcher forming leaves
-        # the wake-ups of commits to that one (which forms them into fuller messages) and looks again
-        # at its poll, a due time or a freed send: with M dispatchers, a commit costs one pass, not M
-        # (M-1 of them empty), and whichever forms next, at a poll if the former died, takes over.
+        # Whether the last pass held the forming turn; commits wake only a dispatcher that forms. On
+        # PostgreSQL the lead (below) decides who forms; a leader whose pass found the turn taken (by a
+        # pass outside any loop, or a former leader not yet aware it lapsed) looks again at its poll.
+        # On SQLite every dispatcher leads, and a pass that found another forming waits likewise.
         self._forming = True
         # Only a dispatcher running its loop (``deliver_until_stopped``) takes the lead; a pass run on its
         # own (``deliver_once``) forms whenever the forming turn is free, as any pass did before leads.
@@ -141,6 +141,7 @@ class Dispatcher:
         """
         with self._stir:
             # this pass sees whatever has committed, and been left to share, until now
+            freed = self._freed  # one of this dispatcher's own sends ended since the last pass began
             self._committed = self._freed = self._spare = False
         now = _wall_ms()
 
@@ -192,9 +193,10 @@ class Dispatcher:
                 self._held_back.update(now_busy)
                 self._wanting_room.update(claim.left_for)
             waiting, next_due = outbox.pending_work(conn, now, now_busy, now_full)
-            if waiting and not leads:
-                # Events wait that the leader has not formed: the end of this dispatcher's own send may
-                # have freed their destination, which only wakes this one. The leader hears this.
+            if waiting and freed and not leads:
+                # Events wait that the leader has not formed, and the end of one of this dispatcher's own
+                # sends may have freed their destination, which wakes only this one: the leader hears this.
+                # (Not at every pass: events just committed wait too, and the leader heard their commit.)
                 announce(conn, OUTBOX)
             # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
             return claimed, self._wait_s(waiting if forms else 0, next_due, now)
@@ -236,6 +238,13 @@ class Dispatcher:
                 return seen
         return forming_lead.take(conn, self.owner, now, lead_ms)
 
+    def _until_lead_renewal_s(self) -> float:
+        """How long a leader may wait before its next pass must renew the lead (a short ``--lease`` makes
+        a lead shorter than two polls); unbounded for a follower, or where there is no lead."""
+        if not self._lead.held_by(self.owner, _wall_ms()):
+            return float("inf")
+        return max(0.0, (self._lead.until - self._lead_ms() // 2 - _wall_ms()) / 1000)
+
     def _lead_ms(self) -> int:
         return int(min(self.settings.lead_s, self.settings.lease_s) * 1000)
 
@@ -251,7 +260,7 @@ class Dispatcher:
         try:
             self.db.write_with(give_up)
         except Exception:  # the lead lapses on its own
-            log.exception("could not give the forming lead up; it lapses in %.1f s", self._lead_ms() / 1000)
+            log.exception("could not give the forming lead up; it lapses within %.1f s", self._lead_ms() / 1000)
         self._lead = forming_lead.Lead(None, 0)
 
     # -- sending ------------------------------------------------------------------------------------------
@@ -387,14 +396,15 @@ class Dispatcher:
         """Deliver until ``stop``, woken the moment a transaction that queued events commits.
 
         In this process that is the committing thread's call; on PostgreSQL every other process's
-        commit reaches us through LISTEN/NOTIFY (``Database.listen``); on SQLite shared by several
-        processes their commits are found by the poll (``poll_interval_s``), the backstop in any case.
+        commit reaches us through LISTEN/NOTIFY (``Database.listen``) while we lead (a follower does not
+        hear commits); on SQLite shared by several processes their commits are found by the poll
+        (``poll_interval_s``), the backstop in any case.
 
         Sends overlap passes: while messages are being sent, the next pass already forms and claims
         what committed since, for every destination not at its share, so an event never waits for
         an earlier event's round trip, nor for another destination. Leases keep claims disjoint.
         """
-        # Commits are heard while this dispatcher leads (always, but on PostgreSQL with another leading).
+        # Commits are heard while this dispatcher leads: always, except on PostgreSQL with another leading.
         stop_hearing: Callable[[], None] | None = self.db.on_commit(OUTBOX, self._wake)
         stop_sharing = self.db.on_commit(SPARE, self._wake_to_share)
         self._contends = True
@@ -408,7 +418,9 @@ class Dispatcher:
                     self._renew_leases()
                     renew_at = time.monotonic() + renew_every
                 try:
-                    wait_s = self.deliver_pass().wait_s
+                    # A leader's next pass also comes in time to renew its lead (after a failed pass, the
+                    # poll: a database that is down is not retried back to back).
+                    wait_s = min(self.deliver_pass().wait_s, self._until_lead_renewal_s())
                 except Exception:
                     log.exception("dispatcher pass failed; retrying shortly")
                     wait_s = self.settings.poll_interval_s
@@ -438,10 +450,10 @@ class Dispatcher:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _wake(self) -> None:
-        """Called by a committing thread once events are queued (``Database.on_commit``). A dispatcher
-        that is not forming leaves commits to the one that is: noted, but its thread is not woken (on
-        PostgreSQL every commit of every server reaches every dispatcher, and each needless wake-up
-        costs a thread switch and the interpreter lock). Its next pass sees the note."""
+        """Called by a committing thread once events are queued (``Database.on_commit``), registered
+        while this dispatcher leads. One that is not forming leaves commits to the one that is: noted,
+        but its thread is not woken (each needless wake-up costs a thread switch and the interpreter
+        lock). Its next pass sees the note."""
         with self._stir:
             self._committed = True
             if self._forming:

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from openturk.store.schema import forming_lead
 
 _SINGLETON = 1
+# Held by the transaction taking or renewing the lead: another that would take it at the same moment
+# reads it instead of waiting on the row's lock for the rest of that pass.
+_TAKING_LOCK_KEY = 0x6F74_6C64  # "otld": openturk lead
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,12 @@ class Lead:
 
 def take(conn: Connection, owner: str, now: int, lead_ms: int) -> Lead:
     """Take the lead for ``owner`` until ``now + lead_ms`` if nobody holds it, it lapsed, or it is
-    ``owner``'s already (a renewal); either way, return who holds it now. PostgreSQL only."""
+    ``owner``'s already (a renewal); either way, return who holds it now. PostgreSQL only.
+
+    Never waits: while another transaction is taking or renewing it, this returns the lead as
+    committed (that one's outcome is seen at the next look)."""
+    if not conn.execute(select(func.pg_try_advisory_xact_lock(literal(_TAKING_LOCK_KEY)))).scalar():
+        return held(conn)
     proposed = insert(forming_lead).values(singleton=_SINGLETON, owner=owner, until_ms=now + lead_ms)
     taken = conn.execute(
         proposed.on_conflict_do_update(

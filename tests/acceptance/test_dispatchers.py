@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,9 +18,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from openturk.notify import forming_lead
 from openturk.notify.local_aws import LocalAWS
+from openturk.store.database import Database
 from openturk.testing import ServerProcess
 from tests.conftest import HTML_QUESTION
+from tests.support import stores
 from tests.support.proxy import TCPProxy
 from tests.support.queues import drain, events_in, queue_counts, sqs_client, wait_for
 
@@ -229,3 +235,26 @@ def test_a_dispatcher_without_an_endpoint_or_credentials_sends_to_the_servers_lo
             drain(sqs_client(local_aws.url), queue, lambda d: hit_ids <= {e["HITId"] for e in events_in(d)}, timeout=30)
         finally:
             stop([dispatcher])
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")
+def test_a_leading_dispatcher_stopped_by_sigterm_gives_the_lead_up(local_aws: LocalAWS) -> None:
+    """systemd and container runtimes stop a process with SIGTERM: a leading ``openturk dispatch``
+    must give the lead up then, or forming waits for the lead to lapse at every restart."""
+    with ServerProcess(extra_args=["--no-dispatch", "--aws-endpoint", local_aws.url], virtual_clock=False) as server:
+        dispatcher = start_dispatcher(server, local_aws.url)
+        db = Database(server.db_url)
+        try:
+
+            def lead() -> forming_lead.Lead:
+                with db.read() as conn:
+                    return forming_lead.held(conn)
+
+            wait_for(lambda: f":{dispatcher.pid}:" in (lead().owner or ""), timeout=30)
+            assert lead().until > time.time() * 1000
+            dispatcher.send_signal(signal.SIGTERM)
+            assert dispatcher.wait(timeout=20) == 0
+            assert lead().until == 0  # given up: the next dispatcher to look takes it
+        finally:
+            stop([dispatcher])
+            db.dispose()

@@ -58,6 +58,13 @@ def states(db: Database) -> dict[str, str]:
         return {row.destination: row.state for row in conn.execute(select(messages.c.destination, messages.c.state))}
 
 
+def queue_announced(db: Database, destination: str, hit_ids: list[str]) -> None:
+    """``queue_events`` and the announcement a server's commit makes (``queue_events`` makes none)."""
+    queue_events(db, destination, hit_ids)
+    with db.write() as conn:
+        announce(conn, OUTBOX)
+
+
 def every_state(db: Database) -> set[str]:
     """The states of all messages (``states`` keeps one per destination)."""
     with db.read() as conn:
@@ -151,19 +158,14 @@ def test_a_commit_wakes_the_dispatchers_thread_and_cancelling_run_stops_it(db: D
     transport = HeldTransport()
     dispatcher = Dispatcher(db, {"SQS": transport}, DispatcherSettings(poll_interval_s=60))
 
-    def queue_announced(hit_id: str) -> None:
-        queue_events(db, QUEUE, [hit_id])
-        with db.write() as conn:
-            announce(conn, OUTBOX)
-
     def dispatching() -> bool:
         return any(t.name == "openturk-dispatch" for t in threading.enumerate())
 
     async def scenario() -> None:
         run = asyncio.create_task(dispatcher.run())
-        queue_announced("H1")
+        queue_announced(db, QUEUE, ["H1"])
         await until(lambda: len(transport.sent) == 1)
-        queue_announced("H2")
+        queue_announced(db, QUEUE, ["H2"])
         await until(lambda: len(transport.sent) == 2, timeout=5)
         assert dispatching()
         run.cancel()
@@ -471,9 +473,11 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> Non
 def test_a_follower_neither_hears_commits_nor_forms_and_leads_at_once_when_the_leader_stops(db: Database) -> None:
     """Two running dispatchers: one leads (forms, hears commits), the other follows and its process
     does not even LISTEN to commits. When the leader stops it gives the lead up and wakes the
-    follower, which takes it and hears commits from then on; no poll for a minute, no lapse for 15."""
+    follower, which takes it and hears commits from then on; no poll for a minute, no lapse for 15
+    minutes."""
     settings = DispatcherSettings(poll_interval_s=60, lease_s=900, lead_s=900)
     follower_db = Database(db.url)  # its own pool and listening thread, as another process's
+    told = record_told(follower_db)  # what its listening thread passes on
     leading_transport, following_transport = HeldTransport(), HeldTransport()
     for transport in (leading_transport, following_transport):
         transport.release.set()
@@ -488,14 +492,17 @@ def test_a_follower_neither_hears_commits_nor_forms_and_leads_at_once_when_the_l
         wait_for(lambda: lead_holder(db) == leader.owner, "the first dispatcher leads")
         following.start()
         wait_for(lambda: not follower._leads and OUTBOX not in follower_db._heard_channels(), "the second follows")
-        queue_events(db, QUEUE, ["H1"])
+        time.sleep(1.2)  # its listening thread has UNLISTENed (it looks every second)
+        told.clear()
+        queue_announced(db, QUEUE, ["H1"])
         wait_for(lambda: len(leading_transport.sent) == 1, "the leader forms and sends")
-        assert following_transport.sent == []
+        time.sleep(0.2)  # a NOTIFY reaching the follower's process would have been told by now
+        assert OUTBOX not in told and following_transport.sent == []
         leader.stop()
         leading.join(timeout=10)
         wait_for(lambda: lead_holder(db) == follower.owner, "the follower leads once the leader stopped", 5)
-        wait_for(lambda: OUTBOX in follower_db._heard_channels(), "the new leader hears commits")
-        queue_events(db, QUEUE, ["H2"])
+        wait_for(lambda: OUTBOX in told, "the new leader's process LISTENs to commits (told once as it starts)")
+        queue_announced(db, QUEUE, ["H2"])
         wait_for(lambda: len(following_transport.sent) == 1, "the new leader forms and sends", 5)
     finally:
         for dispatcher in (leader, follower):
@@ -518,8 +525,9 @@ def test_a_follower_takes_the_lead_once_it_lapsed(db: Database) -> None:
     thread = threading.Thread(target=dispatcher.deliver_until_stopped, daemon=True)
     thread.start()
     try:
-        queue_events(db, QUEUE, ["H1"])
-        time.sleep(0.3)
+        wait_for(lambda: dispatcher._lead.owner == "a dispatcher that died", "its first pass saw the lead")
+        queue_announced(db, QUEUE, ["H1"])
+        time.sleep(0.2)
         if time.time() * 1000 < lapses_at - 100:  # still the dead one's lead: not formed, not sent
             assert transport.sent == [] and not dispatcher._leads
         wait_for(lambda: len(transport.sent) == 1, "formed and sent once the lead lapsed", 5)
@@ -535,7 +543,8 @@ def test_a_follower_takes_the_lead_once_it_lapsed(db: Database) -> None:
 @pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")
 def test_a_follower_that_sees_events_waiting_tells_the_leader(db: Database) -> None:
     """A follower's own send that ended may free a destination whose events wait; only the leader
-    forms them, so the follower's pass announces them (OUTBOX), and only while some wait."""
+    forms them, so the follower's pass after that end announces them (OUTBOX), and only while some
+    wait. Not at every pass: events just committed wait too, and the leader heard their commit."""
     with db.write() as conn:
         forming_lead.take(conn, "the leader", int(time.time() * 1000), 600_000)
     queue_events(db, QUEUE, ["H1"])
@@ -545,11 +554,16 @@ def test_a_follower_that_sees_events_waiting_tells_the_leader(db: Database) -> N
     dispatcher._contends = True  # as in its loop
     try:
         follows = dispatcher.deliver_pass()
-        assert follows.claimed == [] and not dispatcher._leads and told == [OUTBOX]
+        assert follows.claimed == [] and not dispatcher._leads and told == []  # a poll: nothing said
+        with dispatcher._stir:
+            dispatcher._freed = True  # as when one of its own sends ended
+        assert dispatcher.deliver_pass().claimed == [] and told == [OUTBOX]
         with db.read() as conn:
             assert len(conn.execute(select(outbox_rows.c.event_id)).all()) == 1  # not formed: the leader's to form
         with db.write() as conn:
             outbox.form_messages(conn, int(time.time() * 1000))  # the leader formed it
+        with dispatcher._stir:
+            dispatcher._freed = True
         assert [m.destination for m in dispatcher.deliver_pass().claimed] == [QUEUE]  # a follower claims
         assert told == [OUTBOX]  # nothing waited: nothing told
     finally:

@@ -3,6 +3,7 @@ given up at once."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -63,3 +64,17 @@ def test_lead_held_by_is_its_owner_before_it_lapses() -> None:
     lead = forming_lead.Lead("A", NOW)
     assert lead.held_by("A", NOW - 1)
     assert not lead.held_by("A", NOW) and not lead.held_by("B", NOW - 1)
+
+
+def test_taking_never_waits_for_another_transaction_taking_it(db: Database) -> None:
+    """The transaction that takes (or renews) the lead is a whole dispatcher pass: another dispatcher
+    taking at the same moment would wait on the row's lock until that pass ended, claiming nothing
+    meanwhile. It reads the lead as committed instead."""
+    take(db, "A", NOW)
+    with db.write() as taking:
+        assert forming_lead.take(taking, "B", NOW + 5000, 5000).owner == "B"  # A's lead lapsed: B takes it...
+        started = time.monotonic()
+        seen = take(db, "C", NOW + 5000)  # ...and C, looking meanwhile, does not wait for B's pass
+        assert time.monotonic() - started < 1.0
+        assert seen == forming_lead.Lead("A", NOW + 5000)  # as committed: lapsed, C does not lead
+    assert take(db, "C", NOW + 5001).owner == "B"

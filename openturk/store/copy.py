@@ -1,10 +1,11 @@
 """Copy a whole openturk database to another (SQLite → PostgreSQL, or back), and prove the copy.
 
-Every table of ``schema.metadata`` is copied in foreign-key order with its ids as they are
-(HITIds, AssignmentIds, EventDocIds, message and attempt numbers), in batches, in one transaction
-on the target; PostgreSQL's sequences then continue after the copied ids. The proof is per table: the
-row count and a checksum of the rows as SQLAlchemy reads them (the same Python values on either
-engine), independent of row order, so the copy is verified by reading both sides back.
+Every table of ``schema.metadata`` (but the running processes' own state, ``RUNTIME_TABLES``) is
+copied in foreign-key order with its ids as they are (HITIds, AssignmentIds, EventDocIds, message
+and attempt numbers), in batches, in one transaction on the target; PostgreSQL's sequences then
+continue after the copied ids. The proof is per table: the row count and a checksum of the rows as
+SQLAlchemy reads them (the same Python values on either engine), independent of row order, so the
+copy is verified by reading both sides back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ from openturk.store.database import Database
 from openturk.store.schema import metadata
 
 BATCH = 1000
+
+# State of the processes running on a database, not of the deployment: which dispatcher leads (its
+# lapse time moves while it runs, and it is given up as it stops). A copy starts without it, and
+# neither the emptiness check nor the proof counts it; the target's first dispatcher takes the lead.
+RUNTIME_TABLES = frozenset({"forming_lead"})
+
+
+def _deployment_tables() -> list[Table]:
+    return [table for table in metadata.sorted_tables if table.name not in RUNTIME_TABLES]
 
 
 class CopyRefused(Exception):
@@ -65,11 +75,11 @@ def copy(source: Database, target: Database) -> list[TableSum]:
         )
     target.migrate()
     with target.read() as conn:
-        occupied = [table.name for table in metadata.sorted_tables if _count(conn, table)]
+        occupied = [table.name for table in _deployment_tables() if _count(conn, table)]
     if occupied:
         raise CopyRefused(f"The target database is not empty (tables with rows: {', '.join(occupied)}).")
     with source.read() as reading, target.engine.begin() as writing:
-        for table in metadata.sorted_tables:
+        for table in _deployment_tables():
             batch: list[dict[str, Any]] = []
             for row in reading.execute(select(table)).mappings():
                 batch.append(dict(row))
@@ -90,7 +100,7 @@ def copy(source: Database, target: Database) -> list[TableSum]:
 def sums(db: Database) -> list[TableSum]:
     """Each table's row count and order-independent checksum."""
     with db.read() as conn:
-        return [_sum(conn, table) for table in metadata.sorted_tables]
+        return [_sum(conn, table) for table in _deployment_tables()]
 
 
 def _sum(conn: Connection, table: Table) -> TableSum:

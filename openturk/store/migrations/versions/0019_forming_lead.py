@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("singleton", sa.Integer(), nullable=False),
         sa.Column("owner", sa.String(length=64), nullable=False),
         sa.Column("until_ms", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("singleton"),
+        sa.PrimaryKeyConstraint("singleton", name=op.f("pk_forming_lead")),
     )
 
 

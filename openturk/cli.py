@@ -619,17 +619,33 @@ def dispatch(args: argparse.Namespace) -> int:
     sys.stdout.flush()
 
     async def deliver() -> None:
-        db.listen()  # PostgreSQL: the servers' commits wake us (LISTEN/NOTIFY); SQLite: we poll
-        # SIGTERM (systemd, a container's stop) stops it as Ctrl-C does: the dispatcher stops after its
-        # pass and, if it leads, gives the lead up at once rather than leave forming to wait for the lapse.
         import signal
 
-        stopping = asyncio.current_task()
-        assert stopping is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.cancel)
+        db.listen()  # PostgreSQL: the servers' commits wake us (LISTEN/NOTIFY); SQLite: we poll
         # NotifyWorkers emails are retried here too: a --no-dispatch server leaves them to us.
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(dispatcher.run(), worker_mail_loop(db, settings))
+        tasks = [asyncio.create_task(dispatcher.run()), asyncio.create_task(worker_mail_loop(db, settings))]
+        loop = asyncio.get_running_loop()
+        stopped = asyncio.Event()
+
+        def on_sigterm() -> None:
+            # SIGTERM (systemd, a container's stop) stops it as Ctrl-C does; a second one ends it at once.
+            loop.remove_signal_handler(signal.SIGTERM)
+            stopped.set()
+
+        with contextlib.suppress(NotImplementedError):  # Windows: no signal handlers on the loop
+            loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+        signalled = asyncio.create_task(stopped.wait())
+        try:
+            await asyncio.wait([*tasks, signalled], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Each task to its end: the dispatcher finishes its pass and, if it leads, gives the lead up
+            # at once (else forming waits for the lead to lapse), then the sends in flight end.
+            for task in [*tasks, signalled]:
+                task.cancel()
+            ended = await asyncio.gather(*tasks, signalled, return_exceptions=True)
+        for outcome in ended:  # a task that failed (not one stopped) fails the command
+            if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+                raise outcome
 
     with contextlib.suppress(KeyboardInterrupt):
         _run_loop(deliver())

@@ -174,6 +174,9 @@ class Dispatcher:
             )
             claimed = claim.leased
             if len(claimed) >= self.settings.claim_limit:
+                if freed:  # kept for the next pass, which comes at once: it tells the leader, if following
+                    with self._stir:
+                        self._freed = True
                 return claimed, 0.0  # more is waiting (a claim that left some for want of room did not fill)
             for destination in {m.destination for m in claimed}:  # as it will be once these sends start
                 sending_here[destination] = sending_here.get(destination, 0) + 1
@@ -243,7 +246,9 @@ class Dispatcher:
         a lead shorter than two polls); unbounded for a follower, or where there is no lead."""
         if not self._lead.held_by(self.owner, _wall_ms()):
             return float("inf")
-        return max(0.0, (self._lead.until - self._lead_ms() // 2 - _wall_ms()) / 1000)
+        # At least a moment: a renewal due but not made (another transaction was taking the lead, which
+        # ``take`` never waits for) is tried again shortly, not in passes back to back.
+        return max(0.05, (self._lead.until - self._lead_ms() // 2 - _wall_ms()) / 1000)
 
     def _lead_ms(self) -> int:
         return int(min(self.settings.lead_s, self.settings.lease_s) * 1000)
@@ -440,7 +445,9 @@ class Dispatcher:
                     gather = self._committed and self._forming and self.settings.batch_window_s > 0
                 if gather:
                     with self._stir:
-                        self._stir.wait_for(lambda: self._stopping, self.settings.batch_window_s)
+                        self._stir.wait_for(
+                            lambda: self._stopping, min(self.settings.batch_window_s, self._until_lead_renewal_s())
+                        )
         finally:
             if stop_hearing is not None:
                 stop_hearing()

@@ -33,6 +33,8 @@ SETUP_FIGURES = {
     "ceiling_first_error",
     "ceiling_drain_s",
     "ceiling_delivery_drain_s",
+    "ceiling_sends_by_dispatcher",
+    "ceiling_pg_transactions_per_event",
     "latency_cpu_cores",
     "ceiling_cpu_cores",
     "ceiling_cpu_ms_per_event",
@@ -112,6 +114,11 @@ def test_scale_bench_quick_mode_reports_every_figure() -> None:
         assert (figures["ceiling_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name
         assert (figures["ceiling_cpu_cores"]["postgres"] > 0) == (name != "sqlite"), name
         assert figures["events_per_message"] >= 1 and figures["ceiling_events_per_message"] >= 1, name
+        sends = figures["ceiling_sends_by_dispatcher"]  # by each dispatcher that sent, most first
+        assert sends and len(sends) <= {"sqlite": 1, "pg1": 1, "pg2": 2}[name] and sends == sorted(sends)[::-1], name
+        # PostgreSQL's statistics lag up to a second per backend: over the quick run's 1 s, only present.
+        transactions = figures["ceiling_pg_transactions_per_event"]
+        assert (transactions is None) == (name == "sqlite") and (transactions or 0) >= 0, (name, transactions)
         # The backlog phase raises unless every one of its events is delivered.
         assert figures["backlog_eps"] > 0 and figures["backlog_events_per_message"] >= 1, name
         assert (figures["backlog_cpu_cores"]["dispatchers"] > 0) == (name != "sqlite"), name

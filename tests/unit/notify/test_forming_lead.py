@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import text
 
 from openturk.notify import forming_lead
 from openturk.store.database import Database
@@ -74,7 +75,9 @@ def test_taking_never_waits_for_another_transaction_taking_it(db: Database) -> N
     with db.write() as taking:
         assert forming_lead.take(taking, "B", NOW + 5000, 5000).owner == "B"  # A's lead lapsed: B takes it...
         started = time.monotonic()
-        seen = take(db, "C", NOW + 5000)  # ...and C, looking meanwhile, does not wait for B's pass
+        with db.write() as looking:  # ...and C, looking meanwhile, does not wait for B's pass
+            looking.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting, it would fail here
+            seen = forming_lead.take(looking, "C", NOW + 5000, 5000)
         assert time.monotonic() - started < 1.0
         assert seen == forming_lead.Lead("A", NOW + 5000)  # as committed: lapsed, C does not lead
     assert take(db, "C", NOW + 5001).owner == "B"

@@ -244,11 +244,12 @@ class Dispatcher:
     def _until_lead_renewal_s(self) -> float:
         """How long a leader may wait before its next pass must renew the lead (a short ``--lease`` makes
         a lead shorter than two polls); unbounded for a follower, or where there is no lead."""
-        if not self._lead.held_by(self.owner, _wall_ms()):
+        now = _wall_ms()
+        if not self._lead.held_by(self.owner, now):
             return float("inf")
         # At least a moment: a renewal due but not made (another transaction was taking the lead, which
         # ``take`` never waits for) is tried again shortly, not in passes back to back.
-        return max(0.05, (self._lead.until - self._lead_ms() // 2 - _wall_ms()) / 1000)
+        return max(0.05, (self._lead.until - self._lead_ms() // 2 - now) / 1000)
 
     def _lead_ms(self) -> int:
         return int(min(self.settings.lead_s, self.settings.lease_s) * 1000)

@@ -1,14 +1,18 @@
 """Scale: latency at a steady rate and the end-to-end ceiling through the API, per store set-up.
 
     python bench/scale.py --seconds 10 [--rate 200] [--setups sqlite,pg1,pg2] [--producers 2] [--threads 4]
-                          [--ceiling-threads 16] [--rounds 1]
+                          [--ceiling-threads 16] [--rounds 1] [--ceiling-only]
 
 One moto server (``LocalAWS``) serves every set-up and the bare reference. The set-ups:
 
 * ``sqlite``: one ``openturk serve`` on its own SQLite file, its dispatcher in-process;
 * ``pg1``: a throwaway PostgreSQL (``scripts/postgres``), ``openturk serve --no-dispatch`` and one
   ``openturk dispatch``;
-* ``pg2``: the same with two ``openturk dispatch`` processes.
+* ``pg2``: the same with two ``openturk dispatch`` processes;
+* ``pg1idle`` (a control, not in the default list): ``pg1`` plus one more ``openturk dispatch`` on
+  another, empty database of the same cluster. It delivers nothing and hears none of the set-up's
+  commits, so ``pg2`` against it shows what a second dispatcher costs beyond merely running beside the
+  first on the same cores; its CPU counts under "dispatchers".
 
 Each set-up makes two HIT types whose notification specification sends HITCreated to an SQS queue of
 its own, then measures:
@@ -45,7 +49,10 @@ same schedule, threads and receiver, and its ceiling (SendMessage as fast as the
 ``--rounds N`` measures the bare reference and every set-up N times in turn (the bare reference first,
 then the set-ups in the given order in odd rounds and in reverse order in even ones); the table, the JSON
 figures and the targets are the medians of the rounds (counts of events: their sums), and the JSON
-keeps each round's figures under ``each_round``. A small machine shared with other work gives
+keeps each round's figures under ``each_round``, and under ``paired`` compares set-ups round by round
+(pg2 against pg1, against pg1idle, and pg1idle against pg1: in how many rounds the first delivered less
+at the ceiling, and the median ratio). ``--ceiling-only`` leaves out the warm-up and latency phases (their
+figures are null) for more rounds in the same time. A small machine shared with other work gives
 figures that move by a third from one run to the next: compare medians.
 
 Receiving: one receiver process runs ``--receivers`` threads, each long-polling (ReceiveMessage,
@@ -96,7 +103,11 @@ SETUPS = {
     "sqlite": "SQLite, 1 serve (in-process dispatcher)",
     "pg1": "PostgreSQL, serve + 1 dispatch",
     "pg2": "PostgreSQL, serve + 2 dispatch",
+    "pg1idle": "PostgreSQL, serve + 1 dispatch, 1 idle",
 }
+# Dispatchers per set-up: delivering from the set-up's database, and idle (another database of the same
+# cluster, with no events: a control for what a second ``openturk dispatch`` costs by merely running).
+DISPATCHERS = {"sqlite": (0, 0), "pg1": (1, 0), "pg2": (2, 0), "pg1idle": (1, 1)}
 
 
 # -- the store set-ups ------------------------------------------------------------------------------------------
@@ -136,7 +147,9 @@ class Setup:
             extra.append("--no-dispatch")
         self.server = ServerProcess(db_url=db_url, virtual_clock=False, extra_args=extra, startup_timeout=90)
         self.server.start()
-        for n in range({"sqlite": 0, "pg1": 1, "pg2": 2}[self.name]):
+        delivering, idle = DISPATCHERS[self.name]
+        urls = [self.db_url] * delivering + [self._idle_database()] * idle
+        for n, url in enumerate(urls):
             log_path = self.server.log_path.parent / f"dispatch-{n}.log"
             self.logs.append(log_path)
             with open(log_path, "ab") as log_file:
@@ -148,7 +161,7 @@ class Setup:
                             "openturk.cli",
                             "dispatch",
                             "--db",
-                            self.db_url,
+                            url,
                             "--aws-endpoint",
                             aws_url,
                         ],
@@ -157,6 +170,18 @@ class Setup:
                     )
                 )
         return self
+
+    def _idle_database(self) -> str:
+        """A second, empty database in this set-up's cluster, for an idle dispatcher: PostgreSQL signals
+        a commit's NOTIFY to the listeners of its own database only, so nothing it does reaches this one."""
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.db_url)
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE idle")
+        return url.set(database="idle").render_as_string(hide_password=False)
 
     def pids(self) -> list[int]:
         return [p.pid for p in [self.server.process, *self.dispatchers] if p is not None]
@@ -241,6 +266,21 @@ class Setup:
             subprocess.run(
                 [str(POSTGRES_SCRIPT), "stop", str(self.pg_dir)], capture_output=True, timeout=120, check=False
             )
+
+
+# A latency phase not run (``--ceiling-only``): its figures are null in the JSON, "—" in the table.
+NOT_MEASURED_LATENCY: dict[str, Any] = {
+    "sent": 0,
+    "errors": 0,
+    "first_error": None,
+    "lost": 0,
+    "duplicates": 0,
+    "achieved_rate": float("nan"),
+    "p50_ms": float("nan"),
+    "p99_ms": float("nan"),
+    "call_p50_ms": float("nan"),
+    "cpu": {},
+}
 
 
 @dataclass
@@ -385,19 +425,24 @@ class Bench:
             "receiver": [self.receiver.pid] if self.receiver.pid else [],
         }
 
-    def _cpu_seconds(self, pids: dict[str, list[int]]) -> dict[str, list[float | None]]:
-        return {role: [cpu_seconds(pid) for pid in found] for role, found in pids.items()}
+    def _cpu_seconds(self, pids: dict[str, list[int]]) -> dict[str, dict[int, float | None]]:
+        return {role: {pid: cpu_seconds(pid) for pid in found} for role, found in pids.items()}
 
-    @staticmethod
-    def _cores(
-        before: dict[str, list[float | None]], after: dict[str, list[float | None]], seconds: float
-    ) -> dict[str, float]:
-        """CPU each role used between two samples, in cores (1.0: one core busy throughout)."""
+    def _cpu_since(self, before: dict[str, dict[int, float | None]], seconds: float) -> dict[str, float]:
+        """CPU each role used since ``before`` was sampled, in cores (1.0: one core busy throughout).
+
+        The processes are listed again at the end: a PostgreSQL backend a pool opened inside the window
+        (a server's pool grows with the calls in flight) counts all of its CPU, which it used since.
+        """
+        after = self._cpu_seconds(self._pids())
         return {
-            # A process that ended inside the window (a PostgreSQL backend) counts nothing, not less than nothing.
-            role: sum(max(0.0, (b or 0.0) - (a or 0.0)) for a, b in zip(before[role], after[role], strict=True))
+            role: sum(
+                # A process that ended inside the window is not sampled at the end, so it counts nothing.
+                max(0.0, (used or 0.0) - (before.get(role, {}).get(pid) or 0.0))
+                for pid, used in after[role].items()
+            )
             / seconds
-            for role in before
+            for role in after
         }
 
     def _run(self, command: tuple[Any, ...], queue_url: str, seconds: float) -> Phase:
@@ -406,12 +451,11 @@ class Bench:
         self.receiver_commands.put(("consume", queue_url, t0 + seconds + 3600))
         for commands in self.producer_commands:
             commands.put((command[0], command[1], command[2], t0, *command[3:]))
-        pids = self._pids()
         time.sleep(max(0.0, t0 - time.time()))  # pacing: the window starts at t0
-        before = self._cpu_seconds(pids)
+        before = self._cpu_seconds(self._pids())
         load_before = os.getloadavg()[0]
         time.sleep(max(0.0, t0 + seconds - time.time()))
-        cpu = self._cores(before, self._cpu_seconds(pids), seconds)
+        cpu = self._cpu_since(before, seconds)
         cpu["machine_load1"] = max(load_before, os.getloadavg()[0])
         parts = self._collect("done", len(self.producers), timeout=seconds + 120)
         records = [r for part in parts.values() for r in part["records"]]
@@ -509,8 +553,7 @@ class Bench:
                 Event("HITCreated", now_ms, customer_id, hit_types[i % len(hit_types)], f"{tag}{i:07d}")
                 for i in range(n)
             ]
-            pids = self._pids()
-            before = self._cpu_seconds(pids)
+            before = self._cpu_seconds(self._pids())
             begun = time.time()
             delivered_events = select(  # messages formed from this backlog: those formed after it began
                 func.coalesce(func.sum(messages.c.event_count), 0),
@@ -534,7 +577,7 @@ class Bench:
                 if delivered >= n:
                     break
                 time.sleep(0.1)
-            cpu = self._cores(before, self._cpu_seconds(pids), max(1e-3, time.time() - begun))
+            cpu = self._cpu_since(before, max(1e-3, time.time() - begun))
             with db.read() as conn:  # how the sends went: failed attempts, and sends by each dispatcher
                 attempts = conn.execute(
                     select(delivery_attempts.c.outcome, delivery_attempts.c.dispatcher, func.count())
@@ -603,10 +646,13 @@ class Bench:
             cold_ms = self.wait_first_delivery(setup, latency_type, q_latency)
             self.wait_first_delivery(setup, ceiling_type, q_ceiling)
             target = (setup.server.base_url, latency_type)
-            if args.warmup > 0:
-                self.scheduled(f"openturk:{args.latency_client}", target, q_latency, args.warmup, f"W{name}")
-            log(f"{name}: CreateHITWithHITType at {args.rate:g}/s for {args.seconds:g}s → HITCreated → SQS")
-            latency = self.scheduled(f"openturk:{args.latency_client}", target, q_latency, args.seconds, f"L{name}")
+            if args.ceiling_only:
+                latency = NOT_MEASURED_LATENCY | {"keys": []}
+            else:
+                if args.warmup > 0:
+                    self.scheduled(f"openturk:{args.latency_client}", target, q_latency, args.warmup, f"W{name}")
+                log(f"{name}: CreateHITWithHITType at {args.rate:g}/s for {args.seconds:g}s → HITCreated → SQS")
+                latency = self.scheduled(f"openturk:{args.latency_client}", target, q_latency, args.seconds, f"L{name}")
             log(f"{name}: every producer thread as fast as it can for {args.seconds:g}s ({args.ceiling_client})")
             transactions_before = setup.transactions()
             ceiling = self.flood(
@@ -727,10 +773,13 @@ class Bench:
     def measure_bare(self) -> dict[str, Any]:
         args = self.args
         q_latency, q_ceiling = self.new_queue("bare-lat"), self.new_queue("bare-ceil")
-        if args.warmup > 0:
-            self.scheduled(f"bare:{args.latency_client}", (q_latency,), q_latency, args.warmup, "Wbare")
-        log(f"bare: SendMessage at {args.rate:g}/s for {args.seconds:g}s → the same receiver")
-        latency = self.scheduled(f"bare:{args.latency_client}", (q_latency,), q_latency, args.seconds, "Lbare")
+        if args.ceiling_only:
+            latency = NOT_MEASURED_LATENCY
+        else:
+            if args.warmup > 0:
+                self.scheduled(f"bare:{args.latency_client}", (q_latency,), q_latency, args.warmup, "Wbare")
+            log(f"bare: SendMessage at {args.rate:g}/s for {args.seconds:g}s → the same receiver")
+            latency = self.scheduled(f"bare:{args.latency_client}", (q_latency,), q_latency, args.seconds, "Lbare")
         log(f"bare: every producer thread sends as fast as it can for {args.seconds:g}s ({args.ceiling_client})")
         ceiling = self.flood(f"bare:{args.ceiling_client}", (q_ceiling,), q_ceiling, args.seconds, "Cbare")
         return {
@@ -779,6 +828,31 @@ def combine_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         return next((v for v in values if v is not None), None)
 
     return {name: combine(name, [r[name] for r in rounds]) for name in rounds[0]}
+
+
+# Set-ups compared round by round: the ceiling of the first against the second's in the same round.
+PAIRS = (("pg2", "pg1"), ("pg2", "pg1idle"), ("pg1idle", "pg1"))
+
+
+def paired(rounds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per pair of set-ups measured in every round: in how many rounds the first delivered less at the
+    ceiling, and the median of its ceiling over the second's. A host whose speed drifts moves both of a
+    round's figures, less than it moves the medians of rounds minutes apart."""
+    compared = {}
+    for first, second in PAIRS:
+        if not all(first in r and second in r for r in rounds):
+            continue
+        ratios = [
+            r[first]["ceiling_delivered_eps"] / r[second]["ceiling_delivered_eps"]
+            for r in rounds
+            if r[second]["ceiling_delivered_eps"]
+        ]
+        compared[f"{first}_vs_{second}"] = {
+            "rounds": len(ratios),
+            "rounds_behind": sum(1 for ratio in ratios if ratio < 1),
+            "median_ratio": statistics.median(ratios) if ratios else None,
+        }
+    return compared
 
 
 def targets(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -938,6 +1012,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="milliseconds added to each send's round trip in the backlog phase (0: none, no proxy)",
     )
+    parser.add_argument(
+        "--ceiling-only",
+        action="store_true",
+        help="no warm-up and no latency phase in the set-ups (their figures are null): more rounds of the "
+        "ceiling in the same time, as comparing set-ups on a noisy machine needs",
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of unmeasured warm-up at the rate")
     parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds to wait for stragglers")
     args = parser.parse_args(argv)
@@ -984,7 +1064,13 @@ def main(argv: list[str] | None = None) -> int:
         bench.stop()
     results = combine_rounds(rounds)
     checks = targets(results)
+    compared = paired(rounds)
     _print_table(results, checks, args)
+    for name, pair in compared.items():
+        log(
+            f"  {name}: behind in {pair['rounds_behind']} of {pair['rounds']} rounds, "
+            f"median ratio {pair['median_ratio']:.3f}"
+        )
 
     def clean(value: Any) -> Any:
         if isinstance(value, float):
@@ -1009,10 +1095,12 @@ def main(argv: list[str] | None = None) -> int:
                     "backlog_events": args.backlog_events,
                     "backlog_destinations": args.backlog_destinations,
                     "backlog_send_delay_ms": args.backlog_send_delay_ms,
+                    "ceiling_only": args.ceiling_only,
                     "cpus": os.cpu_count(),
                     "rounds": args.rounds,
                     **results,
                     "targets": checks,
+                    "paired": compared,
                     **({"each_round": rounds} if args.rounds > 1 else {}),
                 }
             )

@@ -176,3 +176,67 @@ def test_rounds_combine_into_medians_and_sums_of_events() -> None:
         "ceiling_cpu_cores": {"server": 0.7},
     }
     assert combine_rounds(rounds[:1]) is rounds[0]
+
+
+def test_rounds_pair_set_ups_round_by_round() -> None:
+    """``paired``: per pair of set-ups in every round, the rounds the first was behind and the median ratio."""
+    sys.path.insert(0, str(ROOT))
+    from bench.scale import paired
+
+    def at(eps: float) -> dict[str, float]:
+        return {"ceiling_delivered_eps": eps}
+
+    rounds = [
+        {"pg1": at(400.0), "pg2": at(380.0), "pg1idle": at(390.0)},
+        {"pg1": at(300.0), "pg2": at(330.0), "pg1idle": at(300.0)},
+        {"pg1": at(500.0), "pg2": at(450.0), "pg1idle": at(400.0)},
+    ]
+    compared = paired(rounds)
+    assert compared["pg2_vs_pg1"] == {"rounds": 3, "rounds_behind": 2, "median_ratio": 0.95}
+    assert compared["pg2_vs_pg1idle"]["rounds_behind"] == 1
+    assert compared["pg2_vs_pg1idle"]["median_ratio"] == pytest.approx(1.1)  # of 0.97, 1.1 and 1.125
+    assert compared["pg1idle_vs_pg1"] == {"rounds": 3, "rounds_behind": 2, "median_ratio": 0.975}
+    # A pair missing from a round is not compared.
+    assert set(paired([{"pg1": at(1.0), "pg2": at(1.0)}])) == {"pg2_vs_pg1"}
+
+
+@pytest.mark.timeout(900)
+def test_ceiling_only_rounds_with_the_idle_dispatcher_control() -> None:
+    """``--ceiling-only`` measures no latency (null figures); ``pg1idle``'s second dispatcher runs, on a
+    database of its own, and sends nothing of the set-up's."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "scale.py"),
+            "--seconds",
+            "1",
+            "--setups",
+            "pg1,pg1idle",
+            "--rounds",
+            "2",
+            "--ceiling-only",
+            "--backlog-events",
+            "0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=850,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-5000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["ceiling_only"] is True and result["rounds"] == 2 and len(result["each_round"]) == 2
+    assert "Lbare" not in run.stderr and "Lpg1" not in run.stderr  # no latency phase ran
+    assert result["bare"]["p50_ms"] is None and result["bare"]["ceiling_sent_eps"] > 0
+    for name in ("pg1", "pg1idle"):
+        figures = result[name]
+        assert set(figures) == SETUP_FIGURES, name
+        assert figures["p50_ms"] is None and figures["sent"] == 0, name
+        assert figures["ceiling_acked"] > 0 and figures["ceiling_lost"] == 0, name
+        assert figures["ceiling_delivered"] == figures["ceiling_acked"], name
+        assert len(figures["ceiling_sends_by_dispatcher"]) == 1, name  # the idle one sent none of them
+    for each in result["each_round"]:
+        # Both dispatcher processes of pg1idle were sampled, and each of them ran throughout.
+        assert each["pg1idle"]["ceiling_cpu_cores"]["dispatchers"] > 0
+    assert set(result["paired"]) == {"pg1idle_vs_pg1"} and result["paired"]["pg1idle_vs_pg1"]["rounds"] == 2

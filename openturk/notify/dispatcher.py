@@ -201,6 +201,8 @@ class Dispatcher:
                 # sends may have freed their destination, which wakes only this one: the leader hears this.
                 # (Not at every pass: events just committed wait too, and the leader heard their commit.)
                 announce(conn, OUTBOX)
+            if lead is not None and not leads and not sending_here:
+                return claimed, self._follow_s(lead, now)  # a follower with no send of its own in flight
             # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
             return claimed, self._wait_s(waiting if forms else 0, next_due, now)
 
@@ -222,6 +224,14 @@ class Dispatcher:
         if next_due is None:
             return self.settings.poll_interval_s
         return max(0.0, min(self.settings.poll_interval_s, (next_due - now) / 1000))
+
+    def _follow_s(self, lead: forming_lead.Lead, now: int) -> float:
+        """How long an idle follower (no send of its own in flight) waits for nothing but time: until the
+        lead would lapse (its holder renews it well before, so about every half lead), not the poll. The
+        leader passes for what falls due and takes over what a dead dispatcher's leases left; a follower
+        is woken by SPARE and by a stop, and while its own sends are in flight it polls as before. At the
+        API's ceiling a poll's two passes a second were all that a follower did."""
+        return min(self._lead_ms(), max(self.settings.poll_interval_s * 1000, lead.until - now)) / 1000
 
     def _lease_ms(self) -> int:
         return int(self.settings.lease_s * 1000)

@@ -248,7 +248,7 @@ def route_sqs_json(app: Any) -> Any:
 
     request_class: type[Request] = Request  # moto before 5.2.5: a plain werkzeug request, as its Flask app made
     with contextlib.suppress(ImportError):  # moto 5.2.5 on: its server's own request class (with raw_url)
-        from moto.moto_server.werkzeug_app import BackendRequest
+        from moto.moto_server.werkzeug_app import BackendRequest  # type: ignore[attr-defined,unused-ignore]
 
         request_class = BackendRequest
 

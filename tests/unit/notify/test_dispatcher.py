@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.sql.elements import ClauseElement
 
 from openturk.notify import forming_lead, outbox
-from openturk.notify.dispatcher import Dispatcher, DispatcherSettings
+from openturk.notify.dispatcher import Dispatcher, DispatcherSettings, Pass
 from openturk.notify.retry import RetryPolicy
 from openturk.notify.transports.base import Outgoing
 from openturk.store.database import OUTBOX, SPARE, Database, announce
@@ -548,6 +548,37 @@ def test_a_follower_takes_the_lead_once_it_lapsed(db: Database) -> None:
     assert lead_holder(db) == dispatcher.owner and lead_holder(db) is not None
     with db.read() as conn:
         assert forming_lead.held(conn).until == 0  # given up as it stopped
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")
+def test_an_idle_follower_looks_again_when_the_lead_would_lapse_not_at_its_poll(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the API's ceiling a follower's polls were all it did, two passes a second beside a leader
+    doing everything. With no send of its own in flight it waits until the lead would lapse (a live
+    leader renews it before), then takes a lapsed lead at once."""
+    with db.write() as conn:
+        lapses_at = forming_lead.take(conn, "the leader", int(time.time() * 1000), 1500).until
+    dispatcher = Dispatcher(db, {"SQS": HeldTransport()}, DispatcherSettings(poll_interval_s=0.05))
+    passes: list[float] = []
+    deliver_pass = dispatcher.deliver_pass
+
+    def counted() -> Pass:
+        passes.append(time.time() * 1000)
+        return deliver_pass()
+
+    monkeypatch.setattr(dispatcher, "deliver_pass", counted)
+    thread = threading.Thread(target=dispatcher.deliver_until_stopped, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: lead_holder(db) == dispatcher.owner, "the follower takes the lapsed lead", 10)
+        following = [at for at in passes if at < lapses_at]
+        # One pass found the lead held, the next came as it lapsed (a 50 ms poll would have made ~28).
+        assert len(following) == 1, [round(at - lapses_at) for at in passes]
+        assert passes[1] - lapses_at < 1000  # and took it then
+    finally:
+        dispatcher.stop()
+        thread.join(timeout=10)
 
 
 @pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")

@@ -27,7 +27,8 @@ first to claim it.
 
 On PostgreSQL one running dispatcher leads (``forming_lead``): it forms messages and is the only one
 woken by commits, and the only one LISTENing to them. The others follow: they claim and send what is
-formed (woken by ``SPARE``, the end of their own sends and the poll), tell the leader when they see
+formed (woken by ``SPARE``, the end of their own sends and, while a send of theirs is in flight, the
+poll; an idle follower looks again only when the lead would lapse), tell the leader when they see
 events waiting (``OUTBOX``), and take the lead once it lapses (its holder died or hung) or at once when
 its holder stops. Without a lead every commit woke every dispatcher, and all but one pass were empty.
 """

@@ -148,7 +148,7 @@ class Setup:
         self.server = ServerProcess(db_url=db_url, virtual_clock=False, extra_args=extra, startup_timeout=90)
         self.server.start()
         delivering, idle = DISPATCHERS[self.name]
-        urls = [self.db_url] * delivering + [self._idle_database()] * idle
+        urls = [self.db_url] * delivering + ([self._idle_database()] * idle if idle else [])
         for n, url in enumerate(urls):
             log_path = self.server.log_path.parent / f"dispatch-{n}.log"
             self.logs.append(log_path)

@@ -231,8 +231,10 @@ class Dispatcher:
         lead would lapse (its holder renews it well before, so about every half lead), not the poll. The
         leader passes for what falls due and takes over what a dead dispatcher's leases left; a follower
         is woken by SPARE and by a stop, and while its own sends are in flight it polls as before. At the
-        API's ceiling a poll's two passes a second were all that a follower did."""
-        return min(self._lead_ms(), max(self.settings.poll_interval_s * 1000, lead.until - now)) / 1000
+        API's ceiling a poll's two passes a second were all that a follower did. Just past the lapse, so
+        that pass takes it; at least a moment, so a lead seen lapsed but not taken (another was taking it)
+        is looked at again shortly, not in passes back to back."""
+        return min(self._lead_ms(), max(50, lead.until - now + 1)) / 1000
 
     def _lease_ms(self) -> int:
         return int(self.settings.lease_s * 1000)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,32 +73,28 @@ TARGETS = {
 }
 
 
-@pytest.mark.timeout(1200)
-def test_scale_bench_quick_mode_reports_every_figure() -> None:
+def run_scale(arguments: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """bench/scale.py with these arguments (split as a shell would), which must succeed: the run and
+    its last line's JSON."""
     run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "scale.py"),
-            "--seconds",
-            "1",
-            "--warmup",
-            "0",
-            "--backlog-events",
-            "2000",
-            # Many destinations and slower sends: the backlog goes through the slowing proxy.
-            "--backlog-destinations",
-            "20",
-            "--backlog-send-delay-ms",
-            "5",
-        ],
+        [sys.executable, str(ROOT / "bench" / "scale.py"), *shlex.split(arguments)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=1100,
+        timeout=timeout,
         check=False,
     )
     assert run.returncode == 0, run.stderr[-5000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    return run, json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.timeout(1200)
+def test_scale_bench_quick_mode_reports_every_figure() -> None:
+    run, result = run_scale(
+        # Many destinations and slower sends: the backlog goes through the slowing proxy.
+        "--seconds 1 --warmup 0 --backlog-events 2000 --backlog-destinations 20 --backlog-send-delay-ms 5",
+        timeout=1100,
+    )
     assert result["seconds"] == 1 and result["rate"] == 200
     assert result["backlog_events"] == 2000 and result["backlog_send_delay_ms"] == 5
     assert result["threads"] == 4 and result["ceiling_threads"] == 16  # 2 × 16 calls in flight in the ceiling
@@ -204,28 +202,10 @@ def test_rounds_pair_set_ups_round_by_round() -> None:
 def test_ceiling_only_rounds_with_the_idle_dispatcher_control() -> None:
     """``--ceiling-only`` measures no latency (null figures); ``pg1idle``'s second dispatcher runs, on a
     database of its own, and sends nothing of the set-up's."""
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "scale.py"),
-            "--seconds",
-            "1",
-            "--setups",
-            "pg1,pg1idle",
-            "--rounds",
-            "2",
-            "--ceiling-only",
-            "--backlog-events",
-            "0",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    run, result = run_scale(
+        "--seconds 1 --setups pg1,pg1idle --rounds 2 --ceiling-only --backlog-events 0",
         timeout=850,
-        check=False,
     )
-    assert run.returncode == 0, run.stderr[-5000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["ceiling_only"] is True and result["rounds"] == 2 and len(result["each_round"]) == 2
     assert "Lbare" not in run.stderr and "Lpg1" not in run.stderr  # no latency phase ran
     assert result["bare"]["p50_ms"] is None and result["bare"]["ceiling_sent_eps"] > 0

@@ -11,8 +11,9 @@ One moto server (``LocalAWS``) serves every set-up and the bare reference. The s
 * ``pg2``: the same with two ``openturk dispatch`` processes;
 * ``pg1idle`` (a control, not in the default list): ``pg1`` plus one more ``openturk dispatch`` on
   another, empty database of the same cluster. It delivers nothing and hears none of the set-up's
-  commits, so ``pg2`` against it shows what a second dispatcher costs beyond merely running beside the
-  first on the same cores; its CPU counts under "dispatchers".
+  commits (it leads its own database, so it polls twice a second), so ``pg2`` against it shows what a
+  second dispatcher costs beyond merely running beside the first on the same cores; its CPU counts
+  under "dispatchers".
 
 Each set-up makes two HIT types whose notification specification sends HITCreated to an SQS queue of
 its own, then measures:
@@ -182,6 +183,14 @@ class Setup:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute("CREATE DATABASE idle")
         return url.set(database="idle").render_as_string(hide_password=False)
+
+    def check_dispatchers(self) -> None:
+        """Every dispatcher still runs: one that ended (a failed start, a crash) would make this set-up
+        another one, pg1idle pg1, silently."""
+        for proc, path in zip(self.dispatchers, self.logs, strict=True):
+            if proc.poll() is not None:
+                tail = path.read_text(errors="replace")[-3000:] if path.exists() else ""
+                raise RuntimeError(f"{self.name}: openturk dispatch ({path.name}) ended, {proc.returncode}:\n{tail}")
 
     def pids(self) -> list[int]:
         return [p.pid for p in [self.server.process, *self.dispatchers] if p is not None]
@@ -664,6 +673,7 @@ class Bench:
             )
             time.sleep(1.0)  # each backend reports its transaction counts within about a second
             transactions_after = setup.transactions()
+            setup.check_dispatchers()
             # The delivery log, once everything received has been delivered.
             latency_log = setup.deliveries(latency_type)
             ceiling_log = setup.deliveries(ceiling_type)
@@ -1069,7 +1079,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, pair in compared.items():
         log(
             f"  {name}: behind in {pair['rounds_behind']} of {pair['rounds']} rounds, "
-            f"median ratio {pair['median_ratio']:.3f}"
+            + (f"median ratio {pair['median_ratio']:.3f}" if pair["median_ratio"] is not None else "no ratio")
         )
 
     def clean(value: Any) -> Any:
@@ -1077,6 +1087,8 @@ def main(argv: list[str] | None = None) -> int:
             return None if value != value else round(value, 2)  # NaN → null
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):  # each_round: a latency not measured is NaN there too
+            return [clean(v) for v in value]
         return value
 
     print(

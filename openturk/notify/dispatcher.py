@@ -27,10 +27,10 @@ first to claim it.
 
 On PostgreSQL one running dispatcher leads (``forming_lead``): it forms messages and is the only one
 woken by commits, and the only one LISTENing to them. The others follow: they claim and send what is
-formed (woken by ``SPARE``, the end of their own sends and, while a send of theirs is in flight, the
-poll; an idle follower looks again only when the lead would lapse), tell the leader when they see
-events waiting (``OUTBOX``), and take the lead once it lapses (its holder died or hung) or at once when
-its holder stops. Without a lead every commit woke every dispatcher, and all but one pass were empty.
+formed (woken by ``SPARE``, the end of their own sends and, while sending, the poll; an idle
+follower looks again only when the lead would lapse or a message falls due), tell the leader when
+they see events waiting (``OUTBOX``), and take the lead once it lapses (its holder died or hung) or
+at once when its holder stops. Without a lead every commit woke every dispatcher, and all but one pass were empty.
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ class Dispatcher:
         self._contends = False
         self._lead = forming_lead.Lead(None, 0)  # the lead as this dispatcher's last pass saw it, once committed
         self._leads = True  # whether the last pass led (always, unless contending on PostgreSQL)
+        self._claimed_at = 0  # wall ms of the last pass that claimed something (a follower polls a while after)
         self._stopping = False
         self._pool = ThreadPoolExecutor(settings.max_sends, thread_name_prefix="openturk-send")
 
@@ -202,8 +203,9 @@ class Dispatcher:
                 # sends may have freed their destination, which wakes only this one: the leader hears this.
                 # (Not at every pass: events just committed wait too, and the leader heard their commit.)
                 announce(conn, OUTBOX)
-            if lead is not None and not leads and not sending_here:
-                return claimed, self._follow_s(lead, now)  # a follower with no send of its own in flight
+            if lead is not None and not leads and not sending_here and now - self._claimed_at >= self._lead_ms():
+                # An idle follower: no send of its own in flight, and none claimed for a lead's time.
+                return claimed, self._follow_s(lead, next_due, now)
             # Events another dispatcher is forming now are its to send; its commit or a poll brings the rest.
             return claimed, self._wait_s(waiting if forms else 0, next_due, now)
 
@@ -216,6 +218,8 @@ class Dispatcher:
             lead, self._leads = looked[-1]
             if lead is not None:
                 self._lead = lead
+        if claimed:
+            self._claimed_at = now
         self.start(claimed)
         return Pass(claimed, wait_s)
 
@@ -226,15 +230,20 @@ class Dispatcher:
             return self.settings.poll_interval_s
         return max(0.0, min(self.settings.poll_interval_s, (next_due - now) / 1000))
 
-    def _follow_s(self, lead: forming_lead.Lead, now: int) -> float:
-        """How long an idle follower (no send of its own in flight) waits for nothing but time: until the
-        lead would lapse (its holder renews it well before, so about every half lead), not the poll. The
-        leader passes for what falls due and takes over what a dead dispatcher's leases left; a follower
-        is woken by SPARE and by a stop, and while its own sends are in flight it polls as before. At the
-        API's ceiling a poll's two passes a second were all that a follower did. Just past the lapse, so
-        that pass takes it; at least a moment, so a lead seen lapsed but not taken (another was taking it)
-        is looked at again shortly, not in passes back to back."""
-        return min(self._lead_ms(), max(50, lead.until - now + 1)) / 1000
+    def _follow_s(self, lead: forming_lead.Lead, next_due: int | None, now: int) -> float:
+        """How long an idle follower waits: until the lead would lapse (its holder renews it well before,
+        so about every half lead) or a message it could send falls due (a retry, a lapsing lease), not
+        the poll. It is also woken by SPARE and by a stop; one that sent in the last lead's time (a
+        backlog's tail, which SPARE announces only as it begins) polls as before. At the API's ceiling a
+        poll's two passes a second were all that a follower did, beside a leader doing everything.
+
+        Just past the lapse, so that pass takes it; at least a moment, so a lead seen lapsed but not
+        taken (another was taking it) is looked at again shortly, not in passes back to back. The lapse
+        is the leader's wall clock: a follower's clock behind it waits longer, at most one lead."""
+        wait_ms = min(self._lead_ms(), max(50, lead.until - now + 1))
+        if next_due is not None:
+            wait_ms = min(wait_ms, max(0, next_due - now))
+        return wait_ms / 1000
 
     def _lease_ms(self) -> int:
         return int(self.settings.lease_s * 1000)
@@ -450,7 +459,7 @@ class Dispatcher:
                     stop_hearing = None
                 with self._stir:
                     # Woken by a commit (if forming), a freed destination or room, work another dispatcher
-                    # left (SPARE) or a stop; else at the poll,
+                    # left (SPARE) or a stop; else at the poll (an idle follower: the lead's lapse),
                     # a message's due time or the heartbeat.
                     self._stir.wait_for(
                         lambda: (self._committed and self._forming) or self._freed or self._spare or self._stopping,

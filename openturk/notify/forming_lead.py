@@ -4,9 +4,9 @@ Every commit that queues events announces it, and every dispatcher hearing that 
 wake and pass; only one can form (``outbox.take_forming_turn``), so the others' passes were empty,
 and each LISTENing dispatcher cost PostgreSQL a notification per commit. With a lead, one dispatcher
 (the leader) forms and hears commits; the others (followers) stop LISTENing to commits, claim and
-send what is formed (woken by ``SPARE``, the end of their own sends, and their poll), and look at
-the lead at each pass: once it lapsed (its holder stopped renewing it: died, hung, or stepped down)
-the first to look takes it.
+send what is formed (woken by ``SPARE``, the end of their own sends, and, while sending, their poll;
+an idle follower looks again as the lead would lapse), and look at the lead at each pass: once it
+lapsed (its holder stopped renewing it: died, hung, or stepped down) the first to look takes it.
 
 The lead is only about wake-ups and efficiency, never about correctness: two dispatchers that both
 believe they lead (a lapse seen late) still form one at a time under the forming lock, and a claim

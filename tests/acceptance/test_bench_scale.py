@@ -85,7 +85,11 @@ def run_scale(arguments: str, timeout: float) -> tuple[subprocess.CompletedProce
         check=False,
     )
     assert run.returncode == 0, run.stderr[-5000:]
-    return run, json.loads(run.stdout.strip().splitlines()[-1])
+
+    def strictly(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON line: not JSON, which jq and most parsers refuse")
+
+    return run, json.loads(run.stdout.strip().splitlines()[-1], parse_constant=strictly)
 
 
 @pytest.mark.timeout(1200)
@@ -217,6 +221,7 @@ def test_ceiling_only_rounds_with_the_idle_dispatcher_control() -> None:
         assert figures["ceiling_delivered"] == figures["ceiling_acked"], name
         assert len(figures["ceiling_sends_by_dispatcher"]) == 1, name  # the idle one sent none of them
     for each in result["each_round"]:
-        # Both dispatcher processes of pg1idle were sampled, and each of them ran throughout.
+        # The bench fails a set-up whose dispatcher ended (its idle one among them); both were sampled.
         assert each["pg1idle"]["ceiling_cpu_cores"]["dispatchers"] > 0
+        assert each["pg1"]["p50_ms"] is None  # each round's figures are JSON too: null, not NaN
     assert set(result["paired"]) == {"pg1idle_vs_pg1"} and result["paired"]["pg1idle_vs_pg1"]["rounds"] == 2

@@ -555,10 +555,10 @@ def test_an_idle_follower_looks_again_when_the_lead_would_lapse_not_at_its_poll(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At the API's ceiling a follower's polls were all it did, two passes a second beside a leader
-    doing everything. With no send of its own in flight it waits until the lead would lapse (a live
-    leader renews it before), then takes a lapsed lead at once."""
+    doing everything. With no send of its own it waits until the lead would lapse (a live leader
+    renews it before), then takes a lapsed lead at once."""
     with db.write() as conn:
-        lapses_at = forming_lead.take(conn, "the leader", int(time.time() * 1000), 1500).until
+        lapses_at = forming_lead.take(conn, "the leader", int(time.time() * 1000), 4000).until
     dispatcher = Dispatcher(db, {"SQS": HeldTransport()}, DispatcherSettings(poll_interval_s=0.05))
     passes: list[float] = []
     deliver_pass = dispatcher.deliver_pass
@@ -571,14 +571,44 @@ def test_an_idle_follower_looks_again_when_the_lead_would_lapse_not_at_its_poll(
     thread = threading.Thread(target=dispatcher.deliver_until_stopped, daemon=True)
     thread.start()
     try:
+        wait_for(lambda: bool(passes), "the follower's first pass")
+        first = passes[0]
+        assert first < lapses_at - 2000, "the first pass came too late to watch a while (a loaded host)"
         wait_for(lambda: lead_holder(db) == dispatcher.owner, "the follower takes the lapsed lead", 10)
-        following = [at for at in passes if at < lapses_at]
-        # One pass found the lead held, the next came as it lapsed (a 50 ms poll would have made ~28).
-        assert len(following) == 1, [round(at - lapses_at) for at in passes]
-        assert passes[1] - lapses_at < 1000  # and took it then
+        # Nothing between the first pass and the lapse (a 50 ms poll made 29 passes in a 1.5 s lead).
+        assert [at for at in passes if first < at < lapses_at] == [], [round(at - lapses_at) for at in passes]
+        assert passes[1] - lapses_at < 1000  # and the pass that took it came as it lapsed
     finally:
         dispatcher.stop()
         thread.join(timeout=10)
+
+
+@pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")
+def test_an_idle_follower_still_wakes_for_a_message_falling_due_and_polls_while_it_sends(db: Database) -> None:
+    """What an idle follower no longer polls for must still reach it: a message of its own falling due
+    (a retry) wakes it then, and one that sent lately (a backlog's tail, whose SPARE came only as it
+    began) keeps polling for a lead's time."""
+    now = int(time.time() * 1000)
+    with db.write() as conn:
+        forming_lead.take(conn, "the leader", now, 600_000)
+    settings = DispatcherSettings(poll_interval_s=0.5, lead_s=5.0)
+    transport = HeldTransport()
+    transport.release.set()
+    dispatcher = Dispatcher(db, {"SQS": transport}, settings)
+    dispatcher._contends = True  # as in its loop
+    idle = dispatcher.deliver_pass()
+    assert idle.claimed == [] and idle.wait_s == 5.0  # the lead's time, not the poll
+    queue_events(db, QUEUE, ["H1"])
+    with db.write() as conn:
+        outbox.form_messages(conn, int(time.time() * 1000) + 1500)  # the leader formed it; due in 1.5 s
+    due_soon = dispatcher.deliver_pass()
+    assert due_soon.claimed == [] and 1.0 < due_soon.wait_s <= 1.5  # woken as it falls due
+    time.sleep(due_soon.wait_s)
+    sending = dispatcher.deliver_pass()
+    assert [m.destination for m in sending.claimed] == [QUEUE] and sending.wait_s == 0.5  # its send: the poll
+    wait_for(lambda: states(db) == {QUEUE: "delivered"}, "its send is recorded")
+    after = dispatcher.deliver_pass()
+    assert after.claimed == [] and after.wait_s == 0.5  # it sent lately: it still polls
 
 
 @pytest.mark.skipif(not stores.on_postgres(), reason="the forming lead is PostgreSQL's")

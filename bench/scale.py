@@ -178,11 +178,11 @@ class Setup:
         import psycopg
         from sqlalchemy.engine import make_url
 
-        url = make_url(self.db_url)
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        from openturk.store.database import libpq_conninfo
+
+        with psycopg.connect(libpq_conninfo(self.db_url), autocommit=True) as conn:
             conn.execute("CREATE DATABASE idle")
-        return url.set(database="idle").render_as_string(hide_password=False)
+        return make_url(self.db_url).set(database="idle").render_as_string(hide_password=False)
 
     def check_dispatchers(self) -> None:
         """Every dispatcher still runs: one that ended (a failed start, a crash) would make this set-up
@@ -192,19 +192,16 @@ class Setup:
                 tail = path.read_text(errors="replace")[-3000:] if path.exists() else ""
                 raise RuntimeError(f"{self.name}: openturk dispatch ({path.name}) ended, {proc.returncode}:\n{tail}")
 
-    def pids(self) -> list[int]:
-        return [p.pid for p in [self.server.process, *self.dispatchers] if p is not None]
-
     def transactions(self) -> int | None:
         """PostgreSQL's count of transactions ended in this database so far (None on SQLite). Each
         backend reports its counts within about a second, so over a phase of seconds it is near."""
         if self.pg_dir is None:
             return None
         import psycopg
-        from sqlalchemy.engine import make_url
 
-        conninfo = make_url(self.db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        from openturk.store.database import libpq_conninfo
+
+        with psycopg.connect(libpq_conninfo(self.db_url), autocommit=True) as conn:
             row = conn.execute(
                 "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
             ).fetchone()

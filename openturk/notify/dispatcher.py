@@ -55,6 +55,9 @@ from openturk.notify.transports.base import Outgoing, Transport, describe, is_fi
 from openturk.store.database import OUTBOX, SPARE, Database, announce
 
 log = logging.getLogger("openturk.dispatcher")
+# The shortest wait before a lead renewal or take that could not be made is tried again: not passes
+# back to back (``forming_lead.take`` never waits for another transaction taking the lead).
+_MOMENT_MS = 50
 
 
 @dataclass(frozen=True)
@@ -240,7 +243,7 @@ class Dispatcher:
         Just past the lapse, so that pass takes it; at least a moment, so a lead seen lapsed but not
         taken (another was taking it) is looked at again shortly, not in passes back to back. The lapse
         is the leader's wall clock: a follower's clock behind it waits longer, at most one lead."""
-        wait_ms = min(self._lead_ms(), max(50, lead.until - now + 1))
+        wait_ms = min(self._lead_ms(), max(_MOMENT_MS, lead.until - now + 1))
         if next_due is not None:
             wait_ms = min(wait_ms, max(0, next_due - now))
         return wait_ms / 1000
@@ -271,7 +274,7 @@ class Dispatcher:
             return float("inf")
         # At least a moment: a renewal due but not made (another transaction was taking the lead, which
         # ``take`` never waits for) is tried again shortly, not in passes back to back.
-        return max(0.05, (self._lead.until - self._lead_ms() // 2 - now) / 1000)
+        return max(_MOMENT_MS, self._lead.until - self._lead_ms() // 2 - now) / 1000
 
     def _lead_ms(self) -> int:
         return int(min(self.settings.lead_s, self.settings.lease_s) * 1000)

@@ -60,6 +60,11 @@ def announce(conn: Connection, channel: str) -> None:
             notified.add(channel)
 
 
+def libpq_conninfo(url: str) -> str:
+    """A PostgreSQL store URL as psycopg (libpq) itself takes it: SQLAlchemy's driver name is not part of it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def normalise_url(url: str) -> str:
     """Accept ``postgresql://`` and pick psycopg 3; leave everything else as given."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -408,7 +413,7 @@ class _NotificationListener(threading.Thread):
     def __init__(self, url: str, tell: Callable[[Iterable[str]], None], wanted: Callable[[], frozenset[str]]) -> None:
         super().__init__(name="openturk-listen", daemon=True)
         # psycopg's own URL form: SQLAlchemy's driver name is not part of it.
-        self.conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conninfo = libpq_conninfo(url)
         self.tell = tell
         self.wanted = wanted
         self._stopped = threading.Event()

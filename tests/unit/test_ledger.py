@@ -28,7 +28,6 @@ import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from sqlalchemy.engine import make_url
 
 from openturk import timers
 from openturk.errors import RequestError, WorkerError
@@ -36,7 +35,7 @@ from openturk.requester import account, assignments, hits
 from openturk.requester.context import Context
 from openturk.settings import Settings
 from openturk.store import schema
-from openturk.store.database import Database
+from openturk.store.database import Database, libpq_conninfo
 from openturk.testing import POSTGRES_ENV, create_scratch_database
 from openturk.workers import actions
 from tests.conftest import hit_params
@@ -96,7 +95,7 @@ class _Rows:
     def __init__(self, url: str) -> None:
         self._postgres = not url.startswith("sqlite")
         if self._postgres:
-            self._conn: Any = psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+            self._conn: Any = psycopg.connect(libpq_conninfo(url))
             self._conn.autocommit = True
         else:
             self._conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
